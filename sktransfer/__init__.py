@@ -1,0 +1,13 @@
+"""sktransfer: transfer learning as scikit-learn estimators.
+
+Take knowledge from a pretrained **source** (word vectors, an ImageNet CNN, a
+model fitted on related data), train a **target** model on new data, and choose
+how the source is **transferred** -- all as ordinary hyperparameters, so the
+estimators work in Pipeline, GridSearchCV, cross_val_score, clone and pickle.
+"""
+
+__version__ = "0.1.0.dev0"
+
+from sktransfer.vision import FineTunedCNNClassifier, PretrainedFeatureExtractor
+
+__all__ = ["FineTunedCNNClassifier", "PretrainedFeatureExtractor", "__version__"]

@@ -1,0 +1,224 @@
+"""The base every sktransfer estimator composes: training knobs and the skorch net.
+
+Estimators are plain scikit-learn estimators (``__init__`` only stores
+parameters). ``fit`` builds a torch module and hands it to a skorch
+:class:`~skorch.NeuralNet` stored as ``net_``, whose history, callbacks and
+optimizer stay reachable. This module holds what all of them share: validation
+of the training hyperparameters, the validation split and early stopping, the
+optimizer and per-group learning rates, progress reporting, seeding and device.
+"""
+
+import copy
+from numbers import Integral, Real
+
+import numpy as np
+import skorch
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
+
+from sktransfer.utils import resolve_device
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+}
+
+TRAINING_CONSTRAINTS = {
+    "hidden_layer_sizes": [tuple, list],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "optimizer": [StrOptions(set(OPTIMIZERS)), type],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "callbacks": [list, tuple, None],
+    "verbose": ["verbose"],
+    "device": [str],
+    "random_state": ["random_state"],
+}
+"""``_parameter_constraints`` of the training knobs every estimator has."""
+
+TRAINING_PARAMS_DOC = """
+    hidden_layer_sizes : tuple of int, default=()
+        Hidden layers of the new head; ``()`` is a linear head.
+    dropout : float, default=0.0
+        Dropout in the head.
+    lr : float, default=1e-3
+        Learning rate of the new parts (the head).
+    max_epochs : int, default=20
+        Number of passes over the training data.
+    batch_size : int, default=32
+        Mini-batch size for training and inference.
+    optimizer : {"adamw", "adam", "sgd"} or torch optimizer class, default="adamw"
+        The optimizer.
+    weight_decay : float, default=0.0
+        Weight decay of the optimizer.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified when
+        possible), stop when the validation loss has not improved for
+        ``n_iter_no_change`` epochs, and keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the training data held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=5
+        Patience of early stopping, in epochs.
+    callbacks : list of skorch callbacks or (name, callback) pairs, default=None
+        Extra skorch callbacks, copied at each fit (the parameter is not
+        modified). Reach them after fit through ``net_.callbacks_``.
+    verbose : int, default=0
+        0 is silent; 1 prints skorch's epoch table; 2 adds a progress bar per
+        epoch.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Where to train and predict; ``"auto"`` is CUDA when available. A model
+        fitted on a GPU unpickles on a CPU-only machine.
+    random_state : int, RandomState instance or None, default=None
+        Seeds torch and numpy inside ``fit`` (initialisation, shuffling, dropout,
+        the validation split) without changing the caller's global RNG state.
+        The same seed on the same CPU gives identical predictions."""
+
+
+def check_fitted_net(estimator):
+    """``check_is_fitted`` on the attribute every fitted estimator has."""
+    check_is_fitted(estimator, "net_")
+
+
+def encode_labels(estimator, y):
+    """Set ``classes_`` and return ``y`` as int64 class indices.
+
+    Raises a ValueError naming the problem for regression targets and for a
+    target with only one class.
+    """
+    check_classification_targets(y)
+    classes, y_index = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(
+            f"{type(estimator).__name__} needs at least 2 classes, but y contains "
+            f"only one class ({classes[0]!r})."
+        )
+    estimator.classes_ = classes
+    return y_index.astype(np.int64)
+
+
+def softmax(logits):
+    """Row-wise softmax in float64, from a torch tensor or an array of logits."""
+    logits = np.asarray(logits, dtype=np.float64)
+    logits = logits - logits.max(axis=1, keepdims=True)
+    proba = np.exp(logits)
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+class TransferNet(skorch.NeuralNet):
+    """skorch's NeuralNet, with the module *instance* also pickled device-free.
+
+    sktransfer hands skorch a built module instance (the transferred source
+    plus its new head). skorch pickles ``module_`` so that a net fitted on CUDA
+    loads on a CPU-only machine; the same object held as the ``module``
+    parameter gets the same treatment here.
+    """
+
+    def initialize(self):
+        super().initialize()
+        if "module" not in self.cuda_dependent_attributes_:
+            self.cuda_dependent_attributes_ = [
+                *self.cuda_dependent_attributes_,
+                "module",
+            ]
+        return self
+
+
+class TransferEstimatorBase(BaseEstimator):
+    """Shared fit machinery; concrete estimators call :meth:`_train`."""
+
+    def _optimizer_class(self):
+        if isinstance(self.optimizer, str):
+            return OPTIMIZERS[self.optimizer]
+        if not issubclass(self.optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"optimizer={self.optimizer!r} is not a torch.optim.Optimizer "
+                f"subclass nor one of {sorted(OPTIMIZERS)}."
+            )
+        return self.optimizer
+
+    def _split_validation(self, X, y, seed):
+        """Split off the early-stopping validation set (None when not used)."""
+        if not self.early_stopping:
+            return X, y, None
+        n_samples = len(y)
+        n_valid = int(np.ceil(self.validation_fraction * n_samples))
+        if n_valid < 1 or n_samples - n_valid < 1:
+            raise ValueError(
+                f"early_stopping with validation_fraction={self.validation_fraction}"
+                f" leaves no training or validation data out of {n_samples} samples."
+            )
+        counts = np.bincount(y)
+        stratify = (
+            y if counts[counts > 0].min() >= 2 and n_valid >= len(counts) else None
+        )
+        X_train, X_valid, y_train, y_valid = train_test_split(
+            X, y, test_size=n_valid, stratify=stratify, random_state=seed
+        )
+        return X_train, y_train, (X_valid, y_valid)
+
+    def _user_callbacks(self):
+        callbacks = []
+        for i, cb in enumerate(self.callbacks or ()):
+            if isinstance(cb, tuple):
+                name, cb = cb
+            else:
+                name = f"user_callback_{i}"
+            callbacks.append((name, copy.deepcopy(cb)))
+        return callbacks
+
+    def _make_net(self, module, *, device, n_train, plan=None, valid=None):
+        """Wrap ``module`` in a skorch net with this estimator's training knobs."""
+        callbacks = list(plan.callbacks) if plan is not None else []
+        if valid is not None:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        load_best=True,
+                    ),
+                )
+            )
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
+        callbacks += self._user_callbacks()
+        return TransferNet(
+            module=module,
+            criterion=torch.nn.CrossEntropyLoss,
+            optimizer=self._optimizer_class(),
+            optimizer__weight_decay=self.weight_decay,
+            optimizer__param_groups=plan.param_groups if plan is not None else [],
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train__shuffle=True,
+            # A last batch of one sample cannot train BatchNorm layers.
+            iterator_train__drop_last=n_train > 1 and n_train % self.batch_size == 1,
+            train_split=predefined_split(Dataset(*valid)) if valid else None,
+            callbacks=callbacks,
+            verbose=int(self.verbose),
+            device=device,
+        )
+
+    def _device(self):
+        return resolve_device(self.device)
+
+    def _forward(self, X):
+        """Run ``net_`` in eval mode over ``X`` in batches; return a numpy array."""
+        with torch.inference_mode():
+            out = self.net_.forward(X, training=False, device="cpu")
+        return out.numpy()

@@ -1,0 +1,69 @@
+"""torch modules shared by all estimators (the new, target-side parts)."""
+
+import torch
+from torch import nn
+
+
+class Standardize(nn.Module):
+    """Fixed ``(x - mean) / std`` with statistics of the training features.
+
+    Put in front of a head trained on frozen features, it makes the head's
+    optimisation independent of the source's feature scale (as a linear probe
+    on standardised features). The statistics are buffers: saved, not trained.
+    """
+
+    def __init__(self, mean, std, eps=1e-6):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer(
+            "std", torch.as_tensor(std, dtype=torch.float32).clamp_min(eps)
+        )
+
+    @classmethod
+    def fit(cls, features):
+        """Standardize with the mean and std of ``features`` (n, d)."""
+        features = torch.as_tensor(features, dtype=torch.float32)
+        return cls(features.mean(0), features.std(0, unbiased=False))
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+
+class MLPHead(nn.Sequential):
+    """The new head every estimator puts on top of its source.
+
+    ``Linear -> ReLU -> Dropout`` per hidden layer, then a linear output layer.
+    With ``hidden_layer_sizes=()`` it is a linear (probe) head.
+
+    Parameters
+    ----------
+    in_features : int
+        Size of the source's features.
+    hidden_layer_sizes : tuple of int
+        Width of each hidden layer.
+    n_outputs : int
+        Number of outputs (classes).
+    dropout : float, default=0.0
+        Dropout before each linear layer that follows a hidden layer, and on the
+        input features.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer._nn import MLPHead
+    >>> MLPHead(8, (16,), 3)(torch.zeros(2, 8)).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(self, in_features, hidden_layer_sizes, n_outputs, dropout=0.0):
+        layers = []
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        width = in_features
+        for size in hidden_layer_sizes:
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = size
+        layers.append(nn.Linear(width, n_outputs))
+        super().__init__(*layers)

@@ -1,0 +1,71 @@
+"""Freeze and unfreeze parameters by glob patterns on their names."""
+
+import fnmatch
+
+
+def _as_patterns(patterns):
+    if isinstance(patterns, str):
+        return (patterns,)
+    return tuple(patterns)
+
+
+def matching_parameters(module, patterns):
+    """Return ``{name: parameter}`` for the parameters matching any pattern.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The module whose ``named_parameters()`` are matched.
+    patterns : str or iterable of str
+        :mod:`fnmatch` globs such as ``"backbone.*"`` or ``"*.bn*.weight"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.transfer import matching_parameters
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+    >>> sorted(matching_parameters(net, "0.*"))
+    ['0.bias', '0.weight']
+    """
+    patterns = _as_patterns(patterns)
+    return {
+        name: param
+        for name, param in module.named_parameters()
+        if any(fnmatch.fnmatchcase(name, p) for p in patterns)
+    }
+
+
+def set_trainable(module, patterns, trainable=True):
+    """Set ``requires_grad`` on the parameters matching ``patterns``.
+
+    Returns the number of parameters (tensors) changed.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.transfer import set_trainable
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+    >>> set_trainable(net, "0.*", trainable=False)
+    2
+    >>> [p.requires_grad for p in net.parameters()]
+    [False, False, True, True]
+    """
+    params = matching_parameters(module, patterns)
+    for param in params.values():
+        param.requires_grad_(trainable)
+    return len(params)
+
+
+def freeze(module, patterns="*"):
+    """Freeze the parameters matching ``patterns`` (all of them by default)."""
+    return set_trainable(module, patterns, trainable=False)
+
+
+def unfreeze(module, patterns="*"):
+    """Make the parameters matching ``patterns`` trainable (all by default)."""
+    return set_trainable(module, patterns, trainable=True)
+
+
+def trainable_parameter_names(module):
+    """Names of the parameters of ``module`` that currently require gradients."""
+    return [name for name, p in module.named_parameters() if p.requires_grad]

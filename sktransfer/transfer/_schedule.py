@@ -1,0 +1,104 @@
+"""Gradual unfreezing: a schedule expressed as data, applied by a callback."""
+
+import numbers
+from collections.abc import Mapping
+
+from skorch.callbacks import Callback
+
+from sktransfer.transfer._blocks import last_blocks, prefixed, transfer_blocks
+from sktransfer.transfer._freeze import set_trainable
+
+
+def default_unfreeze_schedule(n_blocks):
+    """One more block of the source trainable per epoch, output side first.
+
+    Returns ``{1: 1, 2: 2, ..., n_blocks: n_blocks}``: after epoch ``e`` the last
+    ``e`` blocks train.
+    """
+    return {epoch: epoch for epoch in range(1, n_blocks + 1)}
+
+
+def resolve_unfreeze_schedule(schedule, source, prefix):
+    """Normalise an unfreeze schedule to sorted ``(epoch, patterns)`` pairs.
+
+    Parameters
+    ----------
+    schedule : mapping or sequence of (int, spec) pairs, or None
+        ``{epoch: spec}``: from the start of epoch ``epoch`` (0-based: ``0`` means
+        from the start, ``2`` means after two epochs) what ``spec`` names becomes
+        trainable, and stays so. ``spec`` is an int ``k`` (the last ``k`` blocks of
+        the source), a glob on the source's parameter names, or a tuple of globs.
+        ``None`` uses :func:`default_unfreeze_schedule`.
+    source : torch.nn.Module
+        The module the schedule unfreezes.
+    prefix : str
+        Where ``source`` sits inside the trained module (``"backbone."``).
+
+    Returns
+    -------
+    list of (int, tuple of str)
+        Patterns in the trained module's parameter names, sorted by epoch.
+    """
+    if schedule is None:
+        schedule = default_unfreeze_schedule(len(transfer_blocks(source)))
+    items = schedule.items() if isinstance(schedule, Mapping) else schedule
+    try:
+        items = [tuple(item) for item in items]
+    except TypeError as exc:
+        raise TypeError(
+            "unfreeze_schedule must be a dict {epoch: spec} or a sequence of "
+            f"(epoch, spec) pairs; got {schedule!r}."
+        ) from exc
+    resolved = []
+    for item in items:
+        if len(item) != 2:
+            raise ValueError(
+                f"unfreeze_schedule entry {item!r} is not an (epoch, spec) pair."
+            )
+        epoch, spec = item
+        if not isinstance(epoch, numbers.Integral) or epoch < 0:
+            raise ValueError(
+                f"unfreeze_schedule epochs must be integers >= 0; got {epoch!r}."
+            )
+        if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
+            patterns = last_blocks(source, int(spec))
+        elif isinstance(spec, str):
+            patterns = (spec,)
+        elif isinstance(spec, (tuple, list)) and all(isinstance(s, str) for s in spec):
+            patterns = tuple(spec)
+        else:
+            raise TypeError(
+                f"unfreeze_schedule spec {spec!r} at epoch {epoch} must be an int "
+                "(last k blocks), a glob string or a tuple of glob strings."
+            )
+        resolved.append((int(epoch), prefixed(patterns, prefix)))
+    return sorted(resolved, key=lambda pair: pair[0])
+
+
+class UnfreezeSchedule(Callback):
+    """skorch callback that unfreezes parameters at scheduled epochs.
+
+    At the start of each epoch every entry whose epoch has been reached is made
+    trainable, and the number of trainable parameter tensors is recorded in the
+    history as ``"n_trainable"``. The optimizer must already hold the frozen
+    parameters (skorch's optimizer does: it is built over all parameters), so
+    unfreezing needs no new optimizer and keeps its state.
+
+    Parameters
+    ----------
+    schedule : list of (int, tuple of str)
+        As returned by :func:`resolve_unfreeze_schedule`.
+    """
+
+    def __init__(self, schedule):
+        self.schedule = schedule
+
+    def on_epoch_begin(self, net, **kwargs):
+        epoch = len(net.history) - 1
+        for start, patterns in self.schedule:
+            if start <= epoch:
+                set_trainable(net.module_, patterns, trainable=True)
+        net.history.record(
+            "n_trainable",
+            sum(1 for p in net.module_.parameters() if p.requires_grad),
+        )

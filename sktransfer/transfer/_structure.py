@@ -1,0 +1,56 @@
+"""Structure transfer: keep a source's architecture, draw fresh weights."""
+
+import torch
+
+
+def reinitialize(module):
+    """Re-initialise every layer of ``module`` in place; return ``module``.
+
+    Calls ``reset_parameters`` (and ``reset_running_stats`` for normalisation
+    layers) on each sub-module that has them, so the architecture of a
+    pretrained source is kept and none of its learned values are. Seed torch
+    first (``sktransfer.utils.seeded``) for a reproducible draw.
+
+    Raises
+    ------
+    ValueError
+        If a parameter of ``module`` belongs to no layer that can be reset,
+        which would silently carry source weights into a "structure" model.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.transfer import reinitialize
+    >>> layer = torch.nn.Linear(3, 2)
+    >>> before = layer.weight.detach().clone()
+    >>> bool(torch.equal(reinitialize(layer).weight, before))
+    False
+    """
+    reset = set()
+    for layer in module.modules():
+        if hasattr(layer, "reset_parameters"):
+            layer.reset_parameters()
+            reset.update(id(p) for p in layer.parameters(recurse=False))
+        if hasattr(layer, "reset_running_stats"):
+            layer.reset_running_stats()
+    stale = [name for name, p in module.named_parameters() if id(p) not in reset]
+    if stale:
+        raise ValueError(
+            "structure transfer cannot re-initialise the parameters "
+            f"{stale[:5]} (their layers have no reset_parameters method); give "
+            "those layers one or choose another transfer mode."
+        )
+    return module
+
+
+@torch.no_grad()
+def shared_parameters(module_a, module_b):
+    """Names of parameters whose values are identical in two modules."""
+    params_b = dict(module_b.named_parameters())
+    return [
+        name
+        for name, p in module_a.named_parameters()
+        if name in params_b
+        and p.shape == params_b[name].shape
+        and torch.equal(p.cpu(), params_b[name].cpu())
+    ]

@@ -1,0 +1,193 @@
+"""Resolve the ``backbone`` hyperparameter (the source) into a torch module."""
+
+import copy
+import dataclasses
+import os
+
+import torch
+from torch import nn
+
+from sktransfer.vision._modules import ImageTransferModule, SmallCNN
+
+
+@dataclasses.dataclass
+class Backbone:
+    """A resolved source backbone and what it declares about its input.
+
+    Attributes
+    ----------
+    module : torch.nn.Module
+        A private copy of the source; returns features (N, D) or maps (N, C, H, W).
+    in_channels : int or None
+        Channels the module expects (one-channel images are replicated to it);
+        None when the module takes the data's channels as they are.
+    mean, std : tuple of float or None
+        Normalisation of [0, 1]-scaled pixels that the module was trained with.
+    min_size : int or None
+        Images smaller than this on a side are upsampled to it.
+    name : str
+        Where it came from, for messages.
+    """
+
+    module: nn.Module
+    in_channels: int | None = None
+    mean: tuple | None = None
+    std: tuple | None = None
+    min_size: int | None = None
+    name: str = "module"
+
+
+def _small_cnn(in_channels, pretrained=True):
+    return Backbone(SmallCNN(in_channels), in_channels, name="small_cnn")
+
+
+def _efficientnet_lite0(in_channels, pretrained=True):
+    from sktransfer.vision import _efficientnet
+
+    return Backbone(
+        _efficientnet.efficientnet_lite0(pretrained=pretrained),
+        in_channels=3,
+        mean=_efficientnet.MEAN,
+        std=_efficientnet.STD,
+        min_size=64,
+        name="efficientnet_lite0",
+    )
+
+
+BACKBONES = {"small_cnn": _small_cnn, "efficientnet_lite0": _efficientnet_lite0}
+"""Named backbones: ``name -> factory(in_channels, pretrained) -> Backbone``."""
+
+
+def register_backbone(name, factory):
+    """Make ``backbone=name`` resolve through ``factory(in_channels, pretrained)``.
+
+    ``factory`` returns a :class:`Backbone`; with ``pretrained=False`` it may skip
+    loading weights (used when a weights file is given instead).
+    """
+    if not isinstance(name, str) or not callable(factory):
+        raise TypeError("register_backbone(name, factory) takes a str and a callable.")
+    BACKBONES[name] = factory
+
+
+def _unknown_name(name):
+    hint = ""
+    if os.path.exists(name):
+        hint = (
+            f" {name!r} is a file: pass the architecture with it, "
+            f"backbone=('small_cnn', {name!r})."
+        )
+    return ValueError(
+        f"Unknown backbone {name!r}; choose one of {sorted(BACKBONES)}, a "
+        "torch.nn.Module, an (architecture, weights_path) pair, or a fitted "
+        f"FineTunedCNNClassifier.{hint}"
+    )
+
+
+def load_state_dict_file(path):
+    """Read a state dict from a ``.safetensors`` file or a torch file, safely.
+
+    torch files are read with ``weights_only=True``: no code in them runs.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"backbone weights file {path!r} does not exist.")
+    if path.endswith(".safetensors"):
+        try:
+            from safetensors.torch import load_file
+        except ImportError as exc:
+            raise ImportError(
+                "Reading .safetensors weights needs: "
+                'pip install "sktransfer[safetensors]"'
+            ) from exc
+        return load_file(path, device="cpu")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(
+            f"backbone weights file {path!r} is not a readable torch state dict: {exc}"
+        ) from exc
+    if not isinstance(state, dict):
+        raise ValueError(
+            f"backbone weights file {path!r} holds a {type(state).__name__}, not a "
+            "state dict (save one with torch.save(module.state_dict(), path))."
+        )
+    return state
+
+
+def _from_weights_file(arch, path, in_channels):
+    if arch not in BACKBONES:
+        raise _unknown_name(arch)
+    source = BACKBONES[arch](in_channels, pretrained=False)
+    state = load_state_dict_file(path)
+    if arch == "efficientnet_lite0":
+        from sktransfer.vision._efficientnet import to_features_state_dict
+
+        state = to_features_state_dict(state)
+    try:
+        source.module.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"backbone weights file {os.fspath(path)!r} does not fit architecture "
+            f"{arch!r} with {in_channels} input channel(s): {exc}"
+        ) from exc
+    source.name = f"{arch} from {os.fspath(path)!r}"
+    return source
+
+
+def _from_fitted_estimator(estimator):
+    module = getattr(getattr(estimator, "net_", None), "module_", None)
+    if module is None:
+        raise ValueError(
+            f"backbone is an unfitted {type(estimator).__name__}; fit it on the "
+            "source data first."
+        )
+    if not isinstance(module, ImageTransferModule):
+        raise TypeError(
+            f"backbone is a fitted {type(estimator).__name__}, which has no image "
+            "backbone to transfer."
+        )
+    pre = module.preprocess
+    return Backbone(
+        copy.deepcopy(module.backbone).cpu(),
+        in_channels=pre.out_channels,
+        mean=tuple(pre.mean.flatten().tolist()) if pre.normalize else None,
+        std=tuple(pre.std.flatten().tolist()) if pre.normalize else None,
+        min_size=min(pre.size) if pre.size is not None else None,
+        name=f"fitted {type(estimator).__name__}",
+    )
+
+
+def resolve_backbone(backbone, in_channels):
+    """Turn the ``backbone`` hyperparameter into a :class:`Backbone` (a copy).
+
+    Parameters
+    ----------
+    backbone : str, tuple, torch.nn.Module or fitted estimator
+        A registered name (``"small_cnn"``, ``"efficientnet_lite0"``); an
+        ``(architecture, path)`` pair for a state dict or safetensors file; any
+        ``torch.nn.Module`` (copied, never modified); or a fitted
+        :class:`~sktransfer.FineTunedCNNClassifier` /
+        :class:`~sktransfer.PretrainedFeatureExtractor`, whose (trained)
+        backbone is carried over.
+    in_channels : int
+        Channels of the training images.
+    """
+    if isinstance(backbone, str):
+        if backbone not in BACKBONES:
+            raise _unknown_name(backbone)
+        return BACKBONES[backbone](in_channels, pretrained=True)
+    if isinstance(backbone, tuple):
+        if len(backbone) != 2 or not isinstance(backbone[0], str):
+            raise ValueError(
+                "backbone given as a tuple must be (architecture_name, weights_path);"
+                f" got {backbone!r}."
+            )
+        return _from_weights_file(backbone[0], backbone[1], in_channels)
+    if isinstance(backbone, nn.Module):
+        return Backbone(copy.deepcopy(backbone).cpu(), name=type(backbone).__name__)
+    if hasattr(backbone, "get_params") and hasattr(backbone, "fit"):
+        return _from_fitted_estimator(backbone)
+    raise TypeError(
+        f"backbone must be a name, an (architecture, path) pair, a torch.nn.Module "
+        f"or a fitted sktransfer image estimator; got {type(backbone).__name__}."
+    )

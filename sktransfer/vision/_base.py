@@ -1,0 +1,102 @@
+"""What the image estimators share: input parameters and building the module."""
+
+import numbers
+from numbers import Real
+
+import torch
+from sklearn.utils._param_validation import Interval
+
+from sktransfer._nn import MLPHead
+from sktransfer.vision._backbones import resolve_backbone
+from sktransfer.vision._images import pixel_scale_of
+from sktransfer.vision._modules import ImagePreprocess, ImageTransferModule
+
+IMAGE_CONSTRAINTS = {
+    "backbone": "no_validation",
+    "image_shape": [tuple, list, None],
+    "pixel_scale": [Interval(Real, 0, None, closed="neither"), None],
+    "resize": [Interval(numbers.Integral, 1, None, closed="left"), tuple, None],
+}
+
+IMAGE_PARAMS_DOC = """
+    image_shape : tuple of int or None, default=None
+        ``(C, H, W)`` or ``(H, W)`` of one image when ``X`` is 2-D (flattened
+        pixels). ``None`` infers it: 3-D/4-D ``X`` gives it directly; a square
+        number of features F is one ``sqrt(F) x sqrt(F)`` channel, any other F a
+        ``1 x F`` strip (so ordinary tabular arrays work too).
+    pixel_scale : float or None, default=None
+        Raw pixel value that maps to 1.0 (e.g. 255 for 8-bit images, 16 for
+        sklearn's digits). ``None`` uses the largest absolute value in the
+        training data (stored as ``pixel_scale_``).
+    resize : int, (int, int) or None, default=None
+        Resize images to this size on the device before the backbone. ``None``
+        upsamples images smaller than what the backbone declares (64 pixels for
+        EfficientNet-Lite0) and leaves others alone."""
+
+
+def _resize_target(resize, source, height, width):
+    if resize is None:
+        if source.min_size is None:
+            return None
+        if min(height, width) >= source.min_size:
+            return None
+        return (max(height, source.min_size), max(width, source.min_size))
+    if isinstance(resize, numbers.Integral):
+        return (int(resize), int(resize))
+    if len(resize) != 2 or not all(
+        isinstance(s, numbers.Integral) and s > 0 for s in resize
+    ):
+        raise ValueError(f"resize must be an int or (height, width); got {resize!r}.")
+    return tuple(int(s) for s in resize)
+
+
+class ImageEstimatorMixin:
+    """Builds ``preprocess -> backbone -> head`` for 4-D float32 training images."""
+
+    def _build_image_module(self, X, n_outputs, batchnorm="frozen"):
+        """Resolve the source and assemble an :class:`ImageTransferModule`.
+
+        ``n_outputs=None`` makes the head the identity (feature extractors).
+        Sets ``pixel_scale_``.
+        """
+        n_channels, height, width = X.shape[1:]
+        source = resolve_backbone(self.backbone, n_channels)
+        if source.in_channels is not None and n_channels not in (1, source.in_channels):
+            raise ValueError(
+                f"backbone {source.name} takes {source.in_channels}-channel images "
+                f"(one-channel images are replicated); X has {n_channels} channels."
+            )
+        self.pixel_scale_ = pixel_scale_of(X, self.pixel_scale)
+        preprocess = ImagePreprocess(
+            scale=1.0 / self.pixel_scale_,
+            out_channels=source.in_channels,
+            size=_resize_target(self.resize, source, height, width),
+            mean=source.mean,
+            std=source.std,
+        )
+        n_features = self._probe_features(source, preprocess, X.shape[1:])
+        head = (
+            torch.nn.Identity()
+            if n_outputs is None
+            else MLPHead(
+                n_features, tuple(self.hidden_layer_sizes), n_outputs, self.dropout
+            )
+        )
+        return ImageTransferModule(preprocess, source.module, head, batchnorm)
+
+    @staticmethod
+    def _probe_features(source, preprocess, image_shape):
+        """Run one blank image through the backbone to learn its feature size."""
+        module = ImageTransferModule(preprocess, source.module, torch.nn.Identity())
+        module.eval()
+        try:
+            with torch.no_grad():
+                features = module.features(torch.zeros(1, *image_shape))
+        except Exception as exc:
+            raise ValueError(
+                f"backbone {source.name} cannot process images of shape "
+                f"{tuple(image_shape)} (after preprocessing): {exc}"
+            ) from exc
+        finally:
+            module.train()
+        return features.shape[1]

@@ -1,0 +1,251 @@
+"""FineTunedCNNClassifier: a pretrained CNN backbone with a new head."""
+
+from numbers import Real
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from sktransfer._base import (
+    TRAINING_CONSTRAINTS,
+    TRAINING_PARAMS_DOC,
+    TransferEstimatorBase,
+    check_fitted_net,
+    encode_labels,
+    softmax,
+)
+from sktransfer._nn import Standardize
+from sktransfer.transfer import BATCHNORM_POLICIES, TRANSFER_MODES, plan_transfer
+from sktransfer.utils import seeded
+from sktransfer.vision._base import (
+    IMAGE_CONSTRAINTS,
+    IMAGE_PARAMS_DOC,
+    ImageEstimatorMixin,
+)
+from sktransfer.vision._images import validate_images
+from sktransfer.vision._modules import batched_features
+
+
+class FineTunedCNNClassifier(
+    ImageEstimatorMixin, ClassifierMixin, TransferEstimatorBase
+):
+    __doc__ = f"""Image classifier: a pretrained CNN backbone (source) and a new head.
+
+    The three steps of transfer learning as hyperparameters: ``backbone`` is the
+    **source** (a named pretrained network, a weights file, a module, or a
+    FineTunedCNNClassifier fitted on source data); ``fit`` builds the **target**
+    model -- that backbone plus a new head for the target classes -- and
+    **transfers** the source into it as ``transfer`` says.
+
+    Parameters
+    ----------
+    backbone : str, tuple, torch.nn.Module or fitted estimator, default="small_cnn"
+        The source. ``"small_cnn"`` (built-in, random initialisation: for
+        training source models), ``"efficientnet_lite0"`` (ImageNet weights,
+        extra ``efficientnet``), an ``(architecture, weights_path)`` pair (state
+        dict or safetensors file), any ``torch.nn.Module`` mapping images to
+        features (copied, never modified), or a fitted FineTunedCNNClassifier
+        whose trained backbone is carried over with a new head.
+    transfer : {{"feature_extraction", "fine_tune", "partial", "gradual", \
+"structure"}}, default="fine_tune"
+        ``feature_extraction``: the backbone is frozen; its features are
+        computed once per fit and only the head trains on them.
+        ``fine_tune``: everything trains, the backbone at
+        ``lr * backbone_lr_scale``. ``partial``: the last ``trainable_blocks``
+        blocks train with the head. ``gradual``: the backbone starts frozen and
+        is unfrozen by ``unfreeze_schedule``. ``structure``: the backbone's
+        architecture with fresh weights (the no-transfer baseline).
+    trainable_blocks : int or tuple of str, default=1
+        For ``transfer="partial"``: how many blocks of the backbone (output side)
+        train, or globs on its parameter names (``("block3.*",)``).
+    unfreeze_schedule : dict or sequence of (int, spec), default=None
+        For ``transfer="gradual"``: ``{{epoch: spec}}``, from that epoch (0-based)
+        on, ``spec`` trains too: an int k (the last k blocks), a glob or a tuple
+        of globs. ``None`` unfreezes one more block per epoch, output side first.
+    backbone_lr_scale : float, default=1.0
+        Learning rate of the backbone relative to ``lr`` (fine_tune, partial,
+        gradual).
+    batchnorm : {{"frozen", "eval", "train"}}, default="frozen"
+        ``frozen``: BatchNorm layers whose parameters are frozen keep their
+        running statistics while the rest trains. ``eval``: all backbone
+        BatchNorm layers do. ``train``: they follow the training mode.
+    {IMAGE_PARAMS_DOC.strip()}
+    {TRAINING_PARAMS_DOC.strip()}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Pixels per image (features of the flattened input).
+    image_shape_ : tuple of int
+        ``(C, H, W)`` of the training images.
+    pixel_scale_ : float
+        Raw pixel value mapped to 1.0.
+    net_ : skorch.NeuralNet
+        The trained network (``net_.module_``: ``preprocess``, ``backbone``,
+        ``head``), with its ``history`` and ``callbacks_``.
+
+    See Also
+    --------
+    PretrainedFeatureExtractor : the backbone's features for any estimator.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sktransfer import FineTunedCNNClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> source = FineTunedCNNClassifier(max_epochs=5, random_state=0)
+    >>> source = source.fit(X[y < 5], y[y < 5])
+    >>> target = FineTunedCNNClassifier(backbone=source,
+    ...     transfer="feature_extraction", max_epochs=5, random_state=0)
+    >>> target.fit(X[y >= 5][:100], y[y >= 5][:100]).predict(X[y >= 5][:3])
+    array([5, 6, 7])
+    """
+
+    _parameter_constraints = {
+        **IMAGE_CONSTRAINTS,
+        **TRAINING_CONSTRAINTS,
+        "transfer": [StrOptions(set(TRANSFER_MODES))],
+        "trainable_blocks": "no_validation",
+        "unfreeze_schedule": "no_validation",
+        "backbone_lr_scale": [Interval(Real, 0, None, closed="left")],
+        "batchnorm": [StrOptions(set(BATCHNORM_POLICIES))],
+    }
+
+    def __init__(
+        self,
+        backbone="small_cnn",
+        transfer="fine_tune",
+        *,
+        trainable_blocks=1,
+        unfreeze_schedule=None,
+        backbone_lr_scale=1.0,
+        batchnorm="frozen",
+        image_shape=None,
+        pixel_scale=None,
+        resize=None,
+        hidden_layer_sizes=(),
+        dropout=0.0,
+        lr=1e-3,
+        max_epochs=20,
+        batch_size=32,
+        optimizer="adamw",
+        weight_decay=0.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        callbacks=None,
+        verbose=0,
+        device="auto",
+        random_state=None,
+    ):
+        self.backbone = backbone
+        self.transfer = transfer
+        self.trainable_blocks = trainable_blocks
+        self.unfreeze_schedule = unfreeze_schedule
+        self.backbone_lr_scale = backbone_lr_scale
+        self.batchnorm = batchnorm
+        self.image_shape = image_shape
+        self.pixel_scale = pixel_scale
+        self.resize = resize
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.device = device
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Transfer the backbone into a new model and train it on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, C, H, W), (n_samples, H, W) or \
+(n_samples, n_pixels)
+            Training images, any numeric dtype.
+        y : array-like of shape (n_samples,)
+            Class labels (strings or integers).
+
+        Returns
+        -------
+        self : FineTunedCNNClassifier
+            The fitted estimator.
+        """
+        X, y = validate_images(self, X, y, reset=True)
+        y = encode_labels(self, y)
+        device = self._device()
+        with seeded(self.random_state, device) as seed:
+            module = self._build_image_module(X, len(self.classes_), self.batchnorm)
+            plan = plan_transfer(
+                self.transfer,
+                module.backbone,
+                lr=self.lr,
+                source_lr_scale=self.backbone_lr_scale,
+                trainable_blocks=self.trainable_blocks,
+                unfreeze_schedule=self.unfreeze_schedule,
+            )
+            plan.apply(module)
+            X_train, y_train, valid = self._split_validation(X, y, seed)
+            if plan.cache_features:
+                module.to(device)
+                X_train = self._cached_features(module, X_train, device)
+                module.head = torch.nn.Sequential(
+                    Standardize.fit(X_train).to(device), module.head
+                )
+                if valid is not None:
+                    valid = (self._cached_features(module, valid[0], device), valid[1])
+            self.net_ = self._make_net(
+                module, device=device, n_train=len(y_train), plan=plan, valid=valid
+            )
+            if plan.cache_features:
+                with module.taking_features():
+                    self.net_.fit(X_train, y_train)
+            else:
+                self.net_.fit(X_train, y_train)
+        return self
+
+    def _cached_features(self, module, X, device):
+        return batched_features(
+            module, X, batch_size=max(self.batch_size, 256), device=device
+        )
+
+    def predict_proba(self, X):
+        """Class probabilities for the images in ``X``.
+
+        Parameters
+        ----------
+        X : array-like of images, shaped as in ``fit``
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_fitted_net(self)
+        X = validate_images(self, X, reset=False)
+        return softmax(self._forward(X))
+
+    def predict(self, X):
+        """Predicted class labels for the images in ``X``.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

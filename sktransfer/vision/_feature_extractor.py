@@ -1,0 +1,146 @@
+"""PretrainedFeatureExtractor: backbone features for any scikit-learn estimator."""
+
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval
+
+from sktransfer._base import TransferEstimatorBase, TransferNet, check_fitted_net
+from sktransfer.utils import seeded
+from sktransfer.vision._base import (
+    IMAGE_CONSTRAINTS,
+    IMAGE_PARAMS_DOC,
+    ImageEstimatorMixin,
+)
+from sktransfer.vision._images import validate_images
+
+
+class PretrainedFeatureExtractor(
+    ImageEstimatorMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    TransferEstimatorBase,
+):
+    __doc__ = f"""Transformer: images -> pooled features of a pretrained backbone.
+
+    The linear-probe building block: put it before any scikit-learn estimator
+    in a :class:`~sklearn.pipeline.Pipeline`. ``fit`` resolves the backbone (no
+    training); ``transform`` runs it in evaluation mode, in batches, without
+    gradients, and returns float32 features.
+
+    Parameters
+    ----------
+    backbone : str, tuple, torch.nn.Module or fitted estimator, default="small_cnn"
+        As in :class:`FineTunedCNNClassifier`: ``"efficientnet_lite0"`` for
+        ImageNet features, a weights file, a module, or a fitted
+        FineTunedCNNClassifier whose trained backbone is used.
+    {IMAGE_PARAMS_DOC.strip()}
+    batch_size : int, default=64
+        Images per forward pass.
+    device : {{"auto", "cpu", "cuda", "cuda:N"}}, default="auto"
+        Where the backbone runs.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation of randomly initialised backbones
+        (``"small_cnn"``).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Pixels per image.
+    image_shape_ : tuple of int
+        ``(C, H, W)`` of the images.
+    pixel_scale_ : float
+        Raw pixel value mapped to 1.0.
+    n_features_out_ : int
+        Size of the features.
+    net_ : skorch.NeuralNet
+        The (untrained) network holding the backbone, ``net_.module_.backbone``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sktransfer import PretrainedFeatureExtractor
+    >>> X, y = load_digits(return_X_y=True)
+    >>> PretrainedFeatureExtractor(random_state=0).fit_transform(X[:5]).shape
+    (5, 64)
+    """
+
+    _parameter_constraints = {
+        **IMAGE_CONSTRAINTS,
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "device": [str],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        backbone="small_cnn",
+        *,
+        image_shape=None,
+        pixel_scale=None,
+        resize=None,
+        batch_size=64,
+        device="auto",
+        random_state=None,
+    ):
+        self.backbone = backbone
+        self.image_shape = image_shape
+        self.pixel_scale = pixel_scale
+        self.resize = resize
+        self.batch_size = batch_size
+        self.device = device
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Resolve the backbone for images shaped like ``X``.
+
+        Parameters
+        ----------
+        X : array-like of images, as in :class:`FineTunedCNNClassifier`
+        y : ignored
+
+        Returns
+        -------
+        self : PretrainedFeatureExtractor
+        """
+        X = validate_images(self, X, reset=True)
+        device = self._device()
+        with seeded(self.random_state, device):
+            module = self._build_image_module(X, None)
+        module.eval()
+        self.net_ = TransferNet(
+            module=module,
+            criterion=torch.nn.MSELoss,
+            batch_size=self.batch_size,
+            device=device,
+        ).initialize()
+        self.n_features_out_ = self._probe_features_out(X[:1])
+        return self
+
+    def _probe_features_out(self, X):
+        return self._forward(X).shape[1]
+
+    def transform(self, X):
+        """Backbone features of the images in ``X``.
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_features_out_), float32
+        """
+        check_fitted_net(self)
+        X = validate_images(self, X, reset=False)
+        return self._forward(X).astype(np.float32, copy=False)
+
+    @property
+    def _n_features_out(self):
+        return self.n_features_out_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.requires_fit = True
+        return tags

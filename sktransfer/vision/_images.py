@@ -1,0 +1,99 @@
+"""Image input: 4-D, 3-D or flattened 2-D arrays, validated and reshaped."""
+
+import math
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import validate_data
+
+
+def _normalize_shape(image_shape):
+    if (
+        not isinstance(image_shape, (tuple, list))
+        or len(image_shape) not in (2, 3)
+        or not all(
+            isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0
+            for d in image_shape
+        )
+    ):
+        raise ValueError(
+            "image_shape must be (C, H, W) or (H, W) of positive ints; got "
+            f"{image_shape!r}."
+        )
+    shape = tuple(int(d) for d in image_shape)
+    return shape if len(shape) == 3 else (1, *shape)
+
+
+def infer_image_shape(n_features):
+    """Shape of one flattened image: square -> (1, s, s), otherwise (1, 1, F)."""
+    side = math.isqrt(n_features)
+    if side * side == n_features:
+        return (1, side, side)
+    return (1, 1, n_features)
+
+
+def _flatten_nd(X):
+    """Flatten a 3-D or 4-D image array to 2-D; return it and the image shape."""
+    if sp.issparse(X) or not hasattr(X, "__len__") or isinstance(X, str):
+        return X, None
+    if getattr(X, "ndim", None) is None:
+        try:
+            X = np.asarray(X)
+        except ValueError:  # ragged: let validate_data word the error
+            return X, None
+    if X.ndim not in (3, 4):
+        return X, None
+    X = np.asarray(X)
+    shape = X.shape[1:] if X.ndim == 4 else (1, *X.shape[1:])
+    return X.reshape(len(X), -1), tuple(int(d) for d in shape)
+
+
+def validate_images(estimator, X, y="no_validation", *, reset):
+    """Validate image input and return it as float32 ``(n, C, H, W)`` (and y).
+
+    On ``reset`` sets ``n_features_in_`` (pixels per image) and
+    ``image_shape_`` from the data and ``estimator.image_shape``; otherwise
+    checks the data against them.
+    """
+    X, nd_shape = _flatten_nd(X)
+    kwargs = dict(dtype=np.float32, reset=reset, ensure_min_samples=1)
+    if isinstance(y, str) and y == "no_validation":
+        X = validate_data(estimator, X, **kwargs)
+    else:
+        X, y = validate_data(estimator, X, y, **kwargs)
+    n_features = X.shape[1]
+    if reset:
+        shape = nd_shape
+        if estimator.image_shape is not None:
+            declared = _normalize_shape(estimator.image_shape)
+            if math.prod(declared) != n_features:
+                raise ValueError(
+                    f"image_shape={estimator.image_shape!r} holds "
+                    f"{math.prod(declared)} values but each sample of X has "
+                    f"{n_features}."
+                )
+            if shape is not None and shape != declared:
+                raise ValueError(
+                    f"image_shape={estimator.image_shape!r} does not match the "
+                    f"shape of the images in X, {shape}."
+                )
+            shape = declared
+        estimator.image_shape_ = shape or infer_image_shape(n_features)
+    elif nd_shape is not None and nd_shape != estimator.image_shape_:
+        raise ValueError(
+            f"X holds images of shape {nd_shape}, but {type(estimator).__name__} "
+            f"was fitted on images of shape {estimator.image_shape_}."
+        )
+    images = np.ascontiguousarray(X.reshape(len(X), *estimator.image_shape_))
+    if isinstance(y, str) and y == "no_validation":
+        return images
+    return images, y
+
+
+def pixel_scale_of(X, pixel_scale):
+    """``pixel_scale`` or, when None, the largest absolute pixel value of X."""
+    if pixel_scale is not None:
+        return float(pixel_scale)
+    peak = float(np.abs(X).max()) if X.size else 0.0
+    return peak if peak > 0 else 1.0

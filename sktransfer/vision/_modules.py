@@ -1,0 +1,169 @@
+"""torch modules of the image estimators: preprocessing, SmallCNN, the full model."""
+
+import contextlib
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sktransfer.transfer import TransferModule
+
+
+class _Pool2x2(nn.Module):
+    """2x2 max pooling that leaves a side of length 1 alone (1xF strips)."""
+
+    def forward(self, x):
+        kernel = (min(2, x.shape[-2]), min(2, x.shape[-1]))
+        return F.max_pool2d(x, kernel, ceil_mode=True)
+
+
+class ConvBlock(nn.Sequential):
+    """``Conv3x3 -> BatchNorm -> ReLU`` (+ 2x2 max pooling)."""
+
+    def __init__(self, in_channels, out_channels, pool=True):
+        layers = [
+            nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        ]
+        if pool:
+            layers.append(_Pool2x2())
+        super().__init__(*layers)
+
+
+class SmallCNN(nn.Module):
+    """The built-in backbone (``backbone="small_cnn"``) for training source models.
+
+    Three convolution blocks of widths ``widths``, each with BatchNorm; the
+    output is a feature map that the estimators average-pool. It accepts any
+    image size, down to 1x1, so it also runs on tabular data seen as 1xF strips.
+
+    Parameters
+    ----------
+    in_channels : int, default=1
+        Channels of the input images.
+    widths : tuple of int, default=(32, 64, 64)
+        Output channels of the blocks.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.vision import SmallCNN
+    >>> SmallCNN(1)(torch.zeros(2, 1, 8, 8)).shape
+    torch.Size([2, 64, 2, 2])
+    """
+
+    def __init__(self, in_channels=1, widths=(32, 64, 64)):
+        super().__init__()
+        self.in_channels = in_channels
+        self.widths = tuple(widths)
+        channels = (in_channels, *widths)
+        for i in range(len(widths)):
+            pool = i < len(widths) - 1
+            self.add_module(
+                f"block{i + 1}", ConvBlock(channels[i], channels[i + 1], pool)
+            )
+
+    def forward(self, x):
+        for block in self.children():
+            x = block(x)
+        return x
+
+
+class ImagePreprocess(nn.Module):
+    """Scale, resize, replicate grayscale channels and normalise, on the device.
+
+    Parameters
+    ----------
+    scale : float
+        Multiplies the raw pixels (``1 / pixel_scale``), mapping them to [0, 1]
+        or [-1, 1].
+    out_channels : int or None
+        Channels the backbone expects; one-channel images are replicated to it.
+    size : tuple of (int, int) or None
+        Bilinear resize target, or None to keep the size.
+    mean, std : tuple of float or None
+        Per-channel normalisation the backbone declares (applied after scaling).
+    """
+
+    def __init__(self, scale=1.0, out_channels=None, size=None, mean=None, std=None):
+        super().__init__()
+        self.scale = float(scale)
+        self.out_channels = out_channels
+        self.size = tuple(size) if size is not None else None
+        self.normalize = mean is not None
+        if self.normalize:
+            self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+            self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, x):
+        x = x * self.scale
+        if self.size is not None and tuple(x.shape[-2:]) != self.size:
+            x = F.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
+        if self.out_channels is not None and x.shape[1] != self.out_channels:
+            x = x.expand(-1, self.out_channels, -1, -1)
+        if self.normalize:
+            x = (x - self.mean) / self.std
+        return x
+
+
+def pool_features(out):
+    """Global-average-pool a feature map (N, C, H, W) -> (N, C); flatten the rest."""
+    if out.ndim == 4:
+        return F.adaptive_avg_pool2d(out, 1).flatten(1)
+    return out.flatten(1) if out.ndim > 2 else out
+
+
+class ImageTransferModule(TransferModule):
+    """``preprocess -> backbone (source) -> global pooling -> head (target)``.
+
+    Parameters
+    ----------
+    preprocess : ImagePreprocess
+    backbone : torch.nn.Module
+        The transferred part; its parameters are named ``backbone.*``.
+    head : torch.nn.Module
+        The new part, named ``head.*``.
+    batchnorm : {"frozen", "eval", "train"}, default="frozen"
+        See :func:`sktransfer.transfer.apply_batchnorm_policy`.
+    """
+
+    def __init__(self, preprocess, backbone, head, batchnorm="frozen"):
+        super().__init__(batchnorm)
+        self.preprocess = preprocess
+        self.backbone = backbone
+        self.head = head
+        self.takes_features = False
+
+    def features(self, x):
+        """The pooled backbone features of a batch of images."""
+        return pool_features(self.backbone(self.preprocess(x)))
+
+    def forward(self, x):
+        if self.takes_features:
+            return self.head(x)
+        return self.head(self.features(x))
+
+    @contextlib.contextmanager
+    def taking_features(self):
+        """Within the context, ``forward`` takes cached features, not images."""
+        self.takes_features = True
+        try:
+            yield self
+        finally:
+            self.takes_features = False
+
+
+def batched_features(module, X, *, batch_size, device):
+    """Backbone features of ``X`` (float32 numpy), computed once, in eval mode."""
+    was_training = module.training
+    module.eval()
+    chunks = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(X), batch_size):
+                batch = torch.from_numpy(X[start : start + batch_size]).to(device)
+                chunks.append(module.features(batch).float().cpu())
+    finally:
+        module.train(was_training)
+    return torch.cat(chunks).numpy()
