@@ -14,7 +14,8 @@ from numbers import Integral, Real
 import numpy as np
 import skorch
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -136,8 +137,33 @@ class TransferNet(skorch.NeuralNet):
         return self
 
 
+def is_fitted_estimator(obj):
+    """Whether ``obj`` is a fitted scikit-learn estimator (e.g. a fitted source)."""
+    if not isinstance(obj, BaseEstimator):
+        return False
+    try:
+        check_is_fitted(obj)
+    except (NotFittedError, TypeError):
+        return False
+    return True
+
+
 class TransferEstimatorBase(BaseEstimator):
-    """Shared fit machinery; concrete estimators call :meth:`_train`."""
+    """Shared fit machinery of every sktransfer estimator."""
+
+    def __sklearn_clone__(self):
+        """Clone as scikit-learn does, but keep fitted sources as they are.
+
+        A fitted estimator given as a source (``backbone=fitted_model``) is
+        knowledge, not a hyperparameter to reset: ``clone``, ``GridSearchCV``
+        and ``cross_val_score`` share it (sktransfer never modifies it) instead
+        of replacing it with an unfitted copy.
+        """
+        params = {
+            name: value if is_fitted_estimator(value) else clone(value, safe=False)
+            for name, value in self.get_params(deep=False).items()
+        }
+        return type(self)(**params)
 
     def _optimizer_class(self):
         if isinstance(self.optimizer, str):

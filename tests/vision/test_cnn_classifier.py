@@ -487,3 +487,18 @@ def test_channel_mismatch_with_a_fitted_source(source_model, fast):
     y = np.arange(20) % 2
     with pytest.raises(ValueError, match="fit architecture|channel"):
         FineTunedCNNClassifier(backbone=source_model, **fast).fit(X, y)
+
+
+def test_a_fitted_source_survives_clone_and_grid_search(digits_split, source_model):
+    X, y = _few_shot(digits_split, 4)
+    clf = FineTunedCNNClassifier(backbone=source_model, random_state=0, **FAST_TRAINING)
+    assert clone(clf).backbone is source_model  # shared, not reset to unfitted
+    fitted = clf.fit(X, y)
+    assert not hasattr(clone(fitted), "net_")  # the clone itself is unfitted
+    grid = GridSearchCV(
+        clf, {"transfer": ["feature_extraction", "fine_tune"]}, cv=2, n_jobs=2
+    ).fit(X, y)
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+    assert grid.best_estimator_.backbone is source_model
+    scores = cross_val_score(clf, X, y, cv=2)
+    assert scores.min() > 0.4
