@@ -24,6 +24,8 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
+from sktransfer._nn import Standardize
+from sktransfer.transfer import batched_features
 from sktransfer.utils import resolve_device
 
 OPTIMIZERS = {
@@ -238,6 +240,39 @@ class TransferEstimatorBase(BaseEstimator):
             callbacks=callbacks,
             verbose=int(self.verbose),
             device=device,
+        )
+
+    def _train(self, module, plan, X, y, *, device, seed):
+        """Apply ``plan`` to ``module``, train it on ``(X, y)``, store ``net_``.
+
+        With ``plan.cache_features`` the frozen source runs once over the
+        training (and validation) inputs, and the head -- behind a
+        :class:`~sktransfer._nn.Standardize` of those features -- trains on
+        them. Call inside :func:`~sktransfer.utils.seeded`.
+        """
+        plan.apply(module)
+        X_train, y_train, valid = self._split_validation(X, y, seed)
+        if plan.cache_features:
+            module.to(device)
+            X_train = self._features_once(module, X_train, device)
+            module.head = torch.nn.Sequential(
+                Standardize.fit(X_train).to(device), module.head
+            )
+            if valid is not None:
+                valid = (self._features_once(module, valid[0], device), valid[1])
+        self.net_ = self._make_net(
+            module, device=device, n_train=len(y_train), plan=plan, valid=valid
+        )
+        if plan.cache_features:
+            with module.taking_features():
+                self.net_.fit(X_train, y_train)
+        else:
+            self.net_.fit(X_train, y_train)
+        return self.net_
+
+    def _features_once(self, module, X, device):
+        return batched_features(
+            module, X, batch_size=max(self.batch_size, 256), device=device
         )
 
     def _device(self):

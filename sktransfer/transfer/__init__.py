@@ -18,6 +18,7 @@ from sktransfer.transfer._module import (
     BATCHNORM_POLICIES,
     TransferModule,
     apply_batchnorm_policy,
+    batched_features,
 )
 from sktransfer.transfer._plan import (
     TRANSFER_MODES,
@@ -39,6 +40,7 @@ __all__ = [
     "TransferPlan",
     "UnfreezeSchedule",
     "apply_batchnorm_policy",
+    "batched_features",
     "check_transfer_mode",
     "default_unfreeze_schedule",
     "freeze",

@@ -1,5 +1,9 @@
-"""A ``torch.nn.Module`` base whose ``train()`` respects a BatchNorm policy."""
+"""The base of sktransfer's top-level modules: source, new head, BatchNorm policy."""
 
+import contextlib
+
+import numpy as np
+import torch
 from torch import nn
 
 BATCHNORM_POLICIES = ("frozen", "eval", "train")
@@ -32,13 +36,17 @@ def apply_batchnorm_policy(module, policy):
 
 
 class TransferModule(nn.Module):
-    """Base of sktransfer's top-level modules: ``source`` + ``head``.
+    """Base of sktransfer's top-level modules: ``features`` -> ``head``.
 
-    Subclasses hold the transferred part as ``self.backbone`` (the source) and
-    the new part as ``self.head``. Calling ``train()`` -- as skorch does before
-    every training step -- re-applies :func:`apply_batchnorm_policy` to the
-    backbone, so frozen BatchNorm layers are never switched back to training
-    mode by accident.
+    Subclasses hold the transferred part as ``self.backbone`` (the source),
+    the new part as ``self.head``, and implement ``features(x)``: the input
+    up to the head. ``forward`` is ``head(features(x))``, or ``head(x)`` inside
+    :meth:`taking_features`, which is how a frozen source's features are
+    computed once per fit and the head trained on them.
+
+    Calling ``train()`` -- as skorch does before every training step --
+    re-applies :func:`apply_batchnorm_policy` to the backbone, so frozen
+    BatchNorm layers are never switched back to training mode by accident.
 
     Parameters
     ----------
@@ -49,9 +57,42 @@ class TransferModule(nn.Module):
     def __init__(self, batchnorm="frozen"):
         super().__init__()
         self.batchnorm = batchnorm
+        self.takes_features = False
+
+    def features(self, x):
+        raise NotImplementedError
+
+    def forward(self, x):
+        if self.takes_features:
+            return self.head(x)
+        return self.head(self.features(x))
+
+    @contextlib.contextmanager
+    def taking_features(self):
+        """Within the context, ``forward`` takes cached features, not inputs."""
+        self.takes_features = True
+        try:
+            yield self
+        finally:
+            self.takes_features = False
 
     def train(self, mode=True):
         super().train(mode)
         if mode and hasattr(self, "backbone"):
             apply_batchnorm_policy(self.backbone, self.batchnorm)
         return self
+
+
+def batched_features(module, X, *, batch_size, device):
+    """``module.features`` over ``X`` (numpy), once, in eval mode: float32 numpy."""
+    was_training = module.training
+    module.eval()
+    chunks = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(X), batch_size):
+                batch = torch.from_numpy(np.asarray(X[start : start + batch_size]))
+                chunks.append(module.features(batch.to(device)).float().cpu())
+    finally:
+        module.train(was_training)
+    return torch.cat(chunks).numpy()

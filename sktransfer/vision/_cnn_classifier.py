@@ -3,7 +3,6 @@
 from numbers import Real
 
 import numpy as np
-import torch
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -15,7 +14,6 @@ from sktransfer._base import (
     encode_labels,
     softmax,
 )
-from sktransfer._nn import Standardize
 from sktransfer.transfer import BATCHNORM_POLICIES, TRANSFER_MODES, plan_transfer
 from sktransfer.utils import seeded
 from sktransfer.vision._base import (
@@ -24,7 +22,6 @@ from sktransfer.vision._base import (
     ImageEstimatorMixin,
 )
 from sktransfer.vision._images import validate_images
-from sktransfer.vision._modules import batched_features
 
 
 class FineTunedCNNClassifier(
@@ -197,30 +194,8 @@ class FineTunedCNNClassifier(
                 trainable_blocks=self.trainable_blocks,
                 unfreeze_schedule=self.unfreeze_schedule,
             )
-            plan.apply(module)
-            X_train, y_train, valid = self._split_validation(X, y, seed)
-            if plan.cache_features:
-                module.to(device)
-                X_train = self._cached_features(module, X_train, device)
-                module.head = torch.nn.Sequential(
-                    Standardize.fit(X_train).to(device), module.head
-                )
-                if valid is not None:
-                    valid = (self._cached_features(module, valid[0], device), valid[1])
-            self.net_ = self._make_net(
-                module, device=device, n_train=len(y_train), plan=plan, valid=valid
-            )
-            if plan.cache_features:
-                with module.taking_features():
-                    self.net_.fit(X_train, y_train)
-            else:
-                self.net_.fit(X_train, y_train)
+            self._train(module, plan, X, y, device=device, seed=seed)
         return self
-
-    def _cached_features(self, module, X, device):
-        return batched_features(
-            module, X, batch_size=max(self.batch_size, 256), device=device
-        )
 
     def predict_proba(self, X):
         """Class probabilities for the images in ``X``.

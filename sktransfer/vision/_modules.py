@@ -1,7 +1,5 @@
 """torch modules of the image estimators: preprocessing, SmallCNN, the full model."""
 
-import contextlib
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -133,37 +131,7 @@ class ImageTransferModule(TransferModule):
         self.preprocess = preprocess
         self.backbone = backbone
         self.head = head
-        self.takes_features = False
 
     def features(self, x):
         """The pooled backbone features of a batch of images."""
         return pool_features(self.backbone(self.preprocess(x)))
-
-    def forward(self, x):
-        if self.takes_features:
-            return self.head(x)
-        return self.head(self.features(x))
-
-    @contextlib.contextmanager
-    def taking_features(self):
-        """Within the context, ``forward`` takes cached features, not images."""
-        self.takes_features = True
-        try:
-            yield self
-        finally:
-            self.takes_features = False
-
-
-def batched_features(module, X, *, batch_size, device):
-    """Backbone features of ``X`` (float32 numpy), computed once, in eval mode."""
-    was_training = module.training
-    module.eval()
-    chunks = []
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(X), batch_size):
-                batch = torch.from_numpy(X[start : start + batch_size]).to(device)
-                chunks.append(module.features(batch).float().cpu())
-    finally:
-        module.train(was_training)
-    return torch.cat(chunks).numpy()
