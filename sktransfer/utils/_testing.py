@@ -12,3 +12,21 @@ def fast_instances():
         FineTunedCNNClassifier(random_state=0, **FAST_TRAINING),
         PretrainedFeatureExtractor(random_state=0, device="cpu"),
     ]
+
+
+def text_instances():
+    """One fast, seeded instance of every text estimator (offline GloVe)."""
+    from sktransfer import PretrainedEmbeddingClassifier
+
+    fast = {**FAST_TRAINING, "max_epochs": 5}
+    return [
+        PretrainedEmbeddingClassifier(random_state=0, **fast),
+        PretrainedEmbeddingClassifier(
+            transfer="fine_tune",
+            encoder="cnn",
+            oov="trainable",
+            min_df=1,
+            random_state=0,
+            **fast,
+        ),
+    ]

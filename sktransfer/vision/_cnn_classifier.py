@@ -103,6 +103,8 @@ class FineTunedCNNClassifier(
     0.89
     """
 
+    _source_params = ("backbone",)
+
     _parameter_constraints = {
         **IMAGE_CONSTRAINTS,
         **TRAINING_CONSTRAINTS,

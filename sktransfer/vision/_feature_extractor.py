@@ -67,6 +67,8 @@ class PretrainedFeatureExtractor(
     (5, 64)
     """
 
+    _source_params = ("backbone",)
+
     _parameter_constraints = {
         **IMAGE_CONSTRAINTS,
         "batch_size": [Interval(Integral, 1, None, closed="left")],

@@ -1,0 +1,342 @@
+"""PretrainedEmbeddingClassifier: raw text -> pretrained word vectors -> head."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+from sktransfer._base import (
+    TRAINING_CONSTRAINTS,
+    TRAINING_PARAMS_DOC,
+    TransferEstimatorBase,
+    check_fitted_net,
+    encode_labels,
+    softmax,
+)
+from sktransfer._nn import MLPHead
+from sktransfer.text._modules import (
+    ENCODERS,
+    KIM_WIDTHS,
+    TextEncoder,
+    TextTransferModule,
+)
+from sktransfer.text._source import fitted_classifier_source, resolve_text_source
+from sktransfer.text._tokenize import (
+    DEFAULT_TOKEN_PATTERN,
+    Tokenizer,
+    document_frequencies,
+    to_index_matrix,
+    validate_texts,
+)
+from sktransfer.transfer import plan_transfer
+from sktransfer.utils import seeded
+
+TEXT_TRANSFER_MODES = {
+    "frozen": "feature_extraction",
+    "fine_tune": "fine_tune",
+    "unfreeze": "gradual",
+    "structure": "structure",
+}
+OOV_POLICIES = ("ignore", "zero", "random", "trainable")
+
+TEXT_PARAMS_DOC = """
+    lowercase : bool, default=True
+        Lowercase documents before tokenizing.
+    token_pattern : str, default=r"(?u)\\b\\w\\w+\\b"
+        Regular expression of a token, as in scikit-learn's vectorizers.
+    tokenizer : callable or None, default=None
+        ``tokenizer(doc) -> list of str``; overrides ``token_pattern`` (must be
+        picklable for pickling and ``n_jobs > 1``).
+    max_length : int or None, default=512
+        Keep the first ``max_length`` known tokens of each document."""
+
+
+class PretrainedEmbeddingClassifier(ClassifierMixin, TransferEstimatorBase):
+    __doc__ = f"""Text classifier on pretrained word vectors: raw text in.
+
+    **Source**: ``embeddings`` (GloVe, word2vec, fastText, a gensim
+    ``KeyedVectors``, or a PretrainedEmbeddingClassifier fitted on source data).
+    **Target**: a vocabulary built from the training texts, an ``encoder`` and
+    an MLP head for the target classes. **Transfer**: ``transfer`` says whether
+    the word vectors stay frozen, are fine-tuned, are unfrozen later, or are
+    replaced by random ones (the baseline).
+
+    Parameters
+    ----------
+    embeddings : str, path, KeyedVectors or fitted estimator, \
+default="glove-wiki-gigaword-50"
+        A registered name (``"glove-wiki-gigaword-50"`` resolves offline from
+        the ``glove`` extra, otherwise through ``gensim.downloader``), a path to
+        a word2vec text/binary, GloVe text, fastText ``.vec`` or gensim ``.kv``
+        file, a ``KeyedVectors``, or a fitted PretrainedEmbeddingClassifier
+        (its fine-tuned vectors, with its own pretrained vectors for other
+        words, and its encoder). Resolved in ``fit`` through a per-process and
+        on-disk cache.
+    transfer : {{"frozen", "fine_tune", "unfreeze", "structure"}}, default="frozen"
+        ``frozen``: the pretrained vectors do not change (with a pooling
+        encoder and no trainable OOV vectors, documents are encoded once per
+        fit and only the head trains). ``fine_tune``: the vectors train at
+        ``lr * embedding_lr_scale``. ``unfreeze``: frozen, then trainable from
+        epoch ``unfreeze_epoch``. ``structure``: random vectors, same
+        architecture (the no-transfer baseline).
+    encoder : {{"mean", "max", "mean_max", "cnn"}}, default="mean"
+        Mean (EmbeddingBag), max, or concatenated mean and max pooling, or a
+        Kim (2014) CNN: filter widths 3, 4, 5, 100 filters each, max over time.
+    oov : {{"ignore", "zero", "random", "trainable"}}, default="ignore"
+        Training words missing from the pretrained vectors and seen in at least
+        ``min_df`` documents: dropped, zero vectors, random vectors (scaled like
+        the pretrained ones), or random vectors that train in every mode.
+    min_df : int, default=2
+        Document frequency an out-of-vocabulary word needs to get a vector.
+    unfreeze_epoch : int, default=5
+        For ``transfer="unfreeze"``: the epoch (0-based) from which the vectors
+        train.
+    embedding_lr_scale : float, default=1.0
+        Learning rate of the word vectors relative to ``lr``.
+    {TEXT_PARAMS_DOC.strip()}
+    {TRAINING_PARAMS_DOC.strip().replace("default=()", "default=(128, 64)")}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    vocabulary_ : dict
+        ``word -> row`` of the model's embedding (row 0 is padding). Only the
+        words of the training texts that got a vector are kept.
+    n_pretrained_ : int
+        Vocabulary words whose vector came from the source.
+    n_oov_ : int
+        Vocabulary words with a vector from the ``oov`` policy.
+    net_ : skorch.NeuralNet
+        The trained network (``net_.module_``: ``backbone`` = word vectors,
+        ``oov_embedding``, ``encoder``, ``head``), with its ``history``.
+
+    Examples
+    --------
+    >>> from gensim.models import KeyedVectors
+    >>> from sktransfer import PretrainedEmbeddingClassifier
+    >>> kv = KeyedVectors(vector_size=2)
+    >>> kv.add_vectors(["good", "great", "bad", "awful"],
+    ...                [[1, 0], [0.9, 0.1], [-1, 0], [-0.9, -0.1]])
+    >>> clf = PretrainedEmbeddingClassifier(kv, hidden_layer_sizes=(), lr=0.1,
+    ...                                     max_epochs=30, random_state=0)
+    >>> clf = clf.fit(["good film", "bad film", "great", "awful"],
+    ...               ["pos", "neg", "pos", "neg"])
+    >>> clf.predict(["a great film", "an awful one"]).tolist()
+    ['pos', 'neg']
+    """
+
+    _source_params = ("embeddings",)
+
+    _parameter_constraints = {
+        **TRAINING_CONSTRAINTS,
+        "embeddings": "no_validation",
+        "transfer": [StrOptions(set(TEXT_TRANSFER_MODES))],
+        "encoder": [StrOptions(set(ENCODERS))],
+        "oov": [StrOptions(set(OOV_POLICIES))],
+        "min_df": [Interval(Integral, 1, None, closed="left")],
+        "unfreeze_epoch": [Interval(Integral, 0, None, closed="left")],
+        "embedding_lr_scale": [Interval(Real, 0, None, closed="left")],
+        "lowercase": ["boolean"],
+        "token_pattern": [str],
+        "tokenizer": [callable, None],
+        "max_length": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        embeddings="glove-wiki-gigaword-50",
+        transfer="frozen",
+        *,
+        encoder="mean",
+        oov="ignore",
+        min_df=2,
+        unfreeze_epoch=5,
+        embedding_lr_scale=1.0,
+        lowercase=True,
+        token_pattern=DEFAULT_TOKEN_PATTERN,
+        tokenizer=None,
+        max_length=512,
+        hidden_layer_sizes=(128, 64),
+        dropout=0.0,
+        lr=1e-3,
+        max_epochs=20,
+        batch_size=32,
+        optimizer="adamw",
+        weight_decay=0.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        callbacks=None,
+        verbose=0,
+        device="auto",
+        random_state=None,
+    ):
+        self.embeddings = embeddings
+        self.transfer = transfer
+        self.encoder = encoder
+        self.oov = oov
+        self.min_df = min_df
+        self.unfreeze_epoch = unfreeze_epoch
+        self.embedding_lr_scale = embedding_lr_scale
+        self.lowercase = lowercase
+        self.token_pattern = token_pattern
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.device = device
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Build the vocabulary, transfer the word vectors, train the model.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Raw documents (list, array, pandas Series, or one text column).
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : PretrainedEmbeddingClassifier
+        """
+        docs = validate_texts(X, type(self).__name__)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(docs, y)
+        y = encode_labels(self, y)
+        self.tokenizer_ = Tokenizer(self.lowercase, self.token_pattern, self.tokenizer)
+        tokens = [self.tokenizer_(doc) for doc in docs]
+        vectors, encoder_state = resolve_text_source(self.embeddings)
+        device = self._device()
+        with seeded(self.random_state, device) as seed:
+            table, oov_table = self._build_vocabulary(tokens, vectors, seed)
+            module = self._build_module(table, oov_table, encoder_state)
+            plan = plan_transfer(
+                TEXT_TRANSFER_MODES[self.transfer],
+                module.backbone,
+                lr=self.lr,
+                source_lr_scale=self.embedding_lr_scale,
+                unfreeze_schedule={self.unfreeze_epoch: "*"},
+            )
+            ids = self._encode(tokens, self.encoder)
+            self._train(module, plan, ids, y, device=device, seed=seed)
+        return self
+
+    def _build_vocabulary(self, tokens, vectors, seed):
+        """Set ``vocabulary_``; return the embedding table and trainable OOV rows."""
+        df = document_frequencies(tokens)
+        words = sorted(df, key=lambda w: (-df[w], w))
+        found_vectors, found = vectors.lookup(words)
+        known = [w for w, f in zip(words, found, strict=True) if f]
+        if not known:
+            raise ValueError(
+                "None of the words in the training texts has a pretrained vector in "
+                f"{getattr(vectors, 'name', 'the embeddings')}; check the language, "
+                "the tokenizer and lowercase."
+            )
+        known_rows = found_vectors[found]
+        oov = (
+            []
+            if self.oov == "ignore"
+            else [
+                w
+                for w, f in zip(words, found, strict=True)
+                if not f and df[w] >= self.min_df
+            ]
+        )
+        scale = float(known_rows.std()) or 1.0
+        rng = np.random.RandomState(seed)
+        random_oov = rng.normal(0.0, scale, (len(oov), vectors.dim)).astype(np.float32)
+        in_table = known + (oov if self.oov in ("zero", "random") else [])
+        rows = [np.zeros((1, vectors.dim), np.float32), known_rows]
+        if self.oov == "zero":
+            rows.append(np.zeros((len(oov), vectors.dim), np.float32))
+        elif self.oov == "random":
+            rows.append(random_oov)
+        self.vocabulary_ = {w: i for i, w in enumerate(in_table, start=1)}
+        if self.oov == "trainable":
+            start = len(in_table) + 1
+            self.vocabulary_.update({w: start + i for i, w in enumerate(oov)})
+        self.n_pretrained_ = len(known)
+        self.n_oov_ = len(oov)
+        return np.vstack(rows), (random_oov if self.oov == "trainable" else None)
+
+    def _build_module(self, table, oov_table, encoder_state):
+        backbone = torch.nn.Embedding.from_pretrained(
+            torch.from_numpy(table), freeze=False, padding_idx=0
+        )
+        oov_embedding = None
+        if oov_table is not None and len(oov_table):
+            oov_embedding = torch.nn.Embedding.from_pretrained(
+                torch.from_numpy(oov_table), freeze=False
+            )
+        encoder = TextEncoder(self.encoder, table.shape[1])
+        if (
+            encoder_state is not None
+            and encoder_state[0] == self.encoder
+            and self.transfer != "structure"
+        ):
+            encoder.load_state_dict(encoder_state[1])
+        head = MLPHead(
+            encoder.out_features,
+            tuple(self.hidden_layer_sizes),
+            len(self.classes_),
+            self.dropout,
+        )
+        return TextTransferModule(backbone, oov_embedding, encoder, head)
+
+    def _encode(self, tokens, encoder):
+        min_length = max(KIM_WIDTHS) if encoder == "cnn" else 1
+        return to_index_matrix(tokens, self.vocabulary_, self.max_length, min_length)
+
+    def _text_source_state(self):
+        return fitted_classifier_source(self)
+
+    # -------------------------------------------------------------- predict
+
+    def predict_proba(self, X):
+        """Class probabilities of the documents in ``X``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_fitted_net(self)
+        docs = validate_texts(X, type(self).__name__)
+        tokens = [self.tokenizer_(doc) for doc in docs]
+        ids = self._encode(tokens, self.net_.module_.encoder.mode)
+        return softmax(self._forward(ids))
+
+    def predict(self, X):
+        """Predicted class labels of the documents in ``X``."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags

@@ -1,0 +1,109 @@
+"""Read word-vector files: word2vec text/binary, GloVe text, fastText .vec, .kv.
+
+Text formats are parsed here so that a bad file is reported with its name and
+line; binary word2vec and gensim's native ``.kv`` go through gensim.
+"""
+
+import gzip
+import os
+
+import numpy as np
+
+
+def _open_text(path):
+    if path.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def _is_header(fields):
+    return len(fields) == 2 and all(f.isdigit() for f in fields)
+
+
+def read_text_vectors(path):
+    """Parse word2vec/fastText text (with a ``count dim`` header) or GloVe text.
+
+    Returns
+    -------
+    words : list of str
+    vectors : ndarray of shape (n_words, dim), float32
+
+    Raises
+    ------
+    ValueError
+        Naming the file and line for an empty file, a line with the wrong
+        number of values, a value that is not a number, or fewer vectors than
+        the header declares.
+    """
+    words, rows, declared, dim = [], [], None, None
+    with _open_text(path) as f:
+        for lineno, line in enumerate(f, start=1):
+            line = line.rstrip("\n").rstrip()
+            if not line:
+                continue
+            if lineno == 1 and _is_header(line.split()):
+                declared, dim = (int(v) for v in line.split())
+                continue
+            if dim is None:
+                dim = len(line.split()) - 1
+                if dim < 1:
+                    raise ValueError(
+                        f"{path}, line {lineno}: expected a word followed by its "
+                        "vector, found a single field."
+                    )
+            parts = line.rsplit(" ", dim)
+            if len(parts) != dim + 1 or not parts[0]:
+                raise ValueError(
+                    f"{path}, line {lineno}: expected a word and {dim} values, "
+                    f"found {len(line.split()) - 1} values."
+                )
+            try:
+                rows.append(np.array(parts[1:], dtype=np.float32))
+            except ValueError:
+                raise ValueError(
+                    f"{path}, line {lineno}: a value of word {parts[0]!r} is not "
+                    "a number."
+                ) from None
+            words.append(parts[0])
+    if not words:
+        raise ValueError(f"{path} holds no word vectors (the file is empty).")
+    if declared is not None and declared != len(words):
+        raise ValueError(
+            f"{path} declares {declared} vectors in its header but holds "
+            f"{len(words)} (truncated or corrupt file)."
+        )
+    return words, np.vstack(rows)
+
+
+def read_gensim_vectors(path, binary):
+    """word2vec binary or gensim native ``.kv``, via gensim; clear errors."""
+    from gensim.models import KeyedVectors
+
+    try:
+        if binary:
+            kv = KeyedVectors.load_word2vec_format(path, binary=True)
+        else:
+            kv = KeyedVectors.load(path, mmap="r")
+    except Exception as exc:
+        kind = "word2vec binary" if binary else "gensim KeyedVectors (.kv)"
+        raise ValueError(f"{path} is not a readable {kind} file: {exc}") from exc
+    if len(kv.index_to_key) == 0:
+        raise ValueError(f"{path} holds no word vectors (the file is empty).")
+    return list(kv.index_to_key), np.asarray(kv.vectors, dtype=np.float32)
+
+
+def read_vectors_file(path):
+    """Read any supported word-vector file; the format follows the extension.
+
+    ``.bin`` (and ``.bin.gz``): word2vec binary. ``.kv``: gensim native. Any
+    other extension (``.txt``, ``.vec``, ``.gz``): text, with or without a
+    word2vec header line (GloVe has none).
+    """
+    path = os.fspath(path)
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path} holds no word vectors (the file is empty).")
+    if path.endswith((".bin", ".bin.gz")):
+        return read_gensim_vectors(path, binary=True)
+    if path.endswith(".kv"):
+        return read_gensim_vectors(path, binary=False)
+    return read_text_vectors(path)

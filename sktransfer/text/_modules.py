@@ -1,0 +1,112 @@
+"""torch modules of the text estimators: word embeddings, encoders, the model."""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sktransfer.transfer import TransferModule
+
+ENCODERS = ("mean", "max", "mean_max", "cnn")
+KIM_WIDTHS = (3, 4, 5)
+
+
+def masked_pool(embedded, mask, mode):
+    """Pool ``(B, L, d)`` token vectors over real tokens (``mask``) -> ``(B, d')``.
+
+    Documents without a known token pool to zeros.
+    """
+    outputs = []
+    if mode in ("mean", "mean_max"):
+        weights = mask.unsqueeze(-1).to(embedded.dtype)
+        total = (embedded * weights).sum(1)
+        outputs.append(total / weights.sum(1).clamp_min(1.0))
+    if mode in ("max", "mean_max"):
+        filled = embedded.masked_fill(~mask.unsqueeze(-1), float("-inf"))
+        peak = filled.max(1).values
+        outputs.append(torch.where(torch.isinf(peak), torch.zeros_like(peak), peak))
+    return torch.cat(outputs, dim=1) if len(outputs) > 1 else outputs[0]
+
+
+class KimCNN(nn.Module):
+    """Kim (2014): one Conv1d per filter width, ReLU, max over time, concatenated.
+
+    Parameters
+    ----------
+    dim : int
+        Word-vector size.
+    widths : tuple of int, default=(3, 4, 5)
+        Filter widths (tokens).
+    n_filters : int, default=100
+        Filters per width.
+    """
+
+    def __init__(self, dim, widths=KIM_WIDTHS, n_filters=100):
+        super().__init__()
+        self.widths = tuple(widths)
+        self.convs = nn.ModuleList(nn.Conv1d(dim, n_filters, w) for w in self.widths)
+        self.out_features = n_filters * len(self.widths)
+
+    def forward(self, embedded, mask):
+        x = (embedded * mask.unsqueeze(-1).to(embedded.dtype)).transpose(1, 2)
+        return torch.cat([F.relu(conv(x)).max(dim=2).values for conv in self.convs], 1)
+
+
+class TextEncoder(nn.Module):
+    """``mean`` / ``max`` / ``mean_max`` pooling, or a :class:`KimCNN`."""
+
+    def __init__(self, mode, dim):
+        super().__init__()
+        self.mode = mode
+        self.cnn = KimCNN(dim) if mode == "cnn" else None
+        self.out_features = (
+            self.cnn.out_features
+            if self.cnn is not None
+            else dim * (2 if mode == "mean_max" else 1)
+        )
+
+    def forward(self, embedded, mask):
+        if self.cnn is not None:
+            return self.cnn(embedded, mask)
+        return masked_pool(embedded, mask, self.mode)
+
+
+class TextTransferModule(TransferModule):
+    """``token ids -> word vectors (source) -> encoder -> head (target)``.
+
+    Parameters
+    ----------
+    backbone : torch.nn.Embedding
+        The transferred word vectors; row 0 is padding. Named ``backbone.*`` so
+        that the shared transfer plans freeze, unfreeze and re-initialise it.
+    oov_embedding : torch.nn.Embedding or None
+        Trainable vectors of out-of-vocabulary words (``oov="trainable"``), for
+        ids from ``len(backbone)`` on; trains in every transfer mode.
+    encoder : TextEncoder
+    head : torch.nn.Module
+    """
+
+    def __init__(self, backbone, oov_embedding, encoder, head):
+        super().__init__("train")
+        self.backbone = backbone
+        self.oov_embedding = oov_embedding
+        self.encoder = encoder
+        self.head = head
+
+    def embed(self, ids):
+        if self.oov_embedding is None:
+            return self.backbone(ids)
+        n_known = self.backbone.num_embeddings
+        is_oov = (ids >= n_known).unsqueeze(-1)
+        known = self.backbone(ids.clamp(max=n_known - 1))
+        oov = self.oov_embedding((ids - n_known).clamp(min=0))
+        return torch.where(is_oov, oov, known)
+
+    def features(self, ids):
+        """Encoded documents: ``(B, encoder.out_features)``."""
+        mask = ids != 0
+        if self.oov_embedding is None and self.encoder.mode == "mean":
+            # EmbeddingBag's fused lookup + mean; padding does not count.
+            return F.embedding_bag(
+                ids, self.backbone.weight, mode="mean", padding_idx=0
+            )
+        return self.encoder(self.embed(ids), mask)

@@ -1,0 +1,244 @@
+"""Conformance checks for estimators that take raw text.
+
+scikit-learn's ``check_estimator`` skips estimators whose input is text, so
+sktransfer carries its own checks, mirroring sklearn's API checks where they
+apply. Run them on your own text estimator::
+
+    from sktransfer.utils.estimator_checks import check_text_estimator
+    check_text_estimator(MyTextClassifier())
+
+or one pytest test per check::
+
+    @parametrize_text_checks([MyTextClassifier(random_state=0)])
+    def test_text_conformance(estimator, check):
+        check(estimator)
+
+Each check takes the estimator (and optionally ``X``, ``y``: raw documents and
+labels whose words the estimator knows) and raises ``AssertionError`` when the
+estimator misbehaves. Set ``random_state`` (if the estimator has one) so that
+fitting twice gives the same model.
+"""
+
+import functools
+import pickle
+
+import numpy as np
+from sklearn.base import clone, is_classifier
+from sklearn.exceptions import NotFittedError
+
+CORPUS = (
+    ("the team won the hockey game with a late goal", "sport"),
+    ("the players scored three goals in the final period", "sport"),
+    ("fans cheered as the goalie stopped every shot", "sport"),
+    ("the coach praised the defense after the match", "sport"),
+    ("a strong season for the league champions", "sport"),
+    ("the rookie skated fast and passed the puck", "sport"),
+    ("the rocket launched the satellite into orbit", "space"),
+    ("astronauts aboard the station studied the planet", "space"),
+    ("the telescope observed a distant galaxy and stars", "space"),
+    ("nasa plans a mission to the moon and mars", "space"),
+    ("the shuttle crew returned from space", "space"),
+    ("the probe sent images of the solar system", "space"),
+)
+"""A small two-class English corpus: the checks' default data."""
+
+
+def default_data():
+    """The default ``(X, y)``: list of str and an array of string labels."""
+    X = [doc for doc, _ in CORPUS]
+    y = np.array([label for _, label in CORPUS])
+    return X, y
+
+
+def _fit(estimator, X, y):
+    return estimator.fit(X, y) if is_classifier(estimator) else estimator.fit(X)
+
+
+def _outputs(estimator, X):
+    if hasattr(estimator, "predict_proba"):
+        return np.asarray(estimator.predict_proba(X))
+    if hasattr(estimator, "transform"):
+        return np.asarray(estimator.transform(X))
+    return np.asarray(estimator.predict(X))
+
+
+def _raises(exc_types, fn, what):
+    try:
+        fn()
+    except exc_types:
+        return
+    except Exception as exc:  # noqa: BLE001 - reported as a check failure
+        raise AssertionError(
+            f"{what}: expected {exc_types}, got {type(exc).__name__}: {exc}"
+        ) from exc
+    raise AssertionError(f"{what}: no error was raised")
+
+
+def check_no_attributes_set_in_init(estimator, X=None, y=None):
+    """``__init__`` stores exactly its parameters, nothing else."""
+    params = estimator.get_params(deep=False)
+    attrs = set(vars(estimator))
+    assert attrs == set(params), (
+        f"__init__ set {sorted(attrs - set(params))} / missed "
+        f"{sorted(set(params) - attrs)}"
+    )
+
+
+def check_get_set_params_and_clone(estimator, X=None, y=None):
+    """``get_params`` round-trips through ``set_params`` and ``clone``."""
+    params = estimator.get_params(deep=False)
+    twin = clone(estimator)
+    for name, value in twin.get_params(deep=False).items():
+        original = params[name]
+        assert (
+            value is original or value == original or (type(value) is type(original))
+        ), f"clone changed parameter {name!r}"
+    estimator.set_params(**params)
+    assert estimator.get_params(deep=False).keys() == params.keys()
+
+
+def check_not_fitted(estimator, X=None, y=None):
+    """Using an unfitted estimator raises ``NotFittedError``."""
+    X, _ = default_data() if X is None else (X, y)
+    _raises(NotFittedError, lambda: _outputs(clone(estimator), X), "before fit")
+
+
+def check_fit_returns_self_and_is_idempotent(estimator, X=None, y=None):
+    """``fit`` returns self; fitting twice gives the same outputs."""
+    X, y = default_data() if X is None else (X, y)
+    est = clone(estimator)
+    assert _fit(est, X, y) is est, "fit must return self"
+    first = _outputs(est, X)
+    second = _outputs(_fit(est, X, y), X)
+    np.testing.assert_allclose(first, second, rtol=1e-6, atol=1e-7)
+
+
+def check_refit_resets_state(estimator, X=None, y=None):
+    """A second ``fit`` on other data forgets the first one."""
+    X, y = default_data() if X is None else (X, y)
+    est = _fit(clone(estimator), X, y)
+    if is_classifier(est):
+        renamed = np.array([f"new_{label}" for label in y])
+        _fit(est, X, renamed)
+        assert set(est.classes_) == set(renamed), "classes_ kept labels of an old fit"
+    fresh = _fit(clone(estimator), X, y)
+    _fit(est, X, y)
+    np.testing.assert_allclose(
+        _outputs(est, X), _outputs(fresh, X), rtol=1e-6, atol=1e-7
+    )
+
+
+def check_pickle_round_trip(estimator, X=None, y=None):
+    """A pickled and restored estimator gives equal outputs."""
+    X, y = default_data() if X is None else (X, y)
+    est = _fit(clone(estimator), X, y)
+    restored = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(_outputs(restored, X), _outputs(est, X))
+
+
+def check_sample_order_invariance(estimator, X=None, y=None):
+    """Outputs for a sample do not depend on its position in ``X``."""
+    X, y = default_data() if X is None else (X, y)
+    est = _fit(clone(estimator), X, y)
+    order = np.random.RandomState(0).permutation(len(X))
+    np.testing.assert_allclose(
+        _outputs(est, [X[i] for i in order]),
+        _outputs(est, X)[order],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def check_subset_invariance(estimator, X=None, y=None):
+    """Outputs for a sample do not depend on the other samples in the batch."""
+    X, y = default_data() if X is None else (X, y)
+    est = _fit(clone(estimator), X, y)
+    full = _outputs(est, X)
+    halves = np.concatenate(
+        [_outputs(est, X[: len(X) // 2]), _outputs(est, X[len(X) // 2 :])]
+    )
+    np.testing.assert_allclose(halves, full, rtol=1e-5, atol=1e-6)
+
+
+def check_input_containers(estimator, X=None, y=None):
+    """A list, a tuple, a 1-D numpy array and a pandas Series give equal outputs."""
+    X, y = default_data() if X is None else (X, y)
+    est = _fit(clone(estimator), X, y)
+    expected = _outputs(est, X)
+    containers = [tuple(X), np.array(X, dtype=object), np.array(X)]
+    try:
+        import pandas as pd
+
+        containers += [pd.Series(X), pd.DataFrame({"text": X})]
+    except ImportError:
+        pass
+    for container in containers:
+        np.testing.assert_allclose(
+            _outputs(est, container),
+            expected,
+            rtol=1e-6,
+            atol=1e-7,
+            err_msg=type(container).__name__,
+        )
+
+
+def check_string_and_integer_labels(estimator, X=None, y=None):
+    """Classifiers accept string and integer labels and predict them back."""
+    X, y = default_data() if X is None else (X, y)
+    if not is_classifier(estimator):
+        return
+    _, as_int = np.unique(y, return_inverse=True)
+    for labels in (np.asarray(y).astype(str), as_int * 7 + 3):
+        est = _fit(clone(estimator), X, labels)
+        assert set(est.classes_) == set(labels)
+        assert set(est.predict(X)) <= set(labels)
+
+
+def check_bad_input(estimator, X=None, y=None):
+    """Empty input, non-string items, a single class and X/y mismatch raise."""
+    X, y = default_data() if X is None else (X, y)
+    bad = (ValueError, TypeError)
+    _raises(bad, lambda: _fit(clone(estimator), [], y[:0]), "empty X")
+    _raises(bad, lambda: _fit(clone(estimator), [1, 2] * 3, y[:6]), "non-string items")
+    _raises(bad, lambda: _fit(clone(estimator), X[0], y[:1]), "a single string as X")
+    if is_classifier(estimator):
+        _raises(bad, lambda: _fit(clone(estimator), X, [y[0]] * len(X)), "one class")
+        _raises(bad, lambda: _fit(clone(estimator), X, y[:-1]), "X/y length mismatch")
+    est = _fit(clone(estimator), X, y)
+    _raises(bad, lambda: _outputs(est, [None, "text"]), "non-string item at predict")
+
+
+TEXT_CHECKS = (
+    check_no_attributes_set_in_init,
+    check_get_set_params_and_clone,
+    check_not_fitted,
+    check_fit_returns_self_and_is_idempotent,
+    check_refit_resets_state,
+    check_pickle_round_trip,
+    check_sample_order_invariance,
+    check_subset_invariance,
+    check_input_containers,
+    check_string_and_integer_labels,
+    check_bad_input,
+)
+
+
+def text_estimator_checks(estimator, X=None, y=None):
+    """Yield ``(estimator, check)`` pairs, as sklearn's ``estimator_checks`` does."""
+    for check in TEXT_CHECKS:
+        yield estimator, functools.partial(check, X=X, y=y)
+
+
+def check_text_estimator(estimator, X=None, y=None):
+    """Run every text check on ``estimator``; raise on the first failure."""
+    for est, check in text_estimator_checks(estimator, X, y):
+        check(est)
+
+
+def parametrize_text_checks(estimators, X=None, y=None):
+    """pytest decorator: one test per (estimator, check), like sklearn's."""
+    import pytest
+
+    cases = [pair for est in estimators for pair in text_estimator_checks(est, X, y)]
+    ids = [f"{type(est).__name__}-{check.func.__name__}" for est, check in cases]
+    return pytest.mark.parametrize("estimator, check", cases, ids=ids)

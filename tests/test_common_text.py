@@ -1,0 +1,26 @@
+"""sktransfer's own conformance checks over every text estimator."""
+
+import pytest
+
+from sktransfer.utils._testing import text_instances
+from sktransfer.utils.estimator_checks import (
+    check_text_estimator,
+    parametrize_text_checks,
+)
+
+
+@parametrize_text_checks(text_instances())
+def test_text_conformance(estimator, check):
+    check(estimator)
+
+
+def test_a_broken_estimator_fails_the_checks():
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class Broken(ClassifierMixin, BaseEstimator):
+        def __init__(self, alpha=1):
+            self.alpha = alpha
+            self.vocabulary_ = {}  # set in __init__: not allowed
+
+    with pytest.raises(AssertionError, match="__init__ set"):
+        check_text_estimator(Broken())

