@@ -8,10 +8,11 @@ estimators work in Pipeline, GridSearchCV, cross_val_score, clone and pickle.
 
 __version__ = "0.1.0.dev0"
 
-from sktransfer.text import PretrainedEmbeddingClassifier
+from sktransfer.text import EmbeddingVectorizer, PretrainedEmbeddingClassifier
 from sktransfer.vision import FineTunedCNNClassifier, PretrainedFeatureExtractor
 
 __all__ = [
+    "EmbeddingVectorizer",
     "FineTunedCNNClassifier",
     "PretrainedEmbeddingClassifier",
     "PretrainedFeatureExtractor",

@@ -2,6 +2,7 @@
 
 from sktransfer.text._classifier import PretrainedEmbeddingClassifier
 from sktransfer.text._modules import KimCNN, TextEncoder, TextTransferModule
+from sktransfer.text._vectorizer import EmbeddingVectorizer
 from sktransfer.text._vectors import (
     WORD_VECTORS,
     WordVectors,
@@ -11,6 +12,7 @@ from sktransfer.text._vectors import (
 
 __all__ = [
     "WORD_VECTORS",
+    "EmbeddingVectorizer",
     "KimCNN",
     "PretrainedEmbeddingClassifier",
     "TextEncoder",

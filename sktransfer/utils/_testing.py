@@ -16,7 +16,7 @@ def fast_instances():
 
 def text_instances():
     """One fast, seeded instance of every text estimator (offline GloVe)."""
-    from sktransfer import PretrainedEmbeddingClassifier
+    from sktransfer import EmbeddingVectorizer, PretrainedEmbeddingClassifier
 
     fast = {**FAST_TRAINING, "max_epochs": 5}
     return [
@@ -29,4 +29,7 @@ def text_instances():
             random_state=0,
             **fast,
         ),
+        EmbeddingVectorizer(),
+        EmbeddingVectorizer(pooling="mean_max", weighting="sif"),
+        EmbeddingVectorizer(weighting="tfidf", max_length=5),
     ]

@@ -1,0 +1,236 @@
+"""EmbeddingVectorizer: raw text -> pooled pretrained word vectors."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from sktransfer.text._classifier import TEXT_PARAMS_DOC
+from sktransfer.text._tokenize import (
+    DEFAULT_TOKEN_PATTERN,
+    Tokenizer,
+    document_frequencies,
+    validate_texts,
+)
+from sktransfer.text._vectors import resolve_word_vectors
+
+
+class EmbeddingVectorizer(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
+    __doc__ = f"""Transformer: documents -> pooled pretrained word vectors (float32).
+
+    The pretrained-vector counterpart of ``TfidfVectorizer``: put it in a
+    :class:`~sklearn.pipeline.Pipeline`, ``FeatureUnion`` or
+    ``ColumnTransformer`` before any estimator. Every word of a document that
+    has a pretrained vector counts, also words never seen in ``fit``; ``fit``
+    only learns the weighting statistics. The vectors are not stored in the
+    fitted estimator: they are resolved through sktransfer's per-process cache
+    (memory-mapped, shared by every clone).
+
+    Parameters
+    ----------
+    embeddings : str, path or KeyedVectors, default="glove-wiki-gigaword-50"
+        As in :class:`PretrainedEmbeddingClassifier` (not a fitted estimator).
+    pooling : {{"mean", "max", "mean_max"}}, default="mean"
+        Weighted mean, element-wise max, or both concatenated.
+    weighting : {{None, "tfidf", "sif"}}, default=None
+        Weights of the mean: none (plain average); ``"tfidf"`` (count times
+        smoothed idf learned in ``fit``; unseen words get the largest idf);
+        ``"sif"`` (Arora et al. 2017: ``a / (a + p(w))`` with word frequencies
+        from ``fit``, then the first principal component of the training
+        embeddings is removed).
+    sif_alpha : float, default=1e-3
+        The ``a`` of SIF weighting.
+    {TEXT_PARAMS_DOC.strip().replace("default=512", "default=None")}
+
+    Attributes
+    ----------
+    df_ : dict
+        Document frequency of each word of the training documents.
+    n_documents_ : int
+        Number of training documents.
+    sif_component_ : ndarray of shape (dim,) or None
+        The common component removed by SIF weighting.
+    n_features_out_ : int
+        Output size (vector size, doubled for ``mean_max``).
+
+    Examples
+    --------
+    >>> from gensim.models import KeyedVectors
+    >>> from sktransfer.text import EmbeddingVectorizer
+    >>> kv = KeyedVectors(vector_size=2)
+    >>> kv.add_vectors(["good", "film"], [[1.0, 0.0], [0.0, 1.0]])
+    >>> EmbeddingVectorizer(kv).fit_transform(["good film", "good"])
+    array([[0.5, 0.5],
+           [1. , 0. ]], dtype=float32)
+    """
+
+    _parameter_constraints = {
+        "embeddings": "no_validation",
+        "pooling": [StrOptions({"mean", "max", "mean_max"})],
+        "weighting": [StrOptions({"tfidf", "sif"}), None],
+        "sif_alpha": [Interval(Real, 0, None, closed="neither")],
+        "lowercase": ["boolean"],
+        "token_pattern": [str],
+        "tokenizer": [callable, None],
+        "max_length": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        embeddings="glove-wiki-gigaword-50",
+        *,
+        pooling="mean",
+        weighting=None,
+        sif_alpha=1e-3,
+        lowercase=True,
+        token_pattern=DEFAULT_TOKEN_PATTERN,
+        tokenizer=None,
+        max_length=None,
+    ):
+        self.embeddings = embeddings
+        self.pooling = pooling
+        self.weighting = weighting
+        self.sif_alpha = sif_alpha
+        self.lowercase = lowercase
+        self.token_pattern = token_pattern
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+
+    def __sklearn_clone__(self):
+        params = self.get_params(deep=False)  # share the source, never copy it
+        return type(self)(**params)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the weighting statistics of the documents in ``X``.
+
+        Parameters
+        ----------
+        X : iterable of str
+        y : ignored
+
+        Returns
+        -------
+        self : EmbeddingVectorizer
+        """
+        docs = validate_texts(X, type(self).__name__)
+        self.tokenizer_ = Tokenizer(self.lowercase, self.token_pattern, self.tokenizer)
+        tokens = [self.tokenizer_(doc) for doc in docs]
+        vectors = resolve_word_vectors(self.embeddings)
+        self.df_ = dict(document_frequencies(tokens))
+        self.n_documents_ = len(docs)
+        counts = {}
+        for doc in tokens:
+            for token in doc:
+                counts[token] = counts.get(token, 0) + 1
+        total = sum(counts.values()) or 1
+        self.word_probability_ = {w: c / total for w, c in counts.items()}
+        self.sif_component_ = None
+        self.n_features_out_ = vectors.dim * (2 if self.pooling == "mean_max" else 1)
+        if self.weighting == "sif":
+            embedded = self._mean(tokens, vectors, remove_component=False)
+            _, _, vt = np.linalg.svd(embedded, full_matrices=False)
+            self.sif_component_ = vt[0].astype(np.float32)
+        return self
+
+    def _weights(self, words, counts):
+        if self.weighting == "tfidf":
+            n = self.n_documents_
+            idf = np.array(
+                [np.log((1 + n) / (1 + self.df_.get(w, 0))) + 1 for w in words]
+            )
+            return counts * idf
+        if self.weighting == "sif":
+            a = self.sif_alpha
+            p = np.array([self.word_probability_.get(w, 0.0) for w in words])
+            return counts * a / (a + p)
+        return counts.astype(np.float64)
+
+    def _token_rows(self, tokens, vectors):
+        """Sparse (n_docs x n_used) weights and the vectors of the used words."""
+        index = vectors.index
+        data, indices, indptr, used, n_tokens = [], [], [0], {}, []
+        for doc in tokens:
+            ids = [index[t] for t in doc if t in index]
+            if self.max_length:
+                ids = ids[: self.max_length]
+            uniq, counts = np.unique(
+                np.asarray(ids, dtype=np.int64), return_counts=True
+            )
+            cols = [used.setdefault(i, len(used)) for i in uniq.tolist()]
+            data.append(counts)
+            indices.extend(cols)
+            indptr.append(len(indices))
+            n_tokens.append(len(ids))
+        rows = np.fromiter(used, dtype=np.int64, count=len(used))  # column order
+        table = np.asarray(vectors.vectors[rows], dtype=np.float32).reshape(
+            len(rows), vectors.dim
+        )
+        words = [vectors.words[i] for i in rows.tolist()]
+        counts = np.concatenate(data) if data else np.zeros(0)
+        matrix = sp.csr_matrix(
+            (counts.astype(np.float64), np.asarray(indices, np.int64), indptr),
+            shape=(len(tokens), len(used)),
+        )
+        return matrix, table, words, np.asarray(n_tokens)
+
+    def _mean(self, tokens, vectors, remove_component=True, parts=None):
+        matrix, table, words, n_tokens = parts or self._token_rows(tokens, vectors)
+        weighted = matrix.copy()
+        weighted.data = self._weights([words[j] for j in matrix.indices], matrix.data)
+        total = (
+            n_tokens if self.weighting == "sif" else np.asarray(weighted.sum(1)).ravel()
+        )
+        out = np.asarray(weighted @ table, dtype=np.float64)
+        out /= np.maximum(total, 1e-12)[:, None]
+        if remove_component and self.sif_component_ is not None:
+            u = self.sif_component_.astype(np.float64)
+            out -= np.outer(out @ u, u)
+        return out.astype(np.float32)
+
+    def transform(self, X):
+        """Pooled word vectors of the documents in ``X``.
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_features_out_), float32
+            Documents without a known word map to zeros.
+        """
+        check_is_fitted(self, "df_")
+        docs = validate_texts(X, type(self).__name__)
+        tokens = [self.tokenizer_(doc) for doc in docs]
+        vectors = resolve_word_vectors(self.embeddings)
+        parts = self._token_rows(tokens, vectors)
+        outputs = []
+        if self.pooling in ("mean", "mean_max"):
+            outputs.append(self._mean(tokens, vectors, parts=parts))
+        if self.pooling in ("max", "mean_max"):
+            matrix, table, _, _ = parts
+            peak = np.zeros((len(docs), vectors.dim), np.float32)
+            for i in range(len(docs)):
+                cols = matrix.indices[matrix.indptr[i] : matrix.indptr[i + 1]]
+                if len(cols):
+                    peak[i] = table[cols].max(axis=0)
+            outputs.append(peak)
+        return np.hstack(outputs) if len(outputs) > 1 else outputs[0]
+
+    @property
+    def _n_features_out(self):
+        return self.n_features_out_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.transformer_tags.preserves_dtype = []
+        return tags

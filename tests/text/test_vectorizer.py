@@ -1,0 +1,76 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, make_pipeline
+
+from sktransfer import EmbeddingVectorizer
+
+
+def test_mean_pooling_equals_the_average_glove_vector(glove):
+    X = ["the cat sat", "qqqzz dog", "qqqzz"]
+    out = EmbeddingVectorizer(glove).fit(["unrelated text"]).transform(X)
+    assert out.dtype == np.float32 and out.shape == (3, 50)
+    expected = (glove["the"] + glove["cat"] + glove["sat"]) / 3
+    np.testing.assert_allclose(out[0], expected, rtol=1e-6)
+    np.testing.assert_allclose(out[1], glove["dog"], rtol=1e-6)  # unseen in fit: used
+    np.testing.assert_array_equal(out[2], np.zeros(50))  # no known word
+
+
+def test_max_and_mean_max(glove):
+    X = ["cat dog"]
+    vec = EmbeddingVectorizer(glove, pooling="mean_max").fit(X)
+    out = vec.transform(X)
+    np.testing.assert_allclose(out[0, 50:], np.maximum(glove["cat"], glove["dog"]))
+    np.testing.assert_allclose(
+        out[0, :50], (glove["cat"] + glove["dog"]) / 2, rtol=1e-6
+    )
+    names = vec.get_feature_names_out()
+    assert len(names) == 100 and names[0] == "embeddingvectorizer0"
+
+
+def test_tfidf_weighting(glove):
+    train = ["the cat", "the dog", "the bird"]
+    vec = EmbeddingVectorizer(glove, weighting="tfidf").fit(train)
+    idf = (
+        TfidfVectorizer(token_pattern=vec.token_pattern).fit(train).idf_
+    )  # bird cat dog the
+    w_cat, w_the = idf[1], idf[3]
+    expected = (w_cat * glove["cat"] + w_the * glove["the"]) / (w_cat + w_the)
+    np.testing.assert_allclose(vec.transform(["the cat"])[0], expected, rtol=1e-5)
+
+
+def test_sif_removes_the_common_component(glove, news):
+    vec = EmbeddingVectorizer(glove, weighting="sif").fit(news["X"])
+    out = vec.transform(news["X_test"][:50])
+    u = vec.sif_component_
+    assert np.abs(out @ u).max() < 1e-4
+    plain = EmbeddingVectorizer(glove).fit_transform(news["X_test"][:50])
+    assert np.abs(plain @ u).max() > 0.1
+
+
+def test_in_pipeline_feature_union_and_column_transformer(glove, news):
+    probe = make_pipeline(EmbeddingVectorizer(glove), LogisticRegression(max_iter=2000))
+    probe.fit(news["X"], news["y"])
+    assert probe.score(news["X_test"], news["y_test"]) > 0.6  # chance 0.25
+    union = FeatureUnion(
+        [("glove", EmbeddingVectorizer(glove)), ("tfidf", TfidfVectorizer())]
+    ).fit(news["X"])
+    assert union.transform(news["X_test"][:5]).shape[1] == 50 + len(
+        union.transformer_list[1][1].vocabulary_
+    )
+    frame = pd.DataFrame({"text": news["X"][:10], "n": np.arange(10)})
+    columns = ColumnTransformer([("text", EmbeddingVectorizer(glove), "text")])
+    assert columns.fit_transform(frame).shape == (10, 50)
+
+
+def test_vectorizer_bad_input(glove):
+    with pytest.raises(TypeError, match="single string"):
+        EmbeddingVectorizer(glove).fit("one document")
+    vec = EmbeddingVectorizer(glove).fit(["a cat"])
+    with pytest.raises(TypeError, match="item 0 is a float"):
+        vec.transform([1.5])
+    with pytest.raises(ValueError, match="one text column"):
+        vec.transform(pd.DataFrame({"a": ["x"], "b": ["y"]}))
