@@ -6,13 +6,19 @@ import argparse
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="sktransfer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="transfer on sklearn's digits, offline")
+    demo = commands.add_parser(
+        "demo", help="transfer on digits and on 20 Newsgroups with GloVe, offline"
+    )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument(
+        "--only", choices=("digits", "text"), help="run one part of the demo"
+    )
     args = parser.parse_args(argv)
     if args.command == "demo":
         from sktransfer._demo import main as run_demo
 
-        run_demo(random_state=args.seed)
+        parts = (args.only,) if args.only else ("digits", "text")
+        run_demo(random_state=args.seed, parts=parts)
 
 
 if __name__ == "__main__":

@@ -96,6 +96,12 @@ default="glove-wiki-gigaword-50"
         train.
     embedding_lr_scale : float, default=1.0
         Learning rate of the word vectors relative to ``lr``.
+    unseen_words : {{"pretrained", "ignore"}}, default="pretrained"
+        At prediction time, words that were not in the training texts but
+        have a vector in the source: use that (pretrained, not fine-tuned)
+        vector, or drop the word. The model stores only the training
+        vocabulary; the source is resolved again (from the cache) to look the
+        new words up. Never used with ``transfer="structure"``.
     {TEXT_PARAMS_DOC.strip()}
     {TRAINING_PARAMS_DOC.strip().replace("default=()", "default=(128, 64)")}
 
@@ -140,6 +146,7 @@ default="glove-wiki-gigaword-50"
         "min_df": [Interval(Integral, 1, None, closed="left")],
         "unfreeze_epoch": [Interval(Integral, 0, None, closed="left")],
         "embedding_lr_scale": [Interval(Real, 0, None, closed="left")],
+        "unseen_words": [StrOptions({"pretrained", "ignore"})],
         "lowercase": ["boolean"],
         "token_pattern": [str],
         "tokenizer": [callable, None],
@@ -156,6 +163,7 @@ default="glove-wiki-gigaword-50"
         min_df=2,
         unfreeze_epoch=5,
         embedding_lr_scale=1.0,
+        unseen_words="pretrained",
         lowercase=True,
         token_pattern=DEFAULT_TOKEN_PATTERN,
         tokenizer=None,
@@ -182,6 +190,7 @@ default="glove-wiki-gigaword-50"
         self.min_df = min_df
         self.unfreeze_epoch = unfreeze_epoch
         self.embedding_lr_scale = embedding_lr_scale
+        self.unseen_words = unseen_words
         self.lowercase = lowercase
         self.token_pattern = token_pattern
         self.tokenizer = tokenizer
@@ -308,9 +317,10 @@ default="glove-wiki-gigaword-50"
         )
         return TextTransferModule(backbone, oov_embedding, encoder, head)
 
-    def _encode(self, tokens, encoder):
+    def _encode(self, tokens, encoder, vocabulary=None):
         min_length = max(KIM_WIDTHS) if encoder == "cnn" else 1
-        return to_index_matrix(tokens, self.vocabulary_, self.max_length, min_length)
+        vocabulary = self.vocabulary_ if vocabulary is None else vocabulary
+        return to_index_matrix(tokens, vocabulary, self.max_length, min_length)
 
     def _text_source_state(self):
         return fitted_classifier_source(self)
@@ -327,8 +337,29 @@ default="glove-wiki-gigaword-50"
         check_fitted_net(self)
         docs = validate_texts(X, type(self).__name__)
         tokens = [self.tokenizer_(doc) for doc in docs]
-        ids = self._encode(tokens, self.net_.module_.encoder.mode)
-        return softmax(self._forward(ids))
+        module = self.net_.module_
+        vocabulary, extra = self._unseen_word_vectors(tokens)
+        ids = self._encode(tokens, module.encoder.mode, vocabulary)
+        if extra is None:
+            return softmax(self._forward(ids))
+        with module.using_extra_vectors(torch.from_numpy(extra)):
+            return softmax(self._forward(ids))
+
+    def _unseen_word_vectors(self, tokens):
+        """Vocabulary extended with unseen words the source knows, and their rows."""
+        if self.unseen_words == "ignore" or self.transfer == "structure":
+            return self.vocabulary_, None
+        unseen = sorted({t for doc in tokens for t in doc if t not in self.vocabulary_})
+        if not unseen:
+            return self.vocabulary_, None
+        vectors, _ = resolve_text_source(self.embeddings)
+        rows, found = vectors.lookup(unseen)
+        if not found.any():
+            return self.vocabulary_, None
+        start = max(self.vocabulary_.values()) + 1
+        known = [w for w, f in zip(unseen, found, strict=True) if f]
+        vocabulary = {**self.vocabulary_, **{w: start + i for i, w in enumerate(known)}}
+        return vocabulary, rows[found]
 
     def predict(self, X):
         """Predicted class labels of the documents in ``X``."""

@@ -1,5 +1,7 @@
 """torch modules of the text estimators: word embeddings, encoders, the model."""
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -91,22 +93,34 @@ class TextTransferModule(TransferModule):
         self.oov_embedding = oov_embedding
         self.encoder = encoder
         self.head = head
+        self.extra_vectors = None
 
-    def embed(self, ids):
-        if self.oov_embedding is None:
-            return self.backbone(ids)
-        n_known = self.backbone.num_embeddings
-        is_oov = (ids >= n_known).unsqueeze(-1)
-        known = self.backbone(ids.clamp(max=n_known - 1))
-        oov = self.oov_embedding((ids - n_known).clamp(min=0))
-        return torch.where(is_oov, oov, known)
+    def table(self):
+        """All word vectors by id: pretrained rows, trainable OOV rows, extra rows."""
+        parts = [self.backbone.weight]
+        if self.oov_embedding is not None:
+            parts.append(self.oov_embedding.weight)
+        if self.extra_vectors is not None:
+            parts.append(self.extra_vectors)
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    @contextlib.contextmanager
+    def using_extra_vectors(self, vectors):
+        """Within the context, ids past the vocabulary map to rows of ``vectors``.
+
+        How words never seen in training but known to the source are used at
+        prediction time.
+        """
+        self.extra_vectors = vectors.to(self.backbone.weight.device)
+        try:
+            yield self
+        finally:
+            self.extra_vectors = None
 
     def features(self, ids):
         """Encoded documents: ``(B, encoder.out_features)``."""
-        mask = ids != 0
-        if self.oov_embedding is None and self.encoder.mode == "mean":
+        table = self.table()
+        if self.encoder.mode == "mean":
             # EmbeddingBag's fused lookup + mean; padding does not count.
-            return F.embedding_bag(
-                ids, self.backbone.weight, mode="mean", padding_idx=0
-            )
-        return self.encoder(self.embed(ids), mask)
+            return F.embedding_bag(ids, table, mode="mean", padding_idx=0)
+        return self.encoder(F.embedding(ids, table, padding_idx=0), ids != 0)

@@ -212,3 +212,29 @@ def test_clone_pickle_and_grid_search_share_the_vectors(glove, news):
 def test_bad_input(glove, X, y, match):
     with pytest.raises((ValueError, TypeError), match=match):
         PretrainedEmbeddingClassifier(glove, **FAST).fit(X, y)
+
+
+def test_unseen_words_use_the_source_vectors_at_prediction(glove, news):
+    def fit(policy):
+        return PretrainedEmbeddingClassifier(
+            glove, unseen_words=policy, hidden_layer_sizes=(), **FAST
+        ).fit(news["X"], news["y"])
+
+    pretrained, ignore = fit("pretrained"), fit("ignore")
+    assert pretrained.vocabulary_ == ignore.vocabulary_  # the model stays small
+    unseen = [
+        w
+        for w in ("astronaut", "goaltender", "pixels")
+        if w not in pretrained.vocabulary_
+    ]
+    assert unseen
+    doc = [" ".join(unseen)]
+    # dropped words leave an empty document; the source's vectors give evidence
+    np.testing.assert_allclose(ignore.predict_proba(doc), ignore.predict_proba([""]))
+    assert not np.allclose(
+        pretrained.predict_proba(doc), pretrained.predict_proba([""])
+    )
+    assert pretrained.score(news["X_test"], news["y_test"]) >= ignore.score(
+        news["X_test"], news["y_test"]
+    )
+    assert pretrained.net_.module_.extra_vectors is None  # only during predict
