@@ -25,3 +25,18 @@ def test_command_line_help():
         [sys.executable, "-m", "sktransfer", "nonsense"], capture_output=True, text=True
     )
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_text_demo_rows():
+    import pytest
+
+    from sktransfer._demo import TEXT_MODES, newsgroups_transfer
+
+    try:
+        rows = newsgroups_transfer(n_per_class=(3,), random_state=0)
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    (row,) = rows
+    assert set(TEXT_MODES) <= set(row)
+    assert row["frozen"] > row["structure"] + 0.05  # transfer pays with 3 labels
+    assert all(0.0 <= row[m] <= 1.0 for m in TEXT_MODES)
