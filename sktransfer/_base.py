@@ -150,8 +150,8 @@ def is_fitted_estimator(obj):
     return True
 
 
-class TransferEstimatorBase(BaseEstimator):
-    """Shared fit machinery of every sktransfer estimator."""
+class SharedSourceCloneMixin:
+    """``clone`` shares the parameters that hold sources instead of copying them."""
 
     _source_params = ()
     """Parameters holding the source: shared by ``clone``, never deep-copied."""
@@ -172,6 +172,10 @@ class TransferEstimatorBase(BaseEstimator):
             for name, value in self.get_params(deep=False).items()
         }
         return type(self)(**params)
+
+
+class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
+    """Shared fit machinery of every sktransfer estimator."""
 
     def _optimizer_class(self):
         if isinstance(self.optimizer, str):

@@ -334,6 +334,24 @@ default="glove-wiki-gigaword-50"
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
+        return softmax(self._run(X, self._forward))
+
+    def extract_features(self, X):
+        """The encoded documents the head sees (before it), float32.
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_features)
+        """
+        module = self.net_.module_ if hasattr(self, "net_") else None
+
+        def encode(ids):
+            return self._features_once(module, ids, self.net_.device)
+
+        return self._run(X, encode)
+
+    def _run(self, X, compute):
+        """Validate and encode ``X``, then ``compute(ids)`` with unseen words."""
         check_fitted_net(self)
         docs = validate_texts(X, type(self).__name__)
         tokens = [self.tokenizer_(doc) for doc in docs]
@@ -341,9 +359,9 @@ default="glove-wiki-gigaword-50"
         vocabulary, extra = self._unseen_word_vectors(tokens)
         ids = self._encode(tokens, module.encoder.mode, vocabulary)
         if extra is None:
-            return softmax(self._forward(ids))
+            return compute(ids)
         with module.using_extra_vectors(torch.from_numpy(extra)):
-            return softmax(self._forward(ids))
+            return compute(ids)
 
     def _unseen_word_vectors(self, tokens):
         """Vocabulary extended with unseen words the source knows, and their rows."""

@@ -74,6 +74,8 @@ class EmbeddingVectorizer(
            [1. , 0. ]], dtype=float32)
     """
 
+    _source_params = ("embeddings",)
+
     _parameter_constraints = {
         "embeddings": "no_validation",
         "pooling": [StrOptions({"mean", "max", "mean_max"})],
@@ -105,10 +107,6 @@ class EmbeddingVectorizer(
         self.token_pattern = token_pattern
         self.tokenizer = tokenizer
         self.max_length = max_length
-
-    def __sklearn_clone__(self):
-        params = self.get_params(deep=False)  # share the source, never copy it
-        return type(self)(**params)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

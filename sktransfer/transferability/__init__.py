@@ -1,4 +1,11 @@
-"""Transferability: score sources for a target task without fine-tuning them."""
+"""Transferability: score sources for a target task without fine-tuning them.
+
+Scores (higher is better): :func:`logme_score`, :func:`h_score` on features;
+:func:`leep_score` on a source classifier's probabilities; :func:`nce_score` on
+its predicted labels. :func:`rank_sources` and :class:`SourceSelector` use them
+to choose among candidate sources; :func:`make_transferability_scorer` plugs
+them into ``cross_validate`` and ``GridSearchCV``.
+"""
 
 from sktransfer.transferability._scores import (
     h_score,
@@ -6,5 +13,24 @@ from sktransfer.transferability._scores import (
     logme_score,
     nce_score,
 )
+from sktransfer.transferability._selection import (
+    METRICS,
+    Ranking,
+    SourceSelector,
+    TransferabilityScorer,
+    make_transferability_scorer,
+    rank_sources,
+)
 
-__all__ = ["h_score", "leep_score", "logme_score", "nce_score"]
+__all__ = [
+    "METRICS",
+    "Ranking",
+    "SourceSelector",
+    "TransferabilityScorer",
+    "h_score",
+    "leep_score",
+    "logme_score",
+    "make_transferability_scorer",
+    "nce_score",
+    "rank_sources",
+]

@@ -214,6 +214,17 @@ class FineTunedCNNClassifier(
         X = validate_images(self, X, reset=False)
         return softmax(self._forward(X))
 
+    def extract_features(self, X):
+        """The pooled backbone features the head sees, for the images in ``X``.
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_features), float32
+        """
+        check_fitted_net(self)
+        X = validate_images(self, X, reset=False)
+        return self._features_once(self.net_.module_, X, self.net_.device)
+
     def predict(self, X):
         """Predicted class labels for the images in ``X``.
 

@@ -1,0 +1,303 @@
+"""Rank candidate sources by a transferability score; pick the best one."""
+
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_is_fitted
+
+from sktransfer._base import SharedSourceCloneMixin, is_fitted_estimator
+from sktransfer.transferability._scores import (
+    h_score,
+    leep_score,
+    logme_score,
+    nce_score,
+)
+
+METRICS = {
+    "logme": (logme_score, "features"),
+    "h_score": (h_score, "features"),
+    "leep": (leep_score, "predict_proba"),
+    "nce": (nce_score, "predict"),
+}
+"""``name -> (score function, what it needs from a candidate)``."""
+
+
+def _metric(metric):
+    if metric not in METRICS:
+        raise ValueError(
+            f"metric={metric!r} is not a transferability score; choose one of "
+            f"{sorted(METRICS)}."
+        )
+    return METRICS[metric]
+
+
+def _is_text(X):
+    first = X.iloc[0] if hasattr(X, "iloc") else next(iter(X))
+    return isinstance(first, str)
+
+
+def candidate_outputs(candidate, X, need):
+    """What a metric needs from ``candidate`` on ``X``: features or predictions.
+
+    ``candidate`` is a transformer (fitted or not: an unfitted one is fitted on
+    ``X``), a fitted sktransfer classifier (its ``extract_features``,
+    ``predict_proba`` or ``predict``), or a source that an sktransfer
+    transformer resolves: a word-vector name/path/KeyedVectors for text ``X``,
+    a backbone for images.
+    """
+    if need in ("predict_proba", "predict"):
+        if not (is_fitted_estimator(candidate) and hasattr(candidate, need)):
+            raise TypeError(
+                f"this metric needs a fitted source classifier with {need}(); got "
+                f"{type(candidate).__name__}."
+            )
+        return getattr(candidate, need)(X)
+    if is_fitted_estimator(candidate):
+        if hasattr(candidate, "extract_features"):
+            return candidate.extract_features(X)
+        if hasattr(candidate, "transform"):
+            return candidate.transform(X)
+    if hasattr(candidate, "transform") and hasattr(candidate, "fit"):
+        return clone(candidate).fit(X).transform(X)
+    if _is_text(X):
+        from sktransfer.text import EmbeddingVectorizer
+
+        return EmbeddingVectorizer(candidate).fit(X).transform(X)
+    from sktransfer.vision import PretrainedFeatureExtractor
+
+    return PretrainedFeatureExtractor(candidate).fit(X).transform(X)
+
+
+def _name(candidate):
+    if isinstance(candidate, str):
+        return candidate
+    if isinstance(candidate, BaseEstimator):
+        return f"{type(candidate).__name__}#{id(candidate) % 10000:04d}"
+    return type(candidate).__name__
+
+
+class Ranking(list):
+    """Rows ``{"rank", "candidate", "name", "score", "seconds"}``, best first."""
+
+    def __str__(self):
+        lines = [f"{'rank':>4}  {'score':>10}  {'seconds':>8}  candidate"]
+        for row in self:
+            lines.append(
+                f"{row['rank']:>4}  {row['score']:>10.4f}  {row['seconds']:>8.2f}  "
+                f"{row['name']}"
+            )
+        return "\n".join(lines)
+
+
+def rank_sources(candidates, X, y, metric="logme"):
+    """Score each candidate source on ``(X, y)`` and sort them, best first.
+
+    No classifier is trained on the target: the score reads the source's
+    features (``logme``, ``h_score``) or predictions (``leep``, ``nce``).
+
+    Parameters
+    ----------
+    candidates : list
+        Sources (see :func:`candidate_outputs`).
+    X, y : target inputs and labels
+    metric : {"logme", "h_score", "leep", "nce"}, default="logme"
+
+    Returns
+    -------
+    Ranking
+        A list of dict rows with the candidate, its score and the seconds it
+        took; ``print`` shows a table.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.preprocessing import FunctionTransformer
+    >>> from sktransfer.transferability import rank_sources
+    >>> y = np.repeat([0, 1], 10)
+    >>> X = np.c_[y, np.random.RandomState(0).randn(20)]
+    >>> useful = FunctionTransformer(lambda Z: Z[:, :1])
+    >>> noise = FunctionTransformer(lambda Z: Z[:, 1:])
+    >>> rank_sources([noise, useful], X, y)[0]["candidate"] is useful
+    True
+    """
+    score_fn, need = _metric(metric)
+    if len(candidates) == 0:
+        raise ValueError("rank_sources needs at least one candidate source.")
+    rows = []
+    for candidate in candidates:
+        start = time.perf_counter()
+        score = score_fn(candidate_outputs(candidate, X, need), y)
+        rows.append(
+            {
+                "candidate": candidate,
+                "name": _name(candidate),
+                "score": score,
+                "seconds": time.perf_counter() - start,
+            }
+        )
+    rows.sort(key=lambda row: -row["score"])
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+    return Ranking(rows)
+
+
+class TransferabilityScorer:
+    """A scorer ``(estimator, X, y) -> float`` from a transferability metric.
+
+    For ``logme``/``h_score`` the estimator is a fitted transformer (or
+    sktransfer classifier) whose features are scored; for ``leep``/``nce`` a
+    fitted source classifier. Picklable, so it works with ``n_jobs > 1``.
+    """
+
+    def __init__(self, metric):
+        self.metric = metric
+        self._score, self._need = _metric(metric)
+
+    def __call__(self, estimator, X, y):
+        return self._score(candidate_outputs(estimator, X, self._need), y)
+
+    def __repr__(self):
+        return f"make_transferability_scorer({self.metric!r})"
+
+
+def make_transferability_scorer(metric="logme"):
+    """Scorer for ``scoring=`` in ``cross_validate`` and ``GridSearchCV``.
+
+    It scores a *transformer* (EmbeddingVectorizer, PretrainedFeatureExtractor)
+    on held-out ``(X, y)`` without training a classifier.
+
+    Examples
+    --------
+    >>> from sktransfer.transferability import make_transferability_scorer
+    >>> scorer = make_transferability_scorer("h_score")
+    >>> scorer
+    make_transferability_scorer('h_score')
+    """
+    return TransferabilityScorer(metric)
+
+
+def _source_param(estimator, source_param):
+    if source_param is not None:
+        return source_param
+    params = estimator.get_params(deep=False)
+    for name in ("backbone", "embeddings"):
+        if name in params:
+            return name
+    raise ValueError(
+        f"{type(estimator).__name__} has no 'backbone' or 'embeddings' parameter; "
+        "pass source_param= naming the parameter that takes the source."
+    )
+
+
+class SourceSelector(
+    SharedSourceCloneMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator
+):
+    """Pick the best source for a target task, then fit the estimator with it.
+
+    ``fit`` scores every candidate with a transferability ``metric`` on the
+    training data (no fine-tuning), optionally fine-tunes the ``top_k`` best
+    and keeps the one with the best held-out accuracy, and refits
+    ``estimator`` with the winner on all the data.
+
+    Parameters
+    ----------
+    estimator : sktransfer estimator
+        The target model, e.g. ``FineTunedCNNClassifier(transfer="fine_tune")``.
+    sources : list
+        Candidate sources for ``estimator``'s source parameter.
+    metric : {"logme", "h_score", "leep", "nce"}, default="logme"
+    source_param : str or None, default=None
+        The parameter that takes the source; ``None`` finds ``backbone`` or
+        ``embeddings``.
+    top_k : int, default=1
+        Fine-tune the ``top_k`` best-scored sources on a holdout split and keep
+        the best by accuracy (``1``: trust the score).
+    validation_fraction : float, default=0.2
+        Holdout share for ``top_k > 1``.
+    random_state : int or None, default=None
+        Seeds the holdout split.
+
+    Attributes
+    ----------
+    scores_ : Ranking
+        Every candidate's score, best first.
+    validation_scores_ : dict
+        Holdout accuracy of each fine-tuned candidate's name (``top_k > 1``).
+    best_source_ : object
+        The chosen source.
+    best_estimator_ : estimator
+        ``estimator`` refitted with ``best_source_``.
+    classes_ : ndarray
+    """
+
+    _source_params = ("sources",)
+
+    def __init__(
+        self,
+        estimator,
+        sources,
+        *,
+        metric="logme",
+        source_param=None,
+        top_k=1,
+        validation_fraction=0.2,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.sources = sources
+        self.metric = metric
+        self.source_param = source_param
+        self.top_k = top_k
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        """Score the sources, choose one, fit ``estimator`` with it."""
+        param = _source_param(self.estimator, self.source_param)
+        if not isinstance(self.top_k, int) or self.top_k < 1:
+            raise ValueError(f"top_k must be an int >= 1; got {self.top_k!r}.")
+        self.scores_ = rank_sources(list(self.sources), X, y, self.metric)
+        best = self.scores_[0]["candidate"]
+        self.validation_scores_ = {}
+        if self.top_k > 1 and len(self.scores_) > 1:
+            y_arr = np.asarray(y)
+            idx = np.arange(len(y_arr))
+            train, valid = train_test_split(
+                idx,
+                test_size=self.validation_fraction,
+                stratify=y_arr,
+                random_state=self.random_state,
+            )
+            take = _indexer(X)
+            best_score = -np.inf
+            for row in self.scores_[: self.top_k]:
+                model = clone(self.estimator).set_params(**{param: row["candidate"]})
+                model.fit(take(train), y_arr[train])
+                score = model.score(take(valid), y_arr[valid])
+                self.validation_scores_[row["name"]] = score
+                if score > best_score:
+                    best, best_score = row["candidate"], score
+        self.best_source_ = best
+        self.best_estimator_ = (
+            clone(self.estimator).set_params(**{param: best}).fit(X, y)
+        )
+        self.classes_ = self.best_estimator_.classes_
+        return self
+
+    def predict(self, X):
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict(X)
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict_proba(X)
+
+
+def _indexer(X):
+    if hasattr(X, "iloc"):
+        return lambda idx: X.iloc[idx]
+    if isinstance(X, np.ndarray):
+        return lambda idx: X[idx]
+    return lambda idx: [X[i] for i in idx]

@@ -1,0 +1,123 @@
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.preprocessing import FunctionTransformer
+
+from sktransfer import EmbeddingVectorizer, FineTunedCNNClassifier
+from sktransfer.transferability import (
+    SourceSelector,
+    make_transferability_scorer,
+    rank_sources,
+)
+from sktransfer.utils._testing import FAST_TRAINING
+
+
+@pytest.fixture(scope="module")
+def shuffled_source(digits_split):
+    """A source fitted on digits 0-4 with shuffled labels: nothing to transfer."""
+    y = np.random.RandomState(0).permutation(digits_split["y_source"])
+    return FineTunedCNNClassifier(random_state=0, **FAST_TRAINING).fit(
+        digits_split["X_source"], y
+    )
+
+
+@pytest.fixture
+def target(digits_split):
+    return digits_split["X_pool"][:200], digits_split["y_pool"][:200]
+
+
+def _noise(Z):
+    return np.random.RandomState(0).randn(len(Z), 16)
+
+
+@pytest.mark.parametrize("metric", ["logme", "h_score"])
+def test_rank_image_sources_by_features(target, source_model, shuffled_source, metric):
+    X, y = target
+    noise = FunctionTransformer(_noise)
+    ranking = rank_sources([noise, shuffled_source, source_model], X, y, metric)
+    assert [row["candidate"] for row in ranking] == [
+        source_model,
+        shuffled_source,
+        noise,
+    ]
+    assert [row["rank"] for row in ranking] == [1, 2, 3]
+    assert ranking[0]["score"] > ranking[1]["score"] and ranking[0]["seconds"] >= 0
+    assert "rank" in str(ranking) and "FineTunedCNNClassifier" in str(ranking)
+
+
+@pytest.mark.parametrize("metric", ["leep", "nce"])
+def test_rank_source_classifiers_by_predictions(
+    target, source_model, shuffled_source, metric
+):
+    X, y = target
+    ranking = rank_sources([shuffled_source, source_model], X, y, metric)
+    assert ranking[0]["candidate"] is source_model
+    with pytest.raises(TypeError, match="fitted source classifier"):
+        rank_sources(["small_cnn"], X, y, metric)
+
+
+def test_rank_word_vector_sources(glove, news):
+    fake = KeyedVectors(vector_size=50)
+    fake.add_vectors(glove.index_to_key, np.random.RandomState(0).randn(len(glove), 50))
+    ranking = rank_sources([fake, glove], news["X"], news["y"])
+    assert ranking[0]["candidate"] is glove
+
+
+def test_scorer_in_cross_validate_and_grid_search(glove, news):
+    scorer = make_transferability_scorer("logme")
+    result = cross_validate(
+        EmbeddingVectorizer(glove), news["X"], news["y"], scoring=scorer, cv=3
+    )
+    assert np.isfinite(result["test_score"]).all()
+    grid = GridSearchCV(
+        EmbeddingVectorizer(glove),
+        {"pooling": ["mean", "max"]},
+        scoring=make_transferability_scorer("h_score"),
+        cv=2,
+        n_jobs=2,
+    ).fit(news["X"], news["y"])
+    assert grid.best_params_["pooling"] in ("mean", "max")
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+    with pytest.raises(ValueError, match="not a transferability score"):
+        make_transferability_scorer("accuracy")
+
+
+def test_source_selector_picks_the_informative_source(
+    target, digits_split, source_model, shuffled_source
+):
+    X, y = target
+    estimator = FineTunedCNNClassifier(
+        transfer="feature_extraction", random_state=0, **FAST_TRAINING
+    )
+    selector = SourceSelector(
+        estimator, [shuffled_source, source_model], random_state=0
+    )
+    assert clone(selector).sources[1] is source_model  # sources shared, not copied
+    selector.fit(X, y)
+    assert selector.best_source_ is source_model
+    assert selector.best_estimator_.backbone is source_model
+    assert len(selector.scores_) == 2 and selector.validation_scores_ == {}
+    accuracy = selector.score(digits_split["X_test"], digits_split["y_test"])
+    assert accuracy == pytest.approx(
+        selector.best_estimator_.score(digits_split["X_test"], digits_split["y_test"])
+    )
+    top2 = SourceSelector(
+        estimator, [shuffled_source, source_model], top_k=2, random_state=0
+    )
+    top2.fit(X, y)
+    assert len(top2.validation_scores_) == 2
+    names = {row["name"]: row["candidate"] for row in top2.scores_}
+    best_name = max(top2.validation_scores_, key=top2.validation_scores_.get)
+    assert top2.best_source_ is names[best_name]  # chosen by held-out accuracy
+
+
+def test_source_selector_errors(target, source_model):
+    X, y = target
+    with pytest.raises(ValueError, match="source_param"):
+        SourceSelector(FunctionTransformer(), [source_model]).fit(X, y)
+    with pytest.raises(ValueError, match="at least one candidate"):
+        SourceSelector(FineTunedCNNClassifier(), []).fit(X, y)
+    with pytest.raises(ValueError, match="top_k"):
+        SourceSelector(FineTunedCNNClassifier(), [source_model], top_k=0).fit(X, y)
