@@ -20,8 +20,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
 from sktransfer import EmbeddingVectorizer, PretrainedEmbeddingClassifier
-from sktransfer._demo import TEXT_SETTINGS, sample_per_class, text_epochs
+from sktransfer._demo import TEXT_SETTINGS, text_epochs
 from sktransfer.datasets import load_20newsgroups
+from sktransfer.model_selection import stratified_subsample
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 CNN_MAX_LENGTH = 200  # the CNN is ~7 ms per 512-token document-epoch on 2 cores
@@ -62,13 +63,13 @@ def models(n, encoders):
 
 def main(quick=False):
     train, test = load_20newsgroups("train"), load_20newsgroups("test")
-    sizes = (10, "all") if quick else (5, 10, 20, 50, "all")
+    sizes = (10, None) if quick else (5, 10, 20, 50, None)
     encoders = ("mean",) if quick else ENCODERS
     rows = []
     for n in sizes:
-        idx = sample_per_class(train.target, n, 0)
+        idx = stratified_subsample(train.target, n, 0)
         X, y = [train.data[i] for i in idx], train.target[idx]
-        row = {"n_per_class": n}
+        row = {"n_per_class": "all" if n is None else n}
         for name, model in models(n, encoders):
             start = time.perf_counter()
             score = model.fit(X, y).score(test.data, test.target)

@@ -13,12 +13,15 @@ def main(argv=None):
     demo.add_argument(
         "--only", choices=("digits", "text"), help="run one part of the demo"
     )
+    demo.add_argument(
+        "--out", default="sktransfer-demo", help="folder for the saved curves"
+    )
     args = parser.parse_args(argv)
     if args.command == "demo":
         from sktransfer._demo import main as run_demo
 
         parts = (args.only,) if args.only else ("digits", "text")
-        run_demo(random_state=args.seed, parts=parts)
+        run_demo(random_state=args.seed, parts=parts, out=args.out)
 
 
 if __name__ == "__main__":

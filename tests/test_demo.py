@@ -1,42 +1,55 @@
 import subprocess
 import sys
 
-from sktransfer._demo import digits_transfer, format_table
+import pytest
+
+from sktransfer._demo import digits_gain_curve, main, newsgroups_gain_curve
 
 
-def test_demo_rows_show_what_transfer_buys():
+def test_digits_curve_shows_what_transfer_buys():
     lines = []
-    rows = digits_transfer(n_per_class=(1, "all"), random_state=0, log=lines.append)
-    assert [row["n_per_class"] for row in rows] == [1, "all"]
+    curve = digits_gain_curve(n_per_class=(1, None), n_repeats=1, log=lines.append)
+    assert curve.sizes == [1, None]
+    assert curve.models == ["feature_extraction", "fine_tune", "structure"]
     assert len(lines) == 1 + 2 * 3 and lines[-1].startswith("[6/6]")
-    few, full = rows
-    assert full["fine_tune"] > 0.95 and full["structure"] > 0.95
-    assert few["fine_tune"] > few["structure"]  # one label per class
-    table = format_table(rows)
-    assert "feature_extraction" in table and "all" in table
+    assert curve._by(None, "fine_tune")["mean"] > 0.95
+    assert curve._by(1, "fine_tune")["mean"] > curve._by(1, "structure")["mean"]
+
+
+def test_text_curve():
+    try:
+        curve = newsgroups_gain_curve(n_per_class=(3,))
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    assert curve.models == ["frozen", "fine_tune", "structure", "tfidf_logreg"]
+    frozen, scratch = curve._by(3, "frozen")["mean"], curve._by(3, "structure")["mean"]
+    assert frozen > scratch + 0.05  # pretrained vectors pay with 3 labels per class
+
+
+def test_main_saves_the_curves(tmp_path, capsys, monkeypatch):
+    import sktransfer._demo as demo
+
+    monkeypatch.setattr(
+        demo,
+        "digits_gain_curve",
+        lambda **kw: digits_gain_curve(n_per_class=(2,), n_repeats=1, **kw),
+    )
+    main(parts=("digits",), out=tmp_path)
+    out = capsys.readouterr().out
+    assert "feature_extraction" in out and "saved:" in out
+    assert (tmp_path / "digits_gain_curve.md").read_text().startswith("# Images")
+    pytest.importorskip("matplotlib")
+    assert (tmp_path / "digits_gain_curve.png").stat().st_size > 1000
 
 
 def test_command_line_help():
     result = subprocess.run(
-        [sys.executable, "-m", "sktransfer", "--help"], capture_output=True, text=True
+        [sys.executable, "-m", "sktransfer", "demo", "--help"],
+        capture_output=True,
+        text=True,
     )
-    assert result.returncode == 0 and "demo" in result.stdout
+    assert result.returncode == 0 and "--only" in result.stdout
     result = subprocess.run(
         [sys.executable, "-m", "sktransfer", "nonsense"], capture_output=True, text=True
     )
     assert result.returncode == 2 and "invalid choice" in result.stderr
-
-
-def test_text_demo_rows():
-    import pytest
-
-    from sktransfer._demo import TEXT_MODES, newsgroups_transfer
-
-    try:
-        rows = newsgroups_transfer(n_per_class=(3,), random_state=0)
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
-    (row,) = rows
-    assert set(TEXT_MODES) <= set(row)
-    assert row["frozen"] > row["structure"] + 0.05  # transfer pays with 3 labels
-    assert all(0.0 <= row[m] <= 1.0 for m in TEXT_MODES)

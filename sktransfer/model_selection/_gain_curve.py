@@ -1,0 +1,266 @@
+"""Transfer gain curves: transfer vs scratch vs baselines at N labels per class."""
+
+import dataclasses
+import time
+import warnings
+
+import numpy as np
+from sklearn.base import clone
+
+from sktransfer.utils import seed_from
+
+
+def _take(X, idx):
+    if hasattr(X, "iloc"):
+        return X.iloc[idx]
+    if isinstance(X, np.ndarray):
+        return X[idx]
+    return [X[i] for i in idx]
+
+
+def stratified_subsample(y, n_per_class, random_state):
+    """Indices of ``n_per_class`` samples of every class (all when None).
+
+    Seeded and stratified: the same ``random_state`` gives the same indices. A
+    class with fewer samples contributes all of them, with a warning.
+    """
+    y = np.asarray(y)
+    if n_per_class is None:
+        return np.arange(len(y))
+    rng = np.random.RandomState(seed_from(random_state))
+    chosen = []
+    for cls in np.unique(y):
+        members = np.flatnonzero(y == cls)
+        if len(members) < n_per_class:
+            label = cls.item() if isinstance(cls, np.generic) else cls
+            warnings.warn(
+                f"class {label!r} has {len(members)} samples, fewer than "
+                f"n_per_class={n_per_class}; all are used.",
+                stacklevel=2,
+            )
+        chosen.append(
+            rng.choice(members, min(n_per_class, len(members)), replace=False)
+        )
+    return np.sort(np.concatenate(chosen))
+
+
+def _transfer_modes(estimator):
+    constraint = estimator._parameter_constraints.get("transfer", [None])[0]
+    options = getattr(constraint, "options", None)
+    if options is None:
+        raise TypeError(
+            f"{type(estimator).__name__} has no 'transfer' options; pass transfers=."
+        )
+    return tuple(sorted(m for m in options if m != "structure"))
+
+
+@dataclasses.dataclass
+class GainCurve:
+    """The result of :func:`transfer_gain_curve`.
+
+    Attributes
+    ----------
+    records : list of dict
+        ``{"n_per_class", "model", "kind", "scores", "mean", "std", "seconds"}``
+        per model and size; ``kind`` is ``"transfer"``, ``"scratch"`` or
+        ``"baseline"``.
+    n_repeats : int
+    """
+
+    records: list
+    n_repeats: int
+
+    def _by(self, n, model):
+        return next(
+            r for r in self.records if r["n_per_class"] == n and r["model"] == model
+        )
+
+    @property
+    def sizes(self):
+        return list(dict.fromkeys(r["n_per_class"] for r in self.records))
+
+    @property
+    def models(self):
+        return list(dict.fromkeys(r["model"] for r in self.records))
+
+    @property
+    def negative_transfer(self):
+        """Findings, in words, where a transfer mode lost beyond noise.
+
+        A transfer mode is flagged at a size when its mean accuracy is below
+        scratch (or below the best baseline) by more than twice the standard
+        error of the difference (with one repeat: by more than 0.005).
+        """
+        findings = []
+        for n in self.sizes:
+            rows = [r for r in self.records if r["n_per_class"] == n]
+            scratch = [r for r in rows if r["kind"] == "scratch"]
+            baselines = [r for r in rows if r["kind"] == "baseline"]
+            best_baseline = max(baselines, key=lambda r: r["mean"], default=None)
+            for row in (r for r in rows if r["kind"] == "transfer"):
+                for other, label in (
+                    (scratch[0] if scratch else None, "training from scratch"),
+                    (best_baseline, "the best baseline"),
+                ):
+                    if other is None:
+                        continue
+                    gap = row["mean"] - other["mean"]
+                    noise = 2 * np.sqrt(
+                        (row["std"] ** 2 + other["std"] ** 2) / self.n_repeats
+                    )
+                    if gap < -max(noise, 0.005):
+                        findings.append(
+                            f"negative transfer at {_size(n)}: {row['model']} "
+                            f"({row['mean']:.3f}) is below {label} "
+                            f"{other['model']} ({other['mean']:.3f}) by "
+                            f"{-gap:.3f}, more than the noise ({noise:.3f})."
+                        )
+        return findings
+
+    def table(self):
+        """Mean ± std accuracy: one row per size, one column per model."""
+        models = self.models
+        width = max(18, *(len(m) for m in models))
+        lines = [
+            f"{'labels/class':>12} | " + " | ".join(f"{m:>{width}}" for m in models)
+        ]
+        lines.append("-" * len(lines[0]))
+        for n in self.sizes:
+            cells = []
+            for m in models:
+                r = self._by(n, m)
+                cells.append(f"{r['mean']:.3f} ± {r['std']:.3f}".rjust(width))
+            lines.append(f"{_size(n):>12} | " + " | ".join(cells))
+        return "\n".join(lines)
+
+    def __str__(self):
+        findings = self.negative_transfer
+        verdict = "\n".join(findings) if findings else "no negative transfer detected."
+        return f"{self.table()}\n\n{verdict}"
+
+
+def _size(n):
+    return "all" if n is None else str(n)
+
+
+def transfer_gain_curve(
+    estimator,
+    X,
+    y,
+    X_test,
+    y_test,
+    *,
+    n_per_class=(1, 5, 10, 20, None),
+    transfers=None,
+    baselines=None,
+    n_repeats=3,
+    random_state=0,
+    log=None,
+):
+    """Accuracy of transfer vs scratch vs baselines as labelled data grows.
+
+    For each size in ``n_per_class`` and each repeat, a stratified, seeded
+    subsample of ``(X, y)`` trains: ``estimator`` with each transfer mode,
+    ``estimator`` with ``transfer="structure"`` (scratch: same architecture, no
+    transferred weights), and each baseline; all are scored on ``(X_test,
+    y_test)``.
+
+    Parameters
+    ----------
+    estimator : sktransfer estimator with a ``transfer`` parameter
+    X, y : training pool
+    X_test, y_test : held-out test data
+    n_per_class : tuple of int or None, default=(1, 5, 10, 20, None)
+        Labelled samples per class; ``None`` uses the whole pool.
+    transfers : tuple of str or None, default=None
+        Transfer modes; ``None`` is every mode of ``estimator`` but structure.
+    baselines : dict or list of (name, estimator), default=None
+        Other models, e.g. ``{"tfidf_logreg": make_pipeline(...)}``.
+    n_repeats : int, default=3
+        Subsamples per size (the seed of repeat ``r`` is ``random_state + r``,
+        also given to the estimators).
+    random_state : int, default=0
+    log : callable or None
+        Called with one progress line per fitted model.
+
+    Returns
+    -------
+    GainCurve
+        ``records``, ``table()``, ``negative_transfer`` and ``print``-able.
+    """
+    if not hasattr(estimator, "set_params") or "transfer" not in estimator.get_params():
+        raise TypeError(
+            "transfer_gain_curve needs an estimator with a 'transfer' parameter."
+        )
+    if n_repeats < 1:
+        raise ValueError(f"n_repeats must be >= 1; got {n_repeats}.")
+    transfers = _transfer_modes(estimator) if transfers is None else tuple(transfers)
+    baselines = list(dict(baselines or {}).items())
+    has_seed = "random_state" in estimator.get_params()
+    models = [(t, "transfer", {"transfer": t}) for t in transfers]
+    models.append(("structure", "scratch", {"transfer": "structure"}))
+    log = log or (lambda line: None)
+    records, total, done = [], len(n_per_class) * (len(models) + len(baselines)), 0
+    for n in n_per_class:
+        subsamples = [
+            stratified_subsample(y, n, random_state + r) for r in range(n_repeats)
+        ]
+        candidates = [
+            (name, kind, lambda p=params: clone(estimator).set_params(**p))
+            for name, kind, params in models
+        ] + [(name, "baseline", lambda b=base: clone(b)) for name, base in baselines]
+        for name, kind, make in candidates:
+            scores, start = [], time.perf_counter()
+            for r, idx in enumerate(subsamples):
+                model = make()
+                if has_seed and kind != "baseline":
+                    model.set_params(random_state=random_state + r)
+                model.fit(_take(X, idx), np.asarray(y)[idx])
+                scores.append(float(model.score(X_test, y_test)))
+            done += 1
+            record = {
+                "n_per_class": n,
+                "model": name,
+                "kind": kind,
+                "scores": scores,
+                "mean": float(np.mean(scores)),
+                "std": float(np.std(scores)),
+                "seconds": time.perf_counter() - start,
+            }
+            records.append(record)
+            log(
+                f"[{done}/{total}] N={_size(n):>3} {name:<20} "
+                f"accuracy={record['mean']:.3f} ± {record['std']:.3f} "
+                f"({record['seconds']:.1f}s)"
+            )
+    return GainCurve(records, n_repeats)
+
+
+def plot_transfer_gain_curve(curve, ax=None):
+    """Plot mean accuracy (± std) against labelled samples per class.
+
+    Needs matplotlib (``pip install "sktransfer[plot]"``). Returns the axes.
+    """
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            'plot_transfer_gain_curve needs matplotlib: pip install "sktransfer[plot]"'
+        ) from exc
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    sizes = curve.sizes
+    positions = np.arange(len(sizes))
+    for model in curve.models:
+        rows = [curve._by(n, model) for n in sizes]
+        means = np.array([r["mean"] for r in rows])
+        stds = np.array([r["std"] for r in rows])
+        style = {"scratch": "--", "baseline": ":"}.get(rows[0]["kind"], "-")
+        ax.plot(positions, means, style, marker="o", label=model)
+        ax.fill_between(positions, means - stds, means + stds, alpha=0.15)
+    ax.set_xticks(positions, [_size(n) for n in sizes])
+    ax.set_xlabel("labelled samples per class")
+    ax.set_ylabel("test accuracy")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return ax

@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from sktransfer import FineTunedCNNClassifier
+from sktransfer.model_selection import (
+    plot_transfer_gain_curve,
+    stratified_subsample,
+    transfer_gain_curve,
+)
+from sktransfer.utils._testing import FAST_TRAINING
+
+
+def test_subsampling_is_stratified_and_seeded():
+    y = np.repeat(["a", "b", "c"], [10, 20, 30])
+    idx = stratified_subsample(y, 4, random_state=1)
+    assert sorted(np.unique(y[idx], return_counts=True)[1]) == [4, 4, 4]
+    np.testing.assert_array_equal(idx, stratified_subsample(y, 4, random_state=1))
+    assert not np.array_equal(idx, stratified_subsample(y, 4, random_state=2))
+    np.testing.assert_array_equal(stratified_subsample(y, None, 0), np.arange(60))
+    with pytest.warns(UserWarning, match="class 'a' has 10 samples"):
+        assert len(stratified_subsample(y, 15, 0)) == 10 + 15 + 15
+
+
+def test_negative_transfer_is_flagged_for_a_shuffled_label_source(digits_split):
+    y_shuffled = np.random.RandomState(0).permutation(digits_split["y_source"])
+    bad_source = FineTunedCNNClassifier(random_state=0, **FAST_TRAINING).fit(
+        digits_split["X_source"], y_shuffled
+    )
+    curve = transfer_gain_curve(
+        FineTunedCNNClassifier(backbone=bad_source, **FAST_TRAINING),
+        digits_split["X_pool"],
+        digits_split["y_pool"],
+        digits_split["X_test"],
+        digits_split["y_test"],
+        n_per_class=(20,),
+        transfers=("feature_extraction",),
+        baselines={"logreg": LogisticRegression(max_iter=2000)},
+        n_repeats=2,
+    )
+    assert [r["model"] for r in curve.records] == [
+        "feature_extraction",
+        "structure",
+        "logreg",
+    ]
+    assert all(len(r["scores"]) == 2 for r in curve.records)
+    findings = curve.negative_transfer
+    assert any("below training from scratch" in f for f in findings)
+    assert any("below the best baseline logreg" in f for f in findings)
+    text = str(curve)
+    assert "negative transfer at 20: feature_extraction" in text
+
+
+def test_a_good_source_is_not_flagged(digits_split, source_model):
+    curve = transfer_gain_curve(
+        FineTunedCNNClassifier(backbone=source_model, **FAST_TRAINING),
+        digits_split["X_pool"],
+        digits_split["y_pool"],
+        digits_split["X_test"],
+        digits_split["y_test"],
+        n_per_class=(2,),
+        transfers=("fine_tune",),
+        n_repeats=3,
+    )
+    assert curve.negative_transfer == []
+    assert "no negative transfer detected" in str(curve)
+
+
+def test_default_transfers_and_plot(digits_split, source_model):
+    curve = transfer_gain_curve(
+        FineTunedCNNClassifier(
+            backbone=source_model, **{**FAST_TRAINING, "max_epochs": 1}
+        ),
+        digits_split["X_pool"],
+        digits_split["y_pool"],
+        digits_split["X_test"][:50],
+        digits_split["y_test"][:50],
+        n_per_class=(1,),
+        n_repeats=1,
+    )
+    assert curve.models == [
+        "feature_extraction",
+        "fine_tune",
+        "gradual",
+        "partial",
+        "structure",
+    ]
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    ax = plot_transfer_gain_curve(curve)
+    assert len(ax.lines) == 5 and ax.get_xlabel() == "labelled samples per class"
+
+
+def test_bad_arguments(digits_split):
+    X, y = digits_split["X_pool"], digits_split["y_pool"]
+    with pytest.raises(TypeError, match="'transfer' parameter"):
+        transfer_gain_curve(LogisticRegression(), X, y, X, y)
+    with pytest.raises(ValueError, match="n_repeats"):
+        transfer_gain_curve(FineTunedCNNClassifier(), X, y, X, y, n_repeats=0)
