@@ -18,6 +18,7 @@ from sktransfer.transferability._selection import (
     Ranking,
     SourceSelector,
     TransferabilityScorer,
+    candidate_outputs,
     make_transferability_scorer,
     rank_sources,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "Ranking",
     "SourceSelector",
     "TransferabilityScorer",
+    "candidate_outputs",
     "h_score",
     "leep_score",
     "logme_score",
