@@ -16,7 +16,9 @@ import functools
 import hashlib
 import os
 import pathlib
+import tempfile
 import threading
+import warnings
 
 import numpy as np
 
@@ -29,12 +31,29 @@ STATS = {"parsed": 0, "disk_hits": 0, "memory_hits": 0}
 
 
 def cache_dir():
-    """The directory where parsed word vectors are stored."""
+    """The directory where parsed word vectors are stored.
+
+    ``$SKTRANSFER_CACHE/vectors`` (default ``~/.cache/sktransfer/vectors``);
+    when it cannot be created or written, a folder in the system's temporary
+    directory, with a warning.
+    """
     root = os.environ.get("SKTRANSFER_CACHE") or os.path.join(
         os.path.expanduser("~"), ".cache", "sktransfer"
     )
     path = pathlib.Path(root) / "vectors"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK):
+            raise PermissionError(f"{path} is not writable")
+    except OSError as exc:
+        fallback = pathlib.Path(tempfile.gettempdir()) / "sktransfer" / "vectors"
+        warnings.warn(
+            f"cannot use the word-vector cache {path} ({exc}); using {fallback}. "
+            "Set SKTRANSFER_CACHE to a writable folder.",
+            stacklevel=2,
+        )
+        fallback.mkdir(parents=True, exist_ok=True)
+        path = fallback
     return path
 
 

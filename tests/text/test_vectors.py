@@ -163,3 +163,15 @@ def test_missing_offline_package_names_the_extra(cache, monkeypatch):
     monkeypatch.setattr(cache, "_from_gensim_downloader", lambda name: 1 / 0)
     with pytest.raises(ValueError, match=r"sktransfer\[glove\]"):
         resolve_word_vectors("glove-wiki-gigaword-50")
+
+
+def test_unwritable_cache_falls_back_with_a_warning(tmp_path, monkeypatch, small_glove):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file, not a folder")
+    monkeypatch.setenv("SKTRANSFER_CACHE", str(blocked))
+    monkeypatch.setattr(_vectors, "_PROCESS_CACHE", {})
+    path = tmp_path / "glove.txt"
+    _write_glove(small_glove, path)
+    with pytest.warns(UserWarning, match="cannot use the word-vector cache"):
+        vectors = resolve_word_vectors(path)
+    assert len(vectors) == 300
