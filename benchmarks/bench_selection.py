@@ -50,13 +50,13 @@ def digits_task():
         ),
         "random init (small_cnn)": "small_cnn",
     }
-    idx = stratified_subsample(y_pool, 10, 0)
+    idx = stratified_subsample(y_pool, 30, 0)
 
     def transfer(candidate):
         model = FineTunedCNNClassifier(
             backbone=candidate,
-            transfer="fine_tune",
-            max_epochs=20,
+            transfer="feature_extraction",
+            max_epochs=50,
             lr=3e-3,
             batch_size=16,
             **fit,
@@ -185,7 +185,7 @@ def markdown(results):
 def main():
     results = [
         evaluate(
-            "digits 0-4 sources -> digits 5-9 (10 labels/class, fine_tune)",
+            "digits sources -> digits 5-9 (30 labels/class, feature_extraction)",
             *digits_task(),
         ),
         evaluate(
