@@ -9,6 +9,7 @@ optimizer and per-group learning rates, progress reporting, seeding and device.
 """
 
 import copy
+import functools
 from numbers import Integral, Real
 
 import numpy as np
@@ -174,6 +175,27 @@ class SharedSourceCloneMixin:
         return type(self)(**params)
 
 
+def all_or_nothing(fit):
+    """Decorate ``fit``: when it raises, undo every attribute it set or changed.
+
+    A fit that fails midway (bad input found late, out of memory, Ctrl-C
+    before training finished) leaves the estimator exactly as it was: unfitted,
+    or still the previous fitted model -- never half-built.
+    """
+
+    @functools.wraps(fit)
+    def guarded(self, *args, **kwargs):
+        before = dict(vars(self))
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+
+    return guarded
+
+
 class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
     """Shared fit machinery of every sktransfer estimator."""
 
@@ -276,15 +298,23 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             )
             if valid is not None:
                 valid = (self._features_once(module, valid[0], device), valid[1])
-        self.net_ = self._make_net(
+        net = self._make_net(
             module, device=device, n_train=len(y_train), plan=plan, valid=valid
         )
-        if cache:
-            with module.taking_features():
-                self.net_.fit(X_train, y_train)
-        else:
-            self.net_.fit(X_train, y_train)
-        return self.net_
+        try:
+            if cache:
+                with module.taking_features():
+                    net.fit(X_train, y_train)
+            else:
+                net.fit(X_train, y_train)
+        except torch.cuda.OutOfMemoryError as exc:
+            raise MemoryError(
+                f"{type(self).__name__} ran out of GPU memory on {device} with "
+                f"batch_size={self.batch_size}; use a smaller batch_size (or "
+                "device='cpu'). The estimator was left as it was before fit."
+            ) from exc
+        self.net_ = net
+        return net
 
     def _features_once(self, module, X, device):
         return batched_features(

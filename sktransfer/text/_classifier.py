@@ -12,6 +12,7 @@ from sktransfer._base import (
     TRAINING_CONSTRAINTS,
     TRAINING_PARAMS_DOC,
     TransferEstimatorBase,
+    all_or_nothing,
     check_fitted_net,
     encode_labels,
     softmax,
@@ -212,6 +213,7 @@ default="glove-wiki-gigaword-50"
 
     # ------------------------------------------------------------------ fit
 
+    @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Build the vocabulary, transfer the word vectors, train the model.

@@ -10,6 +10,7 @@ from sktransfer._base import (
     TRAINING_CONSTRAINTS,
     TRAINING_PARAMS_DOC,
     TransferEstimatorBase,
+    all_or_nothing,
     check_fitted_net,
     encode_labels,
     softmax,
@@ -166,6 +167,7 @@ class FineTunedCNNClassifier(
         self.device = device
         self.random_state = random_state
 
+    @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Transfer the backbone into a new model and train it on ``(X, y)``.

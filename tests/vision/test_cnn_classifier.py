@@ -502,3 +502,26 @@ def test_a_fitted_source_survives_clone_and_grid_search(digits_split, source_mod
     assert grid.best_estimator_.backbone is source_model
     scores = cross_val_score(clf, X, y, cv=2)
     assert scores.min() > 0.4
+
+
+def test_a_failing_fit_leaves_the_previous_model(digits, fast, monkeypatch):
+    import skorch
+
+    X, y = digits
+    clf = FineTunedCNNClassifier(random_state=0, **fast).fit(X[:100], y[:100])
+    before = clf.predict_proba(X[:10])
+    net, classes = clf.net_, clf.classes_
+
+    def out_of_memory(self, *args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(skorch.NeuralNet, "fit", out_of_memory)
+    with pytest.raises(MemoryError, match="use a smaller batch_size"):
+        clf.fit(X[:50], np.where(y[:50] > 4, "big", "small"))
+    assert clf.net_ is net and clf.classes_ is classes  # nothing half-built
+    np.testing.assert_array_equal(clf.predict_proba(X[:10]), before)
+
+    fresh = FineTunedCNNClassifier(**fast)
+    with pytest.raises(MemoryError):
+        fresh.fit(X[:50], y[:50])
+    assert not hasattr(fresh, "classes_") and not hasattr(fresh, "net_")
