@@ -36,6 +36,7 @@ def read_text_vectors(path):
         the header declares.
     """
     words, rows, declared, dim = [], [], None, None
+    first_line = {}
     with _open_text(path) as f:
         for lineno, line in enumerate(f, start=1):
             line = line.rstrip("\n").rstrip()
@@ -64,6 +65,12 @@ def read_text_vectors(path):
                     f"{path}, line {lineno}: a value of word {parts[0]!r} is not "
                     "a number."
                 ) from None
+            if parts[0] in first_line:
+                raise ValueError(
+                    f"{path}, line {lineno}: word {parts[0]!r} already has a vector "
+                    f"(line {first_line[parts[0]]}); remove the duplicate."
+                )
+            first_line[parts[0]] = lineno
             words.append(parts[0])
     if not words:
         raise ValueError(f"{path} holds no word vectors (the file is empty).")

@@ -99,7 +99,13 @@ def load_state_dict_file(path):
                 "Reading .safetensors weights needs: "
                 'pip install "sktransfer[safetensors]"'
             ) from exc
-        return load_file(path, device="cpu")
+        try:
+            return load_file(path, device="cpu")
+        except Exception as exc:
+            raise ValueError(
+                f"backbone weights file {path!r} is not a readable safetensors "
+                f"file: {exc}"
+            ) from exc
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:

@@ -38,10 +38,21 @@ def _flatten_nd(X):
     if sp.issparse(X) or not hasattr(X, "__len__") or isinstance(X, str):
         return X, None
     if getattr(X, "ndim", None) is None:
+        shapes = {np.shape(item) for item in X if hasattr(item, "__len__")}
+        if len(shapes) > 1 and all(len(shape) >= 2 for shape in shapes):
+            raise ValueError(
+                f"X holds images of different shapes ({sorted(shapes)[:3]}...); "
+                "resize them to one size first."
+            )
         try:
             X = np.asarray(X)
         except ValueError:  # ragged: let validate_data word the error
             return X, None
+    if X.ndim > 4:
+        raise ValueError(
+            f"X must be 2-D (n, pixels), 3-D (n, H, W) or 4-D (n, C, H, W); got a "
+            f"{X.ndim}-D array of shape {X.shape}."
+        )
     if X.ndim not in (3, 4):
         return X, None
     X = np.asarray(X)

@@ -175,3 +175,30 @@ def test_unwritable_cache_falls_back_with_a_warning(tmp_path, monkeypatch, small
     with pytest.warns(UserWarning, match="cannot use the word-vector cache"):
         vectors = resolve_word_vectors(path)
     assert len(vectors) == 300
+
+
+def _resolve_in_child(path):
+    from sktransfer.text import resolve_word_vectors as resolve
+
+    vectors = resolve(path)
+    return vectors.words[:3], float(np.asarray(vectors.vectors).sum())
+
+
+def test_concurrent_first_resolutions_do_not_corrupt_the_cache(
+    tmp_path, monkeypatch, small_glove
+):
+    import concurrent.futures
+    import multiprocessing
+
+    monkeypatch.setenv("SKTRANSFER_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "glove.txt"
+    _write_glove(small_glove, path)
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
+        results = list(pool.map(_resolve_in_child, [str(path)] * 4))
+    assert all(r == results[0] for r in results)
+    stored = list((tmp_path / "cache" / "vectors").iterdir())
+    assert sorted(p.suffix for p in stored) == [".npy", ".words"]  # no temp files left
+    monkeypatch.setattr(_vectors, "_PROCESS_CACHE", {})
+    again = resolve_word_vectors(path)  # the stored copy reads back whole
+    assert isinstance(again.vectors, np.memmap) and len(again) == 300

