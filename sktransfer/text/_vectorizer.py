@@ -201,7 +201,7 @@ class EmbeddingVectorizer(
 
         Returns
         -------
-        features : ndarray of shape (n_samples, n_features_out_), float32
+        features : ndarray of shape (n_samples, n_features_out), float32
             Documents without a known word map to zeros.
         """
         check_is_fitted(self, "df_")

@@ -130,7 +130,7 @@ class PretrainedFeatureExtractor(
 
         Returns
         -------
-        features : ndarray of shape (n_samples, n_features_out_), float32
+        features : ndarray of shape (n_samples, n_features_out), float32
         """
         check_fitted_net(self)
         X = validate_images(self, X, reset=False)
