@@ -8,6 +8,7 @@ estimators work in Pipeline, GridSearchCV, cross_val_score, clone and pickle.
 
 __version__ = "0.1.0.dev0"
 
+from sktransfer._persistence import load, save
 from sktransfer.text import EmbeddingVectorizer, PretrainedEmbeddingClassifier
 from sktransfer.vision import FineTunedCNNClassifier, PretrainedFeatureExtractor
 
@@ -17,4 +18,6 @@ __all__ = [
     "PretrainedEmbeddingClassifier",
     "PretrainedFeatureExtractor",
     "__version__",
+    "load",
+    "save",
 ]

@@ -18,6 +18,7 @@ from sktransfer._base import (
     softmax,
 )
 from sktransfer._nn import MLPHead
+from sktransfer._persistence import history_from, restore_state, standardized_head
 from sktransfer.text._modules import (
     ENCODERS,
     KIM_WIDTHS,
@@ -323,6 +324,17 @@ default="glove-wiki-gigaword-50"
         min_length = max(KIM_WIDTHS) if encoder == "cnn" else 1
         vocabulary = self.vocabulary_ if vocabulary is None else vocabulary
         return to_index_matrix(tokens, vocabulary, self.max_length, min_length)
+
+    def _restore_net(self, tensors, history, source):
+        table = np.zeros(tuple(tensors["backbone.weight"].shape), np.float32)
+        oov = tensors.get("oov_embedding.weight")
+        oov = None if oov is None else np.zeros(tuple(oov.shape), np.float32)
+        module = standardized_head(self._build_module(table, oov, None), tensors)
+        restore_state(module, tensors, source)
+        self.net_ = self._make_net(
+            module, device=self._device(), n_train=1
+        ).initialize()
+        self.net_.history = history_from(history)
 
     def _text_source_state(self):
         return fitted_classifier_source(self)

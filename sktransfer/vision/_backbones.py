@@ -96,8 +96,7 @@ def load_state_dict_file(path):
             from safetensors.torch import load_file
         except ImportError as exc:
             raise ImportError(
-                "Reading .safetensors weights needs: "
-                'pip install "sktransfer[safetensors]"'
+                "Reading .safetensors weights needs: pip install safetensors"
             ) from exc
         try:
             return load_file(path, device="cpu")
@@ -163,7 +162,7 @@ def _from_fitted_estimator(estimator):
     )
 
 
-def resolve_backbone(backbone, in_channels):
+def resolve_backbone(backbone, in_channels, pretrained=True):
     """Turn the ``backbone`` hyperparameter into a :class:`Backbone` (a copy).
 
     Parameters
@@ -177,17 +176,22 @@ def resolve_backbone(backbone, in_channels):
         backbone is carried over.
     in_channels : int
         Channels of the training images.
+    pretrained : bool, default=True
+        ``False`` builds a named or file-based architecture without reading any
+        weights (they are about to be overwritten, as in :func:`sktransfer.load`).
     """
     if isinstance(backbone, str):
         if backbone not in BACKBONES:
             raise _unknown_name(backbone)
-        return BACKBONES[backbone](in_channels, pretrained=True)
+        return BACKBONES[backbone](in_channels, pretrained=pretrained)
     if isinstance(backbone, tuple):
         if len(backbone) != 2 or not isinstance(backbone[0], str):
             raise ValueError(
                 "backbone given as a tuple must be (architecture_name, weights_path);"
                 f" got {backbone!r}."
             )
+        if not pretrained and backbone[0] in BACKBONES:
+            return BACKBONES[backbone[0]](in_channels, pretrained=False)
         return _from_weights_file(backbone[0], backbone[1], in_channels)
     if isinstance(backbone, nn.Module):
         return Backbone(copy.deepcopy(backbone).cpu(), name=type(backbone).__name__)

@@ -3,10 +3,12 @@
 import numbers
 from numbers import Real
 
+import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
 from sktransfer._nn import MLPHead
+from sktransfer._persistence import standardized_head
 from sktransfer.vision._backbones import resolve_backbone
 from sktransfer.vision._images import pixel_scale_of
 from sktransfer.vision._modules import ImagePreprocess, ImageTransferModule
@@ -53,14 +55,14 @@ def _resize_target(resize, source, height, width):
 class ImageEstimatorMixin:
     """Builds ``preprocess -> backbone -> head`` for 4-D float32 training images."""
 
-    def _build_image_module(self, X, n_outputs, batchnorm="frozen"):
+    def _build_image_module(self, X, n_outputs, batchnorm="frozen", pretrained=True):
         """Resolve the source and assemble an :class:`ImageTransferModule`.
 
         ``n_outputs=None`` makes the head the identity (feature extractors).
         Sets ``pixel_scale_``.
         """
         n_channels, height, width = X.shape[1:]
-        source = resolve_backbone(self.backbone, n_channels)
+        source = resolve_backbone(self.backbone, n_channels, pretrained=pretrained)
         if source.in_channels is not None and n_channels not in (1, source.in_channels):
             raise ValueError(
                 f"backbone {source.name} takes {source.in_channels}-channel images "
@@ -83,6 +85,15 @@ class ImageEstimatorMixin:
             )
         )
         return ImageTransferModule(preprocess, source.module, head, batchnorm)
+
+    def _skeleton(self, n_outputs, tensors, batchnorm="frozen"):
+        """The fitted module's architecture, for weights loaded from a file."""
+        scale = self.pixel_scale_
+        blank = np.zeros((1, *self.image_shape_), dtype=np.float32)
+        module = self._build_image_module(blank, n_outputs, batchnorm, pretrained=False)
+        self.pixel_scale_ = scale
+        module.preprocess.scale = 1.0 / scale
+        return standardized_head(module, tensors)
 
     @staticmethod
     def _probe_features(source, preprocess, image_shape):

@@ -15,6 +15,7 @@ from sktransfer._base import (
     encode_labels,
     softmax,
 )
+from sktransfer._persistence import history_from, restore_state
 from sktransfer.transfer import BATCHNORM_POLICIES, TRANSFER_MODES, plan_transfer
 from sktransfer.utils import seeded
 from sktransfer.vision._base import (
@@ -215,6 +216,14 @@ class FineTunedCNNClassifier(
         check_fitted_net(self)
         X = validate_images(self, X, reset=False)
         return softmax(self._forward(X))
+
+    def _restore_net(self, tensors, history, source):
+        module = self._skeleton(len(self.classes_), tensors, self.batchnorm)
+        restore_state(module, tensors, source)
+        self.net_ = self._make_net(
+            module, device=self._device(), n_train=1
+        ).initialize()
+        self.net_.history = history_from(history)
 
     def extract_features(self, X):
         """The pooled backbone features the head sees, for the images in ``X``.

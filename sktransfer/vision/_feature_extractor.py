@@ -8,6 +8,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit
 from sklearn.utils._param_validation import Interval
 
 from sktransfer._base import TransferEstimatorBase, TransferNet, check_fitted_net
+from sktransfer._persistence import restore_state
 from sktransfer.utils import seeded
 from sktransfer.vision._base import (
     IMAGE_CONSTRAINTS,
@@ -112,6 +113,11 @@ class PretrainedFeatureExtractor(
         device = self._device()
         with seeded(self.random_state, device):
             module = self._build_image_module(X, None)
+        self._set_net(module, device)
+        self.n_features_out_ = self._probe_features_out(X[:1])
+        return self
+
+    def _set_net(self, module, device):
         module.eval()
         self.net_ = TransferNet(
             module=module,
@@ -119,8 +125,11 @@ class PretrainedFeatureExtractor(
             batch_size=self.batch_size,
             device=device,
         ).initialize()
-        self.n_features_out_ = self._probe_features_out(X[:1])
-        return self
+
+    def _restore_net(self, tensors, history, source):
+        module = self._skeleton(None, tensors)
+        restore_state(module, tensors, source)
+        self._set_net(module, self._device())
 
     def _probe_features_out(self, X):
         return self._forward(X).shape[1]

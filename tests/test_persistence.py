@@ -1,0 +1,151 @@
+"""sktransfer.save / sktransfer.load: JSON + safetensors, never pickle."""
+
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+import sktransfer
+from sktransfer import (
+    EmbeddingVectorizer,
+    FineTunedCNNClassifier,
+    PretrainedEmbeddingClassifier,
+    PretrainedFeatureExtractor,
+)
+from sktransfer.utils._testing import FAST_TRAINING
+
+
+@pytest.mark.parametrize("transfer", ["fine_tune", "feature_extraction", "structure"])
+def test_image_classifier_round_trip(tmp_path, digits, transfer):
+    X, y = digits
+    clf = FineTunedCNNClassifier(transfer=transfer, random_state=0, **FAST_TRAINING)
+    clf.fit(X[:200], np.array(["even", "odd"])[y[:200] % 2])
+    sktransfer.save(clf, tmp_path / "m.skt")
+    loaded = sktransfer.load(tmp_path / "m.skt")
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X[200:260]), clf.predict_proba(X[200:260])
+    )
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
+    assert loaded.get_params() == clf.get_params()
+    assert len(loaded.net_.history) == FAST_TRAINING["max_epochs"]
+
+
+def test_efficientnet_and_extractor_round_trip(tmp_path, digits):
+    pytest.importorskip("efficientnet_lite_pytorch")
+    X, _ = digits
+    extractor = PretrainedFeatureExtractor("efficientnet_lite0", device="cpu").fit(
+        X[:10]
+    )
+    sktransfer.save(extractor, tmp_path / "e.skt")
+    loaded = sktransfer.load(tmp_path / "e.skt")
+    np.testing.assert_allclose(
+        loaded.transform(X[:5]), extractor.transform(X[:5]), rtol=1e-6
+    )
+
+
+def test_text_round_trip(tmp_path, news):
+    clf = PretrainedEmbeddingClassifier(
+        oov="trainable",
+        min_df=1,
+        encoder="cnn",
+        transfer="fine_tune",
+        max_epochs=2,
+        device="cpu",
+        random_state=0,
+    ).fit(news["X"], news["y"])
+    sktransfer.save(clf, tmp_path / "t.skt")
+    loaded = sktransfer.load(tmp_path / "t.skt")
+    assert loaded.vocabulary_ == clf.vocabulary_
+    np.testing.assert_allclose(
+        loaded.predict_proba(news["X_test"][:40]),
+        clf.predict_proba(news["X_test"][:40]),
+        rtol=1e-6,
+    )
+    frozen = PretrainedEmbeddingClassifier(max_epochs=2, device="cpu", random_state=0)
+    frozen.fit(news["X"], news["y"])  # frozen: the head has a Standardize layer
+    sktransfer.save(frozen, tmp_path / "f.skt")
+    np.testing.assert_allclose(
+        sktransfer.load(tmp_path / "f.skt").predict_proba(news["X_test"][:40]),
+        frozen.predict_proba(news["X_test"][:40]),
+        rtol=1e-6,
+    )
+    vectorizer = EmbeddingVectorizer(weighting="sif").fit(news["X"])
+    sktransfer.save(vectorizer, tmp_path / "v.skt")
+    np.testing.assert_allclose(
+        sktransfer.load(tmp_path / "v.skt").transform(news["X_test"][:20]),
+        vectorizer.transform(news["X_test"][:20]),
+        rtol=1e-6,
+    )
+
+
+def test_sources_must_be_named(tmp_path, digits, source_model):
+    X, y = digits
+    clf = FineTunedCNNClassifier(backbone=source_model, **FAST_TRAINING).fit(
+        X[:50], y[:50]
+    )
+    with pytest.raises(ValueError, match="cannot store parameter backbone"):
+        sktransfer.save(clf, tmp_path / "m.skt")
+    with pytest.raises(TypeError, match="stores sktransfer estimators"):
+        sktransfer.save(object(), tmp_path / "m.skt")
+    with pytest.raises(Exception, match="not fitted"):
+        sktransfer.save(FineTunedCNNClassifier(), tmp_path / "m.skt")
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_malicious_pickle_is_never_run(tmp_path, digits):
+    marker = tmp_path / "pwned"
+    pickled = tmp_path / "evil.skt"
+    pickled.write_bytes(pickle.dumps(_Payload(str(marker))))
+    with pytest.raises(ValueError, match="not a model saved by sktransfer.save"):
+        sktransfer.load(pickled)
+    # a well-formed archive whose weights member is a pickle
+    X, y = digits
+    clf = FineTunedCNNClassifier(**FAST_TRAINING).fit(X[:50], y[:50])
+    sktransfer.save(clf, tmp_path / "good.skt")
+    with zipfile.ZipFile(tmp_path / "good.skt") as good:
+        meta = good.read("meta.json")
+    with zipfile.ZipFile(tmp_path / "evil2.skt", "w") as evil:
+        evil.writestr("meta.json", meta)
+        evil.writestr("weights.safetensors", pickle.dumps(_Payload(str(marker))))
+    with pytest.raises(ValueError, match="weights are not safetensors"):
+        sktransfer.load(tmp_path / "evil2.skt")
+    # a class that is not an sktransfer estimator
+    data = json.loads(meta)
+    data["class"] = "os.system"
+    with zipfile.ZipFile(tmp_path / "evil3.skt", "w") as evil:
+        evil.writestr("meta.json", json.dumps(data))
+        evil.writestr("weights.safetensors", b"")
+    with pytest.raises(ValueError, match="unknown class 'os.system'|not safetensors"):
+        sktransfer.load(tmp_path / "evil3.skt")
+    assert not marker.exists()
+
+
+def test_weights_that_do_not_fit(tmp_path, digits):
+    X, y = digits
+    clf = FineTunedCNNClassifier(**FAST_TRAINING).fit(X[:50], y[:50])
+    sktransfer.save(clf, tmp_path / "good.skt")
+    with zipfile.ZipFile(tmp_path / "good.skt") as good:
+        meta = json.loads(good.read("meta.json"))
+    meta["params"]["hidden_layer_sizes"] = {"__tuple__": [7]}
+    from safetensors.torch import save as save_tensors
+
+    state = clf.net_.module_.state_dict()
+    with zipfile.ZipFile(tmp_path / "bad.skt", "w") as bad:
+        bad.writestr("meta.json", json.dumps(meta))
+        bad.writestr(
+            "weights.safetensors",
+            save_tensors({k: v.contiguous() for k, v in state.items()}),
+        )
+    with pytest.raises(ValueError, match="the weights do not fit the model"):
+        sktransfer.load(tmp_path / "bad.skt")
+    assert torch.is_tensor(state["head.0.weight"])
