@@ -10,6 +10,7 @@ optimizer and per-group learning rates, progress reporting, seeding and device.
 
 import copy
 import functools
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -313,8 +314,22 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
                 f"batch_size={self.batch_size}; use a smaller batch_size (or "
                 "device='cpu'). The estimator was left as it was before fit."
             ) from exc
+        self._warn_if_interrupted(net)
         self.net_ = net
         return net
+
+    def _warn_if_interrupted(self, net):
+        """skorch ends training quietly on Ctrl-C; say so, the model is usable."""
+        epochs = len(net.history)
+        stopper = dict(net.callbacks_).get("early_stopping")
+        stopped_early = stopper is not None and stopper.misses_ >= stopper.patience
+        if epochs < self.max_epochs and not stopped_early:
+            warnings.warn(
+                f"{type(self).__name__}: training was interrupted after {epochs} of "
+                f"{self.max_epochs} epochs; the estimator keeps the weights of the "
+                "last finished epoch (or the best ones with early_stopping).",
+                stacklevel=3,
+            )
 
     def _features_once(self, module, X, device):
         return batched_features(

@@ -525,3 +525,29 @@ def test_a_failing_fit_leaves_the_previous_model(digits, fast, monkeypatch):
     with pytest.raises(MemoryError):
         fresh.fit(X[:50], y[:50])
     assert not hasattr(fresh, "classes_") and not hasattr(fresh, "net_")
+
+
+def test_ctrl_c_during_training_leaves_a_usable_model(digits, fast):
+    X, y = digits
+
+    class CtrlC(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == 3:
+                raise KeyboardInterrupt
+
+    clf = FineTunedCNNClassifier(callbacks=[CtrlC()], random_state=0, **fast)
+    with pytest.warns(UserWarning, match="interrupted after 3 of 15 epochs"):
+        clf.fit(X[:200], y[:200])
+    assert len(clf.net_.history) == 3
+    assert clf.predict(X[:5]).shape == (5,)
+    # early stopping also stops training early, without a warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FineTunedCNNClassifier(
+            early_stopping=True,
+            n_iter_no_change=2,
+            random_state=0,
+            **{**fast, "max_epochs": 100, "lr": 0.05},
+        ).fit(X[:200], y[:200])
