@@ -6,16 +6,9 @@ import warnings
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.utils import _safe_indexing
 
 from sktransfer.utils import seed_from
-
-
-def _take(X, idx):
-    if hasattr(X, "iloc"):
-        return X.iloc[idx]
-    if isinstance(X, np.ndarray):
-        return X[idx]
-    return [X[i] for i in idx]
 
 
 def stratified_subsample(y, n_per_class, random_state):
@@ -215,7 +208,7 @@ def transfer_gain_curve(
                 model = make()
                 if has_seed and kind != "baseline":
                     model.set_params(random_state=random_state + r)
-                model.fit(_take(X, idx), np.asarray(y)[idx])
+                model.fit(_safe_indexing(X, idx), np.asarray(y)[idx])
                 scores.append(float(model.score(X_test, y_test)))
             done += 1
             record = {

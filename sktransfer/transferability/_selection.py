@@ -5,6 +5,7 @@ import time
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.model_selection import train_test_split
+from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
 from sktransfer._base import SharedSourceCloneMixin, is_fitted_estimator
@@ -270,12 +271,11 @@ class SourceSelector(
                 stratify=y_arr,
                 random_state=self.random_state,
             )
-            take = _indexer(X)
             best_score = -np.inf
             for row in self.scores_[: self.top_k]:
                 model = clone(self.estimator).set_params(**{param: row["candidate"]})
-                model.fit(take(train), y_arr[train])
-                score = model.score(take(valid), y_arr[valid])
+                model.fit(_safe_indexing(X, train), y_arr[train])
+                score = model.score(_safe_indexing(X, valid), y_arr[valid])
                 self.validation_scores_[row["name"]] = score
                 if score > best_score:
                     best, best_score = row["candidate"], score
@@ -293,11 +293,3 @@ class SourceSelector(
     def predict_proba(self, X):
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.predict_proba(X)
-
-
-def _indexer(X):
-    if hasattr(X, "iloc"):
-        return lambda idx: X.iloc[idx]
-    if isinstance(X, np.ndarray):
-        return lambda idx: X[idx]
-    return lambda idx: [X[i] for i in idx]
