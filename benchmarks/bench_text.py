@@ -83,7 +83,8 @@ def main(quick=False, resume=False, cnn_full=False):
             score = model.fit(X, y).score(test.data, test.target)
             row[name] = {"accuracy": score, "seconds": time.perf_counter() - start}
             print(
-                f"N={n!s:>4} {name:<22} {score:.3f} ({row[name]['seconds']:.0f}s)",
+                f"N={row['n_per_class']!s:>4} {name:<22} {score:.3f} "
+                f"({row[name]['seconds']:.0f}s)",
                 flush=True,
             )
         rows.append(row)
