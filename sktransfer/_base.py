@@ -10,6 +10,8 @@ optimizer and per-group learning rates, progress reporting, seeding and device.
 
 import copy
 import functools
+import json
+import os
 import warnings
 from numbers import Integral, Real
 
@@ -26,7 +28,14 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
+from sktransfer._checkpoint import (
+    EpochCheckpoint,
+    fingerprint,
+    load_checkpoint,
+    remove_checkpoint,
+)
 from sktransfer._nn import Standardize
+from sktransfer._persistence import history_from
 from sktransfer.transfer import batched_features
 from sktransfer.utils import resolve_device
 
@@ -48,6 +57,7 @@ TRAINING_CONSTRAINTS = {
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     "callbacks": [list, tuple, None],
+    "checkpoint_dir": [str, os.PathLike, None],
     "verbose": ["verbose"],
     "device": [str],
     "random_state": ["random_state"],
@@ -80,6 +90,11 @@ TRAINING_PARAMS_DOC = """
     callbacks : list of skorch callbacks or (name, callback) pairs, default=None
         Extra skorch callbacks, copied at each fit (the parameter is not
         modified). Reach them after fit through ``net_.callbacks_``.
+    checkpoint_dir : str, path or None, default=None
+        Write a checkpoint after every epoch to this folder; a later ``fit`` with
+        the same hyperparameters and data resumes from the last finished epoch
+        and reaches the same weights as an uninterrupted run (the RNG state is
+        saved too). The checkpoint is removed when training completes.
     verbose : int, default=0
         0 is silent; 1 prints skorch's epoch table; 2 adds a progress bar per
         epoch.
@@ -302,12 +317,13 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         net = self._make_net(
             module, device=device, n_train=len(y_train), plan=plan, valid=valid
         )
+        resume = self._checkpointing(net, X_train, y_train)
         try:
             if cache:
                 with module.taking_features():
-                    net.fit(X_train, y_train)
+                    self._fit_or_resume(net, X_train, y_train, resume)
             else:
-                net.fit(X_train, y_train)
+                self._fit_or_resume(net, X_train, y_train, resume)
         except torch.cuda.OutOfMemoryError as exc:
             raise MemoryError(
                 f"{type(self).__name__} ran out of GPU memory on {device} with "
@@ -315,8 +331,36 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
                 "device='cpu'). The estimator was left as it was before fit."
             ) from exc
         self._warn_if_interrupted(net)
+        if self.checkpoint_dir is not None and len(net.history) == self.max_epochs:
+            remove_checkpoint(self.checkpoint_dir)
         self.net_ = net
         return net
+
+    def _checkpointing(self, net, X, y):
+        """Add the epoch checkpoint callback; return the state to resume, if any."""
+        if self.checkpoint_dir is None:
+            return None
+        tag = fingerprint(self, X, y)
+        net.callbacks = [
+            *net.callbacks,
+            ("checkpoint", EpochCheckpoint(self.checkpoint_dir, tag)),
+        ]
+        return load_checkpoint(self.checkpoint_dir, tag)
+
+    def _fit_or_resume(self, net, X, y, state):
+        if state is None:
+            net.fit(X, y)
+            return
+        net.initialize()
+        net.module_.load_state_dict(state["module"])
+        net.optimizer_.load_state_dict(state["optimizer"])
+        net.history = history_from(json.loads(state["history"]))
+        torch.set_rng_state(state["rng"])
+        if "rng_cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        remaining = self.max_epochs - len(net.history)
+        if remaining > 0:
+            net.partial_fit(X, y, epochs=remaining)
 
     def _warn_if_interrupted(self, net):
         """skorch ends training quietly on Ctrl-C; say so, the model is usable."""

@@ -140,6 +140,7 @@ class FineTunedCNNClassifier(
         validation_fraction=0.1,
         n_iter_no_change=5,
         callbacks=None,
+        checkpoint_dir=None,
         verbose=0,
         device="auto",
         random_state=None,
@@ -164,6 +165,7 @@ class FineTunedCNNClassifier(
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.callbacks = callbacks
+        self.checkpoint_dir = checkpoint_dir
         self.verbose = verbose
         self.device = device
         self.random_state = random_state

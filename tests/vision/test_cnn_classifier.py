@@ -551,3 +551,48 @@ def test_ctrl_c_during_training_leaves_a_usable_model(digits, fast):
             random_state=0,
             **{**fast, "max_epochs": 100, "lr": 0.05},
         ).fit(X[:200], y[:200])
+
+
+def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, digits, fast):
+    X, y = digits
+    X, y = X[:200], y[:200]
+
+    class PowerCut(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == 4:
+                raise RuntimeError("power cut")
+
+    settings = {**fast, "max_epochs": 7, "dropout": 0.3}  # dropout draws from the RNG
+    crashed = FineTunedCNNClassifier(
+        checkpoint_dir=tmp_path, callbacks=[PowerCut()], random_state=0, **settings
+    )
+    with pytest.raises(RuntimeError, match="power cut"):
+        crashed.fit(X, y)
+    assert (tmp_path / "checkpoint.pt").exists() and not hasattr(crashed, "net_")
+
+    resumed = FineTunedCNNClassifier(
+        checkpoint_dir=tmp_path, random_state=0, **settings
+    )
+    resumed.fit(X, y)
+    assert len(resumed.net_.history) == 7
+    assert resumed.net_.history[3, "epoch"] == 4  # epochs 1-3 came from the checkpoint
+    assert not (tmp_path / "checkpoint.pt").exists()  # removed once finished
+
+    straight = FineTunedCNNClassifier(random_state=0, **settings).fit(X, y)
+    for (name, a), (_, b) in zip(
+        resumed.net_.module_.state_dict().items(),
+        straight.net_.module_.state_dict().items(),
+        strict=True,
+    ):
+        assert torch.equal(a, b), name
+    np.testing.assert_array_equal(resumed.predict_proba(X), straight.predict_proba(X))
+
+    # a checkpoint of another fit (other data) is ignored, not loaded
+    other = FineTunedCNNClassifier(
+        checkpoint_dir=tmp_path, callbacks=[PowerCut()], random_state=0, **settings
+    )
+    with pytest.raises(RuntimeError):
+        other.fit(X[:150], y[:150])
+    fresh = FineTunedCNNClassifier(checkpoint_dir=tmp_path, random_state=0, **settings)
+    assert len(fresh.fit(X, y).net_.history) == 7
+    np.testing.assert_array_equal(fresh.predict_proba(X), straight.predict_proba(X))

@@ -1,0 +1,84 @@
+"""Resume an interrupted fit from ``checkpoint_dir``.
+
+After every epoch a checkpoint -- module and optimizer state, history, and the
+torch RNG state -- is written atomically to ``checkpoint_dir/checkpoint.pt``,
+tagged with a fingerprint of the hyperparameters and the training data. A later
+``fit`` with the same fingerprint starts from the last finished epoch and, since
+the RNG state is restored too, reaches the same weights as an uninterrupted
+run with the same seed. The checkpoint is removed when training finishes.
+Files are read with ``torch.load(weights_only=True)``.
+"""
+
+import hashlib
+import json
+import os
+import pathlib
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+
+FILENAME = "checkpoint.pt"
+_NOT_FINGERPRINTED = {"callbacks", "verbose", "checkpoint_dir", "device"}
+
+
+def fingerprint(estimator, X, y):
+    """Hash of the hyperparameters and the training data of a fit."""
+    params = {
+        name: value
+        if isinstance(value, (str, int, float, bool, type(None)))
+        else repr(value)
+        if isinstance(value, (tuple, list, dict))
+        else type(value).__name__
+        for name, value in estimator.get_params(deep=False).items()
+        if name not in _NOT_FINGERPRINTED
+    }
+    digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode())
+    digest.update(type(estimator).__name__.encode())
+    for array in (X, y):
+        array = np.ascontiguousarray(array)
+        digest.update(str((array.shape, array.dtype.str)).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+class EpochCheckpoint(Callback):
+    """skorch callback writing the resumable state after every epoch."""
+
+    def __init__(self, directory, tag):
+        self.directory = directory
+        self.tag = tag
+
+    def on_epoch_end(self, net, **kwargs):
+        directory = pathlib.Path(self.directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {
+            "tag": self.tag,
+            "module": net.module_.state_dict(),
+            "optimizer": net.optimizer_.state_dict(),
+            "history": json.dumps(net.history.to_list(), default=float),
+            "rng": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available():
+            state["rng_cuda"] = torch.cuda.get_rng_state_all()
+        tmp = directory / f".{FILENAME}.{os.getpid()}"
+        torch.save(state, tmp)
+        os.replace(tmp, directory / FILENAME)
+
+
+def load_checkpoint(directory, tag):
+    """The saved state for ``tag``, or None when there is none (or another fit's)."""
+    path = pathlib.Path(directory) / FILENAME
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"checkpoint {path} is not readable: {exc}") from exc
+    return state if state.get("tag") == tag else None
+
+
+def remove_checkpoint(directory):
+    path = pathlib.Path(directory) / FILENAME
+    if path.exists():
+        path.unlink()
