@@ -45,6 +45,8 @@ OPTIMIZERS = {
     "sgd": torch.optim.SGD,
 }
 
+PRECISIONS = ("32", "bf16", "16-mixed")
+
 TRAINING_CONSTRAINTS = {
     "hidden_layer_sizes": [tuple, list],
     "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -58,6 +60,7 @@ TRAINING_CONSTRAINTS = {
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     "callbacks": [list, tuple, None],
     "checkpoint_dir": [str, os.PathLike, None],
+    "precision": [StrOptions(set(PRECISIONS))],
     "verbose": ["verbose"],
     "device": [str],
     "random_state": ["random_state"],
@@ -101,6 +104,9 @@ TRAINING_PARAMS_DOC = """
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
         Where to train and predict; ``"auto"`` is CUDA when available. A model
         fitted on a GPU unpickles on a CPU-only machine.
+    precision : {"32", "bf16", "16-mixed"}, default="32"
+        Arithmetic of the forward pass: float32; bfloat16 autocast (CUDA or
+        CPU); or float16 autocast with gradient scaling (CUDA only).
     random_state : int, RandomState instance or None, default=None
         Seeds torch and numpy inside ``fit`` (initialisation, shuffling, dropout,
         the validation split) without changing the caller's global RNG state.
@@ -138,22 +144,63 @@ def softmax(logits):
 
 
 class TransferNet(skorch.NeuralNet):
-    """skorch's NeuralNet, with the module *instance* also pickled device-free.
+    """skorch's NeuralNet with mixed precision, and device-free pickling.
 
     sktransfer hands skorch a built module instance (the transferred source
     plus its new head). skorch pickles ``module_`` so that a net fitted on CUDA
     loads on a CPU-only machine; the same object held as the ``module``
     parameter gets the same treatment here.
+
+    ``precision="bf16"`` runs the forward pass under ``torch.autocast`` in
+    bfloat16 (CUDA or CPU); ``"16-mixed"`` in float16 with a gradient scaler
+    (CUDA). Losses are computed in float32.
     """
+
+    def __init__(self, *args, precision="32", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.precision = precision
 
     def initialize(self):
         super().initialize()
-        if "module" not in self.cuda_dependent_attributes_:
-            self.cuda_dependent_attributes_ = [
-                *self.cuda_dependent_attributes_,
-                "module",
-            ]
+        for name in ("module", "scaler_"):  # both may hold CUDA tensors
+            if name not in self.cuda_dependent_attributes_:
+                self.cuda_dependent_attributes_ = [
+                    *self.cuda_dependent_attributes_,
+                    name,
+                ]
+        self.scaler_ = torch.amp.GradScaler(
+            self._device_type(), enabled=self.precision == "16-mixed"
+        )
         return self
+
+    def _device_type(self):
+        return torch.device(self.device).type
+
+    def infer(self, x, **fit_params):
+        if self.precision == "32":
+            return super().infer(x, **fit_params)
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        with torch.autocast(device_type=self._device_type(), dtype=dtype):
+            out = super().infer(x, **fit_params)
+        return out.float()
+
+    def train_step_single(self, batch, **fit_params):
+        if not self.scaler_.is_enabled():
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = skorch.dataset.unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        self.scaler_.scale(loss).backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _step_optimizer(self, step_fn):
+        if not self.scaler_.is_enabled():
+            return super()._step_optimizer(step_fn)
+        step_fn()  # zero_grad, forward, scaled backward
+        self.scaler_.step(self.optimizer_)
+        self.scaler_.update()
+        return None
 
 
 def is_fitted_estimator(obj):
@@ -288,6 +335,7 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             callbacks=callbacks,
             verbose=int(self.verbose),
             device=device,
+            precision=self.precision,
         )
 
     def _train(self, module, plan, X, y, *, device, seed):
@@ -381,7 +429,13 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         )
 
     def _device(self):
-        return resolve_device(self.device)
+        device = resolve_device(self.device)
+        if getattr(self, "precision", "32") == "16-mixed" and device == "cpu":
+            raise ValueError(
+                "precision='16-mixed' needs a CUDA device; on the CPU use "
+                "precision='bf16' or '32'."
+            )
+        return device
 
     def _forward(self, X):
         """Run ``net_`` in eval mode over ``X`` in batches; return a numpy array."""

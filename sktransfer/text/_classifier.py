@@ -184,6 +184,7 @@ default="glove-wiki-gigaword-50"
         checkpoint_dir=None,
         verbose=0,
         device="auto",
+        precision="32",
         random_state=None,
     ):
         self.embeddings = embeddings
@@ -212,6 +213,7 @@ default="glove-wiki-gigaword-50"
         self.checkpoint_dir = checkpoint_dir
         self.verbose = verbose
         self.device = device
+        self.precision = precision
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit

@@ -143,6 +143,7 @@ class FineTunedCNNClassifier(
         checkpoint_dir=None,
         verbose=0,
         device="auto",
+        precision="32",
         random_state=None,
     ):
         self.backbone = backbone
@@ -168,6 +169,7 @@ class FineTunedCNNClassifier(
         self.checkpoint_dir = checkpoint_dir
         self.verbose = verbose
         self.device = device
+        self.precision = precision
         self.random_state = random_state
 
     @all_or_nothing

@@ -102,3 +102,16 @@ def test_missing_cuda_index_is_a_clear_error(cuda, digits):
         FineTunedCNNClassifier(device=f"cuda:{torch.cuda.device_count()}").fit(
             X[:20], y[:20]
         )
+
+
+@pytest.mark.parametrize("precision", ["bf16", "16-mixed"])
+def test_mixed_precision_on_cuda(cuda, digits, precision, tmp_path):
+    X, y = digits
+    gpu = FineTunedCNNClassifier(device="cuda", precision=precision, **SETTINGS)
+    gpu.fit(X[:600], y[:600])
+    assert gpu.net_.scaler_.is_enabled() == (precision == "16-mixed")
+    assert gpu.score(X[600:], y[600:]) > 0.85
+    restored = pickle.loads(pickle.dumps(gpu))
+    np.testing.assert_allclose(
+        restored.predict_proba(X[:20]), gpu.predict_proba(X[:20])
+    )

@@ -596,3 +596,19 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, digits, fast
     fresh = FineTunedCNNClassifier(checkpoint_dir=tmp_path, random_state=0, **settings)
     assert len(fresh.fit(X, y).net_.history) == 7
     np.testing.assert_array_equal(fresh.predict_proba(X), straight.predict_proba(X))
+
+
+def test_bf16_precision_trains_on_the_cpu(digits, fast):
+    X, y = digits
+    clf = FineTunedCNNClassifier(precision="bf16", random_state=0, **fast).fit(
+        X[:300], y[:300]
+    )
+    assert clf.net_.precision == "bf16" and not clf.net_.scaler_.is_enabled()
+    proba = clf.predict_proba(X[300:400])
+    assert proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    full = FineTunedCNNClassifier(random_state=0, **fast).fit(X[:300], y[:300])
+    assert clf.score(X[300:600], y[300:600]) > full.score(X[300:600], y[300:600]) - 0.1
+    assert not np.array_equal(proba, full.predict_proba(X[300:400]))  # really bf16
+    with pytest.raises(ValueError, match="precision='16-mixed' needs a CUDA device"):
+        FineTunedCNNClassifier(precision="16-mixed", **fast).fit(X[:50], y[:50])
