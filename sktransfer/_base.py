@@ -61,6 +61,7 @@ TRAINING_CONSTRAINTS = {
     "callbacks": [list, tuple, None],
     "checkpoint_dir": [str, os.PathLike, None],
     "precision": [StrOptions(set(PRECISIONS))],
+    "accelerator": "no_validation",
     "verbose": ["verbose"],
     "device": [str],
     "random_state": ["random_state"],
@@ -107,6 +108,11 @@ TRAINING_PARAMS_DOC = """
     precision : {"32", "bf16", "16-mixed"}, default="32"
         Arithmetic of the forward pass: float32; bfloat16 autocast (CUDA or
         CPU); or float16 autocast with gradient scaling (CUDA only).
+    accelerator : accelerate.Accelerator or None, default=None
+        Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
+        multi-GPU and distributed set-ups launched with ``accelerate launch``.
+        The accelerator then places the model (``device`` is ignored) and sets
+        the mixed precision (leave ``precision="32"``).
     random_state : int, RandomState instance or None, default=None
         Seeds torch and numpy inside ``fit`` (initialisation, shuffling, dropout,
         the validation split) without changing the caller's global RNG state.
@@ -201,6 +207,33 @@ class TransferNet(skorch.NeuralNet):
         self.scaler_.step(self.optimizer_)
         self.scaler_.update()
         return None
+
+
+def accelerated_net_class():
+    """``AccelerateMixin + TransferNet`` (skorch's Hugging Face Accelerate path)."""
+    global _ACCELERATED
+    if _ACCELERATED is None:
+        try:
+            import accelerate  # noqa: F401
+            from skorch.hf import AccelerateMixin
+        except ImportError as exc:
+            raise ImportError(
+                "accelerator= needs Hugging Face Accelerate: "
+                'pip install "sktransfer[accelerate]"'
+            ) from exc
+        _ACCELERATED = type(
+            "AcceleratedTransferNet",
+            (AccelerateMixin, TransferNet),
+            {
+                "__module__": __name__,
+                "__doc__": "TransferNet trained through an accelerate.Accelerator.",
+            },
+        )
+        globals()["AcceleratedTransferNet"] = _ACCELERATED
+    return _ACCELERATED
+
+
+_ACCELERATED = None
 
 
 def is_fitted_estimator(obj):
@@ -319,7 +352,18 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += self._user_callbacks()
-        return TransferNet(
+        net_class, net_device = TransferNet, device
+        if getattr(self, "accelerator", None) is not None:
+            if self.precision != "32":
+                raise ValueError(
+                    "with accelerator=, set mixed precision on the Accelerator "
+                    "(mixed_precision=...) and leave precision='32'."
+                )
+            net_class, net_device = accelerated_net_class(), None
+            extra = {"accelerator": self.accelerator}
+        else:
+            extra = {}
+        return net_class(
             module=module,
             criterion=torch.nn.CrossEntropyLoss,
             optimizer=self._optimizer_class(),
@@ -334,8 +378,9 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             train_split=predefined_split(Dataset(*valid)) if valid else None,
             callbacks=callbacks,
             verbose=int(self.verbose),
-            device=device,
+            device=net_device,
             precision=self.precision,
+            **extra,
         )
 
     def _train(self, module, plan, X, y, *, device, seed):
@@ -429,6 +474,8 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         )
 
     def _device(self):
+        if getattr(self, "accelerator", None) is not None:
+            return str(self.accelerator.device)
         device = resolve_device(self.device)
         if getattr(self, "precision", "32") == "16-mixed" and device == "cpu":
             raise ValueError(

@@ -19,7 +19,7 @@ import torch
 from skorch.callbacks import Callback
 
 FILENAME = "checkpoint.pt"
-_NOT_FINGERPRINTED = {"callbacks", "verbose", "checkpoint_dir", "device"}
+_NOT_FINGERPRINTED = {"callbacks", "verbose", "checkpoint_dir", "device", "accelerator"}
 
 
 def fingerprint(estimator, X, y):

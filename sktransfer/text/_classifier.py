@@ -185,6 +185,7 @@ default="glove-wiki-gigaword-50"
         verbose=0,
         device="auto",
         precision="32",
+        accelerator=None,
         random_state=None,
     ):
         self.embeddings = embeddings
@@ -214,6 +215,7 @@ default="glove-wiki-gigaword-50"
         self.verbose = verbose
         self.device = device
         self.precision = precision
+        self.accelerator = accelerator
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit

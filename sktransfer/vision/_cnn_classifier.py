@@ -144,6 +144,7 @@ class FineTunedCNNClassifier(
         verbose=0,
         device="auto",
         precision="32",
+        accelerator=None,
         random_state=None,
     ):
         self.backbone = backbone
@@ -170,6 +171,7 @@ class FineTunedCNNClassifier(
         self.verbose = verbose
         self.device = device
         self.precision = precision
+        self.accelerator = accelerator
         self.random_state = random_state
 
     @all_or_nothing

@@ -1,0 +1,44 @@
+"""The Hugging Face Accelerate path (skorch's AccelerateMixin), on the CPU."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
+from sktransfer.utils._testing import FAST_TRAINING
+
+accelerate = pytest.importorskip("accelerate")
+
+
+def test_accelerated_fit_equals_the_plain_cpu_fit(digits):
+    X, y = digits
+    settings = {k: v for k, v in FAST_TRAINING.items() if k != "device"}
+    plain = FineTunedCNNClassifier(device="cpu", random_state=0, **settings)
+    accelerated = FineTunedCNNClassifier(
+        accelerator=accelerate.Accelerator(cpu=True), random_state=0, **settings
+    )
+    plain.fit(X[:300], y[:300])
+    accelerated.fit(X[:300], y[:300])
+    assert type(accelerated.net_).__name__ == "AcceleratedTransferNet"
+    np.testing.assert_allclose(
+        accelerated.predict_proba(X[300:400]),
+        plain.predict_proba(X[300:400]),
+        atol=1e-6,
+    )
+    restored = pickle.loads(pickle.dumps(accelerated))
+    np.testing.assert_allclose(
+        restored.predict_proba(X[:20]), accelerated.predict_proba(X[:20])
+    )
+
+
+def test_accelerated_text_and_precision_conflict(news, digits):
+    clf = PretrainedEmbeddingClassifier(
+        accelerator=accelerate.Accelerator(cpu=True), max_epochs=2, random_state=0
+    ).fit(news["X"], news["y"])
+    assert clf.score(news["X_test"], news["y_test"]) > 0.3
+    X, y = digits
+    with pytest.raises(ValueError, match="leave precision='32'"):
+        FineTunedCNNClassifier(
+            accelerator=accelerate.Accelerator(cpu=True), precision="bf16", max_epochs=1
+        ).fit(X[:50], y[:50])
