@@ -24,3 +24,19 @@ def test_a_broken_estimator_fails_the_checks():
 
     with pytest.raises(AssertionError, match="__init__ set"):
         check_text_estimator(Broken())
+
+
+def test_a_clone_that_changes_a_parameter_fails_the_checks():
+    from sklearn.base import BaseEstimator
+
+    from sktransfer.utils.estimator_checks import check_get_set_params_and_clone
+
+    class Drifting(BaseEstimator):
+        def __init__(self, vocabulary=None):
+            self.vocabulary = vocabulary
+
+        def __sklearn_clone__(self):
+            return type(self)(vocabulary=["other"])
+
+    with pytest.raises(AssertionError, match="clone changed parameter 'vocabulary'"):
+        check_get_set_params_and_clone(Drifting(vocabulary=["a"]))
