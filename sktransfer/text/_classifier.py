@@ -44,6 +44,14 @@ TEXT_TRANSFER_MODES = {
 }
 OOV_POLICIES = ("ignore", "zero", "random", "trainable")
 
+TEXT_CONSTRAINTS = {
+    "lowercase": ["boolean"],
+    "token_pattern": [str],
+    "tokenizer": [callable, None],
+    "max_length": [Interval(Integral, 1, None, closed="left"), None],
+}
+"""``_parameter_constraints`` of the tokenization knobs every text estimator has."""
+
 TEXT_PARAMS_DOC = """
     lowercase : bool, default=True
         Lowercase documents before tokenizing.
@@ -149,10 +157,7 @@ default="glove-wiki-gigaword-50"
         "unfreeze_epoch": [Interval(Integral, 0, None, closed="left")],
         "embedding_lr_scale": [Interval(Real, 0, None, closed="left")],
         "unseen_words": [StrOptions({"pretrained", "ignore"})],
-        "lowercase": ["boolean"],
-        "token_pattern": [str],
-        "tokenizer": [callable, None],
-        "max_length": [Interval(Integral, 1, None, closed="left"), None],
+        **TEXT_CONSTRAINTS,
     }
 
     def __init__(

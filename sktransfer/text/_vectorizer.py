@@ -1,6 +1,6 @@
 """EmbeddingVectorizer: raw text -> pooled pretrained word vectors."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -13,7 +13,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from sktransfer.text._classifier import TEXT_PARAMS_DOC
+from sktransfer.text._classifier import TEXT_CONSTRAINTS, TEXT_PARAMS_DOC
 from sktransfer.text._tokenize import (
     DEFAULT_TOKEN_PATTERN,
     Tokenizer,
@@ -81,10 +81,7 @@ class EmbeddingVectorizer(
         "pooling": [StrOptions({"mean", "max", "mean_max"})],
         "weighting": [StrOptions({"tfidf", "sif"}), None],
         "sif_alpha": [Interval(Real, 0, None, closed="neither")],
-        "lowercase": ["boolean"],
-        "token_pattern": [str],
-        "tokenizer": [callable, None],
-        "max_length": [Interval(Integral, 1, None, closed="left"), None],
+        **TEXT_CONSTRAINTS,
     }
 
     def __init__(
