@@ -9,14 +9,23 @@ estimators work in Pipeline, GridSearchCV, cross_val_score, clone and pickle.
 __version__ = "0.1.0.dev0"
 
 from sktransfer._persistence import load, save
-from sktransfer.text import EmbeddingVectorizer, PretrainedEmbeddingClassifier
+from sktransfer.text import (
+    EmbeddingVectorizer,
+    FineTunedTransformerClassifier,
+    PretrainedEmbeddingClassifier,
+    TransformerVectorizer,
+    ZeroShotClassifier,
+)
 from sktransfer.vision import FineTunedCNNClassifier, PretrainedFeatureExtractor
 
 __all__ = [
     "EmbeddingVectorizer",
     "FineTunedCNNClassifier",
+    "FineTunedTransformerClassifier",
     "PretrainedEmbeddingClassifier",
     "PretrainedFeatureExtractor",
+    "TransformerVectorizer",
+    "ZeroShotClassifier",
     "__version__",
     "load",
     "save",

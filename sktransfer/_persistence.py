@@ -9,6 +9,7 @@ registered name, a file path) for the file to be self-describing; pickle and
 joblib keep working for everything else.
 """
 
+import hashlib
 import json
 import os
 import zipfile
@@ -24,8 +25,10 @@ def _estimator_classes():
     from sktransfer import (
         EmbeddingVectorizer,
         FineTunedCNNClassifier,
+        FineTunedTransformerClassifier,
         PretrainedEmbeddingClassifier,
         PretrainedFeatureExtractor,
+        TransformerVectorizer,
     )
 
     return {
@@ -35,6 +38,8 @@ def _estimator_classes():
             PretrainedFeatureExtractor,
             PretrainedEmbeddingClassifier,
             EmbeddingVectorizer,
+            FineTunedTransformerClassifier,
+            TransformerVectorizer,
         )
     }
 
@@ -129,10 +134,12 @@ FITTED = {
         "sif_component_",
         "n_features_out_",
     ),
+    "FineTunedTransformerClassifier": ("classes_", "n_layers_"),
+    "TransformerVectorizer": ("n_features_out_",),
 }
 
 
-def save(estimator, path):
+def save(estimator, path, *, compact=False):
     """Save a fitted sktransfer estimator to ``path`` as JSON + safetensors.
 
     Parameters
@@ -143,6 +150,14 @@ def save(estimator, path):
         ``callbacks``.
     path : str or path-like
         The file to write (a zip; ``.skt`` is a good extension).
+    compact : bool, default=False
+        Store only the weights that differ from the named source's, with a
+        SHA-256 checksum of the source weights left out. :func:`load`
+        resolves the source again and refuses it if the checksum differs. A
+        frozen transformer classifier shrinks from the whole transformer to
+        its head. Supported where the model holds the source's weights as they
+        are (CNN backbones, transformers); word-vector classifiers hold a
+        vocabulary-specific table and always store it.
 
     Examples
     --------
@@ -159,7 +174,10 @@ def save(estimator, path):
     """
     name = type(estimator).__name__
     if name not in FITTED or _estimator_classes()[name] is not type(estimator):
-        raise TypeError(f"sktransfer.save stores sktransfer estimators, not {name}.")
+        raise TypeError(
+            f"sktransfer.save stores {', '.join(sorted(FITTED))}; not {name} "
+            "(pickle or joblib it instead)."
+        )
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(estimator)
@@ -179,6 +197,8 @@ def save(estimator, path):
         state = net.module_.state_dict()
         tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
         meta["history"] = json.loads(json.dumps(net.history.to_list(), default=float))
+    if compact:
+        tensors, meta["compact"] = _leave_out_source(estimator, tensors)
     with zipfile.ZipFile(os.fspath(path), "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("meta.json", json.dumps(meta))
         archive.writestr("weights.safetensors", _safetensors().save(tensors))
@@ -247,9 +267,60 @@ def load(path, *, device="cpu"):
         estimator.tokenizer_ = Tokenizer(
             estimator.lowercase, estimator.token_pattern, estimator.tokenizer
         )
+    if "compact" in meta:
+        tensors = _put_back_source(estimator, tensors, meta["compact"], path)
     if hasattr(estimator, "_restore_net"):
         estimator._restore_net(tensors, meta.get("history", []), os.fspath(path))
     return estimator
+
+
+# ------------------------------------------------------------ the compact form
+
+
+def _source_tensors(estimator):
+    if not hasattr(estimator, "_source_tensors"):
+        raise ValueError(
+            f"compact=True is not supported for {type(estimator).__name__}: its "
+            "model does not hold the source's weights as they are."
+        )
+    return {k: v.detach().cpu() for k, v in estimator._source_tensors().items()}
+
+
+def _checksum(tensors, names):
+    digest = hashlib.sha256()
+    for name in sorted(names):
+        digest.update(name.encode())
+        digest.update(tensors[name].contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _leave_out_source(estimator, tensors):
+    """Drop the tensors equal to the source's; describe what was left out."""
+    source = _source_tensors(estimator)
+    same = [
+        k
+        for k, v in tensors.items()
+        if k in source and source[k].shape == v.shape and torch.equal(source[k], v)
+    ]
+    kept = {k: v for k, v in tensors.items() if k not in same}
+    return kept, {"omitted": sorted(same), "sha256": _checksum(source, same)}
+
+
+def _put_back_source(estimator, tensors, compact, path):
+    """Refill left-out tensors from the re-resolved source, checksum verified."""
+    omitted = compact.get("omitted")
+    if not isinstance(omitted, list) or not all(isinstance(k, str) for k in omitted):
+        raise ValueError(f"{os.fspath(path)}: malformed compact section.")
+    source = _source_tensors(estimator)
+    missing = [k for k in omitted if k not in source]
+    if missing or _checksum(source, omitted) != compact.get("sha256"):
+        raise ValueError(
+            f"{os.fspath(path)} was saved in compact form against other source "
+            "weights than the ones resolved now (checksum mismatch"
+            + (f"; missing {missing[:3]}" if missing else "")
+            + "); install the same source version or save without compact=True."
+        )
+    return {**tensors, **{k: source[k] for k in omitted}}
 
 
 def restore_state(module, tensors, source):

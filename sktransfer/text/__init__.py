@@ -1,7 +1,14 @@
-"""Text estimators on pretrained word vectors."""
+"""Text estimators on pretrained word vectors and pretrained transformers."""
 
 from sktransfer.text._classifier import PretrainedEmbeddingClassifier
 from sktransfer.text._modules import KimCNN, TextEncoder, TextTransferModule
+from sktransfer.text._transformer_classifier import FineTunedTransformerClassifier
+from sktransfer.text._transformer_vectorizer import TransformerVectorizer
+from sktransfer.text._transformers import (
+    OFFLINE_TRANSFORMERS,
+    TransformerTransferModule,
+    resolve_transformer,
+)
 from sktransfer.text._vectorizer import EmbeddingVectorizer
 from sktransfer.text._vectors import (
     WORD_VECTORS,
@@ -9,15 +16,22 @@ from sktransfer.text._vectors import (
     cache_dir,
     resolve_word_vectors,
 )
+from sktransfer.text._zero_shot import ZeroShotClassifier
 
 __all__ = [
+    "OFFLINE_TRANSFORMERS",
     "WORD_VECTORS",
     "EmbeddingVectorizer",
+    "FineTunedTransformerClassifier",
     "KimCNN",
     "PretrainedEmbeddingClassifier",
     "TextEncoder",
     "TextTransferModule",
+    "TransformerTransferModule",
+    "TransformerVectorizer",
     "WordVectors",
+    "ZeroShotClassifier",
     "cache_dir",
+    "resolve_transformer",
     "resolve_word_vectors",
 ]

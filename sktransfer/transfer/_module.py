@@ -83,14 +83,22 @@ class TransferModule(nn.Module):
         return self
 
 
-def batched_features(module, X, *, batch_size, device):
-    """``module.features`` over ``X`` (numpy), once, in eval mode: float32 numpy."""
+def batched_features(module, X, *, batch_size, device, progress=False):
+    """``module.features`` over ``X`` (numpy), once, in eval mode: float32 numpy.
+
+    ``progress=True`` shows a progress bar (tqdm) over the batches.
+    """
     was_training = module.training
     module.eval()
     chunks = []
+    starts = range(0, len(X), batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="features", unit="batch", leave=False)
     try:
         with torch.inference_mode():
-            for start in range(0, len(X), batch_size):
+            for start in starts:
                 batch = torch.from_numpy(np.asarray(X[start : start + batch_size]))
                 chunks.append(module.features(batch.to(device)).float().cpu())
     finally:

@@ -16,7 +16,11 @@ def fast_instances():
 
 def text_instances():
     """One fast, seeded instance of every text estimator (offline GloVe)."""
-    from sktransfer import EmbeddingVectorizer, PretrainedEmbeddingClassifier
+    from sktransfer import (
+        EmbeddingVectorizer,
+        PretrainedEmbeddingClassifier,
+        ZeroShotClassifier,
+    )
 
     fast = {**FAST_TRAINING, "max_epochs": 5}
     return [
@@ -32,4 +36,32 @@ def text_instances():
         EmbeddingVectorizer(),
         EmbeddingVectorizer(pooling="mean_max", weighting="sif"),
         EmbeddingVectorizer(weighting="tfidf", max_length=5),
+        ZeroShotClassifier(EmbeddingVectorizer(), center=True),
+        *transformer_instances(),
+    ]
+
+
+def transformer_instances():
+    """Fast instances of the transformer estimators (none without the extra)."""
+    import importlib.util
+
+    if importlib.util.find_spec("transformers") is None:
+        return []
+    from sktransfer import (
+        FineTunedTransformerClassifier,
+        TransformerVectorizer,
+        ZeroShotClassifier,
+    )
+
+    fast = {**FAST_TRAINING, "max_epochs": 5, "max_length": 32}
+    return [
+        FineTunedTransformerClassifier(random_state=0, **fast),
+        FineTunedTransformerClassifier(
+            transfer="partial",
+            trainable_layers=1,
+            random_state=0,
+            **{**fast, "max_epochs": 2},
+        ),
+        TransformerVectorizer(device="cpu", max_length=32),
+        ZeroShotClassifier(TransformerVectorizer(device="cpu", max_length=32)),
     ]

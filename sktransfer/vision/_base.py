@@ -95,6 +95,11 @@ class ImageEstimatorMixin:
         module.preprocess.scale = 1.0 / scale
         return standardized_head(module, tensors)
 
+    def _source_tensors(self):
+        """The named source's weights as the model names them (compact save)."""
+        source = resolve_backbone(self.backbone, self.image_shape_[0])
+        return {f"backbone.{k}": v for k, v in source.module.state_dict().items()}
+
     @staticmethod
     def _probe_features(source, preprocess, image_shape):
         """Run one blank image through the backbone to learn its feature size."""

@@ -1,0 +1,303 @@
+"""FineTunedTransformerClassifier: raw text -> pretrained transformer -> head."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+from sktransfer._base import (
+    TRAINING_CONSTRAINTS,
+    TRAINING_PARAMS_DOC,
+    TransferEstimatorBase,
+    all_or_nothing,
+    check_fitted_net,
+    encode_labels,
+    softmax,
+)
+from sktransfer._nn import MLPHead
+from sktransfer._persistence import history_from, restore_state, standardized_head
+from sktransfer.text._tokenize import validate_texts
+from sktransfer.text._transformers import (
+    DEFAULT_TRANSFORMER,
+    POOLINGS,
+    TransformerTransferModule,
+    check_max_length,
+    check_not_all_empty,
+    resolve_transformer,
+    sorted_features,
+    tokenize,
+    trainable_copy,
+    transformer_layers,
+)
+from sktransfer.transfer import plan_transfer
+from sktransfer.utils import seeded
+
+TRANSFORMER_TRANSFER_MODES = {
+    "frozen": "feature_extraction",
+    "fine_tune": "fine_tune",
+    "partial": "partial",
+    "structure": "structure",
+}
+
+
+class FineTunedTransformerClassifier(ClassifierMixin, TransferEstimatorBase):
+    __doc__ = f"""Text classifier on a pretrained transformer: raw text in.
+
+    **Source**: ``source``, a pretrained transformer encoder (a Hugging Face
+    model name, a local model directory, or a FineTunedTransformerClassifier
+    fitted on source data). **Target**: a pooled text embedding and an MLP head
+    for the target classes. **Transfer**: ``transfer`` says whether the
+    transformer stays frozen, is fine-tuned (all layers or the top ones), or is
+    replaced by a freshly initialised one of the same architecture (the
+    baseline).
+
+    Needs the ``transformers`` extra (``pip install "sktransfer[transformers]"``),
+    which also installs ``"sentence-transformers/all-MiniLM-L6-v2"`` for offline
+    use.
+
+    Parameters
+    ----------
+    source : str, path or fitted FineTunedTransformerClassifier, \
+default="sentence-transformers/all-MiniLM-L6-v2"
+        A Hugging Face model name (loaded from the local Hugging Face cache, an
+        offline package, or the Hub), a local model directory, or a fitted
+        classifier (its fine-tuned transformer; a new head for the new
+        classes). Resolved in ``fit``; named models are cached per process.
+    transfer : {{"frozen", "fine_tune", "partial", "structure"}}, default="frozen"
+        ``frozen``: the transformer does not change; the texts are embedded
+        once per fit and only the head trains. ``fine_tune``: every layer
+        trains, the transformer at ``lr * backbone_lr_scale``. ``partial``: the
+        top ``trainable_layers`` layers train (with the head). ``structure``:
+        the same architecture with fresh weights, all trained at ``lr`` (the
+        no-transfer baseline).
+    pooling : {{"mean", "cls"}}, default="mean"
+        Text embedding: the mean of the token states over real tokens (what
+        sentence-transformers models are trained for), or the first token's
+        state.
+    max_length : int, default=256
+        Tokens read per text, special tokens included; longer texts are
+        truncated (only their beginning is read). At most the model's
+        ``max_position_embeddings``.
+    trainable_layers : int, default=2
+        For ``transfer="partial"``: how many of the top transformer layers
+        train.
+    backbone_lr_scale : float, default=0.05
+        Learning rate of the transformer relative to ``lr`` (``fine_tune`` and
+        ``partial``); the default gives the usual 5e-5 with ``lr=1e-3``.
+    {TRAINING_PARAMS_DOC.strip()}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    tokenizer_ : transformers tokenizer
+        The source's tokenizer.
+    n_layers_ : int
+        Number of transformer layers of the source.
+    net_ : skorch.NeuralNet
+        The trained network (``net_.module_``: ``backbone`` = the transformer,
+        ``head``), with its ``history``.
+
+    Examples
+    --------
+    >>> from sktransfer import FineTunedTransformerClassifier
+    >>> clf = FineTunedTransformerClassifier(lr=1e-2, max_epochs=30,
+    ...                                      random_state=0, device="cpu")
+    >>> clf = clf.fit(["the goalie saved the puck", "the rocket reached orbit",
+    ...                "a hockey game tonight", "astronauts on the station"],
+    ...               ["sport", "space", "sport", "space"])
+    >>> clf.predict(["the team scored a late goal", "a probe landed on mars"]).tolist()
+    ['sport', 'space']
+    """
+
+    _source_params = ("source",)
+
+    _parameter_constraints = {
+        **TRAINING_CONSTRAINTS,
+        "source": "no_validation",
+        "transfer": [StrOptions(set(TRANSFORMER_TRANSFER_MODES))],
+        "pooling": [StrOptions(set(POOLINGS))],
+        "max_length": [Interval(Integral, 2, None, closed="left")],
+        "trainable_layers": [Interval(Integral, 0, None, closed="left")],
+        "backbone_lr_scale": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        source=DEFAULT_TRANSFORMER,
+        transfer="frozen",
+        *,
+        pooling="mean",
+        max_length=256,
+        trainable_layers=2,
+        backbone_lr_scale=0.05,
+        hidden_layer_sizes=(),
+        dropout=0.0,
+        lr=1e-3,
+        max_epochs=20,
+        batch_size=32,
+        optimizer="adamw",
+        weight_decay=0.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        callbacks=None,
+        checkpoint_dir=None,
+        verbose=0,
+        device="auto",
+        precision="32",
+        accelerator=None,
+        random_state=None,
+    ):
+        self.source = source
+        self.transfer = transfer
+        self.pooling = pooling
+        self.max_length = max_length
+        self.trainable_layers = trainable_layers
+        self.backbone_lr_scale = backbone_lr_scale
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.callbacks = callbacks
+        self.checkpoint_dir = checkpoint_dir
+        self.verbose = verbose
+        self.device = device
+        self.precision = precision
+        self.accelerator = accelerator
+        self.random_state = random_state
+
+    @all_or_nothing
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Tokenize the texts once, transfer the transformer, train the model.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Raw documents (list, array, pandas Series, or one text column).
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : FineTunedTransformerClassifier
+        """
+        name = type(self).__name__
+        docs = validate_texts(X, name)
+        check_not_all_empty(docs, name)
+        if y is None:
+            raise ValueError(
+                f"{name} requires y to be passed, but the target y is None."
+            )
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(docs, y)
+        y = encode_labels(self, y)
+        tokenizer, source_model = resolve_transformer(self.source)
+        check_max_length(self.max_length, source_model)
+        self.tokenizer_ = tokenizer
+        packed = tokenize(tokenizer, docs, self.max_length)
+        layers = transformer_layers(source_model)
+        self.n_layers_ = len(layers)
+        device = self._device()
+        with seeded(self.random_state, device) as seed:
+            module = self._build_module(source_model)
+            backbone = module.backbone
+            top = layers[len(layers) - min(self.trainable_layers, len(layers)) :]
+            plan = plan_transfer(
+                TRANSFORMER_TRANSFER_MODES[self.transfer],
+                backbone,
+                lr=self.lr,
+                source_lr_scale=(
+                    1.0 if self.transfer == "structure" else self.backbone_lr_scale
+                ),
+                trainable_blocks=tuple(top),
+            )
+            self._train(module, plan, packed, y, device=device, seed=seed)
+        return self
+
+    def _build_module(self, source_model):
+        """A private copy of the source transformer and a new head."""
+        backbone = trainable_copy(source_model)
+        head = MLPHead(
+            backbone.config.hidden_size,
+            tuple(self.hidden_layer_sizes),
+            len(self.classes_),
+            self.dropout,
+        )
+        return TransformerTransferModule(backbone, self.pooling, head)
+
+    def _source_tensors(self):
+        """The pretrained source's weights as the model names them (compact save)."""
+        _, model = resolve_transformer(self.source)
+        return {f"backbone.{k}": v for k, v in model.state_dict().items()}
+
+    def _restore_net(self, tensors, history, source):
+        self.tokenizer_, model = resolve_transformer(self.source)
+        module = standardized_head(self._build_module(model), tensors)
+        restore_state(module, tensors, source)
+        self.net_ = self._make_net(
+            module, device=self._device(), n_train=1
+        ).initialize()
+        self.net_.history = history_from(history)
+
+    def _features_once(self, module, X, device):
+        return sorted_features(
+            module,
+            X,
+            batch_size=max(self.batch_size, 64),
+            device=device,
+            progress=self.verbose >= 1 and len(X) > 1000,
+        )
+
+    def _transformer_source(self):
+        """``(tokenizer, transformer)`` of a fitted classifier used as a source."""
+        if not hasattr(self, "net_"):
+            raise ValueError(
+                f"source is an unfitted {type(self).__name__}; fit it on the source "
+                "data first."
+            )
+        backbone = trainable_copy(self.net_.module_.backbone).cpu().eval()
+        return self.tokenizer_, backbone
+
+    def _packed(self, X):
+        check_fitted_net(self)
+        docs = validate_texts(X, type(self).__name__)
+        return tokenize(self.tokenizer_, docs, self.max_length)
+
+    def predict_proba(self, X):
+        """Class probabilities of the documents in ``X``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        return softmax(self._forward(self._packed(X)))
+
+    def extract_features(self, X):
+        """The pooled text embeddings the head sees (before it), float32.
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, hidden_size)
+        """
+        packed = self._packed(X)
+        return self._features_once(self.net_.module_, packed, self.net_.device)
+
+    def predict(self, X):
+        """Predicted class labels of the documents in ``X``."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags

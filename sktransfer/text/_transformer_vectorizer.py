@@ -1,0 +1,167 @@
+"""TransformerVectorizer: raw text -> pretrained transformer sentence embeddings."""
+
+from numbers import Integral
+
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from sktransfer._base import SharedSourceCloneMixin
+from sktransfer.text._tokenize import validate_texts
+from sktransfer.text._transformers import (
+    DEFAULT_TRANSFORMER,
+    POOLINGS,
+    TransformerTransferModule,
+    check_max_length,
+    check_not_all_empty,
+    normalize_rows,
+    resolve_transformer,
+    sorted_features,
+    tokenize,
+)
+from sktransfer.utils import resolve_device
+
+
+class TransformerVectorizer(
+    SharedSourceCloneMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
+):
+    """Transformer: documents -> sentence embeddings of a pretrained transformer.
+
+    Put it in a :class:`~sklearn.pipeline.Pipeline` before any estimator (a
+    linear probe: ``make_pipeline(TransformerVectorizer(), LogisticRegression())``).
+    The transformer is not stored in the fitted estimator: it is resolved
+    through sktransfer's per-process cache (loaded once, shared by every
+    clone), so pickles stay small. Texts are tokenized in one batch, sorted by
+    length so that each batch carries little padding, and embedded under
+    ``torch.inference_mode`` (no gradient memory).
+
+    Needs the ``transformers`` extra.
+
+    Parameters
+    ----------
+    source : str, path or fitted FineTunedTransformerClassifier, \
+default="sentence-transformers/all-MiniLM-L6-v2"
+        As in :class:`FineTunedTransformerClassifier`.
+    pooling : {"mean", "cls"}, default="mean"
+        Mean of the token states over real tokens, or the first token's state.
+    normalize : bool, default=True
+        L2-normalise each embedding (as sentence-transformers does for
+        all-MiniLM-L6-v2), so dot products are cosine similarities.
+    max_length : int, default=256
+        Tokens read per text, special tokens included; longer texts are
+        truncated (only their beginning is read).
+    batch_size : int, default=64
+        Texts per forward pass.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Where the transformer runs.
+    verbose : int, default=0
+        1 shows a progress bar when embedding more than 1,000 texts.
+
+    Attributes
+    ----------
+    n_features_out_ : int
+        Embedding size (the transformer's hidden size).
+
+    Examples
+    --------
+    >>> from sktransfer import TransformerVectorizer
+    >>> vectorizer = TransformerVectorizer(device="cpu").fit(["a"])
+    >>> emb = vectorizer.transform(["a hockey game", "the puck and the goalie",
+    ...                             "a rocket launch"])
+    >>> emb.shape
+    (3, 384)
+    >>> bool(emb[0] @ emb[1] > emb[0] @ emb[2])
+    True
+    """
+
+    _source_params = ("source",)
+
+    _parameter_constraints = {
+        "source": "no_validation",
+        "pooling": [StrOptions(set(POOLINGS))],
+        "normalize": ["boolean"],
+        "max_length": [Interval(Integral, 2, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "device": [str],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        source=DEFAULT_TRANSFORMER,
+        *,
+        pooling="mean",
+        normalize=True,
+        max_length=256,
+        batch_size=64,
+        device="auto",
+        verbose=0,
+    ):
+        self.source = source
+        self.pooling = pooling
+        self.normalize = normalize
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.device = device
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Resolve the transformer and check the settings; learns nothing else.
+
+        Parameters
+        ----------
+        X : iterable of str
+        y : ignored
+
+        Returns
+        -------
+        self : TransformerVectorizer
+        """
+        validate_texts(X, type(self).__name__)
+        _, model = resolve_transformer(self.source)
+        check_max_length(self.max_length, model)
+        self.n_features_out_ = int(model.config.hidden_size)
+        return self
+
+    def transform(self, X):
+        """Sentence embeddings of the documents in ``X``.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_samples, n_features_out), float32
+        """
+        check_is_fitted(self, "n_features_out_")
+        name = type(self).__name__
+        docs = validate_texts(X, name)
+        check_not_all_empty(docs, name)
+        device = resolve_device(self.device)
+        tokenizer, model = resolve_transformer(self.source, device)
+        module = TransformerTransferModule(model, self.pooling, head=None).eval()
+        features = sorted_features(
+            module,
+            tokenize(tokenizer, docs, self.max_length),
+            batch_size=self.batch_size,
+            device=device,
+            progress=self.verbose >= 1 and len(docs) > 1000,
+        )
+        return normalize_rows(features) if self.normalize else features
+
+    @property
+    def _n_features_out(self):
+        return self.n_features_out_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.transformer_tags.preserves_dtype = []
+        return tags

