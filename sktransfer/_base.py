@@ -28,6 +28,7 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
+from sktransfer._batches import batch_iterator
 from sktransfer._checkpoint import (
     EpochCheckpoint,
     fingerprint,
@@ -362,7 +363,8 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             net_class, net_device = accelerated_net_class(), None
             extra = {"accelerator": self.accelerator}
         else:
-            extra = {}
+            # whole-array batches, no per-sample Dataset/collate work
+            extra = {"iterator_train": batch_iterator, "iterator_valid": batch_iterator}
         return net_class(
             module=module,
             criterion=torch.nn.CrossEntropyLoss,

@@ -5,9 +5,11 @@ from numbers import Integral
 import numpy as np
 import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.validation import check_memory
 
 from sktransfer._base import TransferEstimatorBase, TransferNet, check_fitted_net
+from sktransfer._batches import batch_iterator
 from sktransfer._persistence import restore_state
 from sktransfer.utils import seeded
 from sktransfer.vision._base import (
@@ -45,6 +47,13 @@ class PretrainedFeatureExtractor(
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation of randomly initialised backbones
         (``"small_cnn"``).
+    memory : str, joblib.Memory or None, default=None
+        Cache the features on disk (a folder or a ``joblib.Memory``, as
+        scikit-learn's ``Pipeline``): ``transform`` of the same images by a
+        backbone with the same weights and preprocessing returns the stored
+        features instead of running the backbone again. In a
+        ``GridSearchCV`` over what comes after the extractor, the backbone
+        then runs once per fold, not once per grid point.
 
     Attributes
     ----------
@@ -75,6 +84,7 @@ class PretrainedFeatureExtractor(
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
         "random_state": ["random_state"],
+        "memory": [None, str, HasMethods(["cache"])],
     }
 
     def __init__(
@@ -87,6 +97,7 @@ class PretrainedFeatureExtractor(
         batch_size=64,
         device="auto",
         random_state=None,
+        memory=None,
     ):
         self.backbone = backbone
         self.image_shape = image_shape
@@ -95,6 +106,7 @@ class PretrainedFeatureExtractor(
         self.batch_size = batch_size
         self.device = device
         self.random_state = random_state
+        self.memory = memory
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -123,6 +135,7 @@ class PretrainedFeatureExtractor(
             module=module,
             criterion=torch.nn.MSELoss,
             batch_size=self.batch_size,
+            iterator_valid=batch_iterator,
             device=device,
         ).initialize()
 
@@ -143,7 +156,26 @@ class PretrainedFeatureExtractor(
         """
         check_fitted_net(self)
         X = validate_images(self, X, reset=False)
+        if self.memory is None:
+            return self._features(X)
+        cached = check_memory(self.memory).cache(_cached_features, ignore=["extractor"])
+        return cached(self._cache_key(), X, extractor=self)
+
+    def _features(self, X):
         return self._forward(X).astype(np.float32, copy=False)
+
+    def _cache_key(self):
+        """What the features depend on: the weights and the preprocessing."""
+        module = self.net_.module_
+        return {
+            "weights": {
+                name: tensor.detach().cpu().numpy()
+                for name, tensor in module.state_dict().items()
+            },
+            "image_shape": tuple(self.image_shape_),
+            "pixel_scale": float(self.pixel_scale_),
+            "resize": self.resize,
+        }
 
     @property
     def _n_features_out(self):
@@ -155,3 +187,8 @@ class PretrainedFeatureExtractor(
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.requires_fit = True
         return tags
+
+
+def _cached_features(key, X, extractor):
+    """The disk-cached computation: ``key`` and ``X`` are what joblib hashes."""
+    return extractor._features(X)

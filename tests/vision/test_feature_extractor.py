@@ -131,3 +131,49 @@ def test_a_path_given_as_a_name_says_what_to_do(tmp_path, digits):
     torch.save({}, path)
     with pytest.raises(ValueError, match="pass the architecture with it"):
         FineTunedCNNClassifier(backbone=str(path)).fit(X[:20], np.arange(20) % 2)
+
+
+def test_memory_runs_the_backbone_once_per_fold_in_a_search(digits, tmp_path):
+    from unittest import mock
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    X, y = digits[0][:300], digits[1][:300]
+    features = PretrainedFeatureExtractor._features
+    runs = {}
+
+    def search(memory):
+        calls = []
+
+        def counting(self, X):
+            calls.append(len(X))
+            return features(self, X)
+
+        pipe = make_pipeline(
+            PretrainedFeatureExtractor(random_state=0, device="cpu", memory=memory),
+            LogisticRegression(max_iter=500),
+        )
+        grid = {"logisticregression__C": [0.1, 1.0, 10.0]}
+        with mock.patch.object(PretrainedFeatureExtractor, "_features", counting):
+            fitted = GridSearchCV(pipe, grid, cv=3).fit(X, y)
+        runs[memory is not None] = len(calls)
+        return fitted
+
+    plain, cached = search(None), search(str(tmp_path))
+    # 3 grid points x 3 folds x (train + test) + the refit = 19 backbone runs;
+    # with memory, once per distinct input: 3 train + 3 test folds + the refit
+    assert runs == {False: 19, True: 7}
+    np.testing.assert_allclose(
+        cached.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"]
+    )
+
+
+def test_memory_keys_on_the_weights(digits, tmp_path):
+    X = digits[0][:50]
+    a = PretrainedFeatureExtractor(random_state=0, device="cpu", memory=str(tmp_path))
+    b = PretrainedFeatureExtractor(random_state=1, device="cpu", memory=str(tmp_path))
+    fa, fb = a.fit(X).transform(X), b.fit(X).transform(X)
+    assert not np.allclose(fa, fb)  # other weights: not served from the cache
+    np.testing.assert_array_equal(a.transform(X), fa)

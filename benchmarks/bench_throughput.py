@@ -1,0 +1,219 @@
+"""Throughput: documents (images) per second of fit and predict, vs the ceiling.
+
+Text: PretrainedEmbeddingClassifier (GloVe 50d, mean encoder = EmbeddingBag,
+``transfer="fine_tune"`` so every epoch runs the whole model) on the full 20
+Newsgroups training set (11,293 documents, tokenization included) and test set
+(7,528). Images: FineTunedCNNClassifier (SmallCNN, fine_tune) on sklearn's
+digits repeated 5 times (8,985 images). Each is measured three ways in one
+process: sktransfer as shipped (whole-array batches), sktransfer with skorch's
+default ``DataLoader`` iterator (the per-sample path it replaced), and the
+ceiling: the same fitted torch module run by a hand-written loop on
+pre-tokenized, pre-tensorized data (forward + backward + AdamW step for fit;
+forward under ``torch.inference_mode`` for predict). Target: sktransfer within
+1.5x of the ceiling. Writes benchmarks/results/throughput.md and .json.
+
+Run: python benchmarks/bench_throughput.py [--epochs 3] [--repeats 3]
+"""
+
+import argparse
+import contextlib
+import copy
+import functools
+import json
+import pathlib
+import time
+from unittest import mock
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+from torch.utils.data import DataLoader
+
+import sktransfer._base
+from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
+from sktransfer.datasets import load_20newsgroups
+
+try:
+    from benchmarks._machine import machine, machine_line
+except ImportError:  # run as a script from benchmarks/
+    from _machine import machine, machine_line
+
+RESULTS = pathlib.Path(__file__).parent / "results"
+BATCH_SIZE = 64
+
+
+def dataloader_iterator(dataset, batch_size, shuffle=False, drop_last=False, **kw):
+    """skorch's default: a DataLoader over the Dataset (per-sample getitem)."""
+    return DataLoader(
+        dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, **kw
+    )
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def loop_fit_seconds(module, X, y, epochs):
+    """Hand-written training loop on whole tensors: the fit ceiling."""
+    module = copy.deepcopy(module).train()
+    optimizer = torch.optim.AdamW(
+        [p for p in module.parameters() if p.requires_grad], lr=1e-3
+    )
+    loss_fn = torch.nn.CrossEntropyLoss()
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+
+    def run():
+        for _ in range(epochs):
+            order = torch.randperm(len(Xt))
+            for i in range(0, len(Xt), BATCH_SIZE):
+                idx = order[i : i + BATCH_SIZE]
+                optimizer.zero_grad()
+                loss_fn(module(Xt[idx]), yt[idx]).backward()
+                optimizer.step()
+
+    return timed(run)[0]
+
+
+def loop_predict_seconds(module, X):
+    module = copy.deepcopy(module).eval()
+    Xt = torch.from_numpy(X)
+
+    def run():
+        with torch.inference_mode():
+            for i in range(0, len(Xt), BATCH_SIZE):
+                module(Xt[i : i + BATCH_SIZE])
+
+    return timed(run)[0]
+
+
+def measure(name, make, X, y, X_test, encode, epochs, repeats):
+    """Items per second for fit and predict: shipped, DataLoader path, ceiling."""
+    runs = {"sktransfer": [], "dataloader": [], "ceiling": []}
+    for _ in range(repeats):
+        for variant in ("sktransfer", "dataloader"):
+            patch = (
+                mock.patch.object(
+                    sktransfer._base, "batch_iterator", dataloader_iterator
+                )
+                if variant == "dataloader"
+                else contextlib.nullcontext()
+            )
+            with patch:
+                fit_s, model = timed(lambda: make().fit(X, y))
+                predict_s, _ = timed(functools.partial(model.predict, X_test))
+            runs[variant].append((fit_s, predict_s))
+        ids, y_ids, ids_test = encode(model, X, y, X_test)
+        module = model.net_.module_
+        runs["ceiling"].append(
+            (
+                loop_fit_seconds(module, ids, y_ids, epochs),
+                loop_predict_seconds(module, ids_test),
+            )
+        )
+    row = {"workload": name}
+    for variant, values in runs.items():
+        fit_s, predict_s = np.median(np.array(values), axis=0)
+        row[variant] = {
+            "fit_per_s": len(X) * epochs / fit_s,
+            "predict_per_s": len(X_test) / predict_s,
+            "fit_s": float(fit_s),
+            "predict_s": float(predict_s),
+        }
+    for phase in ("fit", "predict"):
+        row[f"{phase}_ceiling_ratio"] = (
+            row["ceiling"][f"{phase}_per_s"] / row["sktransfer"][f"{phase}_per_s"]
+        )
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def text_workload(epochs):
+    train, test = load_20newsgroups("train"), load_20newsgroups("test")
+
+    def make():
+        return PretrainedEmbeddingClassifier(
+            transfer="fine_tune",
+            max_epochs=epochs,
+            batch_size=BATCH_SIZE,
+            lr=3e-3,
+            device="cpu",
+            random_state=0,
+        )
+
+    def encode(model, X, y, X_test):
+        def ids(docs):
+            return model._encode([model.tokenizer_(d) for d in docs], "mean")
+
+        return ids(X), np.searchsorted(model.classes_, y), ids(X_test)
+
+    return make, train.data, train.target, test.data, encode
+
+
+def image_workload(epochs):
+    X, y = load_digits(return_X_y=True)
+    X, y = np.tile(X, (5, 1)), np.tile(y, 5)
+
+    def make():
+        return FineTunedCNNClassifier(
+            transfer="fine_tune",
+            max_epochs=epochs,
+            batch_size=BATCH_SIZE,
+            device="cpu",
+            random_state=0,
+        )
+
+    def encode(model, X, y, X_test):
+        def images(data):
+            return (data.reshape(-1, 1, 8, 8)).astype(np.float32)
+
+        return images(X), np.searchsorted(model.classes_, y), images(X_test)
+
+    return make, X, y, X[:1797], encode
+
+
+def main(epochs=3, repeats=3):
+    rows = []
+    for name, workload in (
+        ("20 Newsgroups, EmbeddingBag (docs)", text_workload),
+        ("digits x5, SmallCNN (images)", image_workload),
+    ):
+        make, X, y, X_test, encode = workload(epochs)
+        rows.append(measure(name, make, X, y, X_test, encode, epochs, repeats))
+    lines = [
+        "| workload | phase | sktransfer /s | DataLoader path /s | ceiling /s | "
+        "ceiling / sktransfer |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        for phase in ("fit", "predict"):
+            lines.append(
+                f"| {r['workload']} | {phase} | "
+                f"{r['sktransfer'][f'{phase}_per_s']:,.0f} | "
+                f"{r['dataloader'][f'{phase}_per_s']:,.0f} | "
+                f"{r['ceiling'][f'{phase}_per_s']:,.0f} | "
+                f"{r[f'{phase}_ceiling_ratio']:.2f} |"
+            )
+    table = "\n".join(lines)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "throughput.json").write_text(
+        json.dumps({"machine": machine(), "epochs": epochs, "rows": rows}, indent=2)
+    )
+    (RESULTS / "throughput.md").write_text(
+        f"# Throughput of fit and predict (items per second, median of {repeats})\n\n"
+        f"{machine_line()}\n\nfit: {epochs} epochs, batch {BATCH_SIZE}, "
+        "items x epochs / seconds, including input validation, tokenization and "
+        "building the model; predict: items / seconds, tokenization included. "
+        "The ceiling runs the same fitted module on pre-tokenized, "
+        "pre-tensorized data. Target: ceiling / sktransfer <= 1.5.\n\n" + table + "\n"
+    )
+    print(table)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    main(args.epochs, args.repeats)
