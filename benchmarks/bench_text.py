@@ -16,10 +16,11 @@ documents (the transformer reads ~50 documents/s on 2 cores). Writes
 benchmarks/results/text_transformers.md and .json.
 
 Run: python benchmarks/bench_text.py [--part glove|transformers] [--quick]
-[--resume] [--cnn-full]
+[--resume] [--cnn-full] [--fine-tune-all]
 (--quick: N=10 (and full), mean only; --resume: keep the sizes already in
-results/text.json; --cnn-full: also the CNN on the full training set, about 40
-minutes more on 2 cores)
+the results files; --cnn-full: also the CNN on the full training set, about 40
+minutes more on 2 cores; --fine-tune-all: the transformer's fine_tune and
+structure rows at N = 20 and 50 too)
 """
 
 import argparse
@@ -46,6 +47,7 @@ from sktransfer.model_selection import stratified_subsample
 RESULTS = pathlib.Path(__file__).parent / "results"
 TRANSFORMER_TEST_PER_CLASS = 100
 TRANSFORMER_MAX_LENGTH = 128
+FINE_TUNE_SIZES = (5, 10)  # fine_tune/structure at N=20, 50: --fine-tune-all
 CNN_MAX_LENGTH = 200  # the CNN is ~7 ms per 512-token document-epoch on 2 cores
 ENCODERS = ("mean", "max", "mean_max", "cnn")
 MODES = ("frozen", "fine_tune", "structure")
@@ -126,29 +128,36 @@ def transformer_models(n):
     )
 
 
-def transformers_part(quick=False):
+def transformers_part(quick=False, resume=False, fine_tune_all=False):
     """The transformer table, on a fixed stratified subset of the test set."""
     train, test = load_20newsgroups("train"), load_20newsgroups("test")
     test_idx = stratified_subsample(test.target, TRANSFORMER_TEST_PER_CLASS, 0)
     X_test, y_test = [test.data[i] for i in test_idx], test.target[test_idx]
     vectorizer = TransformerVectorizer(max_length=TRANSFORMER_MAX_LENGTH)
-    zero_shot = {}
+    saved = RESULTS / "text_transformers.json"
+    previous = json.loads(saved.read_text()) if resume and saved.exists() else {}
+    zero_shot, rows = previous.get("zero_shot", {}), previous.get("rows", [])
+    done = {row["n_per_class"] for row in rows}
     for name, descriptions in (
         ("class names", None),
         ("descriptions", NEWSGROUPS_DESCRIPTIONS),
     ):
+        if name in zero_shot:
+            continue
         start = time.perf_counter()
         clf = ZeroShotClassifier(vectorizer, class_descriptions=descriptions)
         score = clf.fit(None, train.target_names).score(X_test, y_test)
         zero_shot[name] = {"accuracy": score, "seconds": time.perf_counter() - start}
         print(f"zero-shot ({name}) {score:.3f}", flush=True)
-    rows = []
     for n in (10,) if quick else (5, 10, 20, 50):
+        if n in done:
+            continue
         idx = stratified_subsample(train.target, n, 0)
         X, y = [train.data[i] for i in idx], train.target[idx]
         row = {"n_per_class": n}
+        trains_transformer = quick or (n not in FINE_TUNE_SIZES and not fine_tune_all)
         for name, model in transformer_models(n):
-            if quick and name in ("minilm fine_tune", "minilm structure"):
+            if trains_transformer and name in ("minilm fine_tune", "minilm structure"):
                 continue
             start = time.perf_counter()
             score = model.fit(X, y).score(X_test, y_test)
@@ -179,7 +188,10 @@ def write_transformers(rows, zero_shot):
         f"offline package, reading the first {TRANSFORMER_MAX_LENGTH} tokens. "
         "`minilm frozen` trains the head on cached embeddings (epochs from "
         "text_epochs(N), lr 3e-3); `fine_tune`/`structure`: 10 epochs, batch 16, "
-        "head lr 1e-3, transformer at 0.05x. `few-shot prototypes`: "
+        "head lr 1e-3, transformer at 0.05x, run at N = "
+        f"{', '.join(map(str, FINE_TUNE_SIZES))} only unless --fine-tune-all "
+        "is given (about 15 and 40 minutes more on 2 cores). `few-shot "
+        "prototypes`: "
         "ZeroShotClassifier with the readable class descriptions plus the N "
         "examples per class. Written by benchmarks/bench_text.py --part "
         "transformers.\n\n" + table + "\n\nNo labelled text at all:\n\n"
@@ -248,8 +260,9 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--cnn-full", action="store_true")
+    parser.add_argument("--fine-tune-all", action="store_true")
     args = parser.parse_args()
     if args.part in (None, "all", "glove"):
         main(args.quick, args.resume, args.cnn_full)
     if args.part in (None, "all", "transformers"):
-        transformers_part(args.quick)
+        transformers_part(args.quick, args.resume, args.fine_tune_all)
