@@ -94,9 +94,12 @@ class TextTransferModule(TransferModule):
         self.encoder = encoder
         self.head = head
         self.extra_vectors = None
+        self._predict_table = None
 
     def table(self):
         """All word vectors by id: pretrained rows, trainable OOV rows, extra rows."""
+        if self._predict_table is not None:
+            return self._predict_table
         parts = [self.backbone.weight]
         if self.oov_embedding is not None:
             parts.append(self.oov_embedding.weight)
@@ -112,10 +115,13 @@ class TextTransferModule(TransferModule):
         prediction time.
         """
         self.extra_vectors = vectors.to(self.backbone.weight.device)
+        with torch.no_grad():  # built once for every batch, not per batch
+            self._predict_table = self.table()
         try:
             yield self
         finally:
             self.extra_vectors = None
+            self._predict_table = None
 
     def features(self, ids):
         """Encoded documents: ``(B, encoder.out_features)``."""

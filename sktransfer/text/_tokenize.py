@@ -1,5 +1,6 @@
 """Text input: validation, tokenization, vocabularies and padded index matrices."""
 
+import itertools
 import re
 from collections import Counter
 
@@ -111,12 +112,15 @@ def to_index_matrix(token_lists, vocabulary, max_length, min_length=1):
     first ``max_length`` known tokens. ``L`` is the longest kept document, at
     least ``min_length``.
     """
-    rows = []
+    get, rows = vocabulary.get, []
     for tokens in token_lists:
-        ids = [vocabulary[t] for t in tokens if t in vocabulary]
+        ids = [i for i in map(get, tokens) if i is not None]
         rows.append(ids[:max_length] if max_length else ids)
-    width = max(min_length, max((len(r) for r in rows), default=0))
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    width = max(min_length, int(lengths.max(initial=0)))
     out = np.zeros((len(rows), width), dtype=np.int64)
-    for i, ids in enumerate(rows):
-        out[i, : len(ids)] = ids
+    # one vectorised fill instead of a row-by-row copy
+    out[np.arange(width) < lengths[:, None]] = np.fromiter(
+        itertools.chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum())
+    )
     return out
