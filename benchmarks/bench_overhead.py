@@ -22,6 +22,11 @@ from sklearn.datasets import load_digits
 from sktransfer import FineTunedCNNClassifier
 from sktransfer.transfer import reinitialize
 
+try:
+    from benchmarks._machine import machine, machine_line
+except ImportError:  # run as a script from benchmarks/
+    from _machine import machine, machine_line
+
 RESULTS = pathlib.Path(__file__).parent / "results"
 
 
@@ -129,11 +134,13 @@ def main(repeats=3, epochs=10):
         )
     table = "\n".join(lines)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "overhead.json").write_text(json.dumps(rows, indent=2))
+    (RESULTS / "overhead.json").write_text(
+        json.dumps({"machine": machine(), "rows": rows}, indent=2)
+    )
     (RESULTS / "overhead.md").write_text(
         f"# Training time relative to a hand-written loop ({epochs} epochs, median of "
-        f"{repeats}, digits, SmallCNN)\n\nsktransfer's time includes input validation "
-        "and building the model.\n\n" + table + "\n"
+        f"{repeats}, digits, SmallCNN)\n\n{machine_line()}\n\nsktransfer's time "
+        "includes input validation and building the model.\n\n" + table + "\n"
     )
     print(table)
 
