@@ -14,6 +14,11 @@ from sklearn.datasets import load_digits
 
 from sktransfer import FineTunedCNNClassifier
 
+try:
+    from benchmarks._machine import machine, machine_line
+except ImportError:  # run as a script from benchmarks/
+    from _machine import machine, machine_line
+
 RESULTS = pathlib.Path(__file__).parent / "results"
 
 
@@ -54,7 +59,7 @@ def main():
         print(rows[-1], flush=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "cuda.json").write_text(
-        json.dumps({"device": torch.cuda.get_device_name(), "rows": rows}, indent=2)
+        json.dumps({"machine": machine(), "rows": rows}, indent=2)
     )
     lines = [
         "| case | CPU s | CUDA s | speed-up | CPU acc | CUDA acc |",
@@ -66,7 +71,7 @@ def main():
         for r in rows
     ]
     (RESULTS / "cuda.md").write_text(
-        f"# Fit time, CPU vs {torch.cuda.get_device_name()}\n\n"
+        f"# Fit time, CPU vs {torch.cuda.get_device_name()}\n\n{machine_line()}\n\n"
         + "\n".join(lines)
         + "\n"
     )

@@ -183,6 +183,18 @@ class TransferNet(skorch.NeuralNet):
     def _device_type(self):
         return torch.device(self.device).type
 
+    def get_iterator(self, dataset, training=False):
+        """skorch's, but :func:`~sktransfer._batches.batch_iterator` learns the
+        net's current device (small data then lives on the GPU for the fit)."""
+        iterator = self.iterator_train if training else self.iterator_valid
+        if iterator is not batch_iterator:
+            return super().get_iterator(dataset, training)
+        kwargs = self.get_params_for("iterator_train" if training else "iterator_valid")
+        kwargs.setdefault("batch_size", self.batch_size)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        return batch_iterator(dataset, device=self.device, **kwargs)
+
     def infer(self, x, **fit_params):
         if self.precision == "32":
             return super().infer(x, **fit_params)

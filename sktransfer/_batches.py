@@ -13,6 +13,10 @@ import torch
 from skorch.dataset import Dataset
 from torch.utils.data import DataLoader
 
+DEVICE_RESIDENT_BYTES = 1 << 30
+"""On a GPU, training data up to this size (1 GiB) is copied there once per fit
+and batches are cut on the device: no host-to-device copy per batch."""
+
 
 class BatchSlicer:
     """Iterate ``(X_batch, y_batch)`` cut from whole tensors.
@@ -23,8 +27,10 @@ class BatchSlicer:
     y : torch.Tensor or None
     batch_size : int
     shuffle : bool, default=False
-        A fresh permutation from torch's global RNG each pass (so ``seeded``
-        fits are reproducible).
+        A fresh permutation each pass. The global torch RNG is drawn from
+        exactly as a ``DataLoader`` with a ``RandomSampler`` draws from it, so
+        the batches -- and a seeded fit -- are the same as on skorch's default
+        path (and as under Accelerate, which keeps the DataLoader).
     drop_last : bool, default=False
         Skip a last, smaller batch.
     """
@@ -45,7 +51,14 @@ class BatchSlicer:
     def __iter__(self):
         n = len(self.X)
         stop = n - n % self.batch_size if self.drop_last else n
-        order = torch.randperm(n) if self.shuffle else None
+        # DataLoader draws a base seed for its workers, then RandomSampler a
+        # seed for its own generator: the same draws, the same permutation
+        torch.empty((), dtype=torch.int64).random_()
+        order = None
+        if self.shuffle:
+            generator = torch.Generator()
+            generator.manual_seed(int(torch.empty((), dtype=torch.int64).random_()))
+            order = torch.randperm(n, generator=generator).to(self.X.device)
         for start in range(0, stop, self.batch_size):
             if order is None:
                 index = slice(start, start + self.batch_size)
@@ -60,9 +73,34 @@ def _as_tensor(array):
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
-def batch_iterator(dataset, batch_size, shuffle=False, drop_last=False, **kwargs):
+def _resident(dataset, X, y, device):
+    """``X``, ``y`` as tensors, on ``device`` when it is a GPU and they fit.
+
+    The device copy is kept on the dataset, so later epochs reuse it.
+    """
+    X, y = _as_tensor(X), None if y is None else _as_tensor(y)
+    if device is None or torch.device(device).type != "cuda":
+        return X, y
+    size = X.nbytes + (0 if y is None else y.nbytes)
+    if size > DEVICE_RESIDENT_BYTES:
+        return X, y
+    cached = getattr(dataset, "_sktransfer_resident", None)
+    if cached is None or cached[0] != str(device):
+        moved = (X.to(device), None if y is None else y.to(device))
+        cached = (str(device), *moved)
+        dataset._sktransfer_resident = cached
+    return cached[1], cached[2]
+
+
+def batch_iterator(
+    dataset, batch_size, shuffle=False, drop_last=False, device=None, **kwargs
+):
     """skorch ``iterator_train`` / ``iterator_valid``: a :class:`BatchSlicer`
-    when ``dataset`` holds whole numeric arrays, skorch's ``DataLoader`` else."""
+    when ``dataset`` holds whole numeric arrays, skorch's ``DataLoader`` else.
+
+    With a CUDA ``device``, data up to :data:`DEVICE_RESIDENT_BYTES` is moved
+    to the GPU once and sliced there.
+    """
     X, y = getattr(dataset, "X", None), getattr(dataset, "y", None)
     whole = (
         type(dataset) is Dataset
@@ -78,10 +116,5 @@ def batch_iterator(dataset, batch_size, shuffle=False, drop_last=False, **kwargs
             drop_last=drop_last,
             **kwargs,
         )
-    return BatchSlicer(
-        _as_tensor(X),
-        None if y is None else _as_tensor(y),
-        batch_size,
-        shuffle=shuffle,
-        drop_last=drop_last,
-    )
+    X, y = _resident(dataset, X, y, device)
+    return BatchSlicer(X, y, batch_size, shuffle=shuffle, drop_last=drop_last)
