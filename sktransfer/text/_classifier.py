@@ -6,7 +6,6 @@ import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from sktransfer._base import (
     TRAINING_CONSTRAINTS,
@@ -14,7 +13,6 @@ from sktransfer._base import (
     TransferEstimatorBase,
     all_or_nothing,
     check_fitted_net,
-    encode_labels,
     softmax,
 )
 from sktransfer._nn import MLPHead
@@ -31,6 +29,7 @@ from sktransfer.text._tokenize import (
     Tokenizer,
     document_frequencies,
     to_index_matrix,
+    validate_text_target,
     validate_texts,
 )
 from sktransfer.transfer import plan_transfer
@@ -242,14 +241,7 @@ default="glove-wiki-gigaword-50"
         self : PretrainedEmbeddingClassifier
         """
         docs = validate_texts(X, type(self).__name__)
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None."
-            )
-        y = column_or_1d(y, warn=True)
-        check_consistent_length(docs, y)
-        y = encode_labels(self, y)
+        y = validate_text_target(self, docs, y)
         self.tokenizer_ = Tokenizer(self.lowercase, self.token_pattern, self.tokenizer)
         tokens = [self.tokenizer_(doc) for doc in docs]
         vectors, encoder_state = resolve_text_source(self.embeddings)

@@ -6,6 +6,9 @@ from collections import Counter
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+from sktransfer._base import encode_labels
 
 DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
@@ -95,6 +98,21 @@ class Tokenizer:
         self.__dict__.update(state)
         if self.tokenizer is None:
             self._findall = re.compile(self.token_pattern).findall
+
+
+def validate_text_target(estimator, docs, y):
+    """``y`` for ``docs``: required, 1-D, as long; returned as class indices.
+
+    Sets ``estimator.classes_`` (see :func:`sktransfer._base.encode_labels`).
+    """
+    if y is None:
+        raise ValueError(
+            f"{type(estimator).__name__} requires y to be passed, but the target y "
+            "is None."
+        )
+    y = column_or_1d(y, warn=True)
+    check_consistent_length(docs, y)
+    return encode_labels(estimator, y)
 
 
 def document_frequencies(token_lists):

@@ -5,7 +5,6 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from sktransfer._base import (
     TRAINING_CONSTRAINTS,
@@ -13,12 +12,11 @@ from sktransfer._base import (
     TransferEstimatorBase,
     all_or_nothing,
     check_fitted_net,
-    encode_labels,
     softmax,
 )
 from sktransfer._nn import MLPHead
 from sktransfer._persistence import history_from, restore_state, standardized_head
-from sktransfer.text._tokenize import validate_texts
+from sktransfer.text._tokenize import validate_text_target, validate_texts
 from sktransfer.text._transformers import (
     DEFAULT_TRANSFORMER,
     POOLINGS,
@@ -194,13 +192,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         name = type(self).__name__
         docs = validate_texts(X, name)
         check_not_all_empty(docs, name)
-        if y is None:
-            raise ValueError(
-                f"{name} requires y to be passed, but the target y is None."
-            )
-        y = column_or_1d(y, warn=True)
-        check_consistent_length(docs, y)
-        y = encode_labels(self, y)
+        y = validate_text_target(self, docs, y)
         tokenizer, source_model = resolve_transformer(self.source)
         check_max_length(self.max_length, source_model)
         self.tokenizer_ = tokenizer
