@@ -45,19 +45,29 @@ t3 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "first_s": t2 - t1, "second_s": t3 - t2}))
 """
 
-WORKER = """
+HOLD = """
+vectors = resolve_word_vectors("glove-wiki-gigaword-50")
+float(np.asarray(vectors.vectors).sum())  # touch every row
+vectors.lookup(WORDS)  # a fit's vocabulary lookup
+"""
+
+WORKER = (
+    """
 import json, numpy as np, psutil
 me = psutil.Process()
 before = me.memory_full_info()
 from sktransfer.text import resolve_word_vectors
+WORDS = ["the", "hockey", "zzqxv"] * 20000
 imported = me.memory_full_info()
-vectors = resolve_word_vectors("glove-wiki-gigaword-50")
-float(np.asarray(vectors.vectors).sum())  # touch every row
-vectors.lookup(["the", "hockey"])
+"""
+    + HOLD
+    + """
+del WORDS
 after = me.memory_full_info()
 print(json.dumps({"uss_mb": (after.uss - imported.uss) / 1e6,
                   "rss_mb": (after.rss - imported.rss) / 1e6}))
 """
+)
 
 
 def run_python(code, *args, env=None):
@@ -104,15 +114,27 @@ def resolve_rows(tmp):
     return rows
 
 
+def seconds(value):
+    return f"{value:.2f} s" if value >= 0.1 else f"{value * 1e3:.2f} ms"
+
+
 def memory_row():
     """What one more worker process adds to hold the vectors, while another
-    process (this one) already holds them: private memory (USS) vs resident."""
+    process (this one) already holds them and has looked words up: private
+    memory (USS) vs resident."""
     import numpy as np
 
     from sktransfer.text import resolve_word_vectors
 
-    held = resolve_word_vectors("glove-wiki-gigaword-50")
-    float(np.asarray(held.vectors).sum())
+    # this process is the first worker: it does what the second will
+    exec(
+        HOLD,
+        {
+            "np": np,
+            "resolve_word_vectors": resolve_word_vectors,
+            "WORDS": ["the", "hockey", "zzqxv"] * 20000,
+        },
+    )
     worker = run_python(WORKER)
     row = {
         "worker_private_mb": worker["uss_mb"],
@@ -132,9 +154,9 @@ def main():
         "again in the process |",
         "| --- | --- | --- | --- |",
     ] + [
-        f"| {r['source']} | {r['first_on_machine_s']:.2f} s | "
-        f"{r['first_in_process_s']:.2f} s | "
-        f"{r['second_in_process_s'] * 1e3:.2f} ms |"
+        f"| {r['source']} | {seconds(r['first_on_machine_s'])} | "
+        f"{seconds(r['first_in_process_s'])} | "
+        f"{seconds(r['second_in_process_s'])} |"
         for r in rows
     ]
     RESULTS.mkdir(exist_ok=True)
@@ -145,14 +167,17 @@ def main():
         "# Resolving word vectors\n\n"
         f"{machine_line()}\n\nTime to a usable source (target: again in the "
         "process <= 50 ms):\n\n" + "\n".join(lines) + "\n\n"
-        "A second worker (a fresh process resolving and reading every vector "
-        "while this process already holds them, as a loky worker of "
-        "GridSearchCV(n_jobs=2) does) makes "
+        "A second worker (a fresh process resolving the vectors, reading every "
+        "row and looking 60,000 words up, while this process has done the same, "
+        "as a loky worker of GridSearchCV(n_jobs=2) does) makes "
         f"{memory['worker_resident_mb']:.0f} MB resident but only "
-        f"{memory['worker_private_mb']:.0f} MB private = "
-        f"{100 * memory['private_share_of_matrix']:.0f} % of the "
-        f"{MATRIX_MB:.0f} MB matrix (target <= 10 %): the matrix is a shared "
-        "memory map; what is private is the word list and its index.\n"
+        f"{memory['worker_private_mb']:.1f} MB private = "
+        f"{100 * memory['private_share_of_matrix']:.1f} % of the "
+        f"{MATRIX_MB:.0f} MB matrix (target <= 10 %): the matrix and the sorted "
+        "word index are shared memory maps; no process builds a word list or "
+        "dict to look words up.\n\n"
+        "Before (2026-11-28, same machine): 97 MB private (121 %), because "
+        "each worker read the 400,000-word list and built a dict of it.\n"
     )
     (RESULTS / "embeddings.md").write_text(text)
     print(text)

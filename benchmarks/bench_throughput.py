@@ -42,7 +42,9 @@ RESULTS = pathlib.Path(__file__).parent / "results"
 BATCH_SIZE = 64
 
 
-def dataloader_iterator(dataset, batch_size, shuffle=False, drop_last=False, **kw):
+def dataloader_iterator(
+    dataset, batch_size, shuffle=False, drop_last=False, device=None, **kw
+):
     """skorch's default: a DataLoader over the Dataset (per-sample getitem)."""
     return DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, **kw
@@ -151,12 +153,12 @@ def text_workload(epochs):
 
     def encode(model, X, y, X_test):
         def ids(docs):
-            return model._encode([model.tokenizer_(d) for d in docs], "mean")
+            return model._encode(model.tokenizer_.corpus(docs), "mean")
 
         return ids(X), np.searchsorted(model.classes_, y), ids(X_test)
 
     def prepare(model, docs):
-        return [model.tokenizer_(d) for d in docs]
+        return model._encode(model.tokenizer_.corpus(docs), "mean")
 
     return make, train.data, train.target, test.data, encode, prepare
 

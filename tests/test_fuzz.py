@@ -8,8 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sktransfer import FineTunedCNNClassifier
+from sktransfer.text._corpus import Corpus
 from sktransfer.text._formats import read_vectors_file
-from sktransfer.text._tokenize import Tokenizer, to_index_matrix, validate_texts
+from sktransfer.text._tokenize import Tokenizer, validate_texts
 from sktransfer.vision._images import infer_image_shape
 
 FUZZ = settings(
@@ -75,11 +76,32 @@ def test_tokenizer(docs, lowercase):
     assert all(
         isinstance(t, str) and len(t) >= 2 for tokens in token_lists for t in tokens
     )
-    vocabulary = {
-        t: i + 1 for i, t in enumerate(sorted({t for ts in token_lists for t in ts}))
-    }
-    ids = to_index_matrix(token_lists, vocabulary, max_length=7)
+    corpus = Corpus.from_token_lists(token_lists)
+    vocabulary = {t: i + 1 for i, t in enumerate(sorted(corpus.words))}
+    word_ids = np.array([vocabulary[w] for w in corpus.words], dtype=np.int64)
+    ids = corpus.index_matrix(word_ids, max_length=7)
     assert ids.shape[0] == len(docs) and ids.shape[1] <= 7 and (ids >= 0).all()
+    expected = [[vocabulary[t] for t in tokens][:7] for tokens in token_lists]
+    assert [[i for i in row if i] for row in ids.tolist()] == expected
+
+
+ASCII_TEXT = st.text(
+    alphabet=st.sampled_from("aAbBzZ09_ \n\t.,-'\x00é"), max_size=60
+) | st.text(max_size=40)
+
+
+@FUZZ
+@given(
+    docs=st.lists(ASCII_TEXT, min_size=1, max_size=6),
+    lowercase=st.booleans(),
+    pattern=st.sampled_from([r"(?u)\b\w\w+\b", r"\b\w+\b"]),
+)
+def test_corpus_equals_the_regular_expression(docs, lowercase, pattern):
+    # the numpy path (ASCII documents) and the regex path give the same tokens
+    tokenize = Tokenizer(lowercase=lowercase, token_pattern=pattern)
+    corpus = tokenize.corpus(docs)
+    assert corpus.token_lists() == [tokenize(doc) for doc in docs]
+    assert len(set(corpus.words)) == len(corpus.words)
 
 
 @FUZZ

@@ -1,5 +1,6 @@
 """PretrainedEmbeddingClassifier: raw text -> pretrained word vectors -> head."""
 
+import itertools
 from numbers import Integral, Real
 
 import numpy as np
@@ -27,8 +28,6 @@ from sktransfer.text._source import fitted_classifier_source, resolve_text_sourc
 from sktransfer.text._tokenize import (
     DEFAULT_TOKEN_PATTERN,
     Tokenizer,
-    document_frequencies,
-    to_index_matrix,
     validate_text_target,
     validate_texts,
 )
@@ -243,11 +242,11 @@ default="glove-wiki-gigaword-50"
         docs = validate_texts(X, type(self).__name__)
         y = validate_text_target(self, docs, y)
         self.tokenizer_ = Tokenizer(self.lowercase, self.token_pattern, self.tokenizer)
-        tokens = [self.tokenizer_(doc) for doc in docs]
+        corpus = self.tokenizer_.corpus(docs)
         vectors, encoder_state = resolve_text_source(self.embeddings)
         device = self._device()
         with seeded(self.random_state, device) as seed:
-            table, oov_table = self._build_vocabulary(tokens, vectors, seed)
+            table, oov_table = self._build_vocabulary(corpus, vectors, seed)
             module = self._build_module(table, oov_table, encoder_state)
             plan = plan_transfer(
                 TEXT_TRANSFER_MODES[self.transfer],
@@ -256,13 +255,13 @@ default="glove-wiki-gigaword-50"
                 source_lr_scale=self.embedding_lr_scale,
                 unfreeze_schedule={self.unfreeze_epoch: "*"},
             )
-            ids = self._encode(tokens, self.encoder)
+            ids = self._encode(corpus, self.encoder)
             self._train(module, plan, ids, y, device=device, seed=seed)
         return self
 
-    def _build_vocabulary(self, tokens, vectors, seed):
+    def _build_vocabulary(self, corpus, vectors, seed):
         """Set ``vocabulary_``; return the embedding table and trainable OOV rows."""
-        df = document_frequencies(tokens)
+        df = corpus.by_word(corpus.document_frequencies())
         words = sorted(df, key=lambda w: (-df[w], w))
         found_vectors, found = vectors.lookup(words)
         known = [w for w, f in zip(words, found, strict=True) if f]
@@ -323,10 +322,21 @@ default="glove-wiki-gigaword-50"
         )
         return TextTransferModule(backbone, oov_embedding, encoder, head)
 
-    def _encode(self, tokens, encoder, vocabulary=None):
+    def _encode(self, corpus, encoder, word_ids=None):
+        """Padded matrix of vocabulary ids of ``corpus`` (see Corpus.index_matrix).
+
+        ``word_ids``: the id of each of ``corpus.words`` (default: from
+        ``vocabulary_``, 0 for a word not in it).
+        """
         min_length = max(KIM_WIDTHS) if encoder == "cnn" else 1
-        vocabulary = self.vocabulary_ if vocabulary is None else vocabulary
-        return to_index_matrix(tokens, vocabulary, self.max_length, min_length)
+        if word_ids is None:
+            word_ids = self._word_ids(corpus.words)
+        return corpus.index_matrix(word_ids, self.max_length, min_length)
+
+    def _word_ids(self, words):
+        """``vocabulary_`` id of each of ``words``, 0 where missing."""
+        ids = map(self.vocabulary_.get, words, itertools.repeat(0))
+        return np.fromiter(ids, np.int64, len(words))
 
     def _restore_net(self, tensors, history, source):
         table = np.zeros(tuple(tensors["backbone.weight"].shape), np.float32)
@@ -371,30 +381,33 @@ default="glove-wiki-gigaword-50"
         """Validate and encode ``X``, then ``compute(ids)`` with unseen words."""
         check_fitted_net(self)
         docs = validate_texts(X, type(self).__name__)
-        tokens = [self.tokenizer_(doc) for doc in docs]
+        corpus = self.tokenizer_.corpus(docs)
         module = self.net_.module_
-        vocabulary, extra = self._unseen_word_vectors(tokens)
-        ids = self._encode(tokens, module.encoder.mode, vocabulary)
+        word_ids = self._word_ids(corpus.words)
+        extra = self._unseen_word_vectors(corpus.words, word_ids)
+        ids = self._encode(corpus, module.encoder.mode, word_ids)
         if extra is None:
             return compute(ids)
         with module.using_extra_vectors(torch.from_numpy(extra)):
             return compute(ids)
 
-    def _unseen_word_vectors(self, tokens):
-        """Vocabulary extended with unseen words the source knows, and their rows."""
+    def _unseen_word_vectors(self, words, word_ids):
+        """Vectors of the unseen ``words`` (id 0) that the source knows, or None.
+
+        Gives those words the ids after the vocabulary's, in ``word_ids``.
+        """
         if self.unseen_words == "ignore" or self.transfer == "structure":
-            return self.vocabulary_, None
-        unseen = sorted({t for doc in tokens for t in doc if t not in self.vocabulary_})
-        if not unseen:
-            return self.vocabulary_, None
+            return None
+        unseen = np.flatnonzero(word_ids == 0)
+        if not len(unseen):
+            return None
         vectors, _ = resolve_text_source(self.embeddings)
-        rows, found = vectors.lookup(unseen)
+        rows, found = vectors.lookup([words[i] for i in unseen.tolist()])
         if not found.any():
-            return self.vocabulary_, None
+            return None
         start = max(self.vocabulary_.values()) + 1
-        known = [w for w, f in zip(unseen, found, strict=True) if f]
-        vocabulary = {**self.vocabulary_, **{w: start + i for i, w in enumerate(known)}}
-        return vocabulary, rows[found]
+        word_ids[unseen[found]] = np.arange(start, start + found.sum())
+        return rows[found]
 
     def predict(self, X):
         """Predicted class labels of the documents in ``X``."""

@@ -1,14 +1,13 @@
-"""Text input: validation, tokenization, vocabularies and padded index matrices."""
+"""Text input: validation and tokenization."""
 
-import itertools
 import re
-from collections import Counter
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from sktransfer._base import encode_labels
+from sktransfer.text._corpus import RUN_PATTERNS, tokenize_corpus
 
 DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
@@ -89,6 +88,17 @@ class Tokenizer:
             doc = doc.lower()
         return self.tokenizer(doc) if self.tokenizer is not None else self._findall(doc)
 
+    def corpus(self, docs):
+        """All of ``docs`` tokenized, as a :class:`~sktransfer.text._corpus.Corpus`.
+
+        The same tokens as calling the tokenizer on each document, found by
+        numpy for ASCII documents when the pattern is sklearn's default.
+        """
+        min_run = (
+            RUN_PATTERNS.get(self.token_pattern) if self.tokenizer is None else None
+        )
+        return tokenize_corpus(docs, self, self.lowercase, min_run)
+
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_findall"] = None
@@ -113,32 +123,3 @@ def validate_text_target(estimator, docs, y):
     y = column_or_1d(y, warn=True)
     check_consistent_length(docs, y)
     return encode_labels(estimator, y)
-
-
-def document_frequencies(token_lists):
-    """``Counter`` of the number of documents each token occurs in."""
-    counts = Counter()
-    for tokens in token_lists:
-        counts.update(set(tokens))
-    return counts
-
-
-def to_index_matrix(token_lists, vocabulary, max_length, min_length=1):
-    """Padded ``(n_docs, L)`` int64 matrix of vocabulary indices (0 = padding).
-
-    Tokens missing from ``vocabulary`` are dropped; each document keeps its
-    first ``max_length`` known tokens. ``L`` is the longest kept document, at
-    least ``min_length``.
-    """
-    get, rows = vocabulary.get, []
-    for tokens in token_lists:
-        ids = [i for i in map(get, tokens) if i is not None]
-        rows.append(ids[:max_length] if max_length else ids)
-    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-    width = max(min_length, int(lengths.max(initial=0)))
-    out = np.zeros((len(rows), width), dtype=np.int64)
-    # one vectorised fill instead of a row-by-row copy
-    out[np.arange(width) < lengths[:, None]] = np.fromiter(
-        itertools.chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum())
-    )
-    return out

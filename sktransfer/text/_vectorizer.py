@@ -17,7 +17,6 @@ from sktransfer.text._classifier import TEXT_CONSTRAINTS, TEXT_PARAMS_DOC
 from sktransfer.text._tokenize import (
     DEFAULT_TOKEN_PATTERN,
     Tokenizer,
-    document_frequencies,
     validate_texts,
 )
 from sktransfer.text._vectors import resolve_word_vectors
@@ -120,20 +119,17 @@ class EmbeddingVectorizer(
         """
         docs = validate_texts(X, type(self).__name__)
         self.tokenizer_ = Tokenizer(self.lowercase, self.token_pattern, self.tokenizer)
-        tokens = [self.tokenizer_(doc) for doc in docs]
+        corpus = self.tokenizer_.corpus(docs)
         vectors = resolve_word_vectors(self.embeddings)
-        self.df_ = dict(document_frequencies(tokens))
+        self.df_ = corpus.by_word(corpus.document_frequencies())
         self.n_documents_ = len(docs)
-        counts = {}
-        for doc in tokens:
-            for token in doc:
-                counts[token] = counts.get(token, 0) + 1
-        total = sum(counts.values()) or 1
-        self.word_probability_ = {w: c / total for w, c in counts.items()}
+        counts = corpus.counts()
+        probability = counts / max(counts.sum(), 1)
+        self.word_probability_ = corpus.by_word(probability)
         self.sif_component_ = None
         self.n_features_out_ = vectors.dim * (2 if self.pooling == "mean_max" else 1)
         if self.weighting == "sif":
-            embedded = self._mean(tokens, vectors, remove_component=False)
+            embedded = self._mean(self._token_rows(corpus, vectors), False)
             _, _, vt = np.linalg.svd(embedded, full_matrices=False)
             self.sif_component_ = vt[0].astype(np.float32)
         return self
@@ -151,36 +147,28 @@ class EmbeddingVectorizer(
             return counts * a / (a + p)
         return counts.astype(np.float64)
 
-    def _token_rows(self, tokens, vectors):
-        """Sparse (n_docs x n_used) weights and the vectors of the used words."""
-        index = vectors.index
-        data, indices, indptr, used, n_tokens = [], [], [0], {}, []
-        for doc in tokens:
-            ids = [index[t] for t in doc if t in index]
-            if self.max_length:
-                ids = ids[: self.max_length]
-            uniq, counts = np.unique(
-                np.asarray(ids, dtype=np.int64), return_counts=True
-            )
-            cols = [used.setdefault(i, len(used)) for i in uniq.tolist()]
-            data.append(counts)
-            indices.extend(cols)
-            indptr.append(len(indices))
-            n_tokens.append(len(ids))
-        rows = np.fromiter(used, dtype=np.int64, count=len(used))  # column order
-        table = np.asarray(vectors.vectors[rows], dtype=np.float32).reshape(
-            len(rows), vectors.dim
-        )
-        words = [vectors.words[i] for i in rows.tolist()]
-        counts = np.concatenate(data) if data else np.zeros(0)
+    def _token_rows(self, corpus, vectors):
+        """Sparse (n_docs x n_used) counts, the used words, their vectors and the
+        number of known tokens of each document."""
+        rows = vectors.rows(corpus.words)  # of each distinct word, -1 if unknown
+        doc, _, word_rows = corpus.select(rows, self.max_length)
+        used, column = np.unique(word_rows, return_inverse=True)
         matrix = sp.csr_matrix(
-            (counts.astype(np.float64), np.asarray(indices, np.int64), indptr),
-            shape=(len(tokens), len(used)),
+            (np.ones(len(doc)), (doc, column)), shape=(corpus.n_docs, len(used))
         )
-        return matrix, table, words, np.asarray(n_tokens)
+        matrix.sum_duplicates()
+        table = np.asarray(vectors.vectors[used], dtype=np.float32).reshape(
+            len(used), vectors.dim
+        )
+        word_of_row = {
+            r: w for w, r in zip(corpus.words, rows.tolist(), strict=True) if r >= 0
+        }
+        words = [word_of_row[r] for r in used.tolist()]
+        n_tokens = np.bincount(doc, minlength=corpus.n_docs)
+        return matrix, table, words, n_tokens
 
-    def _mean(self, tokens, vectors, remove_component=True, parts=None):
-        matrix, table, words, n_tokens = parts or self._token_rows(tokens, vectors)
+    def _mean(self, parts, remove_component=True):
+        matrix, table, words, n_tokens = parts
         weighted = matrix.copy()
         weighted.data = self._weights([words[j] for j in matrix.indices], matrix.data)
         total = (
@@ -203,12 +191,12 @@ class EmbeddingVectorizer(
         """
         check_is_fitted(self, "df_")
         docs = validate_texts(X, type(self).__name__)
-        tokens = [self.tokenizer_(doc) for doc in docs]
+        corpus = self.tokenizer_.corpus(docs)
         vectors = resolve_word_vectors(self.embeddings)
-        parts = self._token_rows(tokens, vectors)
+        parts = self._token_rows(corpus, vectors)
         outputs = []
         if self.pooling in ("mean", "mean_max"):
-            outputs.append(self._mean(tokens, vectors, parts=parts))
+            outputs.append(self._mean(parts))
         if self.pooling in ("max", "mean_max"):
             matrix, table, _, _ = parts
             peak = np.zeros((len(docs), vectors.dim), np.float32)

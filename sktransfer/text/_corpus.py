@@ -1,0 +1,227 @@
+"""Documents as arrays of word ids, tokenized without per-token Python work.
+
+:meth:`Tokenizer.corpus <sktransfer.text._tokenize.Tokenizer.corpus>` returns a
+:class:`Corpus`. For sklearn's default token pattern (and ``\\b\\w+\\b``) the
+ASCII documents are tokenized by numpy: word characters are looked up byte by
+byte, tokens are the runs of them, and each token of up to 16 bytes is its own
+exact 128-bit key (two little-endian ``uint64``), so distinct tokens are found
+with an open-addressing table in a few vectorised passes. Longer tokens,
+documents with non-ASCII characters and custom patterns or tokenizers go
+through the regular expression, with the same result.
+"""
+
+import dataclasses
+import itertools
+
+import numpy as np
+
+RUN_PATTERNS = {r"(?u)\b\w\w+\b": 2, r"\b\w\w+\b": 2, r"(?u)\b\w+\b": 1, r"\b\w+\b": 1}
+"""Token patterns that mean "runs of at least k word characters", by k."""
+
+_WORD_BYTE = bytes(
+    c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+    for c in range(256)
+)  # bytes.translate table: 1 for an ASCII word character, 0 otherwise
+_LOW_BYTES = np.array(
+    [(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64
+)
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
+_KEY_BYTES = 16
+
+
+@dataclasses.dataclass
+class Corpus:
+    """Tokenized documents: token ``t`` is ``words[ids[t]]`` in document ``doc[t]``.
+
+    ``doc`` is non-decreasing and tokens keep their order within a document.
+    """
+
+    words: list
+    ids: np.ndarray
+    doc: np.ndarray
+    n_docs: int
+
+    @classmethod
+    def from_token_lists(cls, token_lists):
+        """A corpus of already tokenized documents (lists of str)."""
+        index = {}
+        ids = np.fromiter(
+            (index.setdefault(t, len(index)) for t in itertools.chain(*token_lists)),
+            dtype=np.int64,
+        )
+        lengths = np.fromiter(map(len, token_lists), np.int64, len(token_lists))
+        doc = np.repeat(np.arange(len(token_lists)), lengths)
+        return cls(list(index), ids, doc, len(token_lists))
+
+    def by_word(self, values):
+        """``{word: value}`` of an array aligned with ``words``."""
+        return dict(zip(self.words, np.asarray(values).tolist(), strict=True))
+
+    def token_lists(self):
+        """The documents as lists of str (for tests and debugging)."""
+        bounds = np.searchsorted(self.doc, np.arange(self.n_docs + 1))
+        words = [self.words[i] for i in self.ids.tolist()]
+        return [words[a:b] for a, b in itertools.pairwise(bounds.tolist())]
+
+    def document_frequencies(self):
+        """Number of documents each word occurs in, aligned with ``words``."""
+        pairs = np.unique(self.doc * len(self.words) + self.ids)
+        return np.bincount(pairs % max(len(self.words), 1), minlength=len(self.words))
+
+    def counts(self):
+        """Occurrences of each word, aligned with ``words``."""
+        return np.bincount(self.ids, minlength=len(self.words))
+
+    def select(self, word_values, max_length=None):
+        """Tokens whose word maps to a value ``>= 0``, at most ``max_length`` each.
+
+        Parameters
+        ----------
+        word_values : ndarray of int, aligned with ``words``
+            What each word becomes (a vocabulary id, a matrix row); ``-1`` drops
+            the word.
+        max_length : int or None
+            Keep the first ``max_length`` kept tokens of each document.
+
+        Returns
+        -------
+        doc, position, value : ndarrays of shape (n_kept,)
+            Document, position among the kept tokens of that document, value.
+        """
+        values = np.asarray(word_values, dtype=np.int64)[self.ids]
+        keep = values >= 0
+        doc, values = self.doc[keep], values[keep]
+        first = np.searchsorted(doc, np.arange(self.n_docs))
+        position = np.arange(len(doc)) - first[doc]
+        if max_length:
+            short = position < max_length
+            doc, position, values = doc[short], position[short], values[short]
+        return doc, position, values
+
+    def index_matrix(self, word_ids, max_length=None, min_length=1):
+        """Padded ``(n_docs, L)`` int64 matrix of ``word_ids`` (0 = padding).
+
+        Words with id 0 (unknown) are dropped; each document keeps its first
+        ``max_length`` known tokens. ``L`` is the longest kept document, at
+        least ``min_length``.
+        """
+        doc, position, values = self.select(np.asarray(word_ids) - 1, max_length)
+        width = max(min_length, int(position.max(initial=-1)) + 1)
+        out = np.zeros((self.n_docs, width), dtype=np.int64)
+        out[doc, position] = values + 1
+        return out
+
+
+def tokenize_corpus(docs, tokenize, lowercase, min_run):
+    """:class:`Corpus` of ``docs``.
+
+    ``tokenize(doc)`` is the regular-expression tokenizer; ``min_run`` (from
+    :data:`RUN_PATTERNS`, or None) says that it keeps the runs of at least
+    ``min_run`` word characters, which numpy does for the ASCII documents.
+    """
+    if min_run is None:
+        return Corpus.from_token_lists([tokenize(doc) for doc in docs])
+    is_ascii = np.fromiter(map(str.isascii, docs), dtype=bool, count=len(docs))
+    ascii_docs = np.flatnonzero(is_ascii)
+    corpus = _ascii_corpus([docs[i] for i in ascii_docs], lowercase, min_run)
+    if len(ascii_docs) == len(docs):
+        return corpus
+    others = np.flatnonzero(~is_ascii)
+    return _merge(corpus, ascii_docs, [tokenize(docs[i]) for i in others], others)
+
+
+def _ascii_corpus(docs, lowercase, min_run):
+    if not docs:
+        return Corpus([], np.zeros(0, np.int64), np.zeros(0, np.int64), 0)
+    text = "\n".join(docs)  # "\n" is not a word character: no token spans two docs
+    if lowercase:
+        text = text.lower()
+    buffer = text.encode("ascii") + bytes(_KEY_BYTES)
+    is_word = np.frombuffer(buffer.translate(_WORD_BYTE), dtype=bool)
+    edges = np.flatnonzero(is_word[1:] != is_word[:-1]) + 1
+    if is_word[0]:
+        edges = np.concatenate(([0], edges))
+    starts, lengths = edges[0::2], edges[1::2] - edges[0::2]
+    keep = lengths >= min_run
+    starts, lengths = starts[keep], lengths[keep]
+    doc_starts = np.cumsum([0] + [len(d) + 1 for d in docs[:-1]])
+    doc_sizes = np.diff(np.searchsorted(starts, doc_starts), append=len(starts))
+    doc = np.repeat(np.arange(len(docs)), doc_sizes)
+
+    # every 8 bytes from each offset, read as one little-endian integer
+    octets = np.ndarray((len(buffer) - 8,), "<u8", buffer=buffer, strides=(1,))
+    lo = octets[starts] & _LOW_BYTES[np.minimum(lengths, 8)]
+    hi = octets[starts + 8] & _LOW_BYTES[np.clip(lengths - 8, 0, 8)]
+    long = lengths > _KEY_BYTES
+    ids, first = _factorize(lo[~long], hi[~long])
+    short_starts, short_lengths = starts[~long], lengths[~long]
+    words = [
+        buffer[a : a + n].decode("ascii")
+        for a, n in zip(
+            short_starts[first].tolist(), short_lengths[first].tolist(), strict=True
+        )
+    ]
+    all_ids = np.empty(len(starts), dtype=np.int64)
+    all_ids[~long] = ids
+    if long.any():
+        index = {}
+        long_ids = [
+            index.setdefault(buffer[a : a + n].decode("ascii"), len(index))
+            for a, n in zip(starts[long].tolist(), lengths[long].tolist(), strict=True)
+        ]
+        all_ids[long] = np.asarray(long_ids, dtype=np.int64) + len(words)
+        words += list(index)
+    return Corpus(words, all_ids, doc, len(docs))
+
+
+def _factorize(lo, hi):
+    """Ids of the distinct ``(lo, hi)`` keys, and one key index per id.
+
+    Open addressing with linear probing, all keys probed at once: each pass
+    claims the empty slots, keeps the keys whose slot now holds them and moves
+    the others one slot on. The table is 4x the distinct keys, so a few passes
+    settle every key.
+    """
+    if not len(lo):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    mixed = (lo ^ (hi * _MIX)) * _MIX
+    sorted_mixed = np.sort(mixed)
+    n_distinct = 1 + int(np.count_nonzero(sorted_mixed[1:] != sorted_mixed[:-1]))
+    bits = max(4, (4 * n_distinct - 1).bit_length())
+    size = 1 << bits
+    slot = (mixed >> np.uint64(64 - bits)).astype(np.int64)
+    owner = np.full(size, -1, dtype=np.int64)  # a key index per used slot
+    table_lo = np.zeros(size, dtype=np.uint64)
+    table_hi = np.zeros(size, dtype=np.uint64)
+    pending, s, key_lo, key_hi = np.arange(len(lo)), slot, lo, hi
+    while True:
+        free = owner[s] < 0
+        owner[s[free]] = pending[free]
+        claimed = np.zeros(size, dtype=bool)
+        claimed[s[free]] = True
+        claimed = np.flatnonzero(claimed)
+        table_lo[claimed], table_hi[claimed] = lo[owner[claimed]], hi[owner[claimed]]
+        moved = (table_lo[s] != key_lo) | (table_hi[s] != key_hi)
+        if not moved.any():
+            break
+        pending = pending[moved]
+        s = (s[moved] + 1) & (size - 1)
+        slot[pending] = s
+        key_lo, key_hi = lo[pending], hi[pending]
+    occupied = owner >= 0
+    rank = np.cumsum(occupied) - 1
+    return rank[slot], owner[occupied]
+
+
+def _merge(corpus, corpus_docs, token_lists, list_docs):
+    """``corpus`` (of the documents ``corpus_docs``) with more tokenized documents."""
+    index = {word: i for i, word in enumerate(corpus.words)}
+    extra = np.fromiter(
+        (index.setdefault(t, len(index)) for t in itertools.chain(*token_lists)),
+        dtype=np.int64,
+    )
+    lengths = np.fromiter(map(len, token_lists), np.int64, len(token_lists))
+    doc = np.concatenate((corpus_docs[corpus.doc], np.repeat(list_docs, lengths)))
+    order = np.argsort(doc, kind="stable")
+    ids = np.concatenate((corpus.ids, extra))[order]
+    return Corpus(list(index), ids, doc[order], len(corpus_docs) + len(list_docs))
