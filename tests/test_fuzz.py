@@ -1,6 +1,7 @@
 """Property-based tests: arbitrary input gives a result or the documented error."""
 
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -100,8 +101,12 @@ def test_corpus_equals_the_regular_expression(docs, lowercase, pattern):
     # the numpy path (ASCII documents) and the regex path give the same tokens
     tokenize = Tokenizer(lowercase=lowercase, token_pattern=pattern)
     corpus = tokenize.corpus(docs)
-    assert corpus.token_lists() == [tokenize(doc) for doc in docs]
+    token_lists = [tokenize(doc) for doc in docs]
+    assert corpus.token_lists() == token_lists
     assert len(set(corpus.words)) == len(corpus.words)
+    df = Counter(t for tokens in token_lists for t in set(tokens))
+    assert corpus.by_word(corpus.document_frequencies()) == dict(df)
+    assert corpus.by_word(corpus.counts()) == dict(Counter(sum(token_lists, [])))
 
 
 @FUZZ

@@ -261,10 +261,12 @@ default="glove-wiki-gigaword-50"
 
     def _build_vocabulary(self, corpus, vectors, seed):
         """Set ``vocabulary_``; return the embedding table and trainable OOV rows."""
-        df = corpus.by_word(corpus.document_frequencies())
-        words = sorted(df, key=lambda w: (-df[w], w))
+        df = corpus.document_frequencies()
+        # most frequent first, ties in alphabetical order
+        order = np.lexsort((np.array(corpus.words, dtype=str), -df))
+        words, df = [corpus.words[i] for i in order.tolist()], df[order]
         found_vectors, found = vectors.lookup(words)
-        known = [w for w, f in zip(words, found, strict=True) if f]
+        known = list(itertools.compress(words, found))
         if not known:
             raise ValueError(
                 "None of the words in the training texts has a pretrained vector in "
@@ -275,11 +277,7 @@ default="glove-wiki-gigaword-50"
         oov = (
             []
             if self.oov == "ignore"
-            else [
-                w
-                for w, f in zip(words, found, strict=True)
-                if not f and df[w] >= self.min_df
-            ]
+            else list(itertools.compress(words, ~found & (df >= self.min_df)))
         )
         scale = float(known_rows.std()) or 1.0
         rng = np.random.RandomState(seed)

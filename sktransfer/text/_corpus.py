@@ -65,8 +65,10 @@ class Corpus:
 
     def document_frequencies(self):
         """Number of documents each word occurs in, aligned with ``words``."""
-        pairs = np.unique(self.doc * len(self.words) + self.ids)
-        return np.bincount(pairs % max(len(self.words), 1), minlength=len(self.words))
+        pairs = np.sort(self.doc * len(self.words) + self.ids)
+        distinct = pairs[np.diff(pairs, prepend=-1) != 0]
+        n_words = max(len(self.words), 1)
+        return np.bincount(distinct % n_words, minlength=len(self.words))
 
     def counts(self):
         """Occurrences of each word, aligned with ``words``."""

@@ -153,6 +153,15 @@ def test_tokenization_options(glove):
     assert clf._encode(corpus, "mean").tolist() == [[clf.vocabulary_["good"]]]
 
 
+def test_vocabulary_is_ordered_by_document_frequency_then_word(glove):
+    X = ["plot good film", "good film film", "bad good", "zzqx bad"]
+    clf = PretrainedEmbeddingClassifier(glove, oov="zero", min_df=1, **FAST)
+    clf.fit(X, [0, 1, 0, 1])
+    # df: good 3, bad 2, film 2, plot 1; the OOV word comes after the known ones
+    assert list(clf.vocabulary_) == ["good", "bad", "film", "plot", "zzqx"]
+    assert list(clf.vocabulary_.values()) == [1, 2, 3, 4, 5]
+
+
 def test_fitted_classifier_as_source(glove, news):
     source = PretrainedEmbeddingClassifier(
         glove, transfer="fine_tune", encoder="cnn", **{**FAST, "max_epochs": 3}
