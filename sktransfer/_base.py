@@ -183,6 +183,22 @@ class TransferNet(skorch.NeuralNet):
     def _device_type(self):
         return torch.device(self.device).type
 
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)
+        self._training_mode = None  # callbacks may unfreeze: set the mode again
+
+    def _set_training(self, training=True):
+        """skorch calls this before every batch; the recursive ``module.train``
+        (and the BatchNorm policy it re-applies) runs only when the mode
+        changes, or once per epoch."""
+        if (
+            getattr(self, "_training_mode", None) == training
+            and self.module_.training == training
+        ):
+            return
+        super()._set_training(training)
+        self._training_mode = training
+
     def get_iterator(self, dataset, training=False):
         """skorch's, but :func:`~sktransfer._batches.batch_iterator` learns the
         net's current device (small data then lives on the GPU for the fit)."""

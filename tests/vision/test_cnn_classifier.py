@@ -11,7 +11,7 @@ from sklearn.preprocessing import FunctionTransformer
 from skorch.callbacks import Callback
 
 from sktransfer import FineTunedCNNClassifier
-from sktransfer.transfer import shared_parameters
+from sktransfer.transfer import TransferModule, shared_parameters
 from sktransfer.utils._testing import FAST_TRAINING
 
 
@@ -304,6 +304,51 @@ def test_batchnorm_policy(digits_split, source_model):
     module.train()
     assert not module.backbone.block1[1].training
     assert module.backbone.block3[1].training  # trainable: follows the mode
+
+
+def test_modes_are_set_once_per_epoch_and_follow_the_schedule(
+    digits_split, source_model, monkeypatch
+):
+    # skorch sets train mode before every batch; sktransfer does it when the
+    # mode changes or an epoch begins, so an unfreeze still reaches BatchNorm
+    X, y = _few_shot(digits_split, 10)
+    modes, train_calls = [], []
+    original_train = TransferModule.train
+
+    def counted_train(module, mode=True):
+        train_calls.append(mode)
+        return original_train(module, mode)
+
+    monkeypatch.setattr(TransferModule, "train", counted_train)
+
+    class Modes(Callback):
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training:
+                block3 = net.module_.backbone.block3
+                modes.append(
+                    (len(net.history), net.module_.training, block3[1].training)
+                )
+
+    clf = FineTunedCNNClassifier(
+        backbone=source_model,
+        transfer="gradual",
+        unfreeze_schedule={2: 1},
+        batchnorm="frozen",
+        callbacks=[Modes()],
+        random_state=0,
+        **{**FAST_TRAINING, "max_epochs": 3, "batch_size": 8},
+    ).fit(X, y)
+    # once per epoch and once while setting up, not once per batch (21)
+    assert len(modes) == 3 * 7 and train_calls.count(True) <= 3 + 1
+    assert all(module for _, module, _ in modes)
+    # block3's BatchNorm stays in eval while frozen, trains once unfrozen
+    assert {bn for epoch, _, bn in modes if epoch <= 2} == {False}
+    assert {bn for epoch, _, bn in modes if epoch == 3} == {True}
+    clf.predict(X)
+    assert not clf.net_.module_.training
+    clf.net_.module_.train()  # changed from outside: the next call sees it
+    clf.predict(X)
+    assert not clf.net_.module_.training
 
 
 def test_partial_with_name_patterns(digits_split, source_model):
