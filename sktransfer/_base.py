@@ -499,8 +499,11 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             )
 
     def _features_once(self, module, X, device):
+        # a GPU wants large batches; on a CPU, cache-sized ones are faster
+        # (EfficientNet-Lite0, 600 digits at 64x64: 1.7 s at 64, 3.0 s at 256)
+        floor = 256 if torch.device(device).type == "cuda" else 64
         return batched_features(
-            module, X, batch_size=max(self.batch_size, 256), device=device
+            module, X, batch_size=max(self.batch_size, floor), device=device
         )
 
     def _device(self):
