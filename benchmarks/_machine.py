@@ -1,7 +1,11 @@
-"""The machine a benchmark ran on, recorded in every result file."""
+"""Shared by the benchmark scripts: the machine a benchmark ran on (recorded in
+every result file), timing, and writing ``results/<name>.md`` and ``.json``."""
 
+import json
 import os
+import pathlib
 import platform
+import time
 
 import torch
 
@@ -31,3 +35,26 @@ def machine_line():
         f"{gpu}; torch {m['torch']}, scikit-learn {m['scikit-learn']}, skorch "
         f"{m['skorch']}, Python {m['python']}."
     )
+
+
+RESULTS = pathlib.Path(__file__).parent / "results"
+
+
+def timed(fn):
+    """``(seconds, fn())``."""
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def write_results(name, payload, title, body):
+    """Write ``results/<name>.json`` (``payload`` and the machine) and
+    ``results/<name>.md`` (``# title``, the machine line, ``body``); return the
+    markdown."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(
+        json.dumps({"machine": machine(), **payload}, indent=2)
+    )
+    text = f"# {title}\n\n{machine_line()}\n\n{body}"
+    (RESULTS / f"{name}.md").write_text(text)
+    return text

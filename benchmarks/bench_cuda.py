@@ -4,8 +4,6 @@ Run on a GPU machine (`make gpu-check` runs it after tests/gpu). Writes
 benchmarks/results/cuda.md and .json; exits with a message without a GPU.
 """
 
-import json
-import pathlib
 import sys
 import time
 
@@ -15,11 +13,9 @@ from sklearn.datasets import load_digits
 from sktransfer import FineTunedCNNClassifier
 
 try:
-    from benchmarks._machine import machine, machine_line
+    from benchmarks._machine import write_results
 except ImportError:  # run as a script from benchmarks/
-    from _machine import machine, machine_line
-
-RESULTS = pathlib.Path(__file__).parent / "results"
+    from _machine import write_results
 
 
 def timed_fit(device, **params):
@@ -57,10 +53,6 @@ def main():
             }
         )
         print(rows[-1], flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "cuda.json").write_text(
-        json.dumps({"machine": machine(), "rows": rows}, indent=2)
-    )
     lines = [
         "| case | CPU s | CUDA s | speed-up | CPU acc | CUDA acc |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -70,10 +62,11 @@ def main():
         f"| {r['cpu_acc']:.3f} | {r['cuda_acc']:.3f} |"
         for r in rows
     ]
-    (RESULTS / "cuda.md").write_text(
-        f"# Fit time, CPU vs {torch.cuda.get_device_name()}\n\n{machine_line()}\n\n"
-        + "\n".join(lines)
-        + "\n"
+    write_results(
+        "cuda",
+        {"rows": rows},
+        f"Fit time, CPU vs {torch.cuda.get_device_name()}",
+        "\n".join(lines) + "\n",
     )
     print("\n".join(lines))
 

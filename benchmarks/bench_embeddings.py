@@ -18,18 +18,16 @@ Run: python benchmarks/bench_embeddings.py
 
 import json
 import os
-import pathlib
 import subprocess
 import sys
 import tempfile
 import textwrap
 
 try:
-    from benchmarks._machine import machine, machine_line
+    from benchmarks._machine import write_results
 except ImportError:  # run as a script from benchmarks/
-    from _machine import machine, machine_line
+    from _machine import write_results
 
-RESULTS = pathlib.Path(__file__).parent / "results"
 MATRIX_MB = 400_000 * 50 * 4 / 1e6
 
 RESOLVE = """
@@ -159,13 +157,8 @@ def main():
         f"{seconds(r['second_in_process_s'])} |"
         for r in rows
     ]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "embeddings.json").write_text(
-        json.dumps({"machine": machine(), "resolve": rows, "memory": memory}, indent=2)
-    )
-    text = (
-        "# Resolving word vectors\n\n"
-        f"{machine_line()}\n\nTime to a usable source (target: again in the "
+    body = (
+        "Time to a usable source (target: again in the "
         "process <= 50 ms):\n\n" + "\n".join(lines) + "\n\n"
         "A second worker (a fresh process resolving the vectors, reading every "
         "row and looking 60,000 words up, while this process has done the same, "
@@ -179,8 +172,8 @@ def main():
         "Before (2026-11-28, same machine): 97 MB private (121 %), because "
         "each worker read the 400,000-word list and built a dict of it.\n"
     )
-    (RESULTS / "embeddings.md").write_text(text)
-    print(text)
+    payload = {"resolve": rows, "memory": memory}
+    print(write_results("embeddings", payload, "Resolving word vectors", body))
 
 
 if __name__ == "__main__":

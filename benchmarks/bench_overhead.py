@@ -22,7 +22,6 @@ Run: python benchmarks/bench_overhead.py [--repeats 3] [--epochs 10]
 import argparse
 import copy
 import json
-import pathlib
 import time
 
 import numpy as np
@@ -36,11 +35,9 @@ from sktransfer.datasets import load_20newsgroups
 from sktransfer.model_selection import stratified_subsample
 
 try:
-    from benchmarks._machine import machine, machine_line
+    from benchmarks._machine import write_results
 except ImportError:  # run as a script from benchmarks/
-    from _machine import machine, machine_line
-
-RESULTS = pathlib.Path(__file__).parent / "results"
+    from _machine import write_results
 
 
 class InitialModule(Callback):
@@ -223,20 +220,19 @@ def main(repeats=3, epochs=10):
             f"{r['loop']['accuracy']:.3f} |"
         )
     table = "\n".join(lines)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "overhead.json").write_text(
-        json.dumps({"machine": machine(), "rows": rows}, indent=2)
-    )
-    (RESULTS / "overhead.md").write_text(
-        f"# Training time relative to a hand-written loop ({epochs} epochs, median of "
-        f"{repeats})\n\n{machine_line()}\n\nAll three start from the same module, "
+    write_results(
+        "overhead",
+        {"rows": rows},
+        f"Training time relative to a hand-written loop ({epochs} epochs, median "
+        f"of {repeats})",
+        "All three start from the same module, "
         "weights and torch RNG state, after one untimed warm-up fit, and see the "
         "same batches (the loop shuffles with DataLoader's draws), so their "
         "accuracies should agree. sktransfer's time includes input validation, "
         "tokenization and building the model (the 'outside the epochs' column); "
         "skorch and the loop train on the arrays it built. Targets: sktransfer / "
         "loop <= 1.15 at batch 16, <= 1.05 at batch 128, accuracy within 1 "
-        "point.\n\n" + table + "\n"
+        "point.\n\n" + table + "\n",
     )
     print(table)
 

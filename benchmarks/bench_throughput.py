@@ -20,8 +20,6 @@ import contextlib
 import copy
 import functools
 import json
-import pathlib
-import time
 from unittest import mock
 
 import numpy as np
@@ -34,11 +32,10 @@ from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
 from sktransfer.datasets import load_20newsgroups
 
 try:
-    from benchmarks._machine import machine, machine_line
+    from benchmarks._machine import timed, write_results
 except ImportError:  # run as a script from benchmarks/
-    from _machine import machine, machine_line
+    from _machine import timed, write_results
 
-RESULTS = pathlib.Path(__file__).parent / "results"
 BATCH_SIZE = 64
 
 
@@ -49,12 +46,6 @@ def dataloader_iterator(
     return DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, **kw
     )
-
-
-def timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
 
 
 def loop_fit_seconds(module, X, y, epochs):
@@ -265,20 +256,18 @@ def main(epochs=3, repeats=3):
                 f"{r[f'{phase}_ceiling_ratio']:.2f} | {prepare} |"
             )
     table = "\n".join(lines)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "throughput.json").write_text(
-        json.dumps({"machine": machine(), "epochs": epochs, "rows": rows}, indent=2)
-    )
-    (RESULTS / "throughput.md").write_text(
-        f"# Throughput of fit and predict (items per second, median of {repeats})\n\n"
-        f"{machine_line()}\n\nfit: {epochs} epochs, batch {BATCH_SIZE}, "
+    write_results(
+        "throughput",
+        {"epochs": epochs, "rows": rows},
+        f"Throughput of fit and predict (items per second, median of {repeats})",
+        f"fit: {epochs} epochs, batch {BATCH_SIZE}, "
         "items x epochs / seconds, including input validation, tokenization and "
         "building the model; predict: items / seconds, tokenization included. "
         "The ceiling runs the same fitted module on pre-tokenized, "
         "pre-tensorized data. Target: ceiling / sktransfer <= 1.5.\n\n"
         + table
         + "\n"
-        + history()
+        + history(),
     )
     print(table)
 
