@@ -3,11 +3,13 @@
 :meth:`Tokenizer.corpus <sktransfer.text._tokenize.Tokenizer.corpus>` returns a
 :class:`Corpus`. For sklearn's default token pattern (and ``\\b\\w+\\b``) the
 ASCII documents are tokenized by numpy: word characters are looked up byte by
-byte, tokens are the runs of them, and each token of up to 16 bytes is its own
-exact 128-bit key (two little-endian ``uint64``), so distinct tokens are found
-with an open-addressing table in a few vectorised passes. Longer tokens,
-documents with non-ASCII characters and custom patterns or tokenizers go
-through the regular expression, with the same result.
+byte, and tokens are the runs of them. A token of up to 8 bytes is one
+little-endian ``uint64`` and one of up to 16 bytes two; each is hashed to 64
+bits (exactly, up to 8 bytes; checked, up to 16), the distinct hashes are
+sorted, and every token finds its id in an open-addressing table in a few
+vectorised passes. Longer tokens, documents with non-ASCII characters and
+custom patterns or tokenizers go through the regular expression, with the same
+result.
 """
 
 import dataclasses
@@ -26,6 +28,7 @@ _LOW_BYTES = np.array(
     [(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64
 )
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
+_MIX_INVERSE = np.uint64(pow(int(_MIX), -1, 2**64))
 _KEY_BYTES = 16
 
 
@@ -153,19 +156,18 @@ def _ascii_corpus(docs, lowercase, min_run):
     # every 8 bytes from each offset, read as one little-endian integer
     octets = np.ndarray((len(buffer) - 8,), "<u8", buffer=buffer, strides=(1,))
     lo = octets[starts] & _LOW_BYTES[np.minimum(lengths, 8)]
-    hi = octets[starts + 8] & _LOW_BYTES[np.clip(lengths - 8, 0, 8)]
-    long = lengths > _KEY_BYTES
-    ids, first = _factorize(lo[~long], hi[~long])
-    short_starts, short_lengths = starts[~long], lengths[~long]
-    words = [
-        buffer[a : a + n].decode("ascii")
-        for a, n in zip(
-            short_starts[first].tolist(), short_lengths[first].tolist(), strict=True
-        )
-    ]
+    short = np.flatnonzero(lengths <= 8)
+    middle = np.flatnonzero((lengths > 8) & (lengths <= _KEY_BYTES))
+    short_ids, short_words = _factorize_8(lo[short])
+    middle_hi = octets[starts[middle] + 8] & _LOW_BYTES[lengths[middle] - 8]
+    middle_ids, middle_words = _factorize_16(lo[middle], middle_hi)
     all_ids = np.empty(len(starts), dtype=np.int64)
-    all_ids[~long] = ids
-    if long.any():
+    all_ids[short] = short_ids
+    all_ids[middle] = middle_ids + len(short_words)
+    # the keys' bytes are the tokens, NUL-padded; "S8"/"S16" drop the padding
+    words = np.concatenate((short_words, middle_words)).astype("U16").tolist()
+    long = np.flatnonzero(lengths > _KEY_BYTES)
+    if len(long):
         index = {}
         long_ids = [
             index.setdefault(buffer[a : a + n].decode("ascii"), len(index))
@@ -176,43 +178,79 @@ def _ascii_corpus(docs, lowercase, min_run):
     return Corpus(words, all_ids, doc, len(docs))
 
 
-def _factorize(lo, hi):
-    """Ids of the distinct ``(lo, hi)`` keys, and one key index per id.
+def _factorize_8(keys):
+    """Ids of the distinct tokens of up to 8 bytes (``keys``), and the tokens.
 
-    Open addressing with linear probing, all keys probed at once: each pass
-    claims the empty slots, keeps the keys whose slot now holds them and moves
-    the others one slot on. The table is 4x the distinct keys, so a few passes
-    settle every key.
+    Multiplying by an odd constant is a bijection of ``uint64``, so the hash
+    ``keys * _MIX`` is exact and the tokens come back by the inverse.
     """
-    if not len(lo):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    mixed = (lo ^ (hi * _MIX)) * _MIX
-    sorted_mixed = np.sort(mixed)
-    n_distinct = 1 + int(np.count_nonzero(sorted_mixed[1:] != sorted_mixed[:-1]))
-    bits = max(4, (4 * n_distinct - 1).bit_length())
-    size = 1 << bits
-    slot = (mixed >> np.uint64(64 - bits)).astype(np.int64)
-    owner = np.full(size, -1, dtype=np.int64)  # a key index per used slot
-    table_lo = np.zeros(size, dtype=np.uint64)
-    table_hi = np.zeros(size, dtype=np.uint64)
-    pending, s, key_lo, key_hi = np.arange(len(lo)), slot, lo, hi
-    while True:
-        free = owner[s] < 0
-        owner[s[free]] = pending[free]
-        claimed = np.zeros(size, dtype=bool)
-        claimed[s[free]] = True
-        claimed = np.flatnonzero(claimed)
-        table_lo[claimed], table_hi[claimed] = lo[owner[claimed]], hi[owner[claimed]]
-        moved = (table_lo[s] != key_lo) | (table_hi[s] != key_hi)
-        if not moved.any():
-            break
-        pending = pending[moved]
-        s = (s[moved] + 1) & (size - 1)
-        slot[pending] = s
-        key_lo, key_hi = lo[pending], hi[pending]
-    occupied = owner >= 0
-    rank = np.cumsum(occupied) - 1
-    return rank[slot], owner[occupied]
+    ids, distinct = _hash_ids(keys * _MIX)
+    return ids, (distinct * _MIX_INVERSE).astype("<u8").view("S8")
+
+
+def _factorize_16(lo, hi):
+    """Ids of the distinct tokens of 9-16 bytes (keys ``lo``, ``hi``), and the tokens.
+
+    ``(lo, hi)`` is mixed into a 64-bit hash; if two distinct tokens share one
+    (checked, never seen in practice), the exact but slower ``np.unique``
+    answers instead.
+    """
+    ids, distinct = _hash_ids((lo ^ (hi * _MIX)) * _MIX)
+    keys = np.empty((len(distinct), 2), dtype="<u8")
+    keys[ids, 0], keys[ids, 1] = lo, hi
+    if not ((keys[ids, 0] == lo) & (keys[ids, 1] == hi)).all():
+        keys, ids = np.unique(np.stack((lo, hi), axis=1), axis=0, return_inverse=True)
+    return ids.reshape(-1), keys.astype("<u8").view("S16").reshape(-1)
+
+
+def _hash_ids(hashed):
+    """Id of each of ``hashed`` among its distinct values, and those values."""
+    distinct = np.sort(hashed)
+    new = np.ones(len(distinct), dtype=bool)
+    np.not_equal(distinct[1:], distinct[:-1], out=new[1:])
+    distinct = distinct[new]
+    return _HashTable(distinct).find(hashed), distinct
+
+
+class _HashTable:
+    """Open addressing with linear probing over distinct sorted ``uint64`` values.
+
+    ``find`` returns each value's index in the array the table was built from.
+    Every step is vectorised: all values probe their slot at once, and those
+    that find another value there move one slot on. The table has 4-8 slots
+    per value, so a few passes settle them all.
+    """
+
+    def __init__(self, values):
+        bits = max(4, (4 * len(values) - 1).bit_length())
+        self.mask = (1 << bits) - 1
+        self.shift = np.uint64(64 - bits)
+        self.index = np.full(self.mask + 1, -1, dtype=np.int64)  # -1: empty
+        pending = np.arange(len(values))
+        slot = self._home(values)
+        while len(pending):
+            free = self.index[slot] < 0
+            self.index[slot[free]] = pending[free]  # of a clash, the last one wins
+            moved = self.index[slot] != pending
+            pending, slot = pending[moved], (slot[moved] + 1) & self.mask
+        # empty slots hold the smallest value not in the table (values are sorted)
+        gaps = np.flatnonzero(values != np.arange(len(values), dtype=np.uint64))
+        empty = gaps[0] if len(gaps) else len(values)
+        self.values = np.full(self.mask + 1, empty, dtype=np.uint64)
+        used = self.index >= 0
+        self.values[used] = values[self.index[used]]
+
+    def _home(self, values):
+        return (values >> self.shift).astype(np.int64)
+
+    def find(self, values):
+        """Index of each of ``values``, all of which the table holds."""
+        slot = self._home(values)
+        todo = np.flatnonzero(self.values[slot] != values)
+        while len(todo):
+            slot[todo] = moved = (slot[todo] + 1) & self.mask
+            todo = todo[self.values[moved] != values[todo]]
+        return self.index[slot]
 
 
 def _merge(corpus, corpus_docs, token_lists, list_docs):

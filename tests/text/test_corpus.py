@@ -1,0 +1,42 @@
+"""Whole-corpus tokenization by numpy (``sktransfer.text._corpus``)."""
+
+from collections import Counter
+
+import numpy as np
+
+from sktransfer.text import _corpus
+from sktransfer.text._tokenize import Tokenizer
+
+
+def test_real_documents_tokenize_as_the_regular_expression(news):
+    docs = news["X_test"][:300] + ["naïve café " + news["X"][0]]  # one non-ASCII
+    tokenize = Tokenizer()
+    corpus = tokenize.corpus(docs)
+    token_lists = [tokenize(doc) for doc in docs]
+    assert corpus.token_lists() == token_lists
+    lengths = Counter(min(len(t), 17) for t in corpus.words)
+    # every path of the numpy tokenizer is exercised: <= 8, 9-16 and > 16 bytes
+    assert lengths[4] > 100 and lengths[12] > 10 and lengths[17] > 0
+    counts = Counter(t for tokens in token_lists for t in tokens)
+    assert corpus.by_word(corpus.counts()) == dict(counts)
+    assert len(corpus.words) == len(counts)
+
+
+def test_a_shared_hash_falls_back_to_exact_ids():
+    # (lo ^ hi * MIX) * MIX is the same for these two keys
+    mix = int(_corpus._MIX)
+    lo = np.array([5, 5 ^ ((mix * 1) % 2**64) ^ ((mix * 2) % 2**64), 5], np.uint64)
+    hi = np.array([1, 2, 1], np.uint64)
+    hashes = (lo ^ (hi * _corpus._MIX)) * _corpus._MIX
+    assert hashes[0] == hashes[1]
+    ids, keys = _corpus._factorize_16(lo, hi)
+    assert ids[0] == ids[2] != ids[1] and len(keys) == 2
+    as_ints = keys.view("<u8").reshape(-1, 2)
+    np.testing.assert_array_equal(as_ints[ids], np.stack((lo, hi), axis=1))
+
+
+def test_hash_table_finds_every_value_including_zero():
+    values = np.array([0, 1, 2, 7, 2**64 - 1, 2**63], np.uint64)
+    table = _corpus._HashTable(np.sort(values))
+    queries = np.repeat(values, 3)
+    np.testing.assert_array_equal(np.sort(values)[table.find(queries)], queries)
