@@ -11,6 +11,7 @@ from sklearn.preprocessing import FunctionTransformer
 from skorch.callbacks import Callback
 
 from sktransfer import FineTunedCNNClassifier
+from sktransfer._base import fused_step_runs
 from sktransfer.transfer import TransferModule, shared_parameters
 from sktransfer.utils._testing import FAST_TRAINING
 
@@ -255,6 +256,29 @@ def test_fine_tune_changes_the_backbone_and_scales_its_lr(digits_split, source_m
         shared_parameters(source_model.net_.module_.backbone, clf.net_.module_.backbone)
         == []
     )
+
+
+def test_a_named_optimizer_steps_fused_with_the_default_kernels_results(digits):
+    X, y = digits[0][:400], digits[1][:400]
+    fits = {
+        optimizer: FineTunedCNNClassifier(
+            optimizer=optimizer, random_state=0, **FAST_TRAINING
+        ).fit(X, y)
+        for optimizer in ("adamw", torch.optim.AdamW)
+    }
+    named, given = fits["adamw"], fits[torch.optim.AdamW]
+    assert named.net_.optimizer_.param_groups[0]["fused"] is True
+    assert not given.net_.optimizer_.param_groups[0]["fused"]  # a class: as given
+    # one kernel instead of a loop over tensors: the same updates to rounding,
+    # which 15 epochs amplify a little, not into a different model
+    X_test, y_test = digits[0][400:], digits[1][400:]
+    agree = np.mean(named.predict(X_test) == given.predict(X_test))
+    assert agree > 0.97, agree
+    assert named.score(X_test, y_test) == pytest.approx(
+        given.score(X_test, y_test), abs=0.02
+    )
+    assert named.score(X_test, y_test) > 0.8
+    assert not fused_step_runs(torch.optim.LBFGS, "cpu")
 
 
 def test_partial_trains_only_the_last_blocks_and_freezes_their_batchnorm(
