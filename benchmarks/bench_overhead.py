@@ -2,25 +2,28 @@
 
 The same module, the same initial weights and torch RNG state (captured from
 sktransfer's fit when training begins), data, epochs and batch size, trained
-three ways in one process, interleaved over repeats; the loop shuffles with
-the same draws as skorch's DataLoader, so all three see the same batches:
+four ways in one process, interleaved over repeats: sktransfer, skorch, the
+loop with torch's default AdamW, and the loop with the fused AdamW that
+sktransfer steps. The loops shuffle with the same draws as skorch's
+DataLoader, so all see the same batches:
 
 - digits: SmallCNN + linear head (``FineTunedCNNClassifier``, fine_tune);
 - 20 Newsgroups (2,000 training documents): GloVe 50d through an EmbeddingBag
   encoder + MLP head (``PretrainedEmbeddingClassifier``, fine_tune).
 
-skorch and the loop train on the arrays sktransfer built (pixels; token ids),
+skorch and the loops train on the arrays sktransfer built (pixels; token ids),
 so sktransfer's time also includes input validation, tokenization and building
-the model. Reports the time ratios against the loop at batch 16 and 128 and the
-test accuracies. Targets: sktransfer / loop <= 1.15 at batch 16 and <= 1.05 at
-batch 128, accuracy within 1 point. Writes benchmarks/results/overhead.md and
-.json.
+the model. Reports the time ratios against the loop at batch 16 and 128 (the
+median over repeats of each repeat's ratio) and the test accuracies. Targets:
+sktransfer / loop <= 1.15 at batch 16 and <= 1.05 at batch 128, accuracy within
+1 point. Writes benchmarks/results/overhead.md and .json.
 
-Run: python benchmarks/bench_overhead.py [--repeats 3] [--epochs 10]
+Run: python benchmarks/bench_overhead.py [--repeats 5] [--epochs 10]
 """
 
 import argparse
 import copy
+import functools
 import json
 import time
 
@@ -45,8 +48,10 @@ class InitialModule(Callback):
     (the shared start)."""
 
     def on_train_begin(self, net, **kwargs):
+        began = time.perf_counter()
         self.module = copy.deepcopy(net.module_)
         self.rng_state = torch.get_rng_state()
+        self.seconds = time.perf_counter() - began  # not sktransfer's: subtracted
 
 
 def digits_workload():
@@ -100,13 +105,17 @@ def newsgroups_workload():
     )
 
 
+LABELS = ("sktransfer", "skorch", "loop", "loop_fused")
+ACCURACY_ORDER = ("sktransfer", "loop_fused", "skorch", "loop")
+
+
 def run_sktransfer(make, X, y, batch_size, epochs):
     model = make(batch_size, epochs, InitialModule())
     began = time.perf_counter()
     model.fit(X, y)
-    seconds = time.perf_counter() - began
     # the estimator trains a copy of its callbacks: read the one it used
-    return seconds, model, dict(model.net_.callbacks_)["start"]
+    start = dict(model.net_.callbacks_)["start"]
+    return time.perf_counter() - began - start.seconds, model, start
 
 
 def run_skorch(start, X, y, batch_size, epochs, lr):
@@ -139,10 +148,12 @@ def shuffled(n):
     return torch.randperm(n, generator=generator)
 
 
-def run_loop(start, X, y, batch_size, epochs, lr):
+def run_loop(start, X, y, batch_size, epochs, lr, fused=None):
     module = copy.deepcopy(start.module)
     torch.set_rng_state(start.rng_state)
-    optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(
+        module.parameters(), lr=lr, weight_decay=0.0, fused=fused
+    )
     loss_fn = torch.nn.CrossEntropyLoss()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     began = time.perf_counter()
@@ -168,8 +179,8 @@ def measure(name, workload, lr, repeats, epochs):
     run_sktransfer(make, X, y, 128, 1)  # warm-up: imports, caches, first calls
     rows = []
     for batch_size in (16, 128):
-        times = {"sktransfer": [], "skorch": [], "loop": []}
-        scores = {"sktransfer": [], "skorch": [], "loop": []}
+        times = {label: [] for label in LABELS}
+        scores = {label: [] for label in LABELS}
         preparation = []
         for _ in range(repeats):
             seconds, model, start = run_sktransfer(make, X, y, batch_size, epochs)
@@ -179,11 +190,15 @@ def measure(name, workload, lr, repeats, epochs):
             ya = np.searchsorted(model.classes_, y).astype(np.int64)
             ya_test = np.searchsorted(model.classes_, y_test)
             scores["sktransfer"].append(accuracy(model.net_.module_, Xa_test, ya_test))
-            for label, run in (("skorch", run_skorch), ("loop", run_loop)):
+            for label, run in (
+                ("skorch", run_skorch),
+                ("loop", run_loop),
+                ("loop_fused", functools.partial(run_loop, fused=True)),
+            ):
                 seconds, trained = run(start, Xa, ya, batch_size, epochs, lr)
                 times[label].append(seconds)
                 scores[label].append(accuracy(trained, Xa_test, ya_test))
-        loop = np.median(times["loop"])
+        loop = np.array(times["loop"])
         row = {
             "workload": name,
             "batch_size": batch_size,
@@ -192,54 +207,83 @@ def measure(name, workload, lr, repeats, epochs):
         for label in times:
             row[label] = {
                 "seconds": float(np.median(times[label])),
-                "ratio_to_loop": float(np.median(times[label]) / loop),
+                # each repeat runs them back to back: the ratio within a
+                # repeat is the least exposed to the machine's load changing
+                "ratio_to_loop": float(np.median(np.array(times[label]) / loop)),
                 "accuracy": float(np.mean(scores[label])),
             }
+        row["sktransfer_to_fused_loop"] = float(
+            np.median(np.array(times["sktransfer"]) / np.array(times["loop_fused"]))
+        )
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows
 
 
-def main(repeats=3, epochs=10):
+HISTORY = """
+Before and after (this machine, 2026-11-28). sktransfer re-applies train mode
+(and the BatchNorm policy) only when the mode changes or an epoch begins, not
+before every batch: 0.5 ms a step on SmallCNN. On 20 Newsgroups the work before
+the first epoch (tokenizing the 2,000 documents, the vocabulary, the model)
+took 0.60 s with the regex tokenizer, 0.20-0.26 s with numpy tokenization
+(batch 128: 1.17 and 1.05 in two runs), and 0.17 s since tokens are hashed
+exactly to 64 bits and words are searched in sorted order. The copy of the
+starting module that this script keeps (the InitialModule callback) is the
+benchmark's cost and is subtracted from sktransfer's time. Named optimizers
+now step torch's fused kernel: before that, in the same setting, sktransfer /
+loop was 1.04 and 1.01 (digits) and 1.01 and 1.08 (20 Newsgroups) at batch 16
+and 128; the fused loop's column now isolates sktransfer's own overhead.
+The machine is noisy: with unchanged code, the digits ratios ranged from 0.92
+to 1.60 over one day, so compare the columns of one run.
+"""
+
+
+def main(repeats=5, epochs=10):
     rows = measure("digits, SmallCNN", digits_workload, 1e-3, repeats, epochs)
     rows += measure(
         "20 Newsgroups, GloVe EmbeddingBag", newsgroups_workload, 3e-3, repeats, epochs
     )
     lines = [
-        "| workload | batch | sktransfer / loop | skorch / loop | loop s | "
-        "sktransfer outside the epochs s | accuracy sktransfer | skorch | loop |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| workload | batch | sktransfer / loop | sktransfer / loop with fused "
+        "AdamW | skorch / loop | loop s | sktransfer outside the epochs s | "
+        "accuracy sktransfer | loop with fused AdamW | skorch | loop |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lines.append(
             f"| {r['workload']} | {r['batch_size']} | "
             f"{r['sktransfer']['ratio_to_loop']:.2f} | "
+            f"{r['sktransfer_to_fused_loop']:.2f} | "
             f"{r['skorch']['ratio_to_loop']:.2f} | {r['loop']['seconds']:.2f} | "
             f"{r['sktransfer_preparation_s']:.2f} | "
-            f"{r['sktransfer']['accuracy']:.3f} | {r['skorch']['accuracy']:.3f} | "
-            f"{r['loop']['accuracy']:.3f} |"
+            + " | ".join(f"{r[label]['accuracy']:.3f}" for label in ACCURACY_ORDER)
+            + " |"
         )
     table = "\n".join(lines)
     write_results(
         "overhead",
         {"rows": rows},
         f"Training time relative to a hand-written loop ({epochs} epochs, median "
-        f"of {repeats})",
-        "All three start from the same module, "
-        "weights and torch RNG state, after one untimed warm-up fit, and see the "
-        "same batches (the loop shuffles with DataLoader's draws), so their "
-        "accuracies should agree. sktransfer's time includes input validation, "
-        "tokenization and building the model (the 'outside the epochs' column); "
-        "skorch and the loop train on the arrays it built. Targets: sktransfer / "
-        "loop <= 1.15 at batch 16, <= 1.05 at batch 128, accuracy within 1 "
-        "point.\n\n" + table + "\n",
+        f"of {repeats} interleaved repeats)",
+        "All four runs start from the same module, weights and torch RNG state, "
+        "after one untimed warm-up fit, and see the same batches (the loops "
+        "shuffle with DataLoader's draws). sktransfer's time includes input "
+        "validation, tokenization and building the model (the 'outside the "
+        "epochs' column); skorch and the loops train on the arrays it built. "
+        "sktransfer steps torch's fused AdamW (one kernel for every parameter); "
+        "skorch and the loop use torch's default AdamW, as their users get it. "
+        "The loop with fused AdamW is the same loop with sktransfer's kernel, so "
+        "sktransfer / that loop is sktransfer's own overhead, and their "
+        "accuracies should agree exactly (the two kernels differ by float "
+        "rounding). Targets: sktransfer / loop <= 1.15 at batch 16, <= 1.05 at "
+        "batch 128, accuracy within 1 point.\n\n" + table + "\n" + HISTORY,
     )
     print(table)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args()
     main(args.repeats, args.epochs)
