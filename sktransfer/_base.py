@@ -66,6 +66,7 @@ def fused_step_runs(optimizer_class, device_type):
         return False
     return True
 
+
 TRAINING_CONSTRAINTS = {
     "hidden_layer_sizes": [tuple, list],
     "dropout": [Interval(Real, 0, 1, closed="left")],
