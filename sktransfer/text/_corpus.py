@@ -209,7 +209,10 @@ def _hash_ids(hashed):
     new = np.ones(len(distinct), dtype=bool)
     np.not_equal(distinct[1:], distinct[:-1], out=new[1:])
     distinct = distinct[new]
-    return _HashTable(distinct).find(hashed), distinct
+    table = _HashTable(distinct)
+    if table.crowded:  # keys made to share slots: binary search, slower but bounded
+        return np.searchsorted(distinct, hashed), distinct
+    return table.find(hashed), distinct
 
 
 class _HashTable:
@@ -218,8 +221,12 @@ class _HashTable:
     ``find`` returns each value's index in the array the table was built from.
     Every step is vectorised: all values probe their slot at once, and those
     that find another value there move one slot on. The table has 4-8 slots
-    per value, so a few passes settle them all.
+    per value, so a few passes settle them all. Values crafted to share slots
+    would need one pass each: after ``MAX_PASSES`` the table gives up and says
+    it is ``crowded`` (``find`` then must not be used).
     """
+
+    MAX_PASSES = 64
 
     def __init__(self, values):
         bits = max(4, (4 * len(values) - 1).bit_length())
@@ -228,11 +235,15 @@ class _HashTable:
         self.index = np.full(self.mask + 1, -1, dtype=np.int64)  # -1: empty
         pending = np.arange(len(values))
         slot = self._home(values)
-        while len(pending):
+        for _ in range(self.MAX_PASSES):
             free = self.index[slot] < 0
             self.index[slot[free]] = pending[free]  # of a clash, the last one wins
             moved = self.index[slot] != pending
             pending, slot = pending[moved], (slot[moved] + 1) & self.mask
+            if not len(pending):
+                break
+        # a value is found within as many probes as it took to place it
+        self.crowded = len(pending) > 0
         # empty slots hold the smallest value not in the table (values are sorted)
         gaps = np.flatnonzero(values != np.arange(len(values), dtype=np.uint64))
         empty = gaps[0] if len(gaps) else len(values)

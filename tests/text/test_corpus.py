@@ -40,3 +40,13 @@ def test_hash_table_finds_every_value_including_zero():
     table = _corpus._HashTable(np.sort(values))
     queries = np.repeat(values, 3)
     np.testing.assert_array_equal(np.sort(values)[table.find(queries)], queries)
+
+
+def test_values_that_share_slots_fall_back_to_a_bounded_search():
+    # 1,000 hashes with the same top bits share one home slot: linear probing
+    # would need 1,000 vectorised passes
+    values = np.arange(1000, dtype=np.uint64)
+    assert _corpus._HashTable(values).crowded
+    hashed = np.concatenate((values[::-1], values[::7]))
+    ids, distinct = _corpus._hash_ids(hashed)
+    np.testing.assert_array_equal(distinct[ids], hashed)
