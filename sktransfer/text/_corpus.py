@@ -1,15 +1,15 @@
 """Documents as arrays of word ids, tokenized without per-token Python work.
 
 :meth:`Tokenizer.corpus <sktransfer.text._tokenize.Tokenizer.corpus>` returns a
-:class:`Corpus`. For sklearn's default token pattern (and ``\\b\\w+\\b``) the
-ASCII documents are tokenized by numpy: word characters are looked up byte by
-byte, and tokens are the runs of them. A token of up to 8 bytes is one
-little-endian ``uint64`` and one of up to 16 bytes two; each is hashed to 64
-bits (exactly, up to 8 bytes; checked, up to 16), the distinct hashes are
-sorted, and every token finds its id in an open-addressing table in a few
-vectorised passes. Longer tokens, documents with non-ASCII characters and
-custom patterns or tokenizers go through the regular expression, with the same
-result.
+:class:`Corpus`. For sklearn's default token pattern (and ``\\b\\w+\\b``) numpy
+tokenizes the whole corpus at once: word characters are looked up by a byte
+table (ASCII, Latin-1) or once per distinct other character, and tokens are the
+runs of them. A token of up to 8 UTF-8 bytes is one little-endian ``uint64``,
+one of up to 32 bytes four; each is hashed to 64 bits (exactly, up to 8 bytes;
+checked, up to 32), the distinct hashes are sorted, and every token finds its
+id in an open-addressing table in a few vectorised passes. Longer tokens go
+through a dict, and custom patterns or tokenizers through the regular
+expression, with the same result.
 """
 
 import dataclasses
@@ -24,12 +24,14 @@ _WORD_BYTE = bytes(
     c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
     for c in range(256)
 )  # bytes.translate table: 1 for an ASCII word character, 0 otherwise
+_LATIN_1_WORD = bytes(chr(c).isalnum() or c == 95 for c in range(256))
+"""The same for a Latin-1 character (``\\w`` is ``str.isalnum()`` or ``"_"``)."""
 _LOW_BYTES = np.array(
     [(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64
 )
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
 _MIX_INVERSE = np.uint64(pow(int(_MIX), -1, 2**64))
-_KEY_BYTES = 16
+_KEY_BYTES = 32
 
 
 @dataclasses.dataclass
@@ -122,60 +124,112 @@ def tokenize_corpus(docs, tokenize, lowercase, min_run):
 
     ``tokenize(doc)`` is the regular-expression tokenizer; ``min_run`` (from
     :data:`RUN_PATTERNS`, or None) says that it keeps the runs of at least
-    ``min_run`` word characters, which numpy does for the ASCII documents.
+    ``min_run`` word characters, which numpy finds instead.
     """
     if min_run is None:
         return Corpus.from_token_lists([tokenize(doc) for doc in docs])
-    is_ascii = np.fromiter(map(str.isascii, docs), dtype=bool, count=len(docs))
-    ascii_docs = np.flatnonzero(is_ascii)
-    corpus = _ascii_corpus([docs[i] for i in ascii_docs], lowercase, min_run)
-    if len(ascii_docs) == len(docs):
-        return corpus
-    others = np.flatnonzero(~is_ascii)
-    return _merge(corpus, ascii_docs, [tokenize(docs[i]) for i in others], others)
-
-
-def _ascii_corpus(docs, lowercase, min_run):
-    if not docs:
-        return Corpus([], np.zeros(0, np.int64), np.zeros(0, np.int64), 0)
+    if lowercase:  # per document: lowercasing may change a text's length
+        docs = [doc.lower() for doc in docs]
     text = "\n".join(docs)  # "\n" is not a word character: no token spans two docs
-    if lowercase:
-        text = text.lower()
-    buffer = text.encode("ascii") + bytes(_KEY_BYTES)
-    is_word = np.frombuffer(buffer.translate(_WORD_BYTE), dtype=bool)
-    edges = np.flatnonzero(is_word[1:] != is_word[:-1]) + 1
-    if is_word[0]:
-        edges = np.concatenate(([0], edges))
-    starts, lengths = edges[0::2], edges[1::2] - edges[0::2]
-    keep = lengths >= min_run
-    starts, lengths = starts[keep], lengths[keep]
-    doc_starts = np.cumsum([0] + [len(d) + 1 for d in docs[:-1]])
+    doc_starts = np.cumsum([0] + [len(doc) + 1 for doc in docs[:-1]])
+    if text.isascii():
+        buffer = text.encode("ascii")
+        is_word = np.frombuffer(buffer.translate(_WORD_BYTE), dtype=bool)
+        starts, lengths = _runs(is_word, min_run)
+        byte_starts, byte_lengths = starts, lengths
+    else:
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), "<u4")
+        buffer = text.encode("utf-8", "surrogatepass")
+        starts, lengths = _runs(_word_characters(text, codes), min_run)
+        byte_starts = _byte_offsets(codes, starts)
+        byte_lengths = _byte_offsets(codes, starts + lengths) - byte_starts
     doc_sizes = np.diff(np.searchsorted(starts, doc_starts), append=len(starts))
     doc = np.repeat(np.arange(len(docs)), doc_sizes)
+    ids, words = _factorize_tokens(buffer, byte_starts, byte_lengths)
+    return Corpus(words, ids, doc, len(docs))
 
+
+def _runs(is_word, min_run):
+    """Start and length of each run of at least ``min_run`` True values."""
+    padded = np.concatenate(([False], is_word, [False]))
+    edges = np.flatnonzero(padded[1:] != padded[:-1])  # run i: [edges[2i], edges[2i+1])
+    starts, lengths = edges[0::2], edges[1::2] - edges[0::2]
+    keep = lengths >= min_run
+    return starts[keep], lengths[keep]
+
+
+def _word_characters(text, codes):
+    """Whether each character of ``text`` (code points ``codes``) is ``\\w``.
+
+    ``\\w`` is ``str.isalnum()`` or ``"_"``: a byte table answers for Latin-1,
+    and ``str.isalnum`` once per distinct other character.
+    """
+    latin_1 = text.encode("latin-1", "replace")  # one byte per character
+    is_word = np.frombuffer(latin_1.translate(_LATIN_1_WORD), dtype=bool).copy()
+    others = np.flatnonzero(codes > 255)
+    if len(others):
+        other_codes = codes[others]
+        seen = np.zeros(int(other_codes.max()) + 1, dtype=bool)
+        seen[other_codes] = True
+        word = np.zeros_like(seen)
+        distinct = np.flatnonzero(seen)
+        word[distinct] = [chr(c).isalnum() for c in distinct.tolist()]
+        is_word[others] = word[other_codes]
+    return is_word
+
+
+def _byte_offsets(codes, positions):
+    """UTF-8 byte offsets of the character offsets ``positions`` (sorted).
+
+    Each non-ASCII character before a position adds 1-3 bytes (surrogates,
+    passed through, 2).
+    """
+    wide = np.flatnonzero(codes >= 0x80)
+    extra = 1 + (codes[wide] >= 0x800) + (codes[wide] >= 0x10000)
+    before = np.concatenate(([0], np.cumsum(extra)))
+    return positions + before[np.searchsorted(wide, positions)]
+
+
+def _factorize_tokens(buffer, starts, lengths):
+    """Id of each token ``buffer[start : start + length]``, and the tokens (str).
+
+    Tokens of up to 8 and of 9-32 bytes are integer keys (see
+    :func:`_factorize_8`, :func:`_factorize_wide`); longer ones go through a
+    dict.
+    """
+    buffer += bytes(_KEY_BYTES)  # every token can be read as _KEY_BYTES bytes
     # every 8 bytes from each offset, read as one little-endian integer
     octets = np.ndarray((len(buffer) - 8,), "<u8", buffer=buffer, strides=(1,))
     lo = octets[starts] & _LOW_BYTES[np.minimum(lengths, 8)]
     short = np.flatnonzero(lengths <= 8)
     middle = np.flatnonzero((lengths > 8) & (lengths <= _KEY_BYTES))
     short_ids, short_words = _factorize_8(lo[short])
-    middle_hi = octets[starts[middle] + 8] & _LOW_BYTES[lengths[middle] - 8]
-    middle_ids, middle_words = _factorize_16(lo[middle], middle_hi)
-    all_ids = np.empty(len(starts), dtype=np.int64)
-    all_ids[short] = short_ids
-    all_ids[middle] = middle_ids + len(short_words)
-    # the keys' bytes are the tokens, NUL-padded; "S8"/"S16" drop the padding
-    words = np.concatenate((short_words, middle_words)).astype("U16").tolist()
+    chunks = [lo[middle]] + [
+        octets[starts[middle] + at] & _LOW_BYTES[np.clip(lengths[middle] - at, 0, 8)]
+        for at in range(8, _KEY_BYTES, 8)
+    ]
+    middle_ids, middle_words = _factorize_wide(chunks)
+    ids = np.empty(len(starts), dtype=np.int64)
+    ids[short] = short_ids
+    ids[middle] = middle_ids + len(short_words)
+    # the keys' bytes are the tokens, NUL-padded; "S8"/"S32" drop the padding
+    keys = np.concatenate((short_words, middle_words))
+    try:
+        words = keys.astype(f"U{_KEY_BYTES}").tolist()  # ASCII
+    except UnicodeDecodeError:
+        words = [key.decode("utf-8", "surrogatepass") for key in keys.tolist()]
     long = np.flatnonzero(lengths > _KEY_BYTES)
     if len(long):
         index = {}
         long_ids = [
-            index.setdefault(buffer[a : a + n].decode("ascii"), len(index))
+            index.setdefault(
+                buffer[a : a + n].decode("utf-8", "surrogatepass"), len(index)
+            )
             for a, n in zip(starts[long].tolist(), lengths[long].tolist(), strict=True)
         ]
-        all_ids[long] = np.asarray(long_ids, dtype=np.int64) + len(words)
+        ids[long] = np.asarray(long_ids, dtype=np.int64) + len(words)
         words += list(index)
-    return Corpus(words, all_ids, doc, len(docs))
+    return ids, words
 
 
 def _factorize_8(keys):
@@ -188,19 +242,25 @@ def _factorize_8(keys):
     return ids, (distinct * _MIX_INVERSE).astype("<u8").view("S8")
 
 
-def _factorize_16(lo, hi):
-    """Ids of the distinct tokens of 9-16 bytes (keys ``lo``, ``hi``), and the tokens.
+def _factorize_wide(chunks):
+    """Ids of the distinct tokens of 9-32 bytes, and the tokens.
 
-    ``(lo, hi)`` is mixed into a 64-bit hash; if two distinct tokens share one
-    (checked, never seen in practice), the exact but slower ``np.unique``
-    answers instead.
+    ``chunks`` are the tokens' bytes 0-7, 8-15, ... as little-endian integers
+    (zero past a token's end), folded into a 64-bit hash; if two distinct
+    tokens share one (checked, never seen in practice), the exact but slower
+    ``np.unique`` answers instead.
     """
-    ids, distinct = _hash_ids((lo ^ (hi * _MIX)) * _MIX)
-    keys = np.empty((len(distinct), 2), dtype="<u8")
-    keys[ids, 0], keys[ids, 1] = lo, hi
-    if not ((keys[ids, 0] == lo) & (keys[ids, 1] == hi)).all():
-        keys, ids = np.unique(np.stack((lo, hi), axis=1), axis=0, return_inverse=True)
-    return ids.reshape(-1), keys.astype("<u8").view("S16").reshape(-1)
+    hashed = np.zeros_like(chunks[0])
+    for chunk in chunks:
+        hashed = (hashed ^ chunk) * _MIX
+    ids, distinct = _hash_ids(hashed)
+    keys = np.empty((len(distinct), len(chunks)), dtype="<u8")
+    for j, chunk in enumerate(chunks):
+        keys[ids, j] = chunk
+    if not all((keys[ids, j] == chunk).all() for j, chunk in enumerate(chunks)):
+        keys, ids = np.unique(np.stack(chunks, axis=1), axis=0, return_inverse=True)
+    width = 8 * len(chunks)
+    return ids.reshape(-1), keys.astype("<u8").view(f"S{width}").reshape(-1)
 
 
 def _hash_ids(hashed):
@@ -262,17 +322,3 @@ class _HashTable:
             slot[todo] = moved = (slot[todo] + 1) & self.mask
             todo = todo[self.values[moved] != values[todo]]
         return self.index[slot]
-
-
-def _merge(corpus, corpus_docs, token_lists, list_docs):
-    """``corpus`` (of the documents ``corpus_docs``) with more tokenized documents."""
-    index = {word: i for i, word in enumerate(corpus.words)}
-    extra = np.fromiter(
-        (index.setdefault(t, len(index)) for t in itertools.chain(*token_lists)),
-        dtype=np.int64,
-    )
-    lengths = np.fromiter(map(len, token_lists), np.int64, len(token_lists))
-    doc = np.concatenate((corpus_docs[corpus.doc], np.repeat(list_docs, lengths)))
-    order = np.argsort(doc, kind="stable")
-    ids = np.concatenate((corpus.ids, extra))[order]
-    return Corpus(list(index), ids, doc[order], len(corpus_docs) + len(list_docs))

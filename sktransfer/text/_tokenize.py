@@ -92,7 +92,8 @@ class Tokenizer:
         """All of ``docs`` tokenized, as a :class:`~sktransfer.text._corpus.Corpus`.
 
         The same tokens as calling the tokenizer on each document, found by
-        numpy for ASCII documents when the pattern is sklearn's default.
+        numpy for the whole corpus when the pattern is sklearn's default (or
+        ``\\b\\w+\\b``) and there is no custom ``tokenizer``.
         """
         min_run = (
             RUN_PATTERNS.get(self.token_pattern) if self.tokenizer is None else None

@@ -14,25 +14,30 @@ def test_real_documents_tokenize_as_the_regular_expression(news):
     corpus = tokenize.corpus(docs)
     token_lists = [tokenize(doc) for doc in docs]
     assert corpus.token_lists() == token_lists
-    lengths = Counter(min(len(t), 17) for t in corpus.words)
-    # every path of the numpy tokenizer is exercised: <= 8, 9-16 and > 16 bytes
-    assert lengths[4] > 100 and lengths[12] > 10 and lengths[17] > 0
+    lengths = Counter(min(len(t), 33) for t in corpus.words)
+    # every path of the numpy tokenizer is exercised: <= 8, 9-32 and > 32 bytes
+    assert lengths[4] > 100 and lengths[12] > 10 and lengths[33] > 0
     counts = Counter(t for tokens in token_lists for t in tokens)
     assert corpus.by_word(corpus.counts()) == dict(counts)
     assert len(corpus.words) == len(counts)
 
 
 def test_a_shared_hash_falls_back_to_exact_ids():
-    # (lo ^ hi * MIX) * MIX is the same for these two keys
-    mix = int(_corpus._MIX)
-    lo = np.array([5, 5 ^ ((mix * 1) % 2**64) ^ ((mix * 2) % 2**64), 5], np.uint64)
-    hi = np.array([1, 2, 1], np.uint64)
-    hashes = (lo ^ (hi * _corpus._MIX)) * _corpus._MIX
-    assert hashes[0] == hashes[1]
-    ids, keys = _corpus._factorize_16(lo, hi)
+    # ((lo * MIX) ^ hi) * MIX is the same for the first two keys
+    mix = _corpus._MIX
+    lo = np.array([5, 6, 5], np.uint64)
+    hi = np.ones(3, np.uint64)
+    hi[1:2] = (lo[:1] * mix) ^ hi[:1] ^ (lo[1:2] * mix)  # arrays wrap silently
+    zeros = np.zeros(3, np.uint64)
+    chunks = [lo, hi, zeros, zeros]
+    hashed = np.zeros(3, np.uint64)
+    for chunk in chunks:
+        hashed = (hashed ^ chunk) * mix
+    assert hashed[0] == hashed[1]
+    ids, keys = _corpus._factorize_wide(chunks)
     assert ids[0] == ids[2] != ids[1] and len(keys) == 2
-    as_ints = keys.view("<u8").reshape(-1, 2)
-    np.testing.assert_array_equal(as_ints[ids], np.stack((lo, hi), axis=1))
+    as_ints = keys.view("<u8").reshape(-1, 4)
+    np.testing.assert_array_equal(as_ints[ids], np.stack(chunks, axis=1))
 
 
 def test_hash_table_finds_every_value_including_zero():
