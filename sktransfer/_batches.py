@@ -15,7 +15,8 @@ from torch.utils.data import DataLoader
 
 DEVICE_RESIDENT_BYTES = 1 << 30
 """On a GPU, training data up to this size (1 GiB) is copied there once per fit
-and batches are cut on the device: no host-to-device copy per batch."""
+and batches are cut on the device: no host-to-device copy per batch. Larger
+data stays in host memory and goes through :class:`PinnedBatchSlicer`."""
 
 
 class BatchSlicer:
@@ -49,6 +50,11 @@ class BatchSlicer:
         return -(-n // self.batch_size)
 
     def __iter__(self):
+        for index in self._indices():
+            yield self.X[index], (None if self.y is None else self.y[index])
+
+    def _indices(self):
+        """The rows of each batch: a slice, or an index tensor when shuffled."""
         n = len(self.X)
         stop = n - n % self.batch_size if self.drop_last else n
         # DataLoader draws a base seed for its workers, then RandomSampler a
@@ -61,10 +67,64 @@ class BatchSlicer:
             order = torch.randperm(n, generator=generator).to(self.X.device)
         for start in range(0, stop, self.batch_size):
             if order is None:
-                index = slice(start, start + self.batch_size)
+                yield slice(start, start + self.batch_size)
             else:
-                index = order[start : start + self.batch_size]
-            yield self.X[index], (None if self.y is None else self.y[index])
+                yield order[start : start + self.batch_size]
+
+
+class PinnedBatchSlicer(BatchSlicer):
+    """Batches of host-memory data for a GPU, copied without blocking the host.
+
+    Each batch is cut straight into a page-locked (pinned) buffer and copied
+    to ``device`` with ``non_blocking=True``: the copy runs at full bus speed
+    and the host goes on to queue the step's kernels (which the GPU runs after
+    the copy, on the same stream). Two buffers alternate; one is refilled only
+    after the copy out of it has finished (a CUDA event), so a batch is never
+    overwritten while in flight. Same batches, in the same order, as
+    :class:`BatchSlicer`.
+    """
+
+    N_BUFFERS = 2
+
+    def __init__(self, X, y, batch_size, device, shuffle=False, drop_last=False):
+        super().__init__(X, y, batch_size, shuffle=shuffle, drop_last=drop_last)
+        self.device = torch.device(device)
+
+    def __iter__(self):
+        tensors = [t for t in (self.X, self.y) if t is not None]
+        buffers = [
+            [_pinned_like(t, self.batch_size) for t in tensors]
+            for _ in range(self.N_BUFFERS)
+        ]
+        copied = [None] * self.N_BUFFERS  # the event of each buffer's last copy
+        stream = torch.cuda.current_stream(self.device)
+        for i, index in enumerate(self._indices()):
+            slot = i % self.N_BUFFERS
+            if copied[slot] is not None:
+                copied[slot].synchronize()
+            batch = [
+                _gather_into(buffer, t, index).to(self.device, non_blocking=True)
+                for t, buffer in zip(tensors, buffers[slot], strict=True)
+            ]
+            copied[slot] = torch.cuda.Event()
+            copied[slot].record(stream)
+            yield batch[0], (batch[1] if self.y is not None else None)
+
+
+def _pinned_like(tensor, rows):
+    """An empty page-locked tensor of ``rows`` rows shaped like ``tensor``'s."""
+    shape = (rows, *tensor.shape[1:])
+    return torch.empty(shape, dtype=tensor.dtype, pin_memory=True)
+
+
+def _gather_into(buffer, tensor, index):
+    """``tensor[index]`` written into the first rows of ``buffer`` (returned)."""
+    if isinstance(index, slice):
+        part = tensor[index]
+        return buffer[: len(part)].copy_(part)
+    out = buffer[: len(index)]
+    torch.index_select(tensor, 0, index, out=out)
+    return out
 
 
 def _as_tensor(array):
@@ -74,16 +134,10 @@ def _as_tensor(array):
 
 
 def _resident(dataset, X, y, device):
-    """``X``, ``y`` as tensors, on ``device`` when it is a GPU and they fit.
+    """``X``, ``y`` moved to the GPU ``device`` once per dataset.
 
     The device copy is kept on the dataset, so later epochs reuse it.
     """
-    X, y = _as_tensor(X), None if y is None else _as_tensor(y)
-    if device is None or torch.device(device).type != "cuda":
-        return X, y
-    size = X.nbytes + (0 if y is None else y.nbytes)
-    if size > DEVICE_RESIDENT_BYTES:
-        return X, y
     cached = getattr(dataset, "_sktransfer_resident", None)
     if cached is None or cached[0] != str(device):
         moved = (X.to(device), None if y is None else y.to(device))
@@ -99,7 +153,9 @@ def batch_iterator(
     when ``dataset`` holds whole numeric arrays, skorch's ``DataLoader`` else.
 
     With a CUDA ``device``, data up to :data:`DEVICE_RESIDENT_BYTES` is moved
-    to the GPU once and sliced there.
+    to the GPU once and sliced there; larger data in host memory is sliced
+    into pinned buffers and copied without blocking
+    (:class:`PinnedBatchSlicer`).
     """
     X, y = getattr(dataset, "X", None), getattr(dataset, "y", None)
     whole = (
@@ -116,5 +172,12 @@ def batch_iterator(
             drop_last=drop_last,
             **kwargs,
         )
-    X, y = _resident(dataset, X, y, device)
+    X, y = _as_tensor(X), None if y is None else _as_tensor(y)
+    if device is not None and torch.device(device).type == "cuda":
+        if X.nbytes + (0 if y is None else y.nbytes) <= DEVICE_RESIDENT_BYTES:
+            X, y = _resident(dataset, X, y, device)
+        elif not X.is_cuda:
+            return PinnedBatchSlicer(
+                X, y, batch_size, device, shuffle=shuffle, drop_last=drop_last
+            )
     return BatchSlicer(X, y, batch_size, shuffle=shuffle, drop_last=drop_last)

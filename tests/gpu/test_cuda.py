@@ -19,6 +19,7 @@ from sktransfer import (
     FineTunedCNNClassifier,
     PretrainedEmbeddingClassifier,
     PretrainedFeatureExtractor,
+    _batches,
 )
 
 SETTINGS = {"max_epochs": 10, "lr": 3e-3, "batch_size": 32, "random_state": 0}
@@ -39,6 +40,40 @@ def test_image_classifier_on_cuda_matches_cpu(cuda, digits):
     a, b = cpu.score(X[600:], y[600:]), gpu.score(X[600:], y[600:])
     assert abs(a - b) < 0.03, (a, b)
     assert np.mean(cpu.predict(X[600:]) == gpu.predict(X[600:])) > 0.95
+
+
+def test_pinned_batches_are_the_plain_slices(cuda, digits):
+    X, y = torch.from_numpy(digits[0].astype(np.float32)), torch.from_numpy(digits[1])
+    torch.manual_seed(3)
+    plain = list(_batches.BatchSlicer(X, y, 64, shuffle=True))
+    torch.manual_seed(3)
+    pinned = list(_batches.PinnedBatchSlicer(X, y, 64, cuda, shuffle=True))
+    assert len(pinned) == len(plain) == 29
+    for (Xp, yp), (Xc, yc) in zip(pinned, plain, strict=True):
+        assert Xp.is_cuda and yp.is_cuda
+        assert torch.equal(Xp.cpu(), Xc) and torch.equal(yp.cpu(), yc)
+
+
+def test_data_over_the_resident_limit_trains_from_pinned_memory(
+    cuda, digits, monkeypatch
+):
+    X, y = digits
+    resident = FineTunedCNNClassifier(device=cuda, **SETTINGS).fit(X[:600], y[:600])
+    pinned_buffers = []
+
+    def pinned_like(tensor, rows):
+        pinned_buffers.append(_pinned_like(tensor, rows))
+        return pinned_buffers[-1]
+
+    _pinned_like = _batches._pinned_like
+    monkeypatch.setattr(_batches, "DEVICE_RESIDENT_BYTES", 0)
+    monkeypatch.setattr(_batches, "_pinned_like", pinned_like)
+    streamed = FineTunedCNNClassifier(device=cuda, **SETTINGS).fit(X[:600], y[:600])
+    predicted = streamed.predict(X[600:])
+    assert pinned_buffers and all(b.is_pinned() for b in pinned_buffers)
+    assert np.mean(predicted == resident.predict(X[600:])) > 0.95
+    a, b = resident.score(X[600:], y[600:]), streamed.score(X[600:], y[600:])
+    assert abs(a - b) < 0.03, (a, b)
 
 
 @pytest.mark.parametrize("transfer", ["feature_extraction", "fine_tune", "gradual"])
