@@ -59,15 +59,14 @@ def test_data_over_the_resident_limit_trains_from_pinned_memory(
 ):
     X, y = digits
     resident = FineTunedCNNClassifier(device=cuda, **SETTINGS).fit(X[:600], y[:600])
-    pinned_buffers = []
+    pinned_buffers, pinned_like = [], _batches._pinned_like
 
-    def pinned_like(tensor, rows):
-        pinned_buffers.append(_pinned_like(tensor, rows))
+    def recording_pinned_like(tensor, rows):
+        pinned_buffers.append(pinned_like(tensor, rows))
         return pinned_buffers[-1]
 
-    _pinned_like = _batches._pinned_like
     monkeypatch.setattr(_batches, "DEVICE_RESIDENT_BYTES", 0)
-    monkeypatch.setattr(_batches, "_pinned_like", pinned_like)
+    monkeypatch.setattr(_batches, "_pinned_like", recording_pinned_like)
     streamed = FineTunedCNNClassifier(device=cuda, **SETTINGS).fit(X[:600], y[:600])
     predicted = streamed.predict(X[600:])
     assert pinned_buffers and all(b.is_pinned() for b in pinned_buffers)
