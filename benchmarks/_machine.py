@@ -58,3 +58,12 @@ def write_results(name, payload, title, body):
     text = f"# {title}\n\n{machine_line()}\n\n{body}"
     (RESULTS / f"{name}.md").write_text(text)
     return text
+
+
+def write_plot(name, figure):
+    """Save ``figure`` as ``results/<name>.png``; return the path."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.png"
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    return path

@@ -1,18 +1,23 @@
 """Digits 0-4 -> 5-9: transfer vs scratch at N labels per class, over 5 seeds.
 
-Prints the transfer gain curve and writes benchmarks/results/digits_transfer.md
-and .json. Run: python benchmarks/bench_digits_transfer.py [--repeats 5]
+Prints the transfer gain curve and writes benchmarks/results/digits_transfer.md,
+.json and .png (the curve). Run: python benchmarks/bench_digits_transfer.py
+[--repeats 5]
 """
 
 import argparse
 import dataclasses
-import json
-import pathlib
 import time
 
 from sktransfer._demo import DIGITS_SETTINGS, digits_gain_curve
+from sktransfer.model_selection import plot_transfer_gain_curve
 
-RESULTS = pathlib.Path(__file__).parent / "results"
+try:
+    from benchmarks._machine import write_plot, write_results
+except ImportError:  # run as a script from benchmarks/
+    from _machine import write_plot, write_results
+
+TITLE = "Digits 0-4 -> 5-9: test accuracy, mean ± std over {} subsamples"
 
 
 def main(repeats=5):
@@ -20,17 +25,21 @@ def main(repeats=5):
     curve = digits_gain_curve(n_per_class=(1, 3, 5, 10, 20, None), n_repeats=repeats)
     elapsed = time.perf_counter() - start
     print(curve)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "digits_transfer.json").write_text(
-        json.dumps({"seconds": elapsed, **dataclasses.asdict(curve)}, indent=2)
-    )
-    (RESULTS / "digits_transfer.md").write_text(
-        f"# Digits 0-4 -> 5-9: test accuracy, mean ± std over {repeats} subsamples\n\n"
+    write_results(
+        "digits_transfer",
+        {"seconds": elapsed, **dataclasses.asdict(curve)},
+        TITLE.format(repeats),
         "Source: SmallCNN fitted on digits 0-4. Target settings for every mode: "
         f"{DIGITS_SETTINGS}. 'structure' is the same network trained from "
-        f"scratch.\n\n```\n{curve}\n```\n\n{elapsed:.0f} s on 2 CPU cores.\n"
+        f"scratch. The curve: digits_transfer.png.\n\n```\n{curve}\n```\n\n"
+        f"{elapsed:.0f} s.\n",
     )
-    print(f"\nwrote {RESULTS / 'digits_transfer.md'} ({elapsed:.0f} s)")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = plot_transfer_gain_curve(curve)
+    ax.set_title(TITLE.format(repeats), fontsize="medium")
+    print(f"\nwrote {write_plot('digits_transfer', ax.figure)} ({elapsed:.0f} s)")
 
 
 if __name__ == "__main__":
