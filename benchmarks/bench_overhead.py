@@ -257,7 +257,8 @@ def plot(rows):
     figure, axes = plt.subplots(
         1, len(workloads), figsize=(5 * len(workloads), 4), sharey=True
     )
-    for ax, workload in zip(np.atleast_1d(axes), workloads, strict=True):
+    axes = np.atleast_1d(axes)
+    for ax, workload in zip(axes, workloads, strict=True):
         mine = [r for r in rows if r["workload"] == workload]
         sizes = [r["batch_size"] for r in mine]
         for label, ratio in (
@@ -273,8 +274,8 @@ def plot(rows):
         ax.set_xlabel("batch size")
         ax.set_title(workload)
         ax.grid(alpha=0.3)
-    np.atleast_1d(axes)[0].set_ylabel("training time / hand-written loop")
-    np.atleast_1d(axes)[0].legend(fontsize="small")
+    axes[0].set_ylabel("training time / hand-written loop")
+    axes[0].legend(fontsize="small")
     return figure
 
 
