@@ -50,7 +50,18 @@ class KimCNN(nn.Module):
 
     def forward(self, embedded, mask):
         x = (embedded * mask.unsqueeze(-1).to(embedded.dtype)).transpose(1, 2)
-        return torch.cat([F.relu(conv(x)).max(dim=2).values for conv in self.convs], 1)
+        # windows past a document's end see only padding: leave them out of the
+        # max, so that a document's features do not depend on the batch's width
+        # (a window that starts at 0 always counts: shorter documents than the
+        # filter are zero-padded, as everywhere)
+        last = (mask.sum(1, keepdim=True) - 1).unsqueeze(1)  # (B, 1, 1)
+        pooled = []
+        for width, conv in zip(self.widths, self.convs, strict=True):
+            out = F.relu(conv(x))  # (B, n_filters, L - width + 1), all >= 0
+            start = torch.arange(out.shape[2], device=out.device)
+            inside = (start + width - 1 <= last) | (start == 0)
+            pooled.append(out.masked_fill(~inside, 0.0).max(dim=2).values)
+        return torch.cat(pooled, 1)
 
 
 class TextEncoder(nn.Module):

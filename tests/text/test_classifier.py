@@ -60,6 +60,17 @@ def test_encoders_learn(glove, news, encoder):
     )
 
 
+@pytest.mark.parametrize("encoder", ["mean", "max", "mean_max", "cnn"])
+def test_a_documents_prediction_does_not_depend_on_the_others(glove, news, encoder):
+    clf = PretrainedEmbeddingClassifier(
+        glove, encoder=encoder, **{**FAST, "max_epochs": 2}
+    ).fit(news["X"], news["y"])
+    docs = news["X_test"][:12]
+    together = clf.predict_proba(docs)
+    alone = np.vstack([clf.predict_proba([doc]) for doc in docs])
+    np.testing.assert_allclose(alone, together, rtol=1e-5, atol=1e-7)
+
+
 def test_fine_tune_changes_the_vectors_and_scales_their_lr(glove, news):
     clf = PretrainedEmbeddingClassifier(
         glove, transfer="fine_tune", embedding_lr_scale=0.5, **FAST
