@@ -150,7 +150,7 @@ def text_workload(epochs):
         return ids(X), np.searchsorted(model.classes_, y), ids(X_test)
 
     def prepare(model, docs):
-        return model._encode(model.tokenizer_.corpus(docs), "mean")
+        return model._prepare(docs)  # what predict does before the forward pass
 
     return make, train.data, train.target, test.data, encode, prepare
 

@@ -18,6 +18,7 @@ from sktransfer._base import (
 )
 from sktransfer._nn import MLPHead
 from sktransfer._persistence import history_from, restore_state, standardized_head
+from sktransfer.text._corpus import KnownWords
 from sktransfer.text._modules import (
     ENCODERS,
     KIM_WIDTHS,
@@ -328,13 +329,33 @@ default="glove-wiki-gigaword-50"
         """
         min_length = max(KIM_WIDTHS) if encoder == "cnn" else 1
         if word_ids is None:
-            word_ids = self._word_ids(corpus.words)
+            word_ids = self._word_ids(corpus)
         return corpus.index_matrix(word_ids, self.max_length, min_length)
 
-    def _word_ids(self, words):
-        """``vocabulary_`` id of each of ``words``, 0 where missing."""
-        ids = map(self.vocabulary_.get, words, itertools.repeat(0))
-        return np.fromiter(ids, np.int64, len(words))
+    def _word_ids(self, corpus):
+        """``vocabulary_`` id of each of ``corpus.words``, 0 where missing."""
+        other = corpus.words[corpus.n_known :]
+        ids = map(self.vocabulary_.get, other, itertools.repeat(0))
+        ids = np.fromiter(ids, np.int64, len(other))
+        if not corpus.n_known:
+            return ids
+        return np.concatenate((self._known_vocabulary()[1], ids))
+
+    def _known_vocabulary(self):
+        """``vocabulary_`` as :class:`KnownWords` (built on first use) and the
+        ids of its words."""
+        cached = self.__dict__.get("_vocabulary_lookup")
+        if cached is None or cached[0] is not self.vocabulary_:
+            words = sorted(self.vocabulary_, key=self.vocabulary_.get)
+            ids = np.fromiter(map(self.vocabulary_.get, words), np.int64, len(words))
+            cached = (self.vocabulary_, KnownWords(words), ids)
+            self._vocabulary_lookup = cached
+        return cached[1:]
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_vocabulary_lookup", None)  # rebuilt on first use
+        return state
 
     def _restore_net(self, tensors, history, source):
         table = np.zeros(tuple(tensors["backbone.weight"].shape), np.float32)
@@ -379,15 +400,18 @@ default="glove-wiki-gigaword-50"
         """Validate and encode ``X``, then ``compute(ids)`` with unseen words."""
         check_fitted_net(self)
         docs = validate_texts(X, type(self).__name__)
-        corpus = self.tokenizer_.corpus(docs)
-        module = self.net_.module_
-        word_ids = self._word_ids(corpus.words)
-        extra = self._unseen_word_vectors(corpus.words, word_ids)
-        ids = self._encode(corpus, module.encoder.mode, word_ids)
+        ids, extra = self._prepare(docs)
         if extra is None:
             return compute(ids)
-        with module.using_extra_vectors(torch.from_numpy(extra)):
+        with self.net_.module_.using_extra_vectors(torch.from_numpy(extra)):
             return compute(ids)
+
+    def _prepare(self, docs):
+        """Vocabulary ids of ``docs`` and the vectors of their unseen words."""
+        corpus = self.tokenizer_.corpus(docs, known=self._known_vocabulary()[0])
+        word_ids = self._word_ids(corpus)
+        extra = self._unseen_word_vectors(corpus.words, word_ids)
+        return self._encode(corpus, self.net_.module_.encoder.mode, word_ids), extra
 
     def _unseen_word_vectors(self, words, word_ids):
         """Vectors of the unseen ``words`` (id 0) that the source knows, or None.

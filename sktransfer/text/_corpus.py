@@ -10,6 +10,11 @@ checked, up to 32), the distinct hashes are sorted, and every token finds its
 id in an open-addressing table in a few vectorised passes. Longer tokens go
 through a dict, and custom patterns or tokenizers through the regular
 expression, with the same result.
+
+At prediction time the words of the fitted vocabulary are known in advance:
+:class:`KnownWords` hashes them once, and each token that is one of them gets
+its index by a table lookup, with no sort and no str built; only the others
+are factorized as above.
 """
 
 import dataclasses
@@ -45,6 +50,9 @@ class Corpus:
     ids: np.ndarray
     doc: np.ndarray
     n_docs: int
+    n_known: int = 0
+    """The first ``n_known`` words are those of the :class:`KnownWords` the
+    corpus was tokenized with, whether the documents hold them or not."""
 
     @classmethod
     def from_token_lists(cls, token_lists):
@@ -119,12 +127,14 @@ class Corpus:
         return out
 
 
-def tokenize_corpus(docs, tokenize, lowercase, min_run):
+def tokenize_corpus(docs, tokenize, lowercase, min_run, known=None):
     """:class:`Corpus` of ``docs``.
 
     ``tokenize(doc)`` is the regular-expression tokenizer; ``min_run`` (from
     :data:`RUN_PATTERNS`, or None) says that it keeps the runs of at least
-    ``min_run`` word characters, which numpy finds instead.
+    ``min_run`` word characters, which numpy finds instead. ``known``
+    (:class:`KnownWords`, numpy path only) puts its words first in the corpus'
+    words and finds the tokens among them by hash.
     """
     if min_run is None:
         return Corpus.from_token_lists([tokenize(doc) for doc in docs])
@@ -145,8 +155,17 @@ def tokenize_corpus(docs, tokenize, lowercase, min_run):
         byte_lengths = _byte_offsets(codes, starts + lengths) - byte_starts
     doc_sizes = np.diff(np.searchsorted(starts, doc_starts), append=len(starts))
     doc = np.repeat(np.arange(len(docs)), doc_sizes)
-    ids, words = _factorize_tokens(buffer, byte_starts, byte_lengths)
-    return Corpus(words, ids, doc, len(docs))
+    buffer += bytes(_KEY_BYTES)  # every token can be read as _KEY_BYTES bytes
+    if known is None:
+        ids, words = _factorize_tokens(buffer, byte_starts, byte_lengths)
+        return Corpus(words, ids, doc, len(docs))
+    ids = known.find(buffer, byte_starts, byte_lengths)
+    other = np.flatnonzero(ids < 0)
+    other_ids, other_words = _factorize_tokens(
+        buffer, byte_starts[other], byte_lengths[other]
+    )
+    ids[other] = other_ids + len(known.words)
+    return Corpus(known.words + other_words, ids, doc, len(docs), len(known.words))
 
 
 def _runs(is_word, min_run):
@@ -190,25 +209,53 @@ def _byte_offsets(codes, positions):
     return positions + before[np.searchsorted(wide, positions)]
 
 
+def _octets(buffer):
+    """Every 8 bytes from each offset of ``buffer``, as one little-endian integer.
+
+    ``buffer`` ends in :data:`_KEY_BYTES` padding bytes.
+    """
+    return np.ndarray((len(buffer) - 8,), "<u8", buffer=buffer, strides=(1,))
+
+
+def _first_octets(octets, starts, lengths):
+    """Each token's first 8 bytes, zero past its end: a token of up to 8 bytes
+    exactly."""
+    return octets[starts] & _LOW_BYTES[np.minimum(lengths, 8)]
+
+
+def _wide_chunks(octets, lo, starts, lengths, which):
+    """Bytes 0-7, 8-15, ... of the tokens ``which`` (of 9-32 bytes), zero past
+    their end; ``lo`` is every token's :func:`_first_octets`."""
+    starts, lengths = starts[which], lengths[which]
+    return [lo[which]] + [
+        octets[starts + at] & _LOW_BYTES[np.clip(lengths - at, 0, 8)]
+        for at in range(8, _KEY_BYTES, 8)
+    ]
+
+
+def _wide_hash(chunks):
+    """A 64-bit hash of the tokens of :func:`_wide_chunks`."""
+    hashed = np.zeros_like(chunks[0])
+    for chunk in chunks:
+        hashed = (hashed ^ chunk) * _MIX
+    return hashed
+
+
 def _factorize_tokens(buffer, starts, lengths):
     """Id of each token ``buffer[start : start + length]``, and the tokens (str).
 
     Tokens of up to 8 and of 9-32 bytes are integer keys (see
     :func:`_factorize_8`, :func:`_factorize_wide`); longer ones go through a
-    dict.
+    dict. ``buffer`` ends in :data:`_KEY_BYTES` padding bytes.
     """
-    buffer += bytes(_KEY_BYTES)  # every token can be read as _KEY_BYTES bytes
-    # every 8 bytes from each offset, read as one little-endian integer
-    octets = np.ndarray((len(buffer) - 8,), "<u8", buffer=buffer, strides=(1,))
-    lo = octets[starts] & _LOW_BYTES[np.minimum(lengths, 8)]
+    octets = _octets(buffer)
+    lo = _first_octets(octets, starts, lengths)
     short = np.flatnonzero(lengths <= 8)
     middle = np.flatnonzero((lengths > 8) & (lengths <= _KEY_BYTES))
     short_ids, short_words = _factorize_8(lo[short])
-    chunks = [lo[middle]] + [
-        octets[starts[middle] + at] & _LOW_BYTES[np.clip(lengths[middle] - at, 0, 8)]
-        for at in range(8, _KEY_BYTES, 8)
-    ]
-    middle_ids, middle_words = _factorize_wide(chunks)
+    middle_ids, middle_words = _factorize_wide(
+        _wide_chunks(octets, lo, starts, lengths, middle)
+    )
     ids = np.empty(len(starts), dtype=np.int64)
     ids[short] = short_ids
     ids[middle] = middle_ids + len(short_words)
@@ -250,10 +297,7 @@ def _factorize_wide(chunks):
     tokens share one (checked, never seen in practice), the exact but slower
     ``np.unique`` answers instead.
     """
-    hashed = np.zeros_like(chunks[0])
-    for chunk in chunks:
-        hashed = (hashed ^ chunk) * _MIX
-    ids, distinct = _hash_ids(hashed)
+    ids, distinct = _hash_ids(_wide_hash(chunks))
     keys = np.empty((len(distinct), len(chunks)), dtype="<u8")
     for j, chunk in enumerate(chunks):
         keys[ids, j] = chunk
@@ -278,17 +322,21 @@ def _hash_ids(hashed):
 class _HashTable:
     """Open addressing with linear probing over distinct sorted ``uint64`` values.
 
-    ``find`` returns each value's index in the array the table was built from.
+    ``find`` returns each value's index in the array the table was built from
+    (or its ``labels`` entry), ``get`` the same or -1 for a value not in it.
     Every step is vectorised: all values probe their slot at once, and those
     that find another value there move one slot on. The table has 4-8 slots
     per value, so a few passes settle them all. Values crafted to share slots
     would need one pass each: after ``MAX_PASSES`` the table gives up and says
-    it is ``crowded`` (``find`` then must not be used).
+    it is ``crowded`` (``find`` then must not be used; ``get`` falls back to a
+    binary search).
     """
 
     MAX_PASSES = 64
 
-    def __init__(self, values):
+    def __init__(self, values, labels=None):
+        self.sorted = values
+        self.labels = np.arange(len(values)) if labels is None else labels
         bits = max(4, (4 * len(values) - 1).bit_length())
         self.mask = (1 << bits) - 1
         self.shift = np.uint64(64 - bits)
@@ -310,9 +358,11 @@ class _HashTable:
         self.values = np.full(self.mask + 1, empty, dtype=np.uint64)
         used = self.index >= 0
         self.values[used] = values[self.index[used]]
+        if labels is not None:
+            self.index[used] = labels[self.index[used]]
 
     def _home(self, values):
-        return (values >> self.shift).astype(np.int64)
+        return (values >> self.shift).view(np.int64)  # < 2**63: shift >= 4
 
     def find(self, values):
         """Index of each of ``values``, all of which the table holds."""
@@ -322,3 +372,84 @@ class _HashTable:
             slot[todo] = moved = (slot[todo] + 1) & self.mask
             todo = todo[self.values[moved] != values[todo]]
         return self.index[slot]
+
+    def get(self, values):
+        """What :meth:`find` returns for each of ``values``, -1 for those the
+        table lacks: probing stops at the value or at an empty slot."""
+        if self.crowded:
+            at = np.searchsorted(self.sorted, values).clip(0, len(self.sorted) - 1)
+            return np.where(self.sorted[at] == values, self.labels[at], -1)
+        slot = self._home(values)
+        found = self.index[slot]
+        # an empty slot holds a value not in the table and index -1: a value
+        # found there is missing, as it should be
+        todo = np.flatnonzero((self.values[slot] != values) & (found >= 0))
+        found[todo] = -1
+        slot, wanted = slot[todo], values[todo]
+        while len(todo):
+            slot = (slot + 1) & self.mask
+            here, hit = self.index[slot], self.values[slot] == wanted
+            found[todo[hit]] = here[hit]
+            going = ~hit & (here >= 0)
+            todo, slot, wanted = todo[going], slot[going], wanted[going]
+        return found
+
+
+class KnownWords:
+    """A fixed list of distinct words, found among a corpus' tokens by numpy.
+
+    Passed to :func:`tokenize_corpus` (``Tokenizer.corpus(docs, known=...)``),
+    it gives each token that is one of ``words`` its index there: the token's
+    bytes are hashed as in :func:`_factorize_tokens` and looked up in a table
+    built once, without a sort or a str per token or distinct word. Tokens of
+    9-32 bytes are checked against the word's bytes; words of over 32 bytes
+    (and, never seen, two words of 9-32 bytes with one hash) are not in the
+    table: their tokens are factorized with the unknown ones, which costs time,
+    not correctness.
+    """
+
+    def __init__(self, words):
+        self.words = list(words)
+        encoded = [word.encode("utf-8", "surrogatepass") for word in self.words]
+        lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+        starts = np.cumsum(lengths) - lengths
+        octets = _octets(b"".join(encoded) + bytes(_KEY_BYTES))
+        lo = _first_octets(octets, starts, lengths)
+        short = np.flatnonzero(lengths <= 8)
+        self._short = _labelled_table(lo[short] * _MIX, short)
+        middle = np.flatnonzero((lengths > 8) & (lengths <= _KEY_BYTES))
+        chunks = _wide_chunks(octets, lo, starts, lengths, middle)
+        self._middle = _labelled_table(_wide_hash(chunks), middle)
+        # a row more: "not found" (-1) reads it, and "same" rejects it
+        self._middle_keys = np.zeros((len(self.words) + 1, len(chunks)), np.uint64)
+        self._middle_keys[middle] = np.stack(chunks, axis=1)
+
+    def find(self, buffer, starts, lengths):
+        """Index in ``words`` of each token ``buffer[start : start + length]``,
+        -1 if it is not found. ``buffer`` ends in :data:`_KEY_BYTES` padding
+        bytes."""
+        octets = _octets(buffer)
+        lo = _first_octets(octets, starts, lengths)
+        ids = self._short.get(lo * _MIX)  # right for every token of up to 8 bytes
+        long = np.flatnonzero(lengths > 8)
+        ids[long] = -1
+        middle = long[lengths[long] <= _KEY_BYTES]
+        chunks = _wide_chunks(octets, lo, starts, lengths, middle)
+        found = self._middle.get(_wide_hash(chunks))
+        same = found >= 0
+        keys = self._middle_keys[found]
+        for j, chunk in enumerate(chunks):
+            same &= keys[:, j] == chunk
+        ids[middle[same]] = found[same]
+        return ids
+
+
+def _labelled_table(hashes, labels):
+    """A :class:`_HashTable` of the ``hashes`` that occur once, to their label."""
+    order = np.argsort(hashes)
+    hashes, labels = hashes[order], labels[order]
+    single = np.ones(len(hashes), dtype=bool)
+    repeated = hashes[1:] == hashes[:-1]
+    single[1:] &= ~repeated
+    single[:-1] &= ~repeated
+    return _HashTable(hashes[single], labels[single])

@@ -88,17 +88,20 @@ class Tokenizer:
             doc = doc.lower()
         return self.tokenizer(doc) if self.tokenizer is not None else self._findall(doc)
 
-    def corpus(self, docs):
+    def corpus(self, docs, known=None):
         """All of ``docs`` tokenized, as a :class:`~sktransfer.text._corpus.Corpus`.
 
         The same tokens as calling the tokenizer on each document, found by
         numpy for the whole corpus when the pattern is sklearn's default (or
-        ``\\b\\w+\\b``) and there is no custom ``tokenizer``.
+        ``\\b\\w+\\b``) and there is no custom ``tokenizer``. ``known``
+        (:class:`~sktransfer.text._corpus.KnownWords`, e.g. a fitted
+        vocabulary) makes that path look its words up by hash; the corpus then
+        lists them first.
         """
         min_run = (
             RUN_PATTERNS.get(self.token_pattern) if self.tokenizer is None else None
         )
-        return tokenize_corpus(docs, self, self.lowercase, min_run)
+        return tokenize_corpus(docs, self, self.lowercase, min_run, known)
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -8,6 +8,7 @@ from sklearn.model_selection import GridSearchCV
 
 from sktransfer import PretrainedEmbeddingClassifier
 from sktransfer.text import TextTransferModule
+from sktransfer.text._corpus import KnownWords
 
 FAST = {"max_epochs": 15, "lr": 1e-2, "device": "cpu", "random_state": 0}
 
@@ -69,6 +70,27 @@ def test_a_documents_prediction_does_not_depend_on_the_others(glove, news, encod
     together = clf.predict_proba(docs)
     alone = np.vstack([clf.predict_proba([doc]) for doc in docs])
     np.testing.assert_allclose(alone, together, rtol=1e-5, atol=1e-7)
+
+
+def test_predict_finds_the_vocabulary_by_hash_as_the_dict_does(
+    glove, news, monkeypatch
+):
+    clf = PretrainedEmbeddingClassifier(glove, **{**FAST, "max_epochs": 2})
+    clf.fit(news["X"], news["y"])
+    docs = news["X_test"] + ["naïve café " + news["X_test"][0]]
+    proba = clf.predict_proba(docs)
+    known, _ = clf._known_vocabulary()
+    assert known.words == sorted(clf.vocabulary_, key=clf.vocabulary_.get)
+    # rebuilt on first use after unpickling, not stored
+    assert "_vocabulary_lookup" not in pickle.loads(pickle.dumps(clf)).__dict__
+
+    def no_known_words(self):
+        return KnownWords([]), np.zeros(0, np.int64)
+
+    monkeypatch.setattr(
+        PretrainedEmbeddingClassifier, "_known_vocabulary", no_known_words
+    )
+    np.testing.assert_allclose(clf.predict_proba(docs), proba, rtol=1e-6, atol=1e-7)
 
 
 def test_fine_tune_changes_the_vectors_and_scales_their_lr(glove, news):

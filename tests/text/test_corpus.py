@@ -55,3 +55,49 @@ def test_values_that_share_slots_fall_back_to_a_bounded_search():
     hashed = np.concatenate((values[::-1], values[::7]))
     ids, distinct = _corpus._hash_ids(hashed)
     np.testing.assert_array_equal(distinct[ids], hashed)
+
+
+def test_known_words_are_found_by_hash_and_the_others_factorized(news):
+    tokenize = Tokenizer()
+    fitted = tokenize.corpus(news["X"][:200])
+    long_word = "x" * 40  # over 32 bytes: left to the factorizing path
+    vocabulary = fitted.words[::2] + ["naïve", "réconciliation", long_word]
+    known = _corpus.KnownWords(vocabulary)
+    docs = news["X_test"][:200] + [f"naïve réconciliation {long_word} café"]
+    corpus = tokenize.corpus(docs, known=known)
+    assert corpus.token_lists() == [tokenize(doc) for doc in docs]
+    assert corpus.n_known == len(vocabulary)
+    assert corpus.words[: corpus.n_known] == vocabulary
+    tokens = [t for tokens in corpus.token_lists() for t in tokens]
+    in_vocabulary = np.array([t in set(vocabulary[:-1]) for t in tokens])
+    # every known word of up to 32 bytes is found in the table, not factorized
+    np.testing.assert_array_equal(corpus.ids < corpus.n_known, in_vocabulary)
+    assert corpus.words.index(long_word, corpus.n_known) >= corpus.n_known
+
+
+def test_hash_table_get_says_minus_one_for_values_it_lacks():
+    values = np.array([0, 2, 3, 2**63, 2**64 - 1], np.uint64)
+    table = _corpus._HashTable(values, labels=np.array([10, 20, 30, 40, 50]))
+    # 1 is the empty slots' filler (the smallest value not in the table)
+    queries = np.array([3, 1, 0, 4, 2**64 - 1, 2**64 - 2, 2], np.uint64)
+    np.testing.assert_array_equal(table.get(queries), [30, -1, 10, -1, 50, -1, 20])
+    crowded = _corpus._HashTable(np.arange(1000, dtype=np.uint64))
+    assert crowded.crowded
+    queries = np.array([999, 1000, 0, 2**64 - 1], np.uint64)
+    np.testing.assert_array_equal(crowded.get(queries), [999, -1, 0, -1])
+
+
+def test_a_known_word_sharing_a_tokens_hash_is_not_taken_for_it():
+    word = b"abcdefghijklmnop"  # 16 bytes: hashed from two 8-byte chunks
+    lo_word, hi_word = (int.from_bytes(word[i : i + 8], "little") for i in (0, 8))
+    lo = int.from_bytes(b"zbcdefgh", "little")
+    mix = int(_corpus._MIX)
+    hi = ((lo_word * mix) ^ hi_word ^ (lo * mix)) % 2**64  # same hash, other bytes
+    other = lo.to_bytes(8, "little") + hi.to_bytes(8, "little")
+    chunks = [np.array([a, b], np.uint64) for a, b in ((lo_word, lo), (hi_word, hi))]
+    hashed = _corpus._wide_hash(chunks + [np.zeros(2, np.uint64)] * 2)
+    assert hashed[0] == hashed[1]
+    known = _corpus.KnownWords([word.decode(), "abc"])
+    buffer = word + other + bytes(_corpus._KEY_BYTES)
+    ids = known.find(buffer, np.array([0, 16, 0]), np.array([16, 16, 3]))
+    np.testing.assert_array_equal(ids, [0, -1, 1])
