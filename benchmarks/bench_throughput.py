@@ -225,6 +225,15 @@ CHANGES = [
         "2,978-3,511 (ceiling with the default AdamW: 3,624-3,827)",
         "this run",
     ),
+    (
+        "predict finds the fitted vocabulary's words among the tokens by hash "
+        "(`KnownWords`, built once per model); only the other tokens are "
+        "factorized. Input preparation of the 7,528 test documents, before and "
+        "after interleaved in one process, median of 9",
+        "20 Newsgroups, predict",
+        "20,112 (374 ms; predict 12,751 in the run before, ratio 4.08)",
+        "30,157 (250 ms; predict: this run)",
+    ),
 ]
 """Measured before/after pairs of the optimizations (2026-11-28, this machine)."""
 
