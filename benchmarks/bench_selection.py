@@ -10,8 +10,6 @@ benchmarks/results/selection.md and .json.
 Run: python benchmarks/bench_selection.py
 """
 
-import json
-import pathlib
 import time
 
 import numpy as np
@@ -26,7 +24,10 @@ from sktransfer.text import resolve_word_vectors
 from sktransfer.transferability import METRICS, candidate_outputs
 from sktransfer.transferability._selection import _metric
 
-RESULTS = pathlib.Path(__file__).parent / "results"
+try:
+    from benchmarks._machine import write_results
+except ImportError:  # run as a script from benchmarks/
+    from _machine import write_results
 
 
 def digits_task():
@@ -156,7 +157,7 @@ def evaluate(task_name, candidates, X, y, transfer):
 
 
 def markdown(results):
-    out = ["# Source selection: transferability scores vs accuracy after transfer\n"]
+    out = []
     for res in results:
         out.append(f"## {res['task']}\n")
         metrics = [m for m in METRICS if any(m in r for r in res["rows"])]
@@ -193,10 +194,12 @@ def main():
             *text_task(),
         ),
     ]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "selection.json").write_text(json.dumps(results, indent=2))
-    text = markdown(results)
-    (RESULTS / "selection.md").write_text(text)
+    text = write_results(
+        "selection",
+        {"tasks": results},
+        "Source selection: transferability scores vs accuracy after transfer",
+        markdown(results),
+    )
     print(text)
 
 

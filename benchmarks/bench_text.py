@@ -25,7 +25,6 @@ structure rows at N = 20 and 50 too)
 
 import argparse
 import json
-import pathlib
 import time
 
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -44,7 +43,11 @@ from sktransfer._demo import TEXT_SETTINGS, text_epochs
 from sktransfer.datasets import NEWSGROUPS_DESCRIPTIONS, load_20newsgroups
 from sktransfer.model_selection import stratified_subsample
 
-RESULTS = pathlib.Path(__file__).parent / "results"
+try:
+    from benchmarks._machine import RESULTS, write_results
+except ImportError:  # run as a script from benchmarks/
+    from _machine import RESULTS, write_results
+
 TRANSFORMER_TEST_PER_CLASS = 100
 TRANSFORMER_MAX_LENGTH = 128
 FINE_TUNE_SIZES = (5, 10)  # fine_tune/structure at N=20, 50: --fine-tune-all
@@ -172,16 +175,14 @@ def transformers_part(quick=False, resume=False, fine_tune_all=False):
 
 def write_transformers(rows, zero_shot):
     table = _table(rows)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "text_transformers.json").write_text(
-        json.dumps({"zero_shot": zero_shot, "rows": rows}, indent=2)
-    )
     zs = "\n".join(
         f"| zero-shot, {name} | {cell['accuracy']:.3f} |"
         for name, cell in zero_shot.items()
     )
-    (RESULTS / "text_transformers.md").write_text(
-        "# 20 Newsgroups: transformer sources vs TF-IDF and GloVe\n\n"
+    write_results(
+        "text_transformers",
+        {"zero_shot": zero_shot, "rows": rows},
+        "20 Newsgroups: transformer sources vs TF-IDF and GloVe",
         f"Test accuracy on a fixed stratified subset of the test set "
         f"({TRANSFORMER_TEST_PER_CLASS} documents per class, 2,000 in all), at N "
         "labelled training documents per class, seed 0. all-MiniLM-L6-v2 from the "
@@ -195,7 +196,7 @@ def write_transformers(rows, zero_shot):
         "ZeroShotClassifier with the readable class descriptions plus the N "
         "examples per class. Written by benchmarks/bench_text.py --part "
         "transformers.\n\n" + table + "\n\nNo labelled text at all:\n\n"
-        "| zero-shot | accuracy |\n| --- | --- |\n" + zs + "\n"
+        "| zero-shot | accuracy |\n| --- | --- |\n" + zs + "\n",
     )
     print(table)
 
@@ -218,7 +219,7 @@ def main(quick=False, resume=False, cnn_full=False):
     train, test = load_20newsgroups("train"), load_20newsgroups("test")
     sizes = (10, None) if quick else (5, 10, 20, 50, None)
     encoders = ("mean",) if quick else ENCODERS
-    rows = json.loads((RESULTS / "text.json").read_text()) if resume else []
+    rows = json.loads((RESULTS / "text.json").read_text())["rows"] if resume else []
     done = {row["n_per_class"] for row in rows}
     for n in sizes:
         if ("all" if n is None else n) in done:
@@ -241,15 +242,15 @@ def main(quick=False, resume=False, cnn_full=False):
 
 def write(rows):
     table = _table(rows)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "text.json").write_text(json.dumps(rows, indent=2))
-    (RESULTS / "text.md").write_text(
-        "# 20 Newsgroups test accuracy at N labelled documents per class\n\n"
+    write_results(
+        "text",
+        {"rows": rows},
+        "20 Newsgroups test accuracy at N labelled documents per class",
         "GloVe 6B 50d (offline), seed 0; `encoder/mode` rows are "
         "PretrainedEmbeddingClassifier. Settings: sktransfer._demo.TEXT_SETTINGS, "
         f"epochs from text_epochs(N); the CNN reads the first {CNN_MAX_LENGTH} "
         "tokens and is left out on the full set unless --cnn-full is given (about "
-        "40 more minutes on 2 cores).\n\n" + table + "\n"
+        "40 more minutes on 2 cores).\n\n" + table + "\n",
     )
     print(table)
 
