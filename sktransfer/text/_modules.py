@@ -32,6 +32,9 @@ def masked_pool(embedded, mask, mode):
 class KimCNN(nn.Module):
     """Kim (2014): one Conv1d per filter width, ReLU, max over time, concatenated.
 
+    A document counts as followed by zero padding however wide its batch is,
+    so its features are the same alone or beside longer documents.
+
     Parameters
     ----------
     dim : int
@@ -50,18 +53,16 @@ class KimCNN(nn.Module):
 
     def forward(self, embedded, mask):
         x = (embedded * mask.unsqueeze(-1).to(embedded.dtype)).transpose(1, 2)
-        # windows past a document's end see only padding: leave them out of the
-        # max, so that a document's features do not depend on the batch's width
-        # (a window that starts at 0 always counts: shorter documents than the
-        # filter are zero-padded, as everywhere)
-        last = (mask.sum(1, keepdim=True) - 1).unsqueeze(1)  # (B, 1, 1)
-        pooled = []
-        for width, conv in zip(self.widths, self.convs, strict=True):
-            out = F.relu(conv(x))  # (B, n_filters, L - width + 1), all >= 0
-            start = torch.arange(out.shape[2], device=out.device)
-            inside = (start + width - 1 <= last) | (start == 0)
-            pooled.append(out.masked_fill(~inside, 0.0).max(dim=2).values)
-        return torch.cat(pooled, 1)
+        # as if every document were followed by endless padding, whatever the
+        # batch's width: each window that starts in it is whole (zero-padded),
+        # and a window of padding alone, relu(bias), always counts
+        x = F.pad(x, (0, max(self.widths) - 1))
+        return torch.cat([_max_over_time(conv, x) for conv in self.convs], 1)
+
+
+def _max_over_time(conv, x):
+    peak = F.relu(conv(x)).max(dim=2).values
+    return peak if conv.bias is None else torch.maximum(peak, F.relu(conv.bias))
 
 
 class TextEncoder(nn.Module):
