@@ -5,7 +5,9 @@ H-score of its features (and LEEP, NCE for source classifiers) on the target
 training data, and the test accuracy actually reached after transfer. Reports
 Spearman's rank correlation between each score and that accuracy, and the time
 of scoring all candidates vs fine-tuning all of them. Writes
-benchmarks/results/selection.md and .json.
+benchmarks/results/selection.md and .json. A candidate built at random
+(``"small_cnn"``) is scored and transferred with the same seed: the same
+network.
 
 Run: python benchmarks/bench_selection.py
 """
@@ -129,7 +131,9 @@ def evaluate(task_name, candidates, X, y, transfer):
             score_fn, need = _metric(metric)
             if need != "features" and not hasattr(candidate, "predict"):
                 continue
-            row[metric] = float(score_fn(candidate_outputs(candidate, X, need), y))
+            row[metric] = float(
+                score_fn(candidate_outputs(candidate, X, need, random_state=0), y)
+            )
         row["scoring_seconds"] = time.perf_counter() - start
         start = time.perf_counter()
         row["accuracy"] = float(transfer(candidate))

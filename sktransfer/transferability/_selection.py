@@ -39,14 +39,15 @@ def _is_text(X):
     return isinstance(first, str)
 
 
-def candidate_outputs(candidate, X, need):
+def candidate_outputs(candidate, X, need, random_state=None):
     """What a metric needs from ``candidate`` on ``X``: features or predictions.
 
     ``candidate`` is a transformer (fitted or not: an unfitted one is fitted on
     ``X``), a fitted sktransfer classifier (its ``extract_features``,
     ``predict_proba`` or ``predict``), or a source that an sktransfer
     transformer resolves: a word-vector name/path/KeyedVectors for text ``X``,
-    a backbone for images.
+    a backbone for images. ``random_state`` seeds what such a backbone
+    initializes at random (``"small_cnn"``, a structure-only source).
     """
     if need in ("predict_proba", "predict"):
         if not (is_fitted_estimator(candidate) and hasattr(candidate, need)):
@@ -68,7 +69,8 @@ def candidate_outputs(candidate, X, need):
         return EmbeddingVectorizer(candidate).fit(X).transform(X)
     from sktransfer.vision import PretrainedFeatureExtractor
 
-    return PretrainedFeatureExtractor(candidate).fit(X).transform(X)
+    extractor = PretrainedFeatureExtractor(candidate, random_state=random_state)
+    return extractor.fit(X).transform(X)
 
 
 def _name(candidate):
@@ -92,7 +94,7 @@ class Ranking(list):
         return "\n".join(lines)
 
 
-def rank_sources(candidates, X, y, metric="logme"):
+def rank_sources(candidates, X, y, metric="logme", random_state=None):
     """Score each candidate source on ``(X, y)`` and sort them, best first.
 
     No classifier is trained on the target: the score reads the source's
@@ -104,6 +106,9 @@ def rank_sources(candidates, X, y, metric="logme"):
         Sources (see :func:`candidate_outputs`).
     X, y : target inputs and labels
     metric : {"logme", "h_score", "leep", "nce"}, default="logme"
+    random_state : int or None, default=None
+        Seeds the weights of a backbone candidate built at random
+        (``"small_cnn"``): the same seed gives the same scores.
 
     Returns
     -------
@@ -129,7 +134,7 @@ def rank_sources(candidates, X, y, metric="logme"):
     rows = []
     for candidate in candidates:
         start = time.perf_counter()
-        score = score_fn(candidate_outputs(candidate, X, need), y)
+        score = score_fn(candidate_outputs(candidate, X, need, random_state), y)
         rows.append(
             {
                 "candidate": candidate,
@@ -218,7 +223,8 @@ class SourceSelector(
     validation_fraction : float, default=0.2
         Holdout share for ``top_k > 1``.
     random_state : int or None, default=None
-        Seeds the holdout split.
+        Seeds the holdout split and the weights of a backbone candidate built
+        at random (``"small_cnn"``) while it is scored.
 
     Attributes
     ----------
@@ -259,7 +265,9 @@ class SourceSelector(
         param = _source_param(self.estimator, self.source_param)
         if not isinstance(self.top_k, int) or self.top_k < 1:
             raise ValueError(f"top_k must be an int >= 1; got {self.top_k!r}.")
-        self.scores_ = rank_sources(list(self.sources), X, y, self.metric)
+        self.scores_ = rank_sources(
+            list(self.sources), X, y, self.metric, self.random_state
+        )
         best = self.scores_[0]["candidate"]
         self.validation_scores_ = {}
         if self.top_k > 1 and len(self.scores_) > 1:

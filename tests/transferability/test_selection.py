@@ -121,3 +121,17 @@ def test_source_selector_errors(target, source_model):
         SourceSelector(FineTunedCNNClassifier(), []).fit(X, y)
     with pytest.raises(ValueError, match="top_k"):
         SourceSelector(FineTunedCNNClassifier(), [source_model], top_k=0).fit(X, y)
+
+
+def test_a_random_backbone_candidate_scores_the_same_under_one_seed(target):
+    X, y = target
+
+    def score(random_state):
+        ranking = rank_sources(["small_cnn"], X, y, random_state=random_state)
+        return ranking[0]["score"]
+
+    assert score(0) == score(0) != score(1)
+    selector = SourceSelector(
+        FineTunedCNNClassifier(**FAST_TRAINING), ["small_cnn"], random_state=0
+    )
+    assert clone(selector).fit(X, y).scores_[0]["score"] == score(0)
