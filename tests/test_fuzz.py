@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sktransfer import FineTunedCNNClassifier
-from sktransfer.text._corpus import Corpus
+from sktransfer.text._corpus import Corpus, KnownWords
 from sktransfer.text._formats import read_vectors_file
 from sktransfer.text._tokenize import Tokenizer, validate_texts
 from sktransfer.vision._images import infer_image_shape
@@ -107,6 +107,26 @@ def test_corpus_equals_the_regular_expression(docs, lowercase, pattern):
     df = Counter(t for tokens in token_lists for t in set(tokens))
     assert corpus.by_word(corpus.document_frequencies()) == dict(df)
     assert corpus.by_word(corpus.counts()) == dict(Counter(sum(token_lists, [])))
+
+
+@FUZZ
+@given(
+    docs=st.lists(ASCII_TEXT, min_size=1, max_size=6),
+    known_docs=st.lists(ASCII_TEXT, max_size=6),
+    lowercase=st.booleans(),
+)
+def test_known_words_are_found_exactly(docs, known_docs, lowercase):
+    # tokens of the known words get their index, every other token a new id
+    tokenize = Tokenizer(lowercase=lowercase)
+    words = list(dict.fromkeys(t for doc in known_docs for t in tokenize(doc)))
+    known = KnownWords(words)
+    corpus = tokenize.corpus(docs, known=known)
+    assert corpus.token_lists() == [tokenize(doc) for doc in docs]
+    assert corpus.words[: corpus.n_known] == words
+    for token_id in corpus.ids.tolist():
+        word = corpus.words[token_id]
+        in_table = word in words and len(word.encode("utf-8", "surrogatepass")) <= 32
+        assert (token_id < corpus.n_known) == in_table
 
 
 @FUZZ
