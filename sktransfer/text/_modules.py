@@ -2,6 +2,7 @@
 
 import contextlib
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -105,34 +106,47 @@ class TextTransferModule(TransferModule):
         self.oov_embedding = oov_embedding
         self.encoder = encoder
         self.head = head
-        self.extra_vectors = None
         self._predict_table = None
 
     def table(self):
-        """All word vectors by id: pretrained rows, trainable OOV rows, extra rows."""
+        """All word vectors by id: pretrained rows, then trainable OOV rows (in
+        :meth:`predicting_with`, the table it built)."""
         if self._predict_table is not None:
             return self._predict_table
+        parts = self._table_parts()
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    @property
+    def n_rows(self):
+        """Rows of :meth:`table`: padding, pretrained and trainable OOV vectors."""
+        return sum(len(part) for part in self._table_parts())
+
+    def _table_parts(self, extra=None):
         parts = [self.backbone.weight]
         if self.oov_embedding is not None:
             parts.append(self.oov_embedding.weight)
-        if self.extra_vectors is not None:
-            parts.append(self.extra_vectors)
-        return parts[0] if len(parts) == 1 else torch.cat(parts)
+        if extra is not None:
+            parts.append(extra.to(self.backbone.weight.device))
+        return parts
 
     @contextlib.contextmanager
-    def using_extra_vectors(self, vectors):
-        """Within the context, ids past the vocabulary map to rows of ``vectors``.
+    def predicting_with(self, extra=None, rows=None):
+        """Within the context, every batch reads one table, built here if needed.
 
-        How words never seen in training but known to the source are used at
-        prediction time.
+        ``extra``: vectors of words never seen in training but known to the
+        source, given the ids past the vocabulary. ``rows`` (sorted, 0 first):
+        id ``i`` stands for id ``rows[i]``, and the table holds those rows
+        alone, not a copy of every word's vector (a few documents need few).
         """
-        self.extra_vectors = vectors.to(self.backbone.weight.device)
-        with torch.no_grad():  # built once for every batch, not per batch
-            self._predict_table = self.table()
+        parts = self._table_parts(extra)
+        with torch.no_grad():
+            if rows is not None:
+                self._predict_table = _rows_of(parts, rows)
+            elif len(parts) > 1:
+                self._predict_table = torch.cat(parts)
         try:
             yield self
         finally:
-            self.extra_vectors = None
             self._predict_table = None
 
     def features(self, ids):
@@ -142,3 +156,18 @@ class TextTransferModule(TransferModule):
             # EmbeddingBag's fused lookup + mean; padding does not count.
             return F.embedding_bag(ids, table, mode="mean", padding_idx=0)
         return self.encoder(F.embedding(ids, table, padding_idx=0), ids != 0)
+
+
+def _rows_of(parts, rows):
+    """Rows ``rows`` (sorted ints) of ``torch.cat(parts)``, without building it."""
+    sizes = np.cumsum([0] + [len(part) for part in parts])
+    bounds = np.searchsorted(rows, sizes).tolist()
+    index = torch.from_numpy(rows).to(parts[0].device)
+    return torch.cat(
+        [
+            part[index[a:b] - start]
+            for part, a, b, start in zip(
+                parts, bounds[:-1], bounds[1:], sizes[:-1].tolist(), strict=True
+            )
+        ]
+    )

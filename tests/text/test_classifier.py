@@ -93,6 +93,27 @@ def test_predict_finds_the_vocabulary_by_hash_as_the_dict_does(
     np.testing.assert_allclose(clf.predict_proba(docs), proba, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize(
+    ("encoder", "oov"), [("mean", "ignore"), ("mean", "trainable"), ("cnn", "zero")]
+)
+def test_a_few_documents_read_a_table_of_their_rows_alone(
+    glove, news, encoder, oov, monkeypatch
+):
+    clf = PretrainedEmbeddingClassifier(
+        glove, encoder=encoder, oov=oov, min_df=1, **{**FAST, "max_epochs": 2}
+    ).fit(news["X"], news["y"])
+    docs = [news["X_test"][0], "astronaut goaltender pixels " + news["X_test"][1]]
+    ids, extra, rows = clf._prepare(docs)
+    assert extra is not None and rows[0] == 0 and np.all(np.diff(rows) > 0)
+    assert len(rows) < clf.net_.module_.n_rows / 10  # a few rows, not the table
+    assert ids.max() == len(rows) - 1
+    proba = clf.predict_proba(docs)
+    monkeypatch.setattr(
+        PretrainedEmbeddingClassifier, "_rows_needed", lambda *args: None
+    )
+    np.testing.assert_array_equal(clf.predict_proba(docs), proba)
+
+
 def test_fine_tune_changes_the_vectors_and_scales_their_lr(glove, news):
     clf = PretrainedEmbeddingClassifier(
         glove, transfer="fine_tune", embedding_lr_scale=0.5, **FAST
@@ -278,4 +299,4 @@ def test_unseen_words_use_the_source_vectors_at_prediction(glove, news):
     assert pretrained.score(news["X_test"], news["y_test"]) >= ignore.score(
         news["X_test"], news["y_test"]
     )
-    assert pretrained.net_.module_.extra_vectors is None  # only during predict
+    assert pretrained.net_.module_._predict_table is None  # only during predict
