@@ -255,6 +255,15 @@ CHANGES = [
         "4.63 ms (2.51 ms with the second change alone)",
         "2.10 ms (same process, interleaved)",
     ),
+    (
+        "EmbeddingVectorizer weights each used word once (idf, SIF) and its "
+        "counts by array indexing, not one dict lookup and log per (document, "
+        "word) pair. transform of the 7,528 test documents, median of 5, "
+        "interleaved in one process, outputs identical",
+        "20 Newsgroups, EmbeddingVectorizer transform (tfidf / sif)",
+        "6,373 / 9,046",
+        "12,017 / 12,569",
+    ),
 ]
 """Measured before/after pairs of the optimizations (2026-11-28, this machine)."""
 

@@ -1,5 +1,6 @@
 """EmbeddingVectorizer: raw text -> pooled pretrained word vectors."""
 
+import itertools
 from numbers import Real
 
 import numpy as np
@@ -134,18 +135,16 @@ class EmbeddingVectorizer(
             self.sif_component_ = vt[0].astype(np.float32)
         return self
 
-    def _weights(self, words, counts):
+    def _word_weights(self, words):
+        """The weight of each of ``words`` (idf or SIF's a / (a + p)), or None."""
         if self.weighting == "tfidf":
-            n = self.n_documents_
-            idf = np.array(
-                [np.log((1 + n) / (1 + self.df_.get(w, 0))) + 1 for w in words]
-            )
-            return counts * idf
+            df = np.fromiter(map(self.df_.get, words, itertools.repeat(0)), float)
+            return np.log((1 + self.n_documents_) / (1 + df)) + 1
         if self.weighting == "sif":
-            a = self.sif_alpha
-            p = np.array([self.word_probability_.get(w, 0.0) for w in words])
-            return counts * a / (a + p)
-        return counts.astype(np.float64)
+            probability = self.word_probability_.get
+            p = np.fromiter(map(probability, words, itertools.repeat(0.0)), float)
+            return self.sif_alpha / (self.sif_alpha + p)
+        return None
 
     def _token_rows(self, corpus, vectors):
         """Sparse (n_docs x n_used) counts, the used words, their vectors and the
@@ -169,8 +168,10 @@ class EmbeddingVectorizer(
 
     def _mean(self, parts, remove_component=True):
         matrix, table, words, n_tokens = parts
-        weighted = matrix.copy()
-        weighted.data = self._weights([words[j] for j in matrix.indices], matrix.data)
+        weighted = matrix.astype(np.float64)
+        word_weights = self._word_weights(words)
+        if word_weights is not None:
+            weighted.data *= word_weights[weighted.indices]
         total = (
             n_tokens if self.weighting == "sif" else np.asarray(weighted.sum(1)).ravel()
         )

@@ -40,6 +40,14 @@ def test_tfidf_weighting(glove):
     w_cat, w_the = idf[1], idf[3]
     expected = (w_cat * glove["cat"] + w_the * glove["the"]) / (w_cat + w_the)
     np.testing.assert_allclose(vec.transform(["the cat"])[0], expected, rtol=1e-5)
+    # counts multiply the weight; a word no training document had: df = 0
+    w_fish = np.log(4 / 1) + 1
+    expected = (2 * w_cat * glove["cat"] + w_fish * glove["fish"]) / (
+        2 * w_cat + w_fish
+    )
+    out = vec.transform(["cat fish cat", "the"])
+    np.testing.assert_allclose(out[0], expected, rtol=1e-5)
+    np.testing.assert_allclose(out[1], glove["the"], rtol=1e-5)
 
 
 def test_sif_removes_the_common_component(glove, news):
