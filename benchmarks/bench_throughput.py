@@ -264,6 +264,14 @@ CHANGES = [
         "6,373 / 9,046",
         "12,017 / 12,569",
     ),
+    (
+        "EmbeddingVectorizer finds each token's column through its distinct "
+        "word, not by sorting the 1.8M tokens (np.unique); same measurement, "
+        "median of 7, outputs identical",
+        "20 Newsgroups, EmbeddingVectorizer transform (tfidf)",
+        "12,374",
+        "15,203",
+    ),
 ]
 """Measured before/after pairs of the optimizations (2026-11-28, this machine)."""
 

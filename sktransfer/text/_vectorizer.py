@@ -150,8 +150,12 @@ class EmbeddingVectorizer(
         """Sparse (n_docs x n_used) counts, the used words, their vectors and the
         number of known tokens of each document."""
         rows = vectors.rows(corpus.words)  # of each distinct word, -1 if unknown
-        doc, _, word_rows = corpus.select(rows, self.max_length)
-        used, column = np.unique(word_rows, return_inverse=True)
+        # a column per known word, found per distinct word rather than by
+        # sorting the tokens (a word whose tokens all lie past max_length
+        # keeps an empty column)
+        used = np.unique(rows[rows >= 0])
+        column_of_word = np.where(rows >= 0, np.searchsorted(used, rows), -1)
+        doc, _, column = corpus.select(column_of_word, self.max_length)
         matrix = sp.csr_matrix(
             (np.ones(len(doc)), (doc, column)), shape=(corpus.n_docs, len(used))
         )
