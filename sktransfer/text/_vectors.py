@@ -5,11 +5,13 @@ Word vectors are resolved lazily in ``fit`` and cached twice:
 * per process: a resolved source is kept in memory, so a second ``fit``, a
   ``clone`` or another grid point reuses it (the matrix is not copied);
 * per machine: a parsed file is stored once in the cache directory as a
-  ``.npy`` matrix (memory-mapped when read back), its word list, and a sorted
-  index of the words (memory-mapped too), so a 400k-word text file is parsed at
-  most once per machine. Words are looked up by binary search in the shared
-  index: a process (a loky worker of a parallel search) holds no private word
-  list or dict unless it reads ``WordVectors.words``.
+  row-major ``.npy`` matrix (memory-mapped when read back), its word list, and
+  a sorted index of the words (memory-mapped too), so a 400k-word text file is
+  parsed at most once per machine. A package's matrix is memory-mapped where
+  it is installed, or copied to the cache if it is column-major. Words are
+  looked up by binary search in the shared index: a process (a loky worker of
+  a parallel search) holds no private word list or dict unless it reads
+  ``WordVectors.words``.
 
 The cache directory is ``$SKTRANSFER_CACHE`` or ``~/.cache/sktransfer``.
 """
@@ -297,14 +299,23 @@ def _glove_offline():
 
 
 def _from_package(name, matrix, read_words):
-    """Vectors an installed package ships as an ``.npy`` matrix and a word list."""
+    """Vectors an installed package ships as an ``.npy`` matrix and a word list.
+
+    A row-major matrix is memory-mapped where the package installed it. A
+    column-major one (GloVe's package ships one) is copied row-major into the
+    cache once per machine: a word's vector is a row, and gathering rows from
+    a column-major matrix reads one page per value.
+    """
     stat = os.stat(matrix)
     stem = _disk_key("package", matrix, stat.st_size, stat.st_mtime_ns)
     vectors = np.load(matrix, mmap_mode="r")
-    stored = _load_stored(stem, name, vectors)
+    row_major = vectors.flags.c_contiguous
+    stored = _load_stored(stem, name, vectors if row_major else None)
     if stored is not None:
         STATS["disk_hits"] += 1
         return stored
+    if not row_major:
+        return _store(stem, read_words(), vectors, name)
     _store_index(stem, read_words())
     return _load_stored(stem, name, vectors)
 

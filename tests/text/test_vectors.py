@@ -102,6 +102,22 @@ def test_a_fresh_process_looks_words_up_without_a_word_list(cache, news):
     assert rows[0] == 0 and found.tolist() == [True, True, False, True, True]
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_a_package_matrix_is_read_row_major(tmp_path, cache, small_glove, order):
+    matrix = tmp_path / "vectors.npy"
+    np.save(matrix, np.asarray(small_glove.vectors, order=order))
+    words = list(small_glove.index_to_key)
+    vectors = cache._from_package("small", matrix, lambda: words)
+    # a word's vector is a row: a column-major matrix is copied to the cache
+    assert isinstance(vectors.vectors, np.memmap) and vectors.vectors.flags.c_contiguous
+    assert (str(vectors.vectors.filename) == str(matrix)) == (order == "C")
+    np.testing.assert_array_equal(vectors.vectors, small_glove.vectors)
+    assert vectors.rows(["the", "zzqxv", words[-1]]).tolist() == [0, -1, 299]
+    again = cache._from_package("small", matrix, lambda: pytest.fail("read again"))
+    assert cache.STATS["disk_hits"] == 1
+    np.testing.assert_array_equal(again.vectors, small_glove.vectors)
+
+
 def test_sorted_index_matches_a_dict(small_glove):
     words = small_glove.index_to_key[:50] + ["naïve", "x" * 40, "dup", "dup", "日本"]
     index = _vectors.SortedWordIndex.build(words)
