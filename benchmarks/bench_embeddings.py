@@ -170,7 +170,11 @@ def main():
         "word index are shared memory maps; no process builds a word list or "
         "dict to look words up.\n\n"
         "Before (2026-11-28, same machine): 97 MB private (121 %), because "
-        "each worker read the 400,000-word list and built a dict of it.\n"
+        "each worker read the 400,000-word list and built a dict of it. "
+        "Since 2026-11-29 the first time on a machine also copies the "
+        "package's column-major matrix row-major into the cache (0.57 s "
+        "before, 0.71 s after), which makes looking words' vectors up faster "
+        "(throughput.md).\n"
     )
     payload = {"resolve": rows, "memory": memory}
     print(write_results("embeddings", payload, "Resolving word vectors", body))
