@@ -277,6 +277,7 @@ def accelerated_net_class():
             {
                 "__module__": __name__,
                 "__doc__": "TransferNet trained through an accelerate.Accelerator.",
+                "_check_device": _accelerated_check_device,
             },
         )
         globals()["AcceleratedTransferNet"] = _ACCELERATED
@@ -284,6 +285,15 @@ def accelerated_net_class():
 
 
 _ACCELERATED = None
+
+
+def _accelerated_check_device(net, requested_device, map_device):
+    """On unpickling: an accelerated net has no device of its own (``None``:
+    the Accelerator places it), which skorch would replace by the map device
+    with a DeviceWarning. Keep it."""
+    if requested_device is None:
+        return None
+    return TransferNet._check_device(net, requested_device, map_device)
 
 
 def is_fitted_estimator(obj):
