@@ -8,6 +8,8 @@ numpy arrays, so batches can be cut from one tensor instead: one index
 operation per batch.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 from skorch.dataset import Dataset
@@ -181,3 +183,34 @@ def batch_iterator(
                 X, y, batch_size, device, shuffle=shuffle, drop_last=drop_last
             )
     return BatchSlicer(X, y, batch_size, shuffle=shuffle, drop_last=drop_last)
+
+
+def pipelined(items, prepare, compute, *, on_cpu):
+    """``[compute(prepare(item)) for item in items]``, preparing the next item
+    in a background thread while the current one computes.
+
+    For inputs whose preparation is numpy work (tokenizing text) and whose
+    computation is torch's: the two overlap. ``on_cpu``: torch computes on the
+    CPU, so while the pipeline runs its intra-op threads in the calling thread
+    are one fewer, which leaves the preparing thread a core of its own; with
+    every core given to torch the two only contend. One item runs without a
+    thread. An exception in either step propagates.
+    """
+    items = list(items)
+    if len(items) <= 1:
+        return [compute(prepare(item)) for item in items]
+    threads = torch.get_num_threads()  # a per-thread setting under OpenMP
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        if on_cpu:
+            torch.set_num_threads(max(1, threads - 1))
+        try:
+            pending = pool.submit(prepare, items[0])
+            outputs = []
+            for following in items[1:]:
+                prepared = pending.result()
+                pending = pool.submit(prepare, following)
+                outputs.append(compute(prepared))
+            outputs.append(compute(pending.result()))
+            return outputs
+        finally:
+            torch.set_num_threads(threads)

@@ -1,5 +1,7 @@
 """Whole-array mini-batches: the same batches as skorch's DataLoader, cheaper."""
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,12 @@ from skorch.dataset import Dataset
 from torch.utils.data import DataLoader
 
 from sktransfer import _batches
-from sktransfer._batches import BatchSlicer, PinnedBatchSlicer, batch_iterator
+from sktransfer._batches import (
+    BatchSlicer,
+    PinnedBatchSlicer,
+    batch_iterator,
+    pipelined,
+)
 
 
 @pytest.fixture
@@ -47,3 +54,47 @@ def test_gpu_data_over_the_resident_limit_goes_through_pinned_buffers(
     assert slicer.device == torch.device("cuda")
     # on the CPU nothing is pinned or copied: plain slices
     assert type(batch_iterator(Dataset(X, y), 32, device="cpu")) is BatchSlicer
+
+
+@pytest.mark.parametrize("on_cpu", [True, False])
+def test_pipelined_prepares_the_next_item_while_this_one_computes(on_cpu):
+    threads = torch.get_num_threads()
+    started = [threading.Event() for _ in range(4)]
+    preparing_threads, computing_threads = set(), []
+
+    def prepare(item):
+        preparing_threads.add(threading.current_thread().name)
+        started[item].set()
+        return item * 10
+
+    def compute(prepared):
+        item = prepared // 10
+        if item < 3:  # done one at a time, the next preparation would not start
+            assert started[item + 1].wait(timeout=30), "not prepared meanwhile"
+        computing_threads.append(torch.get_num_threads())
+        return prepared + 1
+
+    assert pipelined(range(4), prepare, compute, on_cpu=on_cpu) == [1, 11, 21, 31]
+    assert threading.current_thread().name not in preparing_threads
+    assert computing_threads == [max(1, threads - 1) if on_cpu else threads] * 4
+    assert torch.get_num_threads() == threads
+
+
+def test_pipelined_one_item_stays_in_this_thread_and_errors_propagate():
+    here = threading.current_thread().name
+    assert pipelined(
+        ["a"], lambda x: threading.current_thread().name, str, on_cpu=True
+    ) == [here]
+    assert pipelined([], str, str, on_cpu=True) == []
+    threads = torch.get_num_threads()
+
+    def fail_on_2(item):
+        if item == 2:
+            raise ValueError("item 2 is bad")
+        return item
+
+    with pytest.raises(ValueError, match="item 2 is bad"):
+        pipelined(range(4), fail_on_2, float, on_cpu=True)
+    with pytest.raises(ValueError, match="item 2 is bad"):
+        pipelined(range(4), float, fail_on_2, on_cpu=True)
+    assert torch.get_num_threads() == threads

@@ -16,6 +16,7 @@ from sktransfer._base import (
     check_fitted_net,
     softmax,
 )
+from sktransfer._batches import pipelined
 from sktransfer._nn import MLPHead
 from sktransfer._persistence import history_from, restore_state, standardized_head
 from sktransfer.text._corpus import KnownWords
@@ -42,6 +43,11 @@ TEXT_TRANSFER_MODES = {
     "structure": "structure",
 }
 OOV_POLICIES = ("ignore", "zero", "random", "trainable")
+PREDICT_CHUNK = 1024
+"""Documents tokenized at a time by predict, the next chunk in a background
+thread while the current one runs through the network: on 2 cores, predicting
+the 20 Newsgroups test set took 527 ms in one piece and 378 ms so
+(throughput.md)."""
 
 TEXT_CONSTRAINTS = {
     "lowercase": ["boolean"],
@@ -397,13 +403,28 @@ default="glove-wiki-gigaword-50"
         return self._run(X, encode)
 
     def _run(self, X, compute):
-        """Validate and encode ``X``, then ``compute(ids)`` with unseen words."""
+        """Validate and encode ``X``, then ``compute(ids)`` with unseen words.
+
+        In chunks of :data:`PREDICT_CHUNK` documents: the next chunk is
+        tokenized in a background thread while the current one runs through
+        the network (see :func:`~sktransfer._batches.pipelined`).
+        """
         check_fitted_net(self)
         docs = validate_texts(X, type(self).__name__)
-        ids, extra, rows = self._prepare(docs)
-        extra = None if extra is None else torch.from_numpy(extra)
-        with self.net_.module_.predicting_with(extra, rows):
-            return compute(ids)
+        module = self.net_.module_
+
+        def run(prepared):
+            ids, extra, rows = prepared
+            extra = None if extra is None else torch.from_numpy(extra)
+            with module.predicting_with(extra, rows):
+                return compute(ids)
+
+        chunks = [
+            docs[i : i + PREDICT_CHUNK] for i in range(0, len(docs), PREDICT_CHUNK)
+        ]
+        on_cpu = torch.device(self.net_.device).type == "cpu"
+        outputs = pipelined(chunks, self._prepare, run, on_cpu=on_cpu)
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 
     def _prepare(self, docs):
         """Vocabulary ids of ``docs``, the vectors of their unseen words, and

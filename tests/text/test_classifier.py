@@ -114,6 +114,26 @@ def test_a_few_documents_read_a_table_of_their_rows_alone(
     np.testing.assert_array_equal(clf.predict_proba(docs), proba)
 
 
+@pytest.mark.parametrize(("encoder", "oov"), [("mean", "trainable"), ("cnn", "zero")])
+def test_predicting_in_chunks_gives_the_same_answers(glove, news, encoder, oov):
+    from sktransfer.text import _classifier
+
+    clf = PretrainedEmbeddingClassifier(
+        glove, encoder=encoder, oov=oov, min_df=1, **{**FAST, "max_epochs": 2}
+    ).fit(news["X"], news["y"])
+    docs = list(news["X_test"][:50]) + ["", "astronaut goaltender zzqxv"]
+    whole = clf.predict_proba(docs), clf.extract_features(docs)
+    threads = torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as patch:
+        # 7 chunks: each tokenized in a thread while the one before it runs
+        patch.setattr(_classifier, "PREDICT_CHUNK", 8)
+        chunked = clf.predict_proba(docs), clf.extract_features(docs)
+    assert torch.get_num_threads() == threads
+    for a, b in zip(whole, chunked, strict=True):
+        # batches cut elsewhere may round differently, nothing more
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
 def test_fine_tune_changes_the_vectors_and_scales_their_lr(glove, news):
     clf = PretrainedEmbeddingClassifier(
         glove, transfer="fine_tune", embedding_lr_scale=0.5, **FAST
