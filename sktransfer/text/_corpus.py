@@ -37,6 +37,11 @@ _LOW_BYTES = np.array(
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
 _MIX_INVERSE = np.uint64(pow(int(_MIX), -1, 2**64))
 _KEY_BYTES = 32
+NUMPY_FROM = 8192
+"""Characters in all from which numpy tokenizes: each of its passes costs
+microseconds however short the text, and below this the regular expression is
+faster (one 20 Newsgroups post: 0.13 ms against 1.08 ms; even near 10,000
+characters)."""
 
 
 @dataclasses.dataclass
@@ -132,11 +137,12 @@ def tokenize_corpus(docs, tokenize, lowercase, min_run, known=None):
 
     ``tokenize(doc)`` is the regular-expression tokenizer; ``min_run`` (from
     :data:`RUN_PATTERNS`, or None) says that it keeps the runs of at least
-    ``min_run`` word characters, which numpy finds instead. ``known``
-    (:class:`KnownWords`, numpy path only) puts its words first in the corpus'
+    ``min_run`` word characters, which numpy finds instead from
+    :data:`NUMPY_FROM` characters on. ``known`` (:class:`KnownWords`, numpy
+    path only: a short text ignores it) puts its words first in the corpus'
     words and finds the tokens among them by hash.
     """
-    if min_run is None:
+    if min_run is None or sum(map(len, docs)) < NUMPY_FROM:
         return Corpus.from_token_lists([tokenize(doc) for doc in docs])
     if lowercase:  # per document: lowercasing may change a text's length
         docs = [doc.lower() for doc in docs]

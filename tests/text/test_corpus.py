@@ -3,9 +3,16 @@
 from collections import Counter
 
 import numpy as np
+import pytest
 
 from sktransfer.text import _corpus
 from sktransfer.text._tokenize import Tokenizer
+
+
+@pytest.fixture(autouse=True)
+def numpy_path(monkeypatch):
+    """Tokenize by numpy however short the text."""
+    monkeypatch.setattr(_corpus, "NUMPY_FROM", 0)
 
 
 def test_real_documents_tokenize_as_the_regular_expression(news):
@@ -101,3 +108,15 @@ def test_a_known_word_sharing_a_tokens_hash_is_not_taken_for_it():
     buffer = word + other + bytes(_corpus._KEY_BYTES)
     ids = known.find(buffer, np.array([0, 16, 0]), np.array([16, 16, 3]))
     np.testing.assert_array_equal(ids, [0, -1, 1])
+
+
+def test_a_short_text_goes_through_the_regular_expression(news, monkeypatch):
+    tokenize = Tokenizer()
+    known = _corpus.KnownWords(tokenize.corpus(news["X"][:50]).words)
+    docs = [news["X_test"][0][:3000], "Naïve CAFÉ zzqxv"]
+    by_numpy = tokenize.corpus(docs, known=known)
+    monkeypatch.setattr(_corpus, "NUMPY_FROM", 8192)
+    by_regex = tokenize.corpus(docs, known=known)
+    assert by_numpy.n_known == len(known.words) and by_regex.n_known == 0
+    assert by_regex.token_lists() == by_numpy.token_lists() == list(map(tokenize, docs))
+    assert tokenize.corpus(news["X_test"][:20], known=known).n_known > 0  # numpy
