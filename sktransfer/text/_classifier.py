@@ -422,7 +422,7 @@ default="glove-wiki-gigaword-50"
         chunks = [
             docs[i : i + PREDICT_CHUNK] for i in range(0, len(docs), PREDICT_CHUNK)
         ]
-        on_cpu = torch.device(self.net_.device).type == "cpu"
+        on_cpu = next(module.parameters()).device.type == "cpu"
         outputs = pipelined(chunks, self._prepare, run, on_cpu=on_cpu)
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 
