@@ -146,6 +146,13 @@ def check_fitted_net(estimator):
     check_is_fitted(estimator, "net_")
 
 
+def module_device(module):
+    """Where ``module`` computes: the device of its parameters (a net trained
+    through Accelerate has ``device=None``: the Accelerator placed it)."""
+    parameter = next(module.parameters(), None)
+    return torch.device("cpu") if parameter is None else parameter.device
+
+
 def encode_labels(estimator, y):
     """Set ``classes_`` and return ``y`` as int64 class indices.
 

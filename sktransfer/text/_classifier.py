@@ -14,6 +14,7 @@ from sktransfer._base import (
     TransferEstimatorBase,
     all_or_nothing,
     check_fitted_net,
+    module_device,
     softmax,
 )
 from sktransfer._batches import pipelined
@@ -398,7 +399,7 @@ default="glove-wiki-gigaword-50"
         module = self.net_.module_ if hasattr(self, "net_") else None
 
         def encode(ids):
-            return self._features_once(module, ids, self.net_.device)
+            return self._features_once(module, ids, module_device(module))
 
         return self._run(X, encode)
 
@@ -422,7 +423,7 @@ default="glove-wiki-gigaword-50"
         chunks = [
             docs[i : i + PREDICT_CHUNK] for i in range(0, len(docs), PREDICT_CHUNK)
         ]
-        on_cpu = next(module.parameters()).device.type == "cpu"
+        on_cpu = module_device(module).type == "cpu"
         outputs = pipelined(chunks, self._prepare, run, on_cpu=on_cpu)
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 

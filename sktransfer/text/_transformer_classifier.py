@@ -12,6 +12,7 @@ from sktransfer._base import (
     TransferEstimatorBase,
     all_or_nothing,
     check_fitted_net,
+    module_device,
     softmax,
 )
 from sktransfer._nn import MLPHead
@@ -282,7 +283,8 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         features : ndarray of shape (n_samples, hidden_size)
         """
         packed = self._packed(X)
-        return self._features_once(self.net_.module_, packed, self.net_.device)
+        module = self.net_.module_
+        return self._features_once(module, packed, module_device(module))
 
     def predict(self, X):
         """Predicted class labels of the documents in ``X``."""

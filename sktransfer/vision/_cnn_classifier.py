@@ -13,6 +13,7 @@ from sktransfer._base import (
     all_or_nothing,
     check_fitted_net,
     encode_labels,
+    module_device,
     softmax,
 )
 from sktransfer._persistence import history_from, restore_state
@@ -240,7 +241,8 @@ class FineTunedCNNClassifier(
         """
         check_fitted_net(self)
         X = validate_images(self, X, reset=False)
-        return self._features_once(self.net_.module_, X, self.net_.device)
+        module = self.net_.module_
+        return self._features_once(module, X, module_device(module))
 
     def predict(self, X):
         """Predicted class labels for the images in ``X``.

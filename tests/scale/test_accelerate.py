@@ -27,6 +27,12 @@ def test_accelerated_fit_equals_the_plain_cpu_fit(digits):
         plain.predict_proba(X[300:400]),
         atol=1e-6,
     )
+    # the net has no device of its own: features come from where it lives
+    np.testing.assert_allclose(
+        accelerated.extract_features(X[300:310]),
+        plain.extract_features(X[300:310]),
+        atol=1e-5,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no DeviceWarning: the Accelerator places it
         restored = pickle.loads(pickle.dumps(accelerated))
@@ -41,6 +47,7 @@ def test_accelerated_text_and_precision_conflict(news, digits):
         accelerator=accelerate.Accelerator(cpu=True), max_epochs=2, random_state=0
     ).fit(news["X"], news["y"])
     assert clf.score(news["X_test"], news["y_test"]) > 0.3
+    assert clf.extract_features(news["X_test"][:3]).shape == (3, 50)
     X, y = digits
     with pytest.raises(ValueError, match="leave precision='32'"):
         FineTunedCNNClassifier(
