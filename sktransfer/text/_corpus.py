@@ -1,15 +1,16 @@
 """Documents as arrays of word ids, tokenized without per-token Python work.
 
 :meth:`Tokenizer.corpus <sktransfer.text._tokenize.Tokenizer.corpus>` returns a
-:class:`Corpus`. For sklearn's default token pattern (and ``\\b\\w+\\b``) numpy
-tokenizes the whole corpus at once: word characters are looked up by a byte
-table (ASCII, Latin-1) or once per distinct other character, and tokens are the
-runs of them. A token of up to 8 UTF-8 bytes is one little-endian ``uint64``,
-one of up to 32 bytes four; each is hashed to 64 bits (exactly, up to 8 bytes;
-checked, up to 32), the distinct hashes are sorted, and every token finds its
-id in an open-addressing table in a few vectorised passes. Longer tokens go
-through a dict, and custom patterns or tokenizers through the regular
-expression, with the same result.
+:class:`Corpus`. For sklearn's default token pattern (and ``\\b\\w+\\b``), from
+:data:`NUMPY_FROM` characters on, numpy tokenizes the whole corpus at once:
+word characters are looked up by a byte table (ASCII, Latin-1) or once per
+distinct other character, and tokens are the runs of them. A token of up to 8
+UTF-8 bytes is one little-endian ``uint64``, one of up to 32 bytes four; each
+is hashed to 64 bits (exactly, up to 8 bytes; checked, up to 32), the distinct
+hashes are sorted, and every token finds its id in an open-addressing table
+in a few vectorised passes. Longer tokens go through a dict, and custom
+patterns or tokenizers (and shorter texts) through the regular expression,
+with the same result.
 
 At prediction time the words of the fitted vocabulary are known in advance:
 :class:`KnownWords` hashes them once, and each token that is one of them gets
@@ -38,10 +39,10 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
 _MIX_INVERSE = np.uint64(pow(int(_MIX), -1, 2**64))
 _KEY_BYTES = 32
 NUMPY_FROM = 8192
-"""Characters in all from which numpy tokenizes: each of its passes costs
-microseconds however short the text, and below this the regular expression is
-faster (one 20 Newsgroups post: 0.13 ms against 1.08 ms; even near 10,000
-characters)."""
+"""Characters in all from which numpy tokenizes. Each of its passes costs
+microseconds however short the text, so below this the regular expression is
+faster: one 20 Newsgroups post takes it 0.13 ms against numpy's 1.08 ms, and
+the two break even near 10,000 characters."""
 
 
 @dataclasses.dataclass
