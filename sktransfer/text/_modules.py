@@ -1,6 +1,7 @@
 """torch modules of the text estimators: word embeddings, encoders, the model."""
 
 import contextlib
+import threading
 
 import numpy as np
 import torch
@@ -106,13 +107,15 @@ class TextTransferModule(TransferModule):
         self.oov_embedding = oov_embedding
         self.encoder = encoder
         self.head = head
-        self._predict_table = None
+        self._predict_tables = {}  # by thread: see predicting_with
 
     def table(self):
         """All word vectors by id: pretrained rows, then trainable OOV rows (in
-        :meth:`predicting_with`, the table it built)."""
-        if self._predict_table is not None:
-            return self._predict_table
+        :meth:`predicting_with`, the table it built for this thread)."""
+        tables = self.__dict__.get("_predict_tables") or {}
+        table = tables.get(threading.get_ident())
+        if table is not None:
+            return table
         parts = self._table_parts()
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
@@ -137,17 +140,26 @@ class TextTransferModule(TransferModule):
         source, given the ids past the vocabulary. ``rows`` (sorted, 0 first):
         id ``i`` stands for id ``rows[i]``, and the table holds those rows
         alone, not a copy of every word's vector (a few documents need few).
+
+        The table belongs to the calling thread: threads that predict with one
+        model at once (a web server's) each read their own.
         """
         parts = self._table_parts(extra)
         with torch.no_grad():
             if rows is not None:
-                self._predict_table = _rows_of(parts, rows)
+                table = _rows_of(parts, rows)
             elif len(parts) > 1:
-                self._predict_table = torch.cat(parts)
+                table = torch.cat(parts)
+            else:
+                table = None
+        # a module pickled before tables were kept by thread has none
+        tables = self.__dict__.setdefault("_predict_tables", {})
+        thread = threading.get_ident()
+        tables[thread] = table
         try:
             yield self
         finally:
-            self._predict_table = None
+            tables.pop(thread, None)
 
     def features(self, ids):
         """Encoded documents: ``(B, encoder.out_features)``."""

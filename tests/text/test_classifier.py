@@ -134,6 +134,27 @@ def test_predicting_in_chunks_gives_the_same_answers(glove, news, encoder, oov):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
+def test_threads_predicting_at_once_read_their_own_tables(glove, news):
+    import threading
+
+    clf = PretrainedEmbeddingClassifier(glove, oov="trainable", min_df=1, **FAST)
+    clf.fit(news["X"], news["y"])
+    docs = [news["X_test"][0], "astronaut goaltender " + news["X_test"][1]]
+    expected = clf.predict_proba(docs)
+    module = clf.net_.module_
+    got = []
+    # this thread is inside a prediction (a table of two rows) while another
+    # predicts: neither may read the other's table
+    with module.predicting_with(rows=np.array([0, 5])):
+        other = threading.Thread(target=lambda: got.append(clf.predict_proba(docs)))
+        other.start()
+        other.join()
+        assert len(module.table()) == 2
+    assert len(got) == 1
+    np.testing.assert_array_equal(got[0], expected)
+    assert len(module.table()) == module.n_rows
+
+
 def test_fine_tune_changes_the_vectors_and_scales_their_lr(glove, news):
     clf = PretrainedEmbeddingClassifier(
         glove, transfer="fine_tune", embedding_lr_scale=0.5, **FAST
@@ -319,4 +340,4 @@ def test_unseen_words_use_the_source_vectors_at_prediction(glove, news):
     assert pretrained.score(news["X_test"], news["y_test"]) >= ignore.score(
         news["X_test"], news["y_test"]
     )
-    assert pretrained.net_.module_._predict_table is None  # only during predict
+    assert pretrained.net_.module_._predict_tables == {}  # only during predict
