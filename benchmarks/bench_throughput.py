@@ -303,6 +303,16 @@ CHANGES = [
         "2.98-3.04 ms",
         "1.42-1.43 ms",
     ),
+    (
+        "(2026-11-29) a corpus of 8M characters or more is tokenized in parts, "
+        "in as many threads as torch may use, and the parts' words merged: the "
+        "training set, 16.5M characters, 442 -> 299 ms. Fit, median of 5, "
+        "interleaved, same model; the work before the first epoch 0.89 -> "
+        "0.75 s",
+        "20 Newsgroups, fit (3 epochs)",
+        "4.42 s (7,666 /s)",
+        "4.09 s (8,283 /s)",
+    ),
 ]
 """Measured before/after pairs of the optimizations (this machine)."""
 

@@ -4,6 +4,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 
 from sktransfer.text import _corpus
 from sktransfer.text._tokenize import Tokenizer
@@ -120,3 +121,27 @@ def test_a_short_text_goes_through_the_regular_expression(news, monkeypatch):
     assert by_numpy.n_known == len(known.words) and by_regex.n_known == 0
     assert by_regex.token_lists() == by_numpy.token_lists() == list(map(tokenize, docs))
     assert tokenize.corpus(news["X_test"][:20], known=known).n_known > 0  # numpy
+
+
+def test_a_large_corpus_is_tokenized_in_parts_at_once(news, monkeypatch):
+    tokenize = Tokenizer()
+    docs = news["X_test"][:300] + ["naïve café " + news["X"][0]]
+    whole = tokenize.corpus(docs)
+    known = _corpus.KnownWords(whole.words[::3])
+    monkeypatch.setattr(_corpus, "THREADS_FROM", 0)
+    monkeypatch.setattr(_corpus, "THREAD_CHARS", 1000)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)  # as many parts as torch may use threads
+    try:
+        parts = _corpus._parts(docs, sum(map(len, docs)))
+        in_parts = tokenize.corpus(docs)
+        with_known = tokenize.corpus(docs, known=known)
+    finally:
+        torch.set_num_threads(threads)
+    assert len(parts) == 3 and [d for part in parts for d in part] == docs
+    assert in_parts.token_lists() == whole.token_lists()
+    assert len(set(in_parts.words)) == len(in_parts.words) == len(whole.words)
+    df = in_parts.by_word(in_parts.document_frequencies())
+    assert df == whole.by_word(whole.document_frequencies())
+    assert with_known.token_lists() == whole.token_lists()
+    assert with_known.words[: with_known.n_known] == known.words
