@@ -150,7 +150,9 @@ def tokenize_corpus(docs, tokenize, lowercase, min_run, known=None):
     ``min_run`` word characters, which numpy finds instead from
     :data:`NUMPY_FROM` characters on. ``known`` (:class:`KnownWords`, numpy
     path only: a short text ignores it) puts its words first in the corpus'
-    words and finds the tokens among them by hash.
+    words and finds the tokens among them by hash. A corpus of
+    :data:`THREADS_FROM` characters or more is tokenized in parts, in threads
+    at once (:func:`_parts`).
     """
     n_chars = sum(map(len, docs))
     if min_run is None or n_chars < NUMPY_FROM:
