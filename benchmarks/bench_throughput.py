@@ -313,6 +313,13 @@ CHANGES = [
         "4.42 s (7,666 /s)",
         "4.09 s (8,283 /s)",
     ),
+    (
+        "(2026-11-29) document frequencies sort (document, word) keys as 32-bit "
+        "integers where they fit; the training set's 2.8M tokens, median of 5",
+        "20 Newsgroups, fit: document frequencies",
+        "77 ms",
+        "45 ms",
+    ),
 ]
 """Measured before/after pairs of the optimizations (this machine)."""
 

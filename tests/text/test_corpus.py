@@ -145,3 +145,17 @@ def test_a_large_corpus_is_tokenized_in_parts_at_once(news, monkeypatch):
     assert df == whole.by_word(whole.document_frequencies())
     assert with_known.token_lists() == whole.token_lists()
     assert with_known.words[: with_known.n_known] == known.words
+
+
+def test_document_frequencies_with_keys_past_32_bits():
+    # 2**20 documents x 3,000 words: (document, word) keys need 64 bits
+    words = [f"w{i}" for i in range(3000)]
+    doc = np.array([0, 0, 5, 5, 5, 2**20 - 1, 2**20 - 1])
+    ids = np.array([2999, 2999, 0, 7, 2999, 7, 0])
+    corpus = _corpus.Corpus(words, ids, doc, 2**20)
+    df = corpus.document_frequencies()
+    assert df.sum() == 6 and df[2999] == 2 and df[7] == 2 and df[0] == 2
+    small = _corpus.Corpus(words[:3], np.array([2, 2, 0]), np.array([0, 0, 1]), 2)
+    assert small.document_frequencies().tolist() == [1, 0, 1]
+    empty = _corpus.Corpus([], np.zeros(0, np.int64), np.zeros(0, np.int64), 3)
+    assert empty.document_frequencies().tolist() == []
