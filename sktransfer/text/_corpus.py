@@ -44,7 +44,7 @@ THREADS_FROM = 1 << 23
 """Characters in all from which numpy tokenizes parts of the corpus in threads
 at once (numpy releases the GIL; merging the parts' words costs a dict pass,
 more than threads save on smaller corpora). The 20 Newsgroups training set,
-16.5M characters: 491 ms in one thread, 322 ms in two."""
+16.5M characters: 442 ms in one thread, 299 ms in two."""
 THREAD_CHARS = 1 << 22
 """Characters at least per thread."""
 NUMPY_FROM = 8192
