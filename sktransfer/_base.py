@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import EarlyStopping, PrintLog, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
@@ -178,6 +178,22 @@ def softmax(logits):
     return proba / proba.sum(axis=1, keepdims=True)
 
 
+class QuietPrintLog(PrintLog):
+    """skorch's epoch table, not built while nothing would print it.
+
+    skorch's ``PrintLog`` formats the table every epoch and then drops it when
+    ``verbose=0``: about 0.7 ms an epoch, a twentieth of a cached-feature
+    head's fit. The table is skipped while the sink is ``print`` and the net is
+    quiet; the first epoch printed (``verbose`` turned on later) still gets
+    the header.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.sink is print and not net.verbose:
+            return
+        super().on_epoch_end(net, **kwargs)
+
+
 class TransferNet(skorch.NeuralNet):
     """skorch's NeuralNet with mixed precision, and device-free pickling.
 
@@ -210,6 +226,30 @@ class TransferNet(skorch.NeuralNet):
 
     def _device_type(self):
         return torch.device(self.device).type
+
+    @property
+    def _default_callbacks(self):
+        return [
+            (name, QuietPrintLog() if name == "print_log" else callback)
+            for name, callback in super()._default_callbacks
+        ]
+
+    def _zero_grad_optimizer(self, set_to_none=None):
+        """``zero_grad()`` of torch's own optimizers is ``p.grad = None`` for
+        each parameter behind wrappers (profiler, dynamo guard): 17 us a step
+        against 1 us for clearing the grads directly, as done here. Other
+        optimizers, and ``set_to_none=False``, get skorch's call."""
+        plain = all(
+            type(getattr(self, name + "_")).zero_grad is torch.optim.Optimizer.zero_grad
+            for name in self._optimizers
+        )
+        if set_to_none is False or not plain:
+            super()._zero_grad_optimizer(set_to_none)
+            return
+        for name in self._optimizers:
+            for group in getattr(self, name + "_").param_groups:
+                for param in group["params"]:
+                    param.grad = None
 
     def on_epoch_begin(self, net, **kwargs):
         super().on_epoch_begin(net, **kwargs)

@@ -1,0 +1,80 @@
+"""TransferNet: skorch's NeuralNet without the per-step work nothing uses."""
+
+import numpy as np
+import pytest
+import skorch
+import torch
+
+from sktransfer._base import QuietPrintLog, TransferNet
+
+
+@pytest.fixture
+def data(digits):
+    X, y = digits
+    return X[:300].astype(np.float32) / 16, y[:300].astype(np.int64)
+
+
+def _net(net_class=TransferNet, **params):
+    torch.manual_seed(0)
+    settings = {
+        "criterion": torch.nn.CrossEntropyLoss,
+        "optimizer": torch.optim.AdamW,
+        "lr": 0.01,
+        "max_epochs": 3,
+        "batch_size": 32,
+        "iterator_train__shuffle": True,
+        "train_split": None,
+    }
+    return net_class(torch.nn.Linear(64, 10), **{**settings, **params})
+
+
+def test_a_quiet_net_builds_no_epoch_table_and_prints_once_verbose(
+    data, monkeypatch, capsys
+):
+    X, y = data
+    tables = []
+    table = QuietPrintLog.table
+    monkeypatch.setattr(
+        QuietPrintLog, "table", lambda self, row: tables.append(row) or table(self, row)
+    )
+    net = _net(verbose=0).fit(X, y)
+    assert isinstance(dict(net.callbacks_)["print_log"], QuietPrintLog)
+    assert tables == [] and capsys.readouterr().out == ""
+
+    net.set_params(verbose=1).partial_fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(tables) == 3
+    assert "train_loss" in lines[0]  # the header, then a rule and 3 epochs
+    assert [line.split()[0] for line in lines[2:]] == ["4", "5", "6"]
+
+
+def test_a_quiet_net_still_feeds_a_sink_of_its_own(data):
+    X, y = data
+    lines = []
+    _net(verbose=0, callbacks__print_log__sink=lines.append).fit(X, y)
+    assert len(lines) == 2 + 3 and "train_loss" in lines[0]
+
+
+def test_clearing_grads_directly_trains_exactly_as_skorch(data):
+    X, y = data
+    ours = _net(verbose=0).fit(X, y)
+    theirs = _net(skorch.NeuralNet, verbose=0).fit(X, y)
+    for a, b in zip(
+        ours.module_.parameters(), theirs.module_.parameters(), strict=True
+    ):
+        assert torch.equal(a, b)
+    # grads left to accumulate would give other weights and losses
+    assert ours.history[:, "train_loss"] == theirs.history[:, "train_loss"]
+
+
+def test_an_optimizer_with_its_own_zero_grad_keeps_it(data):
+    X, y = data
+    calls = []
+
+    class CountingSGD(torch.optim.SGD):
+        def zero_grad(self, set_to_none=True):
+            calls.append(set_to_none)
+            super().zero_grad(set_to_none)
+
+    _net(verbose=0, optimizer=CountingSGD).fit(X, y)
+    assert len(calls) == 3 * 10  # 300 samples in batches of 32, 3 epochs
