@@ -683,6 +683,26 @@ def _cases():
         "is not a device",
     )
     add(
+        "optimizer-class",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "optimizer=dict (a class, not an optimizer)",
+        lambda tmp: _cnn(optimizer=dict).fit(IMAGES, LABELS),
+        TypeError,
+        "is not a torch.optim.Optimizer subclass",
+    )
+    add(
+        "validation-fraction-leaves-nothing",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "early_stopping=True, validation_fraction=0.99, 20 samples",
+        lambda tmp: _cnn(early_stopping=True, validation_fraction=0.99).fit(
+            IMAGES, LABELS
+        ),
+        ValueError,
+        "leaves no training or validation data out of 20 samples",
+    )
+    add(
         "param-unfreeze-schedule",
         "hyperparameters",
         "FineTunedCNNClassifier",

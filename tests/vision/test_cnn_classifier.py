@@ -8,7 +8,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, ProgressBar
 
 from sktransfer import FineTunedCNNClassifier
 from sktransfer._base import fused_step_runs
@@ -175,6 +175,14 @@ def test_callbacks_verbose_and_early_stopping(digits, fast, capsys):
     out = capsys.readouterr().out
     assert "train_loss" in out and re.search(r"\b15\b", out)
 
+    # verbose=2 adds a progress bar over each epoch's batches
+    clf = FineTunedCNNClassifier(verbose=2, random_state=0, **fast).fit(
+        X[:200], y[:200]
+    )
+    assert isinstance(dict(clf.net_.callbacks_)["progress_bar"], ProgressBar)
+    captured = capsys.readouterr()
+    assert "train_loss" in captured.out and "/7" in captured.err  # 200 / 32
+
     settings = {**fast, "max_epochs": 200}
     clf = FineTunedCNNClassifier(
         early_stopping=True,
@@ -234,6 +242,19 @@ def test_feature_extraction_trains_the_head_on_cached_features(
     ).fit(X, y)
     # one probe image + one pass over the 50 training images, not 15 epochs
     assert sum(calls) == 1 + len(X)
+
+    # with early stopping, the validation images' features are cached too
+    calls.clear()
+    clf = FineTunedCNNClassifier(
+        backbone=source_model,
+        transfer="feature_extraction",
+        early_stopping=True,
+        validation_fraction=0.2,
+        random_state=0,
+        **FAST_TRAINING,
+    ).fit(X, y)
+    assert sum(calls) == 1 + len(X)  # 40 training + 10 validation images
+    assert np.isfinite(clf.net_.history[:, "valid_loss"]).all()  # every epoch
 
 
 def test_fine_tune_changes_the_backbone_and_scales_its_lr(digits_split, source_model):
