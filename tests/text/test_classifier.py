@@ -284,6 +284,22 @@ def test_fitted_classifier_as_source(glove, news):
         )
 
 
+def test_a_source_with_trainable_oov_vectors_passes_them_on(glove):
+    X = ["zzqx good film", "qqzy bad film", "good zzqx plot", "bad qqzy plot"]
+    source = PretrainedEmbeddingClassifier(
+        glove, oov="trainable", min_df=1, **FAST
+    ).fit(X, [1, 0, 1, 0])
+    target = PretrainedEmbeddingClassifier(source, min_df=1, **FAST)
+    target.fit(["zzqx", "qqzy", "zzqx film", "qqzy film"], [1, 0, 1, 0])
+    src, tgt = source.net_.module_, target.net_.module_
+    trained = src.oov_embedding.weight[
+        source.vocabulary_["zzqx"] - source.n_pretrained_ - 1
+    ]
+    # for the target, the source's OOV words are words with vectors
+    assert target.n_oov_ == 0
+    assert torch.equal(tgt.backbone.weight[target.vocabulary_["zzqx"]], trained)
+
+
 def test_clone_pickle_and_grid_search_share_the_vectors(glove, news):
     clf = PretrainedEmbeddingClassifier(glove, **FAST)
     assert clone(clf).embeddings is glove

@@ -27,6 +27,17 @@ def test_loads_the_real_imagenet_weights():
     assert len(module.transfer_blocks) == 18
 
 
+def test_weights_from_a_file_give_the_packaged_models_features(digits, tmp_path):
+    from sktransfer.vision._backbones import BACKBONES
+
+    path = tmp_path / "lite0.pt"
+    torch.save(BACKBONES["efficientnet_lite0"](3).module.state_dict(), path)
+    X = digits[0][:8]
+    packaged = PretrainedFeatureExtractor("efficientnet_lite0").fit_transform(X)
+    from_file = PretrainedFeatureExtractor(("efficientnet_lite0", str(path)))
+    np.testing.assert_array_equal(from_file.fit_transform(X), packaged)
+
+
 def test_frozen_linear_probe_on_real_digits(digits):
     X, y = digits
     rng = np.random.RandomState(0)
