@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import zipfile
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -138,6 +139,17 @@ FITTED = {
     "TransformerVectorizer": ("n_features_out_",),
 }
 
+FITTED_TYPES = {
+    "classes_": np.ndarray,
+    "image_shape_": tuple,
+    "pixel_scale_": Real,
+    "vocabulary_": dict,
+    "df_": dict,
+    "word_probability_": dict,
+    "sif_component_": (np.ndarray, type(None)),
+}
+"""What each fitted attribute decodes to; the others are counts (Integral)."""
+
 
 def save(estimator, path, *, compact=False):
     """Save a fitted sktransfer estimator to ``path`` as JSON + safetensors.
@@ -246,22 +258,8 @@ def load(path, *, device="cpu"):
     estimator : fitted sktransfer estimator
     """
     meta, tensors = _read(path)
-    classes = _estimator_classes()
-    if meta.get("class") not in classes:
-        raise ValueError(
-            f"{os.fspath(path)} names an unknown class {meta.get('class')!r}."
-        )
-    cls = classes[meta["class"]]
-    params = {k: _decode(v) for k, v in meta["params"].items()}
-    if "device" in params:
-        params["device"] = device
-    estimator = cls(**params)
-    estimator._validate_params()
-    for key, value in meta["fitted"].items():
-        if key not in FITTED[meta["class"]]:
-            raise ValueError(f"{os.fspath(path)}: unexpected fitted attribute {key!r}.")
-        setattr(estimator, key, _decode(value))
-    if "token_pattern" in params:
+    estimator = _described_estimator(meta, os.fspath(path), device)
+    if hasattr(estimator, "token_pattern"):
         from sktransfer.text._tokenize import Tokenizer
 
         estimator.tokenizer_ = Tokenizer(
@@ -271,6 +269,56 @@ def load(path, *, device="cpu"):
         tensors = _put_back_source(estimator, tensors, meta["compact"], path)
     if hasattr(estimator, "_restore_net"):
         estimator._restore_net(tensors, meta.get("history", []), os.fspath(path))
+    return estimator
+
+
+def _described_estimator(meta, where, device):
+    """The estimator ``meta`` describes, with its fitted attributes (no net).
+
+    Anything malformed in the description -- a missing section, an unknown
+    parameter or attribute, a value that does not decode or validate -- is a
+    ValueError naming the file ``where``.
+    """
+    classes = _estimator_classes()
+    if meta.get("class") not in classes:
+        raise ValueError(f"{where} names an unknown class {meta.get('class')!r}.")
+    cls = classes[meta["class"]]
+    history = meta.get("history", [])
+    if not (
+        isinstance(meta.get("params"), dict)
+        and isinstance(meta.get("fitted"), dict)
+        and isinstance(history, list)
+        and all(isinstance(record, dict) for record in history)
+    ):
+        raise ValueError(
+            f"{where}: malformed model description (it needs 'params' and "
+            "'fitted' objects and a 'history' list of objects)."
+        )
+    unknown = set(meta["params"]) - set(cls._get_param_names())
+    if unknown:
+        raise ValueError(f"{where}: unexpected parameters {sorted(unknown)}.")
+    fitted, expected = set(meta["fitted"]), set(FITTED[meta["class"]])
+    if fitted != expected:
+        raise ValueError(
+            f"{where}: the fitted attributes are not a {meta['class']}'s: "
+            f"unexpected {sorted(fitted - expected)}, missing "
+            f"{sorted(expected - fitted)}."
+        )
+    try:
+        params = {k: _decode(v) for k, v in meta["params"].items()}
+        if "device" in params:
+            params["device"] = device
+        estimator = cls(**params)
+        estimator._validate_params()
+        for key, value in meta["fitted"].items():
+            value = _decode(value)
+            if not isinstance(value, FITTED_TYPES.get(key, Integral)):
+                raise TypeError(f"{key} is a {type(value).__name__}")
+            setattr(estimator, key, value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{where}: malformed model description ({type(exc).__name__}: {exc})"
+        ) from None
     return estimator
 
 

