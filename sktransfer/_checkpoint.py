@@ -2,11 +2,12 @@
 
 After every epoch a checkpoint -- module and optimizer state, history, and the
 torch RNG state -- is written atomically to ``checkpoint_dir/checkpoint.pt``,
-tagged with a fingerprint of the hyperparameters and the training data. A later
-``fit`` with the same fingerprint starts from the last finished epoch and, since
-the RNG state is restored too, reaches the same weights as an uninterrupted
-run with the same seed. The checkpoint is removed when training finishes.
-Files are read with ``torch.load(weights_only=True)``.
+tagged with a fingerprint of the hyperparameters (a source object by its
+weights) and the training data. A later ``fit`` with the same fingerprint
+starts from the last finished epoch and, since the RNG state is restored too,
+reaches the same weights as an uninterrupted run with the same seed. The
+checkpoint is removed when training finishes. Files are read with
+``torch.load(weights_only=True)``.
 """
 
 import hashlib
@@ -23,13 +24,15 @@ _NOT_FINGERPRINTED = {"callbacks", "verbose", "checkpoint_dir", "device", "accel
 
 
 def fingerprint(estimator, X, y):
-    """Hash of the hyperparameters and the training data of a fit."""
+    """Hash of the hyperparameters and the training data of a fit.
+
+    A source given as an object counts by its content: a torch module and a
+    fitted estimator by their weights, word vectors by their words and
+    vectors; a class or function by its qualified name. So a fit from another
+    source never resumes this one's checkpoint.
+    """
     params = {
-        name: value
-        if isinstance(value, (str, int, float, bool, type(None)))
-        else repr(value)
-        if isinstance(value, (tuple, list, dict))
-        else type(value).__name__
+        name: _described(value)
         for name, value in estimator.get_params(deep=False).items()
         if name not in _NOT_FINGERPRINTED
     }
@@ -39,6 +42,36 @@ def fingerprint(estimator, X, y):
         array = np.ascontiguousarray(array)
         digest.update(str((array.shape, array.dtype.str)).encode())
         digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _described(value):
+    """``value`` as it enters the fingerprint (JSON-ready)."""
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return value
+    if isinstance(value, (tuple, list, dict)):
+        return repr(value)
+    if isinstance(value, type) or (callable(value) and hasattr(value, "__qualname__")):
+        return f"{getattr(value, '__module__', None)}.{value.__qualname__}"
+    if isinstance(value, torch.nn.Module):
+        return "module " + _digest(value.state_dict())
+    net = getattr(value, "net_", None)
+    if net is not None:  # a fitted estimator
+        return f"{type(value).__name__} " + _digest(net.module_.state_dict())
+    if hasattr(value, "vectors") and hasattr(value, "index_to_key"):  # gensim
+        digest = hashlib.sha1("\n".join(map(str, value.index_to_key)).encode())
+        digest.update(np.ascontiguousarray(value.vectors).tobytes())
+        return "KeyedVectors " + digest.hexdigest()
+    return type(value).__name__
+
+
+def _digest(state_dict):
+    """SHA-1 of a state dict's names and tensor bytes."""
+    digest = hashlib.sha1()
+    for name, tensor in state_dict.items():
+        digest.update(name.encode())
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(flat.view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -74,7 +107,10 @@ def load_checkpoint(directory, tag):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"checkpoint {path} is not readable: {exc}") from exc
+        raise ValueError(
+            f"checkpoint {path} is not readable ({exc}); delete it to train from "
+            "the first epoch."
+        ) from exc
     return state if state.get("tag") == tag else None
 
 

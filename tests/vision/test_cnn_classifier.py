@@ -1,3 +1,5 @@
+import contextlib
+import copy
 import pickle
 import re
 
@@ -704,6 +706,55 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, digits, fast
     fresh = FineTunedCNNClassifier(checkpoint_dir=tmp_path, random_state=0, **settings)
     assert len(fresh.fit(X, y).net_.history) == 7
     np.testing.assert_array_equal(fresh.predict_proba(X), straight.predict_proba(X))
+
+    # a damaged checkpoint (a full disk, say) is an error that says what to do
+    (tmp_path / "checkpoint.pt").write_bytes(b"half a checkpoint")
+    with pytest.raises(ValueError, match="not readable .*; delete it to train"):
+        fresh.fit(X, y)
+    assert len(fresh.net_.history) == 7  # the previous model is kept
+
+
+def test_a_checkpoint_resumes_only_a_fit_from_the_same_source(
+    tmp_path, digits_split, source_model, fast
+):
+    X, y = _few_shot(digits_split, 10)
+
+    class Epochs(Callback):
+        def __init__(self, cut=None):
+            self.cut = cut
+
+        def initialize(self):
+            self.run = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.run += 1
+            if len(net.history) == self.cut:
+                raise RuntimeError("power cut")
+
+    def fit(source, cut=None):
+        """Epochs this fit ran itself (0 if it crashed)."""
+        clf = FineTunedCNNClassifier(
+            source,
+            checkpoint_dir=tmp_path,
+            callbacks=[("epochs", Epochs(cut))],
+            random_state=0,
+            **{**fast, "max_epochs": 6},
+        )
+        with contextlib.suppress(RuntimeError):
+            clf.fit(X, y)
+        return dict(clf.net_.callbacks_)["epochs"].run if hasattr(clf, "net_") else 0
+
+    other = copy.deepcopy(source_model)
+    with torch.no_grad():
+        next(other.net_.module_.backbone.parameters()).add_(0.01)
+    assert fit(source_model, cut=2) == 0
+    # another source with the same architecture does not resume: 6 epochs of its own
+    assert fit(other) == 6
+    assert fit(source_model, cut=2) == 0
+    # the same weights in another object (as after a restart) resume from the
+    # checkpoint of epoch 1 (the cut came before epoch 2's was written)
+    assert fit(copy.deepcopy(source_model)) == 5
 
 
 def test_bf16_precision_trains_on_the_cpu(digits, fast):
