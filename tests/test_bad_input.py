@@ -780,6 +780,26 @@ def _cases():
         "needs at least one candidate source",
     )
     add(
+        "rank-sources-empty-X",
+        "measuring",
+        "rank_sources",
+        "X with no samples",
+        lambda tmp: _selection().rank_sources(["small_cnn"], IMAGES[:0], LABELS[:0]),
+        ValueError,
+        "rank_sources needs target samples; X is empty",
+    )
+    add(
+        "gain-curve-size-0",
+        "measuring",
+        "transfer_gain_curve",
+        "n_per_class=(0, 5)",
+        lambda tmp: _gain_curve()(
+            _cnn(), IMAGES, LABELS, IMAGES, LABELS, n_per_class=(0, 5)
+        ),
+        ValueError,
+        "n_per_class sizes must be integers >= 1 or None",
+    )
+    add(
         "selector-top-k",
         "measuring",
         "SourceSelector",

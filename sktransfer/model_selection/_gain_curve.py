@@ -1,6 +1,7 @@
 """Transfer gain curves: transfer vs scratch vs baselines at N labels per class."""
 
 import dataclasses
+import numbers
 import time
 import warnings
 
@@ -14,27 +15,38 @@ from sktransfer.utils import seed_from
 def stratified_subsample(y, n_per_class, random_state):
     """Indices of ``n_per_class`` samples of every class (all when None).
 
-    Seeded and stratified: the same ``random_state`` gives the same indices. A
-    class with fewer samples contributes all of them, with a warning.
+    Seeded and stratified: the same ``random_state`` gives the same indices.
+    Classes with fewer samples contribute all of them, with one warning that
+    names them.
     """
     y = np.asarray(y)
     if n_per_class is None:
         return np.arange(len(y))
+    _check_size(n_per_class)
     rng = np.random.RandomState(seed_from(random_state))
-    chosen = []
+    chosen, short = [], []
     for cls in np.unique(y):
         members = np.flatnonzero(y == cls)
         if len(members) < n_per_class:
             label = cls.item() if isinstance(cls, np.generic) else cls
-            warnings.warn(
-                f"class {label!r} has {len(members)} samples, fewer than "
-                f"n_per_class={n_per_class}; all are used.",
-                stacklevel=2,
-            )
+            short.append(f"{label!r} ({len(members)})")
         chosen.append(
             rng.choice(members, min(n_per_class, len(members)), replace=False)
         )
+    if short:
+        warnings.warn(
+            f"n_per_class={n_per_class}: these classes have fewer samples, all "
+            f"of which are used: {', '.join(short)}.",
+            stacklevel=2,
+        )
     return np.sort(np.concatenate(chosen))
+
+
+def _check_size(n):
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(
+            f"n_per_class sizes must be integers >= 1 or None (all); got {n!r}."
+        )
 
 
 def _transfer_modes(estimator):
@@ -187,6 +199,9 @@ def transfer_gain_curve(
         )
     if n_repeats < 1:
         raise ValueError(f"n_repeats must be >= 1; got {n_repeats}.")
+    for n in n_per_class:
+        if n is not None:
+            _check_size(n)
     transfers = _transfer_modes(estimator) if transfers is None else tuple(transfers)
     baselines = list(dict(baselines or {}).items())
     has_seed = "random_state" in estimator.get_params()

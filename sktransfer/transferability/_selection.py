@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from sktransfer._base import SharedSourceCloneMixin, is_fitted_estimator
 from sktransfer.transferability._scores import (
@@ -131,6 +131,8 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None):
     score_fn, need = _metric(metric)
     if len(candidates) == 0:
         raise ValueError("rank_sources needs at least one candidate source.")
+    if _num_samples(X) == 0:
+        raise ValueError("rank_sources needs target samples; X is empty.")
     rows = []
     for candidate in candidates:
         start = time.perf_counter()

@@ -18,8 +18,16 @@ def test_subsampling_is_stratified_and_seeded():
     np.testing.assert_array_equal(idx, stratified_subsample(y, 4, random_state=1))
     assert not np.array_equal(idx, stratified_subsample(y, 4, random_state=2))
     np.testing.assert_array_equal(stratified_subsample(y, None, 0), np.arange(60))
-    with pytest.warns(UserWarning, match="class 'a' has 10 samples"):
+    with pytest.warns(UserWarning) as warned:
         assert len(stratified_subsample(y, 15, 0)) == 10 + 15 + 15
+    # one warning naming every short class, not one per class
+    assert [str(w.message) for w in warned] == [
+        "n_per_class=15: these classes have fewer samples, all of which are "
+        "used: 'a' (10)."
+    ]
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="integers >= 1 or None"):
+            stratified_subsample(y, bad, 0)
 
 
 def test_negative_transfer_is_flagged_for_a_shuffled_label_source(digits_split):
