@@ -608,6 +608,33 @@ def _cases():
         "ZeroShotClassifier.fit needs y",
     )
     add(
+        "zero-shot-template-without-placeholder",
+        "hyperparameters",
+        "ZeroShotClassifier",
+        "template='About this.' (no {})",
+        lambda tmp: ZeroShotClassifier(template="About this.").fit(None, ["a", "b"]),
+        ValueError,
+        "has no '{}' for the description: every class would get the same text",
+    )
+    add(
+        "zero-shot-template-unformattable",
+        "hyperparameters",
+        "ZeroShotClassifier",
+        "template='{} or {}'",
+        lambda tmp: ZeroShotClassifier(template="{} or {}").fit(None, ["a", "b"]),
+        ValueError,
+        "does not format with one description (IndexError",
+    )
+    add(
+        "zero-shot-description-type",
+        "hyperparameters",
+        "ZeroShotClassifier",
+        "class_descriptions={'a': 5, ...}",
+        lambda tmp: ZeroShotClassifier(class_descriptions={"a": 5, "b": "x"}).fit(None),
+        ValueError,
+        "the description of class 'a' must be a non-empty string or a list",
+    )
+    add(
         "zero-shot-unknown-description",
         "hyperparameters",
         "ZeroShotClassifier",

@@ -165,6 +165,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
                 "center=True subtracts the mean embedding of the texts given to "
                 "fit; pass some texts of the domain (labelled or not) as X."
             )
+        _check_template(self.template)
         self.descriptions_ = [
             [self.template.format(text) for text in _as_list(descriptions, label)]
             for label in self.classes_
@@ -234,12 +235,34 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
+def _check_template(template):
+    """``template`` must take the description in one ``{}`` placeholder."""
+    try:
+        filled = template.format("\0")
+    except (IndexError, KeyError, ValueError) as exc:
+        raise ValueError(
+            f"template={template!r} does not format with one description "
+            f"({type(exc).__name__}: {exc}); write it with one '{{}}', e.g. "
+            "'This text is about {}.'"
+        ) from None
+    if "\0" not in filled:
+        raise ValueError(
+            f"template={template!r} has no '{{}}' for the description: every "
+            "class would get the same text."
+        )
+
+
 def _as_list(descriptions, label):
     text = descriptions.get(label, readable_label(label))
-    texts = [text] if isinstance(text, str) else list(text)
-    if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+    texts = [text] if isinstance(text, str) else text
+    if (
+        not isinstance(texts, (list, tuple))
+        or not texts
+        or not all(isinstance(t, str) and t.strip() for t in texts)
+    ):
+        shown = label.item() if isinstance(label, np.generic) else label
         raise ValueError(
-            f"the description of class {label!r} must be a non-empty string or a "
+            f"the description of class {shown!r} must be a non-empty string or a "
             f"list of them; got {text!r}."
         )
     return texts
