@@ -1,6 +1,7 @@
 """Rank candidate sources by a transferability score; pick the best one."""
 
 import time
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
@@ -265,7 +266,11 @@ class SourceSelector(
     def fit(self, X, y):
         """Score the sources, choose one, fit ``estimator`` with it."""
         param = _source_param(self.estimator, self.source_param)
-        if not isinstance(self.top_k, int) or self.top_k < 1:
+        if (
+            isinstance(self.top_k, bool)
+            or not isinstance(self.top_k, Integral)
+            or self.top_k < 1
+        ):
             raise ValueError(f"top_k must be an int >= 1; got {self.top_k!r}.")
         self.scores_ = rank_sources(
             list(self.sources), X, y, self.metric, self.random_state

@@ -103,8 +103,8 @@ def test_source_selector_picks_the_informative_source(
     assert accuracy == pytest.approx(
         selector.best_estimator_.score(digits_split["X_test"], digits_split["y_test"])
     )
-    top2 = SourceSelector(
-        estimator, [shuffled_source, source_model], top_k=2, random_state=0
+    top2 = SourceSelector(  # a numpy int, as a grid given as an array yields
+        estimator, [shuffled_source, source_model], top_k=np.int64(2), random_state=0
     )
     top2.fit(X, y)
     assert len(top2.validation_scores_) == 2
@@ -119,8 +119,11 @@ def test_source_selector_errors(target, source_model):
         SourceSelector(FunctionTransformer(), [source_model]).fit(X, y)
     with pytest.raises(ValueError, match="at least one candidate"):
         SourceSelector(FineTunedCNNClassifier(), []).fit(X, y)
-    with pytest.raises(ValueError, match="top_k"):
-        SourceSelector(FineTunedCNNClassifier(), [source_model], top_k=0).fit(X, y)
+    for top_k in (0, True, 1.5):
+        with pytest.raises(ValueError, match="top_k"):
+            SourceSelector(FineTunedCNNClassifier(), [source_model], top_k=top_k).fit(
+                X, y
+            )
 
 
 def test_a_random_backbone_candidate_scores_the_same_under_one_seed(target):
