@@ -1,6 +1,7 @@
 """Seed torch inside ``fit`` without touching the caller's global RNG state."""
 
 import contextlib
+import threading
 
 import numpy as np
 import torch
@@ -20,12 +21,23 @@ def seed_from(random_state):
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+_TORCH_RNG = threading.RLock()
+"""Held by whoever has seeded torch's process-global generator (see ``seeded``)."""
+
+
 @contextlib.contextmanager
 def seeded(random_state, device="cpu"):
     """Context in which torch's RNGs are seeded from ``random_state``.
 
     The global torch RNG state (CPU and, when ``device`` is CUDA, that device) is
     restored on exit, so the caller's own random streams are left as they were.
+
+    torch's generator is global to the process, so two seeded contexts in two
+    threads would draw from, and restore, each other's streams: two fits with
+    ``random_state=0`` running at once in threads (joblib's threading
+    backend, a Dask worker with several threads) gave other models than one
+    fit alone. A lock lets one thread at a time inside; the same thread may
+    nest contexts. Processes (joblib's default backend) are not affected.
 
     Parameters
     ----------
@@ -54,6 +66,6 @@ def seeded(random_state, device="cpu"):
     devices = []
     if str(device).startswith("cuda") and torch.cuda.is_available():
         devices = [torch.device(device).index or 0]
-    with torch.random.fork_rng(devices=devices):
+    with _TORCH_RNG, torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield seed

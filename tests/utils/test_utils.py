@@ -1,3 +1,5 @@
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -29,6 +31,54 @@ def test_seeded_restores_the_callers_rng():
     assert torch.equal(torch.rand(3), expected)
     with seeded(7):
         assert torch.equal(torch.rand(3), inside)
+
+
+def test_a_seeded_context_has_the_generator_to_itself():
+    entered = threading.Event()
+
+    def other_thread():
+        with seeded(1):
+            entered.set()
+            torch.rand(100)
+
+    with seeded(0):
+        first = torch.rand(2)
+        other = threading.Thread(target=other_thread)
+        other.start()
+        assert not entered.wait(0.2)  # waits for this context to end
+        with seeded(0):  # the same thread may nest
+            pass
+        second = torch.rand(2)
+    other.join()
+    assert entered.is_set()
+    with seeded(0):  # this context's stream was not disturbed
+        assert torch.equal(torch.cat([first, second]), torch.rand(4))
+
+
+def test_seeded_fits_in_threads_equal_one_fit_alone(digits):
+    from sktransfer import FineTunedCNNClassifier
+
+    X, y = digits
+
+    def fit():
+        clf = FineTunedCNNClassifier(
+            max_epochs=3, dropout=0.3, random_state=0, device="cpu"
+        )
+        return clf.fit(X[:300], y[:300]).predict_proba(X[300:500])
+
+    alone = fit()
+    together = [None, None]
+
+    def run(i):
+        together[i] = fit()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for proba in together:  # shuffles and dropout masks drawn from their own seed
+        np.testing.assert_array_equal(proba, alone)
 
 
 def test_seed_from():
