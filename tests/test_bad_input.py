@@ -332,6 +332,42 @@ def _cases():
         "not a single string",
     )
     add(
+        "tokenizer-returns-a-string",
+        "text",
+        "PretrainedEmbeddingClassifier",
+        "tokenizer=str.lower (a str, not a list of tokens)",
+        lambda tmp: _text(tokenizer=str.lower).fit(TEXTS, TEXT_LABELS),
+        TypeError,
+        "tokenizer must return a list of str tokens; for 'good film' it returned",
+    )
+    add(
+        "tokenizer-returns-non-strings",
+        "text",
+        "EmbeddingVectorizer",
+        "tokenizer returning ints",
+        lambda tmp: EmbeddingVectorizer(_kv(), tokenizer=lambda d: [1, 2]).fit(TEXTS),
+        TypeError,
+        "tokenizer must return str tokens; for 'good film' it returned 1 (type int)",
+    )
+    add(
+        "token-pattern-invalid",
+        "text",
+        "PretrainedEmbeddingClassifier",
+        "token_pattern='('",
+        lambda tmp: _text(token_pattern="(").fit(TEXTS, TEXT_LABELS),
+        ValueError,
+        "token_pattern='(' is not a valid regular expression",
+    )
+    add(
+        "token-pattern-two-groups",
+        "text",
+        "EmbeddingVectorizer",
+        r"token_pattern='(\w)(\w+)'",
+        lambda tmp: EmbeddingVectorizer(_kv(), token_pattern=r"(\w)(\w+)").fit(TEXTS),
+        ValueError,
+        "has 2 capturing groups",
+    )
+    add(
         "text-2d-array",
         "text",
         "PretrainedEmbeddingClassifier",

@@ -81,12 +81,27 @@ class Tokenizer:
         self.lowercase = lowercase
         self.token_pattern = token_pattern
         self.tokenizer = tokenizer
-        self._findall = re.compile(token_pattern).findall if tokenizer is None else None
+        self._findall = _compiled(token_pattern).findall if tokenizer is None else None
 
     def __call__(self, doc):
         if self.lowercase:
             doc = doc.lower()
-        return self.tokenizer(doc) if self.tokenizer is not None else self._findall(doc)
+        if self.tokenizer is None:
+            return self._findall(doc)
+        tokens = self.tokenizer(doc)
+        if isinstance(tokens, str) or not hasattr(tokens, "__iter__"):
+            raise TypeError(
+                f"tokenizer must return a list of str tokens; for {doc!r:.40} it "
+                f"returned {tokens!r:.40} (type {type(tokens).__name__})."
+            )
+        tokens = tokens if isinstance(tokens, list) else list(tokens)
+        for token in tokens:
+            if not isinstance(token, str):
+                raise TypeError(
+                    f"tokenizer must return str tokens; for {doc!r:.40} it "
+                    f"returned {token!r:.40} (type {type(token).__name__})."
+                )
+        return tokens
 
     def corpus(self, docs, known=None):
         """All of ``docs`` tokenized, as a :class:`~sktransfer.text._corpus.Corpus`.
@@ -111,7 +126,25 @@ class Tokenizer:
     def __setstate__(self, state):
         self.__dict__.update(state)
         if self.tokenizer is None:
-            self._findall = re.compile(self.token_pattern).findall
+            self._findall = _compiled(self.token_pattern).findall
+
+
+def _compiled(token_pattern):
+    """``token_pattern`` compiled, with scikit-learn's rule: at most one
+    capturing group (the token)."""
+    try:
+        pattern = re.compile(token_pattern)
+    except re.error as exc:
+        raise ValueError(
+            f"token_pattern={token_pattern!r} is not a valid regular expression: "
+            f"{exc}."
+        ) from None
+    if pattern.groups > 1:
+        raise ValueError(
+            f"token_pattern={token_pattern!r} has {pattern.groups} capturing "
+            "groups; a token pattern may capture one group (the token) at most."
+        )
+    return pattern
 
 
 def validate_text_target(estimator, docs, y):

@@ -243,6 +243,11 @@ def test_tokenization_options(glove):
     assert "FILM" not in clf.vocabulary_ and "good" in clf.vocabulary_
     clf = PretrainedEmbeddingClassifier(glove, tokenizer=str.split, **FAST).fit(X, y)
     assert set(clf.vocabulary_) == {"good", "film", "bad"}
+    # any iterable of str will do, as for scikit-learn's vectorizers
+    words = PretrainedEmbeddingClassifier(
+        glove, tokenizer=lambda doc: iter(doc.split()), **FAST
+    ).fit(X, y)
+    assert words.vocabulary_ == clf.vocabulary_
     clf = PretrainedEmbeddingClassifier(glove, max_length=1, **FAST).fit(X, y)
     corpus = clf.tokenizer_.corpus(["good film bad"])
     assert clf._encode(corpus, "mean").tolist() == [[clf.vocabulary_["good"]]]
