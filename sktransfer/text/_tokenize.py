@@ -136,8 +136,7 @@ def _compiled(token_pattern):
         pattern = re.compile(token_pattern)
     except re.error as exc:
         raise ValueError(
-            f"token_pattern={token_pattern!r} is not a valid regular expression: "
-            f"{exc}."
+            f"token_pattern={token_pattern!r} is not a valid regular expression: {exc}."
         ) from None
     if pattern.groups > 1:
         raise ValueError(
