@@ -791,6 +791,17 @@ def _cases():
         "leaves no training or validation data out of 20 samples",
     )
     add(
+        "glob-matches-nothing",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "transfer='partial', trainable_blocks='blok3.*' (a typo)",
+        lambda tmp: _cnn(transfer="partial", trainable_blocks="blok3.*").fit(
+            IMAGES, LABELS
+        ),
+        ValueError,
+        "trainable_blocks: the glob 'blok3.*' matches none of the source's parameters",
+    )
+    add(
         "param-unfreeze-schedule",
         "hyperparameters",
         "FineTunedCNNClassifier",

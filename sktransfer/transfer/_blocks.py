@@ -1,5 +1,8 @@
 """Name the blocks of a backbone, in input-to-output order, as glob patterns."""
 
+import fnmatch
+import numbers
+
 
 def transfer_blocks(module):
     """The blocks of ``module`` as a list of pattern tuples, input side first.
@@ -41,3 +44,31 @@ def last_blocks(module, k):
     if k <= 0:
         return ()
     return tuple(p for block in blocks[-k:] for p in block)
+
+
+def block_patterns(module, spec, what):
+    """Globs on ``module``'s parameter names for ``spec``: an int ``k`` (the
+    last ``k`` blocks), a glob string, or a tuple/list of globs.
+
+    A glob that matches none of ``module``'s parameters -- a typo would
+    otherwise leave them all frozen without a word -- is a ValueError that
+    shows how the names look. ``what`` names the hyperparameter in errors.
+    """
+    if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
+        return last_blocks(module, int(spec))
+    if isinstance(spec, str):
+        spec = (spec,)
+    if not (isinstance(spec, (tuple, list)) and all(isinstance(p, str) for p in spec)):
+        raise TypeError(
+            f"{what} must be an int (the last k blocks), a glob string or a tuple "
+            f"of glob strings; got {spec!r}."
+        )
+    names = [name for name, _ in module.named_parameters()]
+    for pattern in spec:
+        if not any(fnmatch.fnmatchcase(name, pattern) for name in names):
+            raise ValueError(
+                f"{what}: the glob {pattern!r} matches none of the source's "
+                f"parameters, which are named like {names[:3]} (and "
+                f"{max(0, len(names) - 3)} more)."
+            )
+    return tuple(spec)

@@ -3,7 +3,7 @@
 import dataclasses
 import numbers
 
-from sktransfer.transfer._blocks import last_blocks, prefixed
+from sktransfer.transfer._blocks import block_patterns, prefixed
 from sktransfer.transfer._freeze import freeze, set_trainable
 from sktransfer.transfer._schedule import UnfreezeSchedule, resolve_unfreeze_schedule
 from sktransfer.transfer._structure import reinitialize
@@ -118,25 +118,13 @@ def plan_transfer(
     if mode == "structure":
         return TransferPlan(mode, None, [], [], True, False)
     if mode == "partial":
-        if isinstance(trainable_blocks, numbers.Integral) and not isinstance(
-            trainable_blocks, bool
+        if (
+            isinstance(trainable_blocks, numbers.Integral)
+            and not isinstance(trainable_blocks, bool)
+            and trainable_blocks < 0
         ):
-            if trainable_blocks < 0:
-                raise ValueError(
-                    f"trainable_blocks must be >= 0; got {trainable_blocks}."
-                )
-            patterns = last_blocks(source, int(trainable_blocks))
-        elif isinstance(trainable_blocks, str):
-            patterns = (trainable_blocks,)
-        elif isinstance(trainable_blocks, (tuple, list)) and all(
-            isinstance(p, str) for p in trainable_blocks
-        ):
-            patterns = tuple(trainable_blocks)
-        else:
-            raise TypeError(
-                "trainable_blocks must be an int (the last k blocks) or a tuple of "
-                f"glob strings; got {trainable_blocks!r}."
-            )
+            raise ValueError(f"trainable_blocks must be >= 0; got {trainable_blocks}.")
+        patterns = block_patterns(source, trainable_blocks, "trainable_blocks")
         return TransferPlan(mode, prefixed(patterns, prefix), scaled, [], False, False)
     schedule = resolve_unfreeze_schedule(unfreeze_schedule, source, prefix)
     callback = ("unfreeze_schedule", UnfreezeSchedule(schedule))

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 
 from skorch.callbacks import Callback
 
-from sktransfer.transfer._blocks import last_blocks, prefixed, transfer_blocks
+from sktransfer.transfer._blocks import block_patterns, prefixed, transfer_blocks
 from sktransfer.transfer._freeze import set_trainable
 
 
@@ -60,17 +60,9 @@ def resolve_unfreeze_schedule(schedule, source, prefix):
             raise ValueError(
                 f"unfreeze_schedule epochs must be integers >= 0; got {epoch!r}."
             )
-        if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
-            patterns = last_blocks(source, int(spec))
-        elif isinstance(spec, str):
-            patterns = (spec,)
-        elif isinstance(spec, (tuple, list)) and all(isinstance(s, str) for s in spec):
-            patterns = tuple(spec)
-        else:
-            raise TypeError(
-                f"unfreeze_schedule spec {spec!r} at epoch {epoch} must be an int "
-                "(last k blocks), a glob string or a tuple of glob strings."
-            )
+        patterns = block_patterns(
+            source, spec, f"unfreeze_schedule spec at epoch {epoch}"
+        )
         resolved.append((int(epoch), prefixed(patterns, prefix)))
     return sorted(resolved, key=lambda pair: pair[0])
 

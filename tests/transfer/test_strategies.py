@@ -129,6 +129,21 @@ def test_unfreeze_schedule_resolution():
         resolve_unfreeze_schedule(5, source, "")
     with pytest.raises(ValueError, match="not an \\(epoch, spec\\) pair"):
         resolve_unfreeze_schedule([(1, 2, 3)], source, "")
+    # a glob that matches nothing would leave the source frozen without a word
+    with pytest.raises(ValueError, match=r"at epoch 1: the glob '2\.\*' matches none"):
+        resolve_unfreeze_schedule({0: "1.*", 1: "2.*"}, source, "")
+
+
+def test_partial_globs_must_match_a_source_parameter():
+    source = Tiny().backbone
+    plan = plan_transfer(
+        "partial", source, lr=0.1, trainable_blocks=("0.0.weight", "1.*")
+    )
+    assert plan.trainable == ("backbone.0.0.weight", "backbone.1.*")
+    with pytest.raises(ValueError, match=r"'O\.\*' matches none .* \['0.0.weight'"):
+        plan_transfer("partial", source, lr=0.1, trainable_blocks="O.*")  # letter O
+    with pytest.raises(TypeError, match="trainable_blocks must be an int"):
+        plan_transfer("partial", source, lr=0.1, trainable_blocks=1.5)
 
 
 def test_unfreeze_schedule_callback_in_a_plain_skorch_net():
