@@ -1,5 +1,7 @@
 """torch modules shared by all estimators (the new, target-side parts)."""
 
+import numbers
+
 import torch
 from torch import nn
 
@@ -58,6 +60,16 @@ class MLPHead(nn.Sequential):
     """
 
     def __init__(self, in_features, hidden_layer_sizes, n_outputs, dropout=0.0):
+        if not all(
+            isinstance(size, numbers.Integral)
+            and not isinstance(size, bool)
+            and size > 0
+            for size in hidden_layer_sizes
+        ):
+            raise ValueError(
+                "hidden_layer_sizes must hold layer widths, ints >= 1; got "
+                f"{tuple(hidden_layer_sizes)!r}."
+            )
         layers = []
         if dropout:
             layers.append(nn.Dropout(dropout))

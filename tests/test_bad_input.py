@@ -791,6 +791,24 @@ def _cases():
         "leaves no training or validation data out of 20 samples",
     )
     add(
+        "hidden-layer-width-0",
+        "hyperparameters",
+        "PretrainedEmbeddingClassifier",
+        "hidden_layer_sizes=(0,)",
+        lambda tmp: _text(hidden_layer_sizes=(0,)).fit(TEXTS, TEXT_LABELS),
+        ValueError,
+        "hidden_layer_sizes must hold layer widths, ints >= 1; got (0,)",
+    )
+    add(
+        "hidden-layer-width-float",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "hidden_layer_sizes=[8.5]",
+        lambda tmp: _cnn(hidden_layer_sizes=[8.5]).fit(IMAGES, LABELS),
+        ValueError,
+        "hidden_layer_sizes must hold layer widths, ints >= 1; got (8.5,)",
+    )
+    add(
         "glob-matches-nothing",
         "hyperparameters",
         "FineTunedCNNClassifier",
