@@ -1,6 +1,5 @@
 """sktransfer.save / sktransfer.load: JSON + safetensors, never pickle."""
 
-import copy
 import json
 import pickle
 import zipfile
@@ -274,19 +273,3 @@ def test_compact_is_refused_for_word_vector_tables(tmp_path, news):
     )
     with pytest.raises(ValueError, match="compact=True is not supported"):
         sktransfer.save(clf, tmp_path / "m.skt", compact=True)
-
-
-def test_a_checkpoint_fingerprint_tells_source_objects_and_classes_apart(glove):
-    from sktransfer._checkpoint import fingerprint
-
-    X, y = np.arange(6).reshape(3, 2), np.arange(3)
-
-    def tag(**params):
-        return fingerprint(PretrainedEmbeddingClassifier(**params), X, y)
-
-    other = copy.deepcopy(glove)
-    assert tag(embeddings=glove) == tag(embeddings=other)  # same words, same vectors
-    other.vectors[0, 0] += 1.0
-    assert tag(embeddings=glove) != tag(embeddings=other)
-    assert tag(optimizer=torch.optim.SGD) != tag(optimizer=torch.optim.Adam)
-    assert tag(tokenizer=str.split) != tag(tokenizer=str.splitlines)

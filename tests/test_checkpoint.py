@@ -1,0 +1,23 @@
+"""Checkpoints of an interrupted fit: what counts as the same fit."""
+
+import copy
+
+import numpy as np
+import torch
+
+from sktransfer import PretrainedEmbeddingClassifier
+from sktransfer._checkpoint import fingerprint
+
+
+def test_a_checkpoint_fingerprint_tells_source_objects_and_classes_apart(glove):
+    X, y = np.arange(6).reshape(3, 2), np.arange(3)
+
+    def tag(**params):
+        return fingerprint(PretrainedEmbeddingClassifier(**params), X, y)
+
+    other = copy.deepcopy(glove)
+    assert tag(embeddings=glove) == tag(embeddings=other)  # same words, same vectors
+    other.vectors[0, 0] += 1.0
+    assert tag(embeddings=glove) != tag(embeddings=other)
+    assert tag(optimizer=torch.optim.SGD) != tag(optimizer=torch.optim.Adam)
+    assert tag(tokenizer=str.split) != tag(tokenizer=str.splitlines)
