@@ -35,6 +35,7 @@ from sktransfer.text._tokenize import (
     validate_texts,
 )
 from sktransfer.transfer import plan_transfer
+from sktransfer.transfer._schedule import warn_unreached
 from sktransfer.utils import seeded
 
 TEXT_TRANSFER_MODES = {
@@ -263,6 +264,8 @@ default="glove-wiki-gigaword-50"
                 source_lr_scale=self.embedding_lr_scale,
                 unfreeze_schedule={self.unfreeze_epoch: "*"},
             )
+            if self.transfer == "unfreeze":
+                warn_unreached([self.unfreeze_epoch], self.max_epochs, "unfreeze_epoch")
             ids = self._encode(corpus, self.encoder)
             self._train(module, plan, ids, y, device=device, seed=seed)
         return self

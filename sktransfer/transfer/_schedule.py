@@ -1,6 +1,7 @@
 """Gradual unfreezing: a schedule expressed as data, applied by a callback."""
 
 import numbers
+import warnings
 from collections.abc import Mapping
 
 from skorch.callbacks import Callback
@@ -65,6 +66,23 @@ def resolve_unfreeze_schedule(schedule, source, prefix):
         )
         resolved.append((int(epoch), prefixed(patterns, prefix)))
     return sorted(resolved, key=lambda pair: pair[0])
+
+
+def warn_unreached(epochs, max_epochs, param):
+    """Warn when an unfreeze at one of ``epochs`` (0-based) comes at or after
+    ``max_epochs``: training ends first and that part stays frozen. ``param``
+    names the hyperparameter the user set. Called from an estimator's ``fit``
+    (under scikit-learn's and sktransfer's fit wrappers): the warning points
+    at the caller of ``fit``."""
+    late = sorted({int(epoch) for epoch in epochs if epoch >= max_epochs})
+    if late:
+        warnings.warn(
+            f"{param} unfreezes at epoch {late[0]} (epochs count from 0), but "
+            f"training ends after max_epochs={max_epochs}: that part of the "
+            "source stays frozen.",
+            UserWarning,
+            stacklevel=5,
+        )
 
 
 class UnfreezeSchedule(Callback):

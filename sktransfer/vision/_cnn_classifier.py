@@ -18,6 +18,7 @@ from sktransfer._base import (
 )
 from sktransfer._persistence import history_from, restore_state
 from sktransfer.transfer import BATCHNORM_POLICIES, TRANSFER_MODES, plan_transfer
+from sktransfer.transfer._schedule import warn_unreached
 from sktransfer.utils import seeded
 from sktransfer.vision._base import (
     IMAGE_CONSTRAINTS,
@@ -206,6 +207,13 @@ class FineTunedCNNClassifier(
                 trainable_blocks=self.trainable_blocks,
                 unfreeze_schedule=self.unfreeze_schedule,
             )
+            if self.transfer == "gradual" and self.unfreeze_schedule is not None:
+                schedule = dict(plan.callbacks)["unfreeze_schedule"].schedule
+                warn_unreached(
+                    [epoch for epoch, _ in schedule],
+                    self.max_epochs,
+                    "unfreeze_schedule",
+                )
             self._train(module, plan, X, y, device=device, seed=seed)
         return self
 

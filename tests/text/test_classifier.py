@@ -186,6 +186,10 @@ def test_unfreeze_switches_at_the_scheduled_epoch(glove, news):
     assert torch.equal(snapshots[0], start) and torch.equal(snapshots[1], start)
     assert not torch.equal(snapshots[2], start)
     assert clf.net_.history[:, "n_trainable"] == [6, 6, 7, 7]
+    with pytest.warns(UserWarning, match=r"unfreeze_epoch unfreezes at epoch 4"):
+        clf.set_params(callbacks=None, unfreeze_epoch=4).fit(
+            news["X"][:20], news["y"][:20]
+        )
 
 
 def test_structure_uses_random_vectors(glove, news):

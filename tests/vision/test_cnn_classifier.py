@@ -457,6 +457,15 @@ def test_gradual_unfreezes_at_the_scheduled_epoch(digits_split, source_model):
         assert torch.equal(seen[epoch], source_block3)
     assert not torch.equal(seen[3], source_block3)  # trains from epoch 3 on
 
+    # an unfreeze at or after max_epochs never happens: a warning says so
+    with pytest.warns(UserWarning, match=r"unfreezes at epoch 6 .* max_epochs=6"):
+        FineTunedCNNClassifier(
+            backbone=source_model,
+            transfer="gradual",
+            unfreeze_schedule={3: 1, 6: 3},
+            **settings,
+        ).fit(X, y)
+
 
 def test_gradual_default_schedule_one_block_per_epoch(digits_split, source_model):
     X, y = _few_shot(digits_split, 5)
