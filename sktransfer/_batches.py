@@ -15,6 +15,8 @@ import torch
 from skorch.dataset import Dataset
 from torch.utils.data import DataLoader
 
+from sktransfer.utils._seed import in_seeded_context
+
 DEVICE_RESIDENT_BYTES = 1 << 30
 """On a GPU, training data up to this size (1 GiB) is copied there once per fit
 and batches are cut on the device: no host-to-device copy per batch. Larger
@@ -33,7 +35,9 @@ class BatchSlicer:
         A fresh permutation each pass. The global torch RNG is drawn from
         exactly as a ``DataLoader`` with a ``RandomSampler`` draws from it, so
         the batches -- and a seeded fit -- are the same as on skorch's default
-        path (and as under Accelerate, which keeps the DataLoader).
+        path (and as under Accelerate, which keeps the DataLoader). Unshuffled,
+        a pass draws DataLoader's one number only inside a seeded fit
+        (:func:`~sktransfer.utils.seeded`); predicting draws nothing.
     drop_last : bool, default=False
         Skip a last, smaller batch.
     """
@@ -60,8 +64,12 @@ class BatchSlicer:
         n = len(self.X)
         stop = n - n % self.batch_size if self.drop_last else n
         # DataLoader draws a base seed for its workers, then RandomSampler a
-        # seed for its own generator: the same draws, the same permutation
-        torch.empty((), dtype=torch.int64).random_()
+        # seed for its own generator: the same draws, the same permutation.
+        # An unshuffled pass outside a seeded fit (predict, transform) skips
+        # the first draw: nothing depends on it there, and drawing would move
+        # the stream of a seeded fit running in another thread.
+        if self.shuffle or in_seeded_context():
+            torch.empty((), dtype=torch.int64).random_()
         order = None
         if self.shuffle:
             generator = torch.Generator()

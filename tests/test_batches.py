@@ -15,6 +15,7 @@ from sktransfer._batches import (
     batch_iterator,
     pipelined,
 )
+from sktransfer.utils import seeded
 
 
 @pytest.fixture
@@ -42,6 +43,21 @@ def test_shuffled_batches_are_the_dataloaders(arrays, drop_last):
     torch.manual_seed(7)
     list(DataLoader(Dataset(X, y), batch_size=32, shuffle=True, drop_last=drop_last))
     assert torch.equal(after, torch.rand(1))
+
+
+def test_an_unshuffled_pass_draws_only_inside_a_seeded_fit(arrays):
+    X, y = arrays
+    torch.manual_seed(7)
+    list(batch_iterator(Dataset(X, y), 32))  # predicting: the RNG is untouched
+    after = torch.rand(2)
+    torch.manual_seed(7)
+    assert torch.equal(after, torch.rand(2))
+    with seeded(7):  # a fit's validation pass draws as DataLoader does
+        list(batch_iterator(Dataset(X, y), 32))
+        ours = torch.rand(2)
+    with seeded(7):
+        list(DataLoader(Dataset(X, y), batch_size=32))
+        assert torch.equal(ours, torch.rand(2))
 
 
 def test_gpu_data_over_the_resident_limit_goes_through_pinned_buffers(

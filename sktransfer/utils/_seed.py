@@ -24,6 +24,13 @@ def seed_from(random_state):
 _TORCH_RNG = threading.RLock()
 """Held by whoever has seeded torch's process-global generator (see ``seeded``)."""
 
+_SEEDED = threading.local()  # .depth: this thread's nesting of seeded contexts
+
+
+def in_seeded_context():
+    """Whether this thread is inside :func:`seeded` (a fit's training)."""
+    return getattr(_SEEDED, "depth", 0) > 0
+
 
 @contextlib.contextmanager
 def seeded(random_state, device="cpu"):
@@ -68,4 +75,8 @@ def seeded(random_state, device="cpu"):
         devices = [torch.device(device).index or 0]
     with _TORCH_RNG, torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        yield seed
+        _SEEDED.depth = getattr(_SEEDED, "depth", 0) + 1
+        try:
+            yield seed
+        finally:
+            _SEEDED.depth -= 1
