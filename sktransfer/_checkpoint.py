@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
+from sktransfer._persistence import checksum
+
 FILENAME = "checkpoint.pt"
 _NOT_FINGERPRINTED = {"callbacks", "verbose", "checkpoint_dir", "device", "accelerator"}
 
@@ -54,25 +56,17 @@ def _described(value):
     if isinstance(value, type) or (callable(value) and hasattr(value, "__qualname__")):
         return f"{getattr(value, '__module__', None)}.{value.__qualname__}"
     if isinstance(value, torch.nn.Module):
-        return "module " + _digest(value.state_dict())
+        state = value.state_dict()
+        return "module " + checksum(state, state)
     net = getattr(value, "net_", None)
     if net is not None:  # a fitted estimator
-        return f"{type(value).__name__} " + _digest(net.module_.state_dict())
+        state = net.module_.state_dict()
+        return f"{type(value).__name__} " + checksum(state, state)
     if hasattr(value, "vectors") and hasattr(value, "index_to_key"):  # gensim
         digest = hashlib.sha1("\n".join(map(str, value.index_to_key)).encode())
         digest.update(np.ascontiguousarray(value.vectors).tobytes())
         return "KeyedVectors " + digest.hexdigest()
     return type(value).__name__
-
-
-def _digest(state_dict):
-    """SHA-1 of a state dict's names and tensor bytes."""
-    digest = hashlib.sha1()
-    for name, tensor in state_dict.items():
-        digest.update(name.encode())
-        flat = tensor.detach().cpu().contiguous().reshape(-1)
-        digest.update(flat.view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 class EpochCheckpoint(Callback):

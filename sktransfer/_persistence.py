@@ -334,11 +334,13 @@ def _source_tensors(estimator):
     return {k: v.detach().cpu() for k, v in estimator._source_tensors().items()}
 
 
-def _checksum(tensors, names):
+def checksum(tensors, names):
+    """SHA-256 of the named tensors' names and bytes (any dtype or device)."""
     digest = hashlib.sha256()
     for name in sorted(names):
         digest.update(name.encode())
-        digest.update(tensors[name].contiguous().numpy().tobytes())
+        flat = tensors[name].detach().cpu().contiguous().reshape(-1)
+        digest.update(flat.view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -351,7 +353,7 @@ def _leave_out_source(estimator, tensors):
         if k in source and source[k].shape == v.shape and torch.equal(source[k], v)
     ]
     kept = {k: v for k, v in tensors.items() if k not in same}
-    return kept, {"omitted": sorted(same), "sha256": _checksum(source, same)}
+    return kept, {"omitted": sorted(same), "sha256": checksum(source, same)}
 
 
 def _put_back_source(estimator, tensors, compact, path):
@@ -361,7 +363,7 @@ def _put_back_source(estimator, tensors, compact, path):
         raise ValueError(f"{os.fspath(path)}: malformed compact section.")
     source = _source_tensors(estimator)
     missing = [k for k in omitted if k not in source]
-    if missing or _checksum(source, omitted) != compact.get("sha256"):
+    if missing or checksum(source, omitted) != compact.get("sha256"):
         raise ValueError(
             f"{os.fspath(path)} was saved in compact form against other source "
             "weights than the ones resolved now (checksum mismatch"
