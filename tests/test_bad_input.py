@@ -691,6 +691,24 @@ def _cases():
         "center=True subtracts the mean embedding of the texts given to fit",
     )
     add(
+        "zero-shot-vectorizer-name",
+        "hyperparameters",
+        "ZeroShotClassifier",
+        "vectorizer='glove-wiki-gigaword-50' (a name, not a vectorizer)",
+        lambda tmp: ZeroShotClassifier("glove-wiki-gigaword-50").fit(None, ["a", "b"]),
+        TypeError,
+        "wrap it: EmbeddingVectorizer('glove-wiki-gigaword-50')",
+    )
+    add(
+        "zero-shot-descriptions-without-vectors",
+        "data",
+        "ZeroShotClassifier",
+        "labels 0 and 1 as descriptions, word vectors (no token of 2+ letters)",
+        lambda tmp: ZeroShotClassifier(EmbeddingVectorizer(_kv())).fit(None, [0, 1]),
+        ValueError,
+        "embeds the descriptions of classes [0, 1] as zero vectors",
+    )
+    add(
         "malformed-model-file",
         "persistence",
         "sktransfer.load",

@@ -1,6 +1,8 @@
 """ZeroShotClassifier: texts classified by similarity to class descriptions."""
 
+import os
 import re
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -44,11 +46,16 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
     vectorizer : transformer or None, default=None
         Unfitted text vectorizer (cloned and fitted in ``fit``: on the texts
         when given, else on the descriptions). ``None`` means
-        ``TransformerVectorizer()``.
+        ``TransformerVectorizer()``. A source name is not a vectorizer: wrap
+        it, ``EmbeddingVectorizer("glove-wiki-gigaword-50")``.
     class_descriptions : dict or None, default=None
         ``label -> description`` (a str, or a list of str whose embeddings are
         averaged). Labels missing from it are described by their readable
-        name. With ``fit(None)`` and no ``y``, its keys are the classes.
+        name. With ``fit(None)`` and no ``y``, its keys are the classes. A
+        description the vectorizer embeds as zeros (no word with a vector:
+        label ``1`` with word vectors, whose tokens have 2+ characters) is
+        left out with a warning; a class with no other description and no
+        labelled example is then an error.
     template : str, default="{}"
         Format string each description is put into, e.g.
         ``"This text is about {}."``.
@@ -171,9 +178,9 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
             for label in self.classes_
         ]
         flat = [text for texts in self.descriptions_ for text in texts]
-        self.vectorizer_ = clone(
-            TransformerVectorizer() if self.vectorizer is None else self.vectorizer
-        ).fit(flat if docs is None else docs)
+        self.vectorizer_ = clone(_checked_vectorizer(self.vectorizer)).fit(
+            flat if docs is None else docs
+        )
         self.center_ = None
         if docs is not None:
             raw = self._raw(docs)
@@ -182,8 +189,10 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         owner = np.repeat(
             np.arange(len(self.classes_)), [len(t) for t in self.descriptions_]
         )
+        raw = self._raw(flat)
+        embeddable = np.linalg.norm(raw, axis=1) > 0
         prototypes = normalize_rows(
-            _sum_by(self._embed(flat), owner, len(self.classes_))
+            _sum_by(self._unit(raw[embeddable]), owner[embeddable], len(self.classes_))
         )
         self.n_examples_ = np.zeros(len(self.classes_), dtype=np.int64)
         if labelled and self.example_weight > 0:
@@ -191,8 +200,35 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
                 embedded_docs, y_index, len(self.classes_)
             )
             self.n_examples_ = np.bincount(y_index, minlength=len(self.classes_))
+        self._check_embedded(flat, embeddable, owner)
         self.prototypes_ = normalize_rows(prototypes).astype(np.float32)
         return self
+
+    def _check_embedded(self, flat, embeddable, owner):
+        """A description the vectorizer embeds as zeros (none of its words has
+        a vector) is left out of its prototype, with a warning; a class left
+        with neither description nor example is an error, as its prototype
+        would be zero and it would win every tie."""
+        if embeddable.all():
+            return
+        described = np.bincount(owner[embeddable], minlength=len(self.classes_))
+        empty = self.classes_[(described == 0) & (self.n_examples_ == 0)]
+        unembedded = [text for text, ok in zip(flat, embeddable) if not ok]
+        if len(empty):
+            raise ValueError(
+                f"{type(self).__name__}: the vectorizer embeds the descriptions "
+                f"of classes {empty.tolist()} as zero vectors (it finds no word "
+                f"with a vector in {unembedded}), and they have no labelled "
+                "example. Describe them in other words (class_descriptions) or "
+                "give labelled examples."
+            )
+        warnings.warn(
+            f"{type(self).__name__}: descriptions {unembedded} embed as zero "
+            "vectors (the vectorizer finds no word with a vector in them) and "
+            "are left out of their classes' prototypes.",
+            UserWarning,
+            stacklevel=4,  # _check_embedded, fit, _fit_context, the caller
+        )
 
     def _raw(self, docs):
         return np.asarray(self.vectorizer_.transform(docs), dtype=np.float64)
@@ -250,6 +286,29 @@ def _check_template(template):
             f"template={template!r} has no '{{}}' for the description: every "
             "class would get the same text."
         )
+
+
+def _checked_vectorizer(vectorizer):
+    """``None`` -> the default :class:`TransformerVectorizer`; anything else
+    must be an unfitted scikit-learn text transformer."""
+    if vectorizer is None:
+        return TransformerVectorizer()
+    if all(
+        callable(getattr(vectorizer, m, None))
+        for m in ("fit", "transform", "get_params")
+    ):
+        return vectorizer
+    hint = (
+        f" For a source by name, wrap it: EmbeddingVectorizer({vectorizer!r}) "
+        f"(word vectors) or TransformerVectorizer({vectorizer!r})."
+        if isinstance(vectorizer, (str, os.PathLike))
+        else ""
+    )
+    raise TypeError(
+        "vectorizer must be a scikit-learn text transformer with fit and "
+        "transform (EmbeddingVectorizer, TransformerVectorizer) or None; got "
+        f"{vectorizer!r:.80}.{hint}"
+    )
 
 
 def _as_list(descriptions, label):

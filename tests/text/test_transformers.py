@@ -254,6 +254,39 @@ def test_zero_shot_with_word_vectors(glove, small):
     assert few.score(small["X_test"], small["y_test"]) > 0.75
 
 
+def test_zero_shot_descriptions_without_word_vectors(glove, small):
+    # the default tokenizer keeps words of 2+ characters: '0' and '1' have none
+    vectorizer = EmbeddingVectorizer(glove)
+    codes = np.searchsorted(np.unique(small["y"]), small["y"])  # labels 0..3
+    with pytest.raises(ValueError, match=r"classes \[0, 1, 2, 3\] as zero vectors"):
+        ZeroShotClassifier(vectorizer).fit(None, codes)
+    # with examples, the classes are learnt from them; the descriptions are
+    # left out with a warning, and the prototypes are the examples' alone
+    with pytest.warns(UserWarning, match=r"\['0', '1', '2', '3'\] embed as zero"):
+        few = ZeroShotClassifier(vectorizer).fit(small["X"], codes)
+    only_examples = ZeroShotClassifier(
+        vectorizer, class_descriptions={c: "qqzzx" for c in range(4)}
+    )
+    with pytest.warns(UserWarning, match="embed as zero"):
+        only_examples.fit(small["X"], codes)
+    np.testing.assert_allclose(few.prototypes_, only_examples.prototypes_, atol=1e-6)
+    expected = np.searchsorted(np.unique(small["y"]), small["y_test"])
+    assert few.score(small["X_test"], expected) > 0.75
+    # one class without usable description nor example among good ones
+    mixed = {"sci.space": "qqzzx", "rec.sport.hockey": "ice hockey"}
+    with pytest.raises(ValueError, match=r"classes \['sci.space'\] as zero"):
+        ZeroShotClassifier(vectorizer, class_descriptions=mixed).fit(
+            None, ["sci.space", "rec.sport.hockey"]
+        )
+
+
+def test_zero_shot_vectorizer_must_be_a_text_transformer():
+    with pytest.raises(TypeError, match=r"wrap it: EmbeddingVectorizer\('glove"):
+        ZeroShotClassifier("glove-wiki-gigaword-50").fit(None, ["a", "b"])
+    with pytest.raises(TypeError, match="got 42"):
+        ZeroShotClassifier(42).fit(None, ["a", "b"])
+
+
 def test_zero_shot_fit_errors():
     with pytest.raises(ValueError, match="needs y"):
         ZeroShotClassifier().fit(["a text"])
