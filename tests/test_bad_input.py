@@ -971,6 +971,15 @@ def _cases():
         ValueError,
         "must be non-negative rows that sum to 1",
     )
+    add(
+        "nce-continuous-source-labels",
+        "measuring",
+        "nce_score",
+        "source scores (floats) where source labels belong",
+        lambda tmp: _selection().nce_score([0.2, 0.7, 0.1, 0.9], [0, 1, 0, 1]),
+        ValueError,
+        "holds continuous values",
+    )
     return c
 
 

@@ -16,13 +16,23 @@ def _features(features, name="features"):
     return features
 
 
-def _labels(y, n_samples):
+def _labels(y, n_samples, name="y"):
     y = column_or_1d(y, warn=True)
     check_consistent_length(y, np.empty(n_samples))
+    _check_discrete(y, name)
     classes, index = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError("y contains only one class; a score needs at least 2.")
     return index, len(classes)
+
+
+def _check_discrete(labels, name):
+    """Class labels, not continuous values: each float would be a class."""
+    if type_of_target(labels) == "continuous":
+        raise ValueError(
+            f"{name} holds continuous values ({labels[:3].tolist()}, ...); this "
+            "score takes class labels."
+        )
 
 
 def _logme_evidence(F, s, vh, targets, max_iter=100, tol=1e-3):
@@ -180,6 +190,7 @@ def nce_score(source_labels, y):
     """
     z = column_or_1d(source_labels, warn=True)
     check_consistent_length(z, y)
+    _check_discrete(z, "source_labels (the source model's predict, not its scores)")
     index, n_classes = _labels(y, len(z))
     _, z_index = np.unique(z, return_inverse=True)
     joint = np.zeros((n_classes, z_index.max() + 1))

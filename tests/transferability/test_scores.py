@@ -116,3 +116,18 @@ def test_bad_input(score):
         score(np.ones((4, 2)), [0, 1, 1])
     with pytest.raises(ValueError, match="NaN"):
         score(np.full((4, 2), np.nan), [0, 1, 0, 1])
+
+
+def test_continuous_labels_are_refused_where_a_score_takes_classes(digits):
+    X, y = digits
+    values = np.random.RandomState(0).rand(len(y))  # each float would be a class
+    proba = np.full((len(y), 2), 0.5)
+    with pytest.raises(ValueError, match="y holds continuous values"):
+        h_score(X, values)
+    with pytest.raises(ValueError, match="y holds continuous values"):
+        leep_score(proba, values)
+    with pytest.raises(ValueError, match=r"source_labels \(the source model's predict"):
+        nce_score(values, y)
+    # LogME takes them as a regression target; float-typed class labels pass
+    assert np.isfinite(logme_score(X, values))
+    assert h_score(X, y.astype(float)) == pytest.approx(h_score(X, y))
