@@ -1,5 +1,7 @@
 """Rank candidate sources by a transferability score; pick the best one."""
 
+import collections
+import os
 import time
 from numbers import Integral
 
@@ -75,15 +77,32 @@ def candidate_outputs(candidate, X, need, random_state=None):
 
 
 def _name(candidate):
-    if isinstance(candidate, str):
-        return candidate
-    if isinstance(candidate, BaseEstimator):
-        return f"{type(candidate).__name__}#{id(candidate) % 10000:04d}"
+    if isinstance(candidate, (str, os.PathLike)):
+        return os.fspath(candidate)
+    if isinstance(candidate, tuple):  # (architecture, weights path)
+        return " ".join(os.fspath(part) for part in candidate)
     return type(candidate).__name__
 
 
+def _names(candidates):
+    """Display names, one per candidate and all different: objects of one type
+    (two fitted estimators, two modules) are numbered in candidate order."""
+    names = [_name(candidate) for candidate in candidates]
+    counts = collections.Counter(names)
+    seen = collections.Counter()
+    unique = []
+    for name in names:
+        seen[name] += 1
+        unique.append(f"{name} #{seen[name]}" if counts[name] > 1 else name)
+    return unique
+
+
 class Ranking(list):
-    """Rows ``{"rank", "candidate", "name", "score", "seconds"}``, best first."""
+    """Rows ``{"rank", "candidate", "name", "score", "seconds"}``, best first.
+
+    ``name`` is the source's name or path, or its type; candidates that would
+    share one are numbered in the order given (``"FineTunedCNNClassifier #2"``).
+    """
 
     def __str__(self):
         lines = [f"{'rank':>4}  {'score':>10}  {'seconds':>8}  candidate"]
@@ -135,13 +154,13 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None):
     if _num_samples(X) == 0:
         raise ValueError("rank_sources needs target samples; X is empty.")
     rows = []
-    for candidate in candidates:
+    for candidate, name in zip(candidates, _names(candidates), strict=True):
         start = time.perf_counter()
         score = score_fn(candidate_outputs(candidate, X, need, random_state), y)
         rows.append(
             {
                 "candidate": candidate,
-                "name": _name(candidate),
+                "name": name,
                 "score": score,
                 "seconds": time.perf_counter() - start,
             }
@@ -234,7 +253,8 @@ class SourceSelector(
     scores_ : Ranking
         Every candidate's score, best first.
     validation_scores_ : dict
-        Holdout accuracy of each fine-tuned candidate's name (``top_k > 1``).
+        Holdout accuracy of each fine-tuned candidate, by its name in
+        ``scores_`` (``top_k > 1``).
     best_source_ : object
         The chosen source.
     best_estimator_ : estimator

@@ -138,3 +138,17 @@ def test_a_random_backbone_candidate_scores_the_same_under_one_seed(target):
         FineTunedCNNClassifier(**FAST_TRAINING), ["small_cnn"], random_state=0
     )
     assert clone(selector).fit(X, y).scores_[0]["score"] == score(0)
+
+
+def test_candidates_of_one_type_get_different_names():
+    y = np.repeat([0, 1], 10)
+    X = np.c_[y, np.random.RandomState(0).randn(20)]
+    useful = FunctionTransformer(lambda Z: Z[:, :1])
+    noise = FunctionTransformer(lambda Z: Z[:, 1:])
+    ranking = rank_sources([noise, useful], X, y)
+    names = {row["name"]: row["candidate"] for row in ranking}
+    # numbered in candidate order, whatever the ranking
+    assert names == {"FunctionTransformer #1": noise, "FunctionTransformer #2": useful}
+    assert "FunctionTransformer #2" in str(ranking).splitlines()[1]
+    lone = rank_sources([useful], X, y)
+    assert lone[0]["name"] == "FunctionTransformer"
