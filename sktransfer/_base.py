@@ -10,6 +10,7 @@ optimizer and per-group learning rates, progress reporting, seeding and device.
 
 import copy
 import functools
+import inspect
 import json
 import os
 import warnings
@@ -83,7 +84,7 @@ TRAINING_CONSTRAINTS = {
     "precision": [StrOptions(set(PRECISIONS))],
     "accelerator": "no_validation",
     "verbose": ["verbose"],
-    "device": [str],
+    "device": [str, torch.device],
     "random_state": ["random_state"],
 }
 """``_parameter_constraints`` of the training knobs every estimator has."""
@@ -124,9 +125,10 @@ TRAINING_PARAMS_DOC = """
     verbose : int, default=0
         0 is silent; 1 prints skorch's epoch table; 2 adds a progress bar per
         epoch.
-    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
-        Where to train and predict; ``"auto"`` is CUDA when available. A model
-        fitted on a GPU unpickles on a CPU-only machine.
+    device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="auto"
+        Where to train and predict; ``"auto"`` is CUDA when available; a
+        ``torch.device`` is taken as its name. A model fitted on a GPU
+        unpickles on a CPU-only machine.
     precision : {"32", "bf16", "16-mixed"}, default="32"
         Arithmetic of the forward pass: float32; bfloat16 autocast (CUDA or
         CPU); or float16 autocast with gradient scaling (CUDA only).
@@ -378,6 +380,19 @@ class SharedSourceCloneMixin:
         return type(self)(**params)
 
 
+IGNORED_PARAM_WARNING = r".* has no effect with transfer="
+"""The message of :meth:`TransferEstimatorBase._warn_ignored_params`'s
+warning, for ``warnings.filterwarnings``."""
+
+
+def _differs(value, default):
+    """``value != default`` for any value (an array compares as different)."""
+    try:
+        return bool(value != default)
+    except (TypeError, ValueError):
+        return True
+
+
 def all_or_nothing(fit):
     """Decorate ``fit``: when it raises, undo every attribute it set or changed.
 
@@ -401,6 +416,30 @@ def all_or_nothing(fit):
 
 class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
     """Shared fit machinery of every sktransfer estimator."""
+
+    _mode_params = {}
+    """``{parameter: transfer modes that use it}``: a parameter set away from
+    its default under another mode is reported by :meth:`_warn_ignored_params`."""
+
+    def _warn_ignored_params(self):
+        """Warn, as scikit-learn does (``l1_ratio`` without elasticnet), about
+        a parameter the chosen ``transfer`` mode ignores but that was set away
+        from its default. Called from ``fit``: the warning points at its
+        caller."""
+        defaults = {
+            name: param.default
+            for name, param in inspect.signature(type(self)).parameters.items()
+        }
+        for name, modes in self._mode_params.items():
+            value = getattr(self, name)
+            if self.transfer not in modes and _differs(value, defaults[name]):
+                used = f"={modes[0]!r}" if len(modes) == 1 else f" in {modes}"
+                warnings.warn(
+                    f"{type(self).__name__}: {name}={value!r:.60} has no effect "
+                    f"with transfer={self.transfer!r}; only transfer{used} uses it.",
+                    UserWarning,
+                    stacklevel=5,  # this, fit, _fit_context, all_or_nothing
+                )
 
     def _optimizer_class(self):
         if isinstance(self.optimizer, str):

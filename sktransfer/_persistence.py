@@ -61,6 +61,8 @@ def _safetensors():
 def _encode(value, where):
     if value is None or isinstance(value, (bool, str)):
         return value
+    if isinstance(value, torch.device):  # the device parameter: by its name
+        return str(value)
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):

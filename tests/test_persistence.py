@@ -33,6 +33,20 @@ def test_image_classifier_round_trip(tmp_path, digits, transfer):
     assert len(loaded.net_.history) == FAST_TRAINING["max_epochs"]
 
 
+def test_a_torch_device_parameter_is_kept_by_name(tmp_path, digits):
+    X, y = digits
+    params = {**FAST_TRAINING, "device": torch.device("cpu")}
+    clf = FineTunedCNNClassifier(random_state=0, **params).fit(X[:100], y[:100])
+    assert clf.net_.device == "cpu"
+    sktransfer.save(clf, tmp_path / "m.skt")
+    meta = json.loads(zipfile.ZipFile(tmp_path / "m.skt").read("meta.json"))
+    assert meta["params"]["device"] == "cpu"
+    loaded = sktransfer.load(tmp_path / "m.skt")
+    np.testing.assert_array_equal(loaded.predict(X[100:]), clf.predict(X[100:]))
+    extractor = PretrainedFeatureExtractor(device=torch.device("cpu")).fit(X[:10])
+    assert extractor.transform(X[:3]).shape == (3, extractor.n_features_out_)
+
+
 def test_efficientnet_and_extractor_round_trip(tmp_path, digits):
     pytest.importorskip("efficientnet_lite_pytorch")
     X, _ = digits

@@ -153,6 +153,10 @@ default="glove-wiki-gigaword-50"
     """
 
     _source_params = ("embeddings",)
+    _mode_params = {
+        "unfreeze_epoch": ("unfreeze",),
+        "embedding_lr_scale": ("fine_tune", "unfreeze"),
+    }
 
     _parameter_constraints = {
         **TRAINING_CONSTRAINTS,
@@ -248,6 +252,7 @@ default="glove-wiki-gigaword-50"
         -------
         self : PretrainedEmbeddingClassifier
         """
+        self._warn_ignored_params()
         docs = validate_texts(X, type(self).__name__)
         y = validate_text_target(self, docs, y)
         self.tokenizer_ = Tokenizer(self.lowercase, self.token_pattern, self.tokenizer)

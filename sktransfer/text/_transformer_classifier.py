@@ -112,6 +112,10 @@ default="sentence-transformers/all-MiniLM-L6-v2"
     """
 
     _source_params = ("source",)
+    _mode_params = {
+        "trainable_layers": ("partial",),
+        "backbone_lr_scale": ("fine_tune", "partial"),
+    }
 
     _parameter_constraints = {
         **TRAINING_CONSTRAINTS,
@@ -190,6 +194,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         -------
         self : FineTunedTransformerClassifier
         """
+        self._warn_ignored_params()
         name = type(self).__name__
         docs = validate_texts(X, name)
         check_not_all_empty(docs, name)

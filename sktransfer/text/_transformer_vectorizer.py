@@ -2,6 +2,7 @@
 
 from numbers import Integral
 
+import torch
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -60,8 +61,8 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         truncated (only their beginning is read).
     batch_size : int, default=64
         Texts per forward pass.
-    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
-        Where the transformer runs.
+    device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="auto"
+        Where the transformer runs; a ``torch.device`` is taken as its name.
     verbose : int, default=0
         1 shows a progress bar when embedding more than 1,000 texts.
 
@@ -90,7 +91,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         "normalize": ["boolean"],
         "max_length": [Interval(Integral, 2, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "device": [str],
+        "device": [str, torch.device],
         "verbose": ["verbose"],
     }
 

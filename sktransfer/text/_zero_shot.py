@@ -213,7 +213,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
             return
         described = np.bincount(owner[embeddable], minlength=len(self.classes_))
         empty = self.classes_[(described == 0) & (self.n_examples_ == 0)]
-        unembedded = [text for text, ok in zip(flat, embeddable) if not ok]
+        unembedded = list(np.asarray(flat, dtype=object)[~embeddable])
         if len(empty):
             raise ValueError(
                 f"{type(self).__name__}: the vectorizer embeds the descriptions "

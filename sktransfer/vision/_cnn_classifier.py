@@ -108,6 +108,11 @@ class FineTunedCNNClassifier(
     """
 
     _source_params = ("backbone",)
+    _mode_params = {
+        "trainable_blocks": ("partial",),
+        "unfreeze_schedule": ("gradual",),
+        "backbone_lr_scale": ("fine_tune", "partial", "gradual"),
+    }
 
     _parameter_constraints = {
         **IMAGE_CONSTRAINTS,
@@ -194,6 +199,7 @@ class FineTunedCNNClassifier(
         self : FineTunedCNNClassifier
             The fitted estimator.
         """
+        self._warn_ignored_params()
         X, y = validate_images(self, X, y, reset=True)
         y = encode_labels(self, y)
         device = self._device()

@@ -42,8 +42,8 @@ class PretrainedFeatureExtractor(
     {IMAGE_PARAMS_DOC.strip()}
     batch_size : int, default=64
         Images per forward pass.
-    device : {{"auto", "cpu", "cuda", "cuda:N"}}, default="auto"
-        Where the backbone runs.
+    device : {{"auto", "cpu", "cuda", "cuda:N"}} or torch.device, default="auto"
+        Where the backbone runs; a ``torch.device`` is taken as its name.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation of randomly initialised backbones
         (``"small_cnn"``).
@@ -82,7 +82,7 @@ class PretrainedFeatureExtractor(
     _parameter_constraints = {
         **IMAGE_CONSTRAINTS,
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "device": [str],
+        "device": [str, torch.device],
         "random_state": ["random_state"],
         "memory": [None, str, HasMethods(["cache"])],
     }
