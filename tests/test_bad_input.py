@@ -208,6 +208,16 @@ def _cases():
         "images of different shapes",
     )
     add(
+        "channels-last",
+        "data",
+        "FineTunedCNNClassifier",
+        "images of shape (n, 16, 16, 3), channels last",
+        lambda tmp: _cnn().fit(RNG.rand(20, 16, 16, 3), LABELS),
+        ValueError,
+        "looks channels-last (H, W, C); sktransfer takes channels first: pass "
+        "X.transpose(0, 3, 1, 2)",
+    )
+    add(
         "single-class",
         "data",
         "FineTunedCNNClassifier",

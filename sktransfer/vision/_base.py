@@ -23,7 +23,8 @@ IMAGE_CONSTRAINTS = {
 IMAGE_PARAMS_DOC = """
     image_shape : tuple of int or None, default=None
         ``(C, H, W)`` or ``(H, W)`` of one image when ``X`` is 2-D (flattened
-        pixels). ``None`` infers it: 3-D/4-D ``X`` gives it directly; a square
+        pixels), channels first. ``None`` infers it: 3-D/4-D ``X`` gives it
+        directly (4-D ``X`` that looks channels-last is refused); a square
         number of features F is one ``sqrt(F) x sqrt(F)`` channel, any other F a
         ``1 x F`` strip (so ordinary tabular arrays work too).
     pixel_scale : float or None, default=None

@@ -90,6 +90,8 @@ def validate_images(estimator, X, y="no_validation", *, reset):
                     f"shape of the images in X, {shape}."
                 )
             shape = declared
+        elif shape is not None:
+            _check_channels_first(shape)
         estimator.image_shape_ = shape or infer_image_shape(n_features)
     elif nd_shape is not None and nd_shape != estimator.image_shape_:
         raise ValueError(
@@ -100,6 +102,21 @@ def validate_images(estimator, X, y="no_validation", *, reset):
     if isinstance(y, str) and y == "no_validation":
         return images
     return images, y
+
+
+def _check_channels_first(shape):
+    """Refuse 4-D images that look channels-last: ``(n, H, W, C)`` from PIL or
+    matplotlib would train silently as ``H`` channels of ``W``-pixel columns.
+    A declared ``image_shape`` skips the check (images that truly are so)."""
+    channels, _, width = shape
+    if channels > 4 and width in (1, 3, 4):
+        raise ValueError(
+            f"X holds images of shape {shape}, read as (C, H, W): {channels} "
+            f"channels of {shape[1]}x{width} pixels. That looks channels-last "
+            "(H, W, C); sktransfer takes channels first: pass "
+            "X.transpose(0, 3, 1, 2). If the images are right as they are, "
+            f"say so with image_shape={shape}."
+        )
 
 
 def pixel_scale_of(X, pixel_scale):

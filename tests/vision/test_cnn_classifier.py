@@ -83,6 +83,18 @@ def test_4d_and_3d_inputs_give_the_same_model(digits, fast):
     np.testing.assert_allclose(hyper.predict_proba(X), expected)
 
 
+def test_channels_last_images_are_refused_unless_declared(digits, fast):
+    X, y = digits
+    rgb_last = np.repeat(X[:100].reshape(-1, 8, 8, 1), 3, axis=3)  # (n, H, W, C)
+    with pytest.raises(ValueError, match=r"looks channels-last .* X.transpose"):
+        FineTunedCNNClassifier(**fast).fit(rgb_last, y[:100])
+    first = FineTunedCNNClassifier(**fast).fit(rgb_last.transpose(0, 3, 1, 2), y[:100])
+    assert first.image_shape_ == (3, 8, 8)
+    # images that truly are 8 channels of 8x3 pixels: declared, accepted
+    odd = FineTunedCNNClassifier(image_shape=(8, 8, 3), **fast).fit(rgb_last, y[:100])
+    assert odd.image_shape_ == (8, 8, 3)
+
+
 def test_resize_upsamples_to_the_size_asked_for(digits, fast):
     X, y = digits
 
