@@ -19,19 +19,20 @@ from numbers import Integral, Real
 import numpy as np
 import skorch
 import torch
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, PrintLog, ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, PrintLog, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from sktransfer._batches import batch_iterator
 from sktransfer._checkpoint import (
     EpochCheckpoint,
+    check_directory,
     fingerprint,
     load_checkpoint,
     remove_checkpoint,
@@ -69,7 +70,7 @@ def fused_step_runs(optimizer_class, device_type):
 
 
 TRAINING_CONSTRAINTS = {
-    "hidden_layer_sizes": [tuple, list],
+    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "lr": [Interval(Real, 0, None, closed="neither")],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -90,8 +91,9 @@ TRAINING_CONSTRAINTS = {
 """``_parameter_constraints`` of the training knobs every estimator has."""
 
 TRAINING_PARAMS_DOC = """
-    hidden_layer_sizes : tuple of int, default=()
-        Hidden layers of the new head; ``()`` is a linear head.
+    hidden_layer_sizes : array-like of int or int, default=()
+        Widths of the hidden layers of the new head (an int: one layer);
+        ``()`` is a linear head.
     dropout : float, default=0.0
         Dropout in the head.
     lr : float, default=1e-3
@@ -116,7 +118,9 @@ TRAINING_PARAMS_DOC = """
         Patience of early stopping, in epochs.
     callbacks : list of skorch callbacks or (name, callback) pairs, default=None
         Extra skorch callbacks, copied at each fit (the parameter is not
-        modified). Reach them after fit through ``net_.callbacks_``.
+        modified). Reach them after fit through ``net_.callbacks_``. Scoring
+        callbacks work as with skorch's NeuralNetClassifier
+        (``EpochScoring("accuracy", name="valid_acc")``).
     checkpoint_dir : str, path or None, default=None
         Write a checkpoint after every epoch to this folder; a later ``fit`` with
         the same hyperparameters and data resumes from the last finished epoch
@@ -308,8 +312,20 @@ class TransferNet(skorch.NeuralNet):
         return None
 
 
+class ClassifierNet(ClassifierMixin, TransferNet):
+    """The TransferNet of sktransfer's classifiers, as skorch's
+    NeuralNetClassifier to a scorer: ``predict`` is the most probable class
+    and ``classes_`` the classes the net trains on (the estimator's, encoded
+    ``0..k-1``). skorch scoring callbacks in ``callbacks=`` then work:
+    ``EpochScoring("accuracy")``, ``"roc_auc"``, ``"neg_log_loss"``.
+    ``predict_proba`` is skorch's: the softmax of the logits."""
+
+    def predict(self, X):
+        return self.predict_proba(X).argmax(axis=1)
+
+
 def accelerated_net_class():
-    """``AccelerateMixin + TransferNet`` (skorch's Hugging Face Accelerate path)."""
+    """``AccelerateMixin + ClassifierNet`` (skorch's Hugging Face Accelerate path)."""
     global _ACCELERATED
     if _ACCELERATED is None:
         try:
@@ -322,7 +338,7 @@ def accelerated_net_class():
             ) from exc
         _ACCELERATED = type(
             "AcceleratedTransferNet",
-            (AccelerateMixin, TransferNet),
+            (AccelerateMixin, ClassifierNet),
             {
                 "__module__": __name__,
                 "__doc__": "TransferNet trained through an accelerate.Accelerator.",
@@ -472,12 +488,23 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         return X_train, y_train, (X_valid, y_valid)
 
     def _user_callbacks(self):
+        """``callbacks`` as skorch's ``(name, callback)`` pairs, each a copy."""
         callbacks = []
-        for i, cb in enumerate(self.callbacks or ()):
-            if isinstance(cb, tuple):
-                name, cb = cb
-            else:
-                name = f"user_callback_{i}"
+        for i, entry in enumerate(self.callbacks or ()):
+            name, cb = (
+                entry
+                if isinstance(entry, tuple) and len(entry) == 2
+                else (f"user_callback_{i}", entry)
+            )
+            is_callback = isinstance(cb, Callback) or (
+                isinstance(cb, type) and issubclass(cb, Callback)
+            )
+            if not isinstance(name, str) or not is_callback:
+                raise TypeError(
+                    "callbacks must hold skorch callbacks (skorch.callbacks."
+                    "Callback instances) or (name, callback) pairs; item "
+                    f"{i} is {entry!r:.80}."
+                )
             callbacks.append((name, copy.deepcopy(cb)))
         return callbacks
 
@@ -498,7 +525,7 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += self._user_callbacks()
-        net_class, net_device = TransferNet, device
+        net_class, net_device = ClassifierNet, device
         if getattr(self, "accelerator", None) is not None:
             if self.precision != "32":
                 raise ValueError(
@@ -515,7 +542,7 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             OPTIMIZERS[self.optimizer], torch.device(device).type
         ):
             extra["optimizer__fused"] = True
-        return net_class(
+        net = net_class(
             module=module,
             criterion=torch.nn.CrossEntropyLoss,
             optimizer=self._optimizer_class(),
@@ -534,6 +561,8 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             precision=self.precision,
             **extra,
         )
+        net.classes_ = np.arange(len(self.classes_))  # the encoded labels
+        return net
 
     def _train(self, module, plan, X, y, *, device, seed):
         """Apply ``plan`` to ``module``, train it on ``(X, y)``, store ``net_``.
@@ -585,6 +614,7 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         """Add the epoch checkpoint callback; return the state to resume, if any."""
         if self.checkpoint_dir is None:
             return None
+        check_directory(self.checkpoint_dir)
         tag = fingerprint(self, X, y)
         net.callbacks = [
             *net.callbacks,

@@ -93,6 +93,29 @@ class EpochCheckpoint(Callback):
         os.replace(tmp, directory / FILENAME)
 
 
+def check_directory(directory):
+    """Create ``checkpoint_dir`` before training starts: a path that cannot
+    hold checkpoints is a ValueError now, not an OSError after the first
+    epoch."""
+    path = pathlib.Path(directory)
+    if path.exists() and not path.is_dir():
+        raise ValueError(
+            f"checkpoint_dir={os.fspath(directory)!r} is a file; give a folder."
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(
+            f"checkpoint_dir={os.fspath(directory)!r} cannot be created as a "
+            f"folder: {exc.strerror or exc}."
+        ) from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"checkpoint_dir={os.fspath(directory)!r} is not writable; choose a "
+            "folder this process may write to."
+        )
+
+
 def load_checkpoint(directory, tag):
     """The saved state for ``tag``, or None when there is none (or another fit's)."""
     path = pathlib.Path(directory) / FILENAME

@@ -43,8 +43,8 @@ class MLPHead(nn.Sequential):
     ----------
     in_features : int
         Size of the source's features.
-    hidden_layer_sizes : tuple of int
-        Width of each hidden layer.
+    hidden_layer_sizes : int or array-like of int
+        Width of each hidden layer (an int: one layer).
     n_outputs : int
         Number of outputs (classes).
     dropout : float, default=0.0
@@ -60,21 +60,26 @@ class MLPHead(nn.Sequential):
     """
 
     def __init__(self, in_features, hidden_layer_sizes, n_outputs, dropout=0.0):
+        if isinstance(hidden_layer_sizes, numbers.Integral):  # one layer, as sklearn
+            hidden_layer_sizes = (hidden_layer_sizes,)
+        # numpy scalars as Python numbers: (8,), not (np.int64(8),)
+        sizes = tuple(
+            getattr(size, "item", lambda s=size: s)() for size in hidden_layer_sizes
+        )
         if not all(
             isinstance(size, numbers.Integral)
             and not isinstance(size, bool)
             and size > 0
-            for size in hidden_layer_sizes
+            for size in sizes
         ):
             raise ValueError(
-                "hidden_layer_sizes must hold layer widths, ints >= 1; got "
-                f"{tuple(hidden_layer_sizes)!r}."
+                f"hidden_layer_sizes must hold layer widths, ints >= 1; got {sizes!r}."
             )
         layers = []
         if dropout:
             layers.append(nn.Dropout(dropout))
         width = in_features
-        for size in hidden_layer_sizes:
+        for size in sizes:
             layers += [nn.Linear(width, size), nn.ReLU()]
             if dropout:
                 layers.append(nn.Dropout(dropout))

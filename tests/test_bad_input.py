@@ -808,6 +808,24 @@ def _cases():
         "is not a torch.optim.Optimizer subclass",
     )
     add(
+        "callbacks-not-callbacks",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "callbacks=[('lr', 0.1)] (a pair without a skorch callback)",
+        lambda tmp: _cnn(callbacks=[("lr", 0.1)]).fit(IMAGES, LABELS),
+        TypeError,
+        "callbacks must hold skorch callbacks",
+    )
+    add(
+        "checkpoint-dir-is-a-file",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "checkpoint_dir= an existing file",
+        lambda tmp: _cnn(checkpoint_dir=_write(tmp, "taken", "x")).fit(IMAGES, LABELS),
+        ValueError,
+        "is a file; give a folder",
+    )
+    add(
         "validation-fraction-leaves-nothing",
         "hyperparameters",
         "FineTunedCNNClassifier",

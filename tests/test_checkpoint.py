@@ -3,6 +3,7 @@
 import copy
 
 import numpy as np
+import pytest
 import torch
 
 from sktransfer import PretrainedEmbeddingClassifier
@@ -21,3 +22,15 @@ def test_a_checkpoint_fingerprint_tells_source_objects_and_classes_apart(glove):
     assert tag(embeddings=glove) != tag(embeddings=other)
     assert tag(optimizer=torch.optim.SGD) != tag(optimizer=torch.optim.Adam)
     assert tag(tokenizer=str.split) != tag(tokenizer=str.splitlines)
+
+
+def test_a_checkpoint_dir_that_cannot_be_a_folder_fails_before_training(tmp_path):
+    from sktransfer._checkpoint import check_directory
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file; give a folder"):
+        check_directory(tmp_path / "file")
+    with pytest.raises(ValueError, match="cannot be created as a folder: Not a dir"):
+        check_directory(tmp_path / "file" / "below")
+    check_directory(tmp_path / "new" / "deep")  # created, parents too
+    assert (tmp_path / "new" / "deep").is_dir()

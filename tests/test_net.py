@@ -1,4 +1,5 @@
-"""TransferNet: skorch's NeuralNet without the per-step work nothing uses."""
+"""TransferNet and ClassifierNet: skorch nets without the per-step work nothing
+uses, and with scoring callbacks that work as in NeuralNetClassifier."""
 
 import numpy as np
 import pytest
@@ -78,3 +79,43 @@ def test_an_optimizer_with_its_own_zero_grad_keeps_it(data):
 
     _net(verbose=0, optimizer=CountingSGD).fit(X, y)
     assert len(calls) == 3 * 10  # 300 samples in batches of 32, 3 epochs
+
+
+def test_skorch_scoring_callbacks_work_on_a_classifier(digits):
+    from skorch.callbacks import EpochScoring
+
+    from sktransfer import FineTunedCNNClassifier
+
+    X, y = digits[0][:300], digits[1][:300]
+    scoring = [
+        EpochScoring(
+            "accuracy", on_train=True, name="train_acc", lower_is_better=False
+        ),
+        ("acc", EpochScoring("accuracy", name="valid_acc", lower_is_better=False)),
+        EpochScoring("neg_log_loss", name="valid_nll"),
+    ]
+    for transfer in ("fine_tune", "feature_extraction"):  # the latter: cached features
+        clf = FineTunedCNNClassifier(
+            transfer=transfer,
+            callbacks=scoring,
+            early_stopping=True,
+            max_epochs=3,
+            device="cpu",
+            random_state=0,
+        ).fit(X, np.array(list("abcdefghij"))[y])  # string labels, encoded inside
+        history = clf.net_.history
+        assert clf.net_.classes_.tolist() == list(range(10))
+        # the log loss of the predicted probabilities is the training criterion
+        np.testing.assert_allclose(
+            history[:, "valid_nll"], -np.array(history[:, "valid_loss"]), rtol=1e-5
+        )
+        assert all(0 <= acc <= 1 for acc in history[:, "valid_acc"])
+    assert history[-1, "train_acc"] > 0.1  # feature extraction learns something
+    binary = FineTunedCNNClassifier(
+        callbacks=[EpochScoring("roc_auc", lower_is_better=False)],
+        early_stopping=True,
+        max_epochs=3,
+        device="cpu",
+        random_state=0,
+    ).fit(X, y % 2)
+    assert binary.net_.history[-1, "roc_auc"] > 0.8

@@ -330,7 +330,7 @@ default="glove-wiki-gigaword-50"
             encoder.load_state_dict(encoder_state[1])
         head = MLPHead(
             encoder.out_features,
-            tuple(self.hidden_layer_sizes),
+            self.hidden_layer_sizes,
             len(self.classes_),
             self.dropout,
         )

@@ -227,7 +227,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         backbone = trainable_copy(source_model)
         head = MLPHead(
             backbone.config.hidden_size,
-            tuple(self.hidden_layer_sizes),
+            self.hidden_layer_sizes,
             len(self.classes_),
             self.dropout,
         )

@@ -81,9 +81,7 @@ class ImageEstimatorMixin:
         head = (
             torch.nn.Identity()
             if n_outputs is None
-            else MLPHead(
-                n_features, tuple(self.hidden_layer_sizes), n_outputs, self.dropout
-            )
+            else MLPHead(n_features, self.hidden_layer_sizes, n_outputs, self.dropout)
         )
         return ImageTransferModule(preprocess, source.module, head, batchnorm)
 
