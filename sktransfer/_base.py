@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, EarlyStopping, PrintLog, ProgressBar
@@ -77,6 +78,7 @@ TRAINING_CONSTRAINTS = {
     "batch_size": [Interval(Integral, 1, None, closed="left")],
     "optimizer": [StrOptions(set(OPTIMIZERS)), type],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "class_weight": [StrOptions({"balanced"}), dict, None],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -108,6 +110,11 @@ TRAINING_PARAMS_DOC = """
         updates to float rounding).
     weight_decay : float, default=0.0
         Weight decay of the optimizer.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the training loss, as in scikit-learn:
+        ``{label: weight}`` (classes left out weigh 1), or ``"balanced"``,
+        ``n_samples / (n_classes * np.bincount(y))``, so that rare classes
+        count as much as frequent ones. ``None``: every sample weighs 1.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified when
         possible), stop when the validation loss has not improved for
@@ -508,8 +515,34 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             callbacks.append((name, copy.deepcopy(cb)))
         return callbacks
 
-    def _make_net(self, module, *, device, n_train, plan=None, valid=None):
-        """Wrap ``module`` in a skorch net with this estimator's training knobs."""
+    def _class_weights(self, y):
+        """``class_weight`` as one weight per encoded class (None: all 1)."""
+        if self.class_weight is None:
+            return None
+        if isinstance(self.class_weight, dict):
+            classes = set(self.classes_.tolist())
+            unknown = [label for label in self.class_weight if label not in classes]
+            weights = list(self.class_weight.values())
+            if unknown:
+                raise ValueError(
+                    f"class_weight names labels that are not classes of y: "
+                    f"{unknown}; the classes are {self.classes_.tolist()}."
+                )
+            if not all(
+                isinstance(w, Real) and np.isfinite(w) and w >= 0 for w in weights
+            ):
+                raise ValueError(
+                    f"class_weight values must be finite numbers >= 0; got {weights}."
+                )
+        return compute_class_weight(
+            self.class_weight, classes=self.classes_, y=self.classes_[y]
+        )
+
+    def _make_net(
+        self, module, *, device, n_train, plan=None, valid=None, class_weight=None
+    ):
+        """Wrap ``module`` in a skorch net with this estimator's training knobs;
+        ``class_weight`` (one per encoded class) weighs the loss."""
         callbacks = list(plan.callbacks) if plan is not None else []
         if valid is not None:
             callbacks.append(
@@ -542,6 +575,10 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             OPTIMIZERS[self.optimizer], torch.device(device).type
         ):
             extra["optimizer__fused"] = True
+        if class_weight is not None:
+            extra["criterion__weight"] = torch.as_tensor(
+                class_weight, dtype=torch.float32, device=device
+            )
         net = net_class(
             module=module,
             criterion=torch.nn.CrossEntropyLoss,
@@ -589,7 +626,12 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             if valid is not None:
                 valid = (self._features_once(module, valid[0], device), valid[1])
         net = self._make_net(
-            module, device=device, n_train=len(y_train), plan=plan, valid=valid
+            module,
+            device=device,
+            n_train=len(y_train),
+            plan=plan,
+            valid=valid,
+            class_weight=self._class_weights(y),
         )
         resume = self._checkpointing(net, X_train, y_train)
         try:

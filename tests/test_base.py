@@ -1,4 +1,4 @@
-"""The shared estimator base: parameters a transfer mode ignores."""
+"""The shared estimator base: parameters a transfer mode ignores, class weights."""
 
 import warnings
 
@@ -68,3 +68,64 @@ def test_the_gain_curve_sets_transfer_itself_quietly(digits, fast):
         )
     assert [r["model"] for r in curve.records] == ["partial", "fine_tune", "structure"]
     assert all(np.isfinite(r["mean"]) for r in curve.records)
+
+
+def _rare_nines(digits):
+    """Digits as 'nine' vs 'other', with about one nine in seventy in training."""
+    X, y = digits
+    rng = np.random.RandomState(0)
+    keep = (y != 9) | (rng.rand(len(y)) < 0.15)
+    label = np.where(y == 9, "nine", "other")
+    train = np.flatnonzero(keep)[:800]
+    test = np.setdiff1d(np.arange(len(y)), train)
+    return X[train], label[train], X[test], label[test]
+
+
+def test_class_weight_balanced_finds_more_of_a_rare_class(digits):
+    from sklearn.metrics import recall_score
+    from sklearn.utils.class_weight import compute_class_weight
+
+    X, y, X_test, y_test = _rare_nines(digits)
+    assert (y == "nine").sum() < 20
+    recalls = {}
+    for class_weight in (None, "balanced", {"nine": 5.0}):
+        clf = FineTunedCNNClassifier(
+            class_weight=class_weight, max_epochs=10, device="cpu", random_state=0
+        ).fit(X, y)
+        weight = clf.net_.criterion_.weight
+        recalls[str(class_weight)] = recall_score(
+            y_test, clf.predict(X_test), pos_label="nine"
+        )
+        if class_weight is None:
+            assert weight is None
+        elif class_weight == "balanced":
+            expected = compute_class_weight("balanced", classes=clf.classes_, y=y)
+            np.testing.assert_allclose(weight.numpy(), expected, rtol=1e-6)
+        else:
+            assert weight.tolist() == [5.0, 1.0]  # classes sorted: nine, other
+    # measured: 0.83 unweighted, 0.89 balanced, 0.86 with weight 5
+    assert recalls["balanced"] > recalls["None"] + 0.03, recalls
+    assert recalls["{'nine': 5.0}"] > recalls["None"], recalls
+
+
+def test_class_weight_reaches_every_classifier(glove):
+    text = PretrainedEmbeddingClassifier(
+        glove, class_weight="balanced", max_epochs=1, device="cpu"
+    ).fit(["good", "good film", "bad"], ["pos", "pos", "neg"])
+    np.testing.assert_allclose(text.net_.criterion_.weight.numpy(), [1.5, 0.75])
+    assert "class_weight" in FineTunedTransformerClassifier().get_params()
+
+
+@pytest.mark.parametrize(
+    "class_weight, match",
+    [
+        ({"nien": 2.0}, r"not classes of y: \['nien'\]; the classes are"),
+        ({"nine": -1.0}, "finite numbers >= 0"),
+        ({"nine": float("nan")}, "finite numbers >= 0"),
+    ],
+)
+def test_class_weight_errors(digits, class_weight, match):
+    X, y, _, _ = _rare_nines(digits)
+    clf = FineTunedCNNClassifier(class_weight=class_weight, max_epochs=1, device="cpu")
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X, y)

@@ -143,6 +143,7 @@ class FineTunedCNNClassifier(
         batch_size=32,
         optimizer="adamw",
         weight_decay=0.0,
+        class_weight=None,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=5,
@@ -170,6 +171,7 @@ class FineTunedCNNClassifier(
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.weight_decay = weight_decay
+        self.class_weight = class_weight
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
