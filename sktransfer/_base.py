@@ -440,26 +440,28 @@ def all_or_nothing(fit):
 class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
     """Shared fit machinery of every sktransfer estimator."""
 
-    _mode_params = {}
-    """``{parameter: transfer modes that use it}``: a parameter set away from
-    its default under another mode is reported by :meth:`_warn_ignored_params`."""
+    _conditional_params = {}
+    """``{parameter: (controlling parameter, its values that use it)}``, e.g.
+    ``{"trainable_blocks": ("transfer", ("partial",))}``: a parameter set away
+    from its default while the controlling one says otherwise is reported by
+    :meth:`_warn_ignored_params`."""
 
     def _warn_ignored_params(self):
         """Warn, as scikit-learn does (``l1_ratio`` without elasticnet), about
-        a parameter the chosen ``transfer`` mode ignores but that was set away
-        from its default. Called from ``fit``: the warning points at its
-        caller."""
+        a parameter that the chosen ``transfer`` mode (or other setting)
+        ignores but that was set away from its default. Called from ``fit``:
+        the warning points at its caller."""
         defaults = {
             name: param.default
             for name, param in inspect.signature(type(self)).parameters.items()
         }
-        for name, modes in self._mode_params.items():
-            value = getattr(self, name)
-            if self.transfer not in modes and _differs(value, defaults[name]):
-                used = f"={modes[0]!r}" if len(modes) == 1 else f" in {modes}"
+        for name, (control, uses) in self._conditional_params.items():
+            value, setting = getattr(self, name), getattr(self, control)
+            if setting not in uses and _differs(value, defaults[name]):
+                used = f"={uses[0]!r}" if len(uses) == 1 else f" in {uses}"
                 warnings.warn(
                     f"{type(self).__name__}: {name}={value!r:.60} has no effect "
-                    f"with transfer={self.transfer!r}; only transfer{used} uses it.",
+                    f"with {control}={setting!r}; only {control}{used} uses it.",
                     UserWarning,
                     stacklevel=5,  # this, fit, _fit_context, all_or_nothing
                 )

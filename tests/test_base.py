@@ -43,6 +43,13 @@ def test_every_classifier_with_modes_reports_them(glove):
     text = PretrainedEmbeddingClassifier(glove, transfer="frozen", unfreeze_epoch=2)
     with pytest.warns(UserWarning, match="unfreeze_epoch=2 has no effect"):
         text.set_params(max_epochs=1, device="cpu").fit(["good", "bad"], [0, 1])
+    # not only the transfer mode: min_df counts only where OOV words get vectors
+    text = PretrainedEmbeddingClassifier(glove, min_df=3, max_epochs=1, device="cpu")
+    with pytest.warns(UserWarning, match="min_df=3 has no effect with oov='ignore'"):
+        text.fit(["good", "bad"], [0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        text.set_params(oov="zero").fit(["good", "bad"], [0, 1])
     transformer = FineTunedTransformerClassifier(transfer="frozen", trainable_layers=4)
     with pytest.warns(UserWarning, match="trainable_layers=4 has no effect"):
         transformer._warn_ignored_params()

@@ -153,9 +153,10 @@ default="glove-wiki-gigaword-50"
     """
 
     _source_params = ("embeddings",)
-    _mode_params = {
-        "unfreeze_epoch": ("unfreeze",),
-        "embedding_lr_scale": ("fine_tune", "unfreeze"),
+    _conditional_params = {
+        "unfreeze_epoch": ("transfer", ("unfreeze",)),
+        "embedding_lr_scale": ("transfer", ("fine_tune", "unfreeze")),
+        "min_df": ("oov", ("zero", "random", "trainable")),
     }
 
     _parameter_constraints = {

@@ -112,9 +112,9 @@ default="sentence-transformers/all-MiniLM-L6-v2"
     """
 
     _source_params = ("source",)
-    _mode_params = {
-        "trainable_layers": ("partial",),
-        "backbone_lr_scale": ("fine_tune", "partial"),
+    _conditional_params = {
+        "trainable_layers": ("transfer", ("partial",)),
+        "backbone_lr_scale": ("transfer", ("fine_tune", "partial")),
     }
 
     _parameter_constraints = {

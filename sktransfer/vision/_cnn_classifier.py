@@ -108,10 +108,10 @@ class FineTunedCNNClassifier(
     """
 
     _source_params = ("backbone",)
-    _mode_params = {
-        "trainable_blocks": ("partial",),
-        "unfreeze_schedule": ("gradual",),
-        "backbone_lr_scale": ("fine_tune", "partial", "gradual"),
+    _conditional_params = {
+        "trainable_blocks": ("transfer", ("partial",)),
+        "unfreeze_schedule": ("transfer", ("gradual",)),
+        "backbone_lr_scale": ("transfer", ("fine_tune", "partial", "gradual")),
     }
 
     _parameter_constraints = {
