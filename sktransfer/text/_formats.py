@@ -11,9 +11,13 @@ import numpy as np
 
 
 def _open_text(path):
+    # utf-8-sig: a byte-order mark (files saved on Windows) is not a word's start
     if path.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
+    return open(path, encoding="utf-8-sig", errors="replace")
+
+
+_SEPARATORS = {" ": "spaces", "\t": "tabs"}
 
 
 def _is_header(fields):
@@ -35,7 +39,7 @@ def read_text_vectors(path):
         number of values, a value that is not a number, or fewer vectors than
         the header declares.
     """
-    words, rows, declared, dim = [], [], None, None
+    words, rows, declared, dim, sep = [], [], None, None, " "
     first_line = {}
     with _open_text(path) as f:
         for lineno, line in enumerate(f, start=1):
@@ -46,17 +50,21 @@ def read_text_vectors(path):
                 declared, dim = (int(v) for v in line.split())
                 continue
             if dim is None:
-                dim = len(line.split()) - 1
+                # spaces as in GloVe and word2vec, or tabs throughout; a word
+                # may hold the other kind of blank ("new york")
+                sep = "\t" if "\t" in line else " "
+                dim = len(line.split(sep)) - 1
                 if dim < 1:
                     raise ValueError(
                         f"{path}, line {lineno}: expected a word followed by its "
                         "vector, found a single field."
                     )
-            parts = line.rsplit(" ", dim)
+            parts = line.rsplit(sep, dim)
             if len(parts) != dim + 1 or not parts[0]:
                 raise ValueError(
                     f"{path}, line {lineno}: expected a word and {dim} values, "
-                    f"found {len(line.split()) - 1} values."
+                    f"found {len(line.split(sep)) - 1} (separated by "
+                    f"{_SEPARATORS[sep]}, as on the first line)."
                 )
             try:
                 rows.append(np.array(parts[1:], dtype=np.float32))

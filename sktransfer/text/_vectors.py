@@ -199,8 +199,15 @@ def _cached(key, load):
         return _PROCESS_CACHE.setdefault(key, vectors)
 
 
+CACHE_FORMAT = 2
+"""Part of every disk-cache key: raise it when parsing or the stored layout
+changes, so that entries written by an older sktransfer are parsed again rather
+than served stale (2: byte-order marks and tab-separated files)."""
+
+
 def _disk_key(*parts):
-    return hashlib.sha1("\0".join(map(str, parts)).encode()).hexdigest()[:20]
+    key = "\0".join(map(str, (CACHE_FORMAT, *parts)))
+    return hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
 def _store(stem, words, vectors, name):

@@ -58,6 +58,29 @@ def test_every_format_round_trips(tmp_path, cache, small_glove, fmt):
     np.testing.assert_allclose(vectors.vectors, small_glove.vectors, rtol=1e-6)
 
 
+def test_a_byte_order_mark_tabs_and_blanks_in_words(tmp_path, cache):
+    # a BOM (files saved on Windows) was read as the start of the first word
+    (tmp_path / "bom.txt").write_bytes("\ufeffgood 0.1 0.2\r\nbad 0.3 0.4\r\n".encode())
+    (tmp_path / "tabs.txt").write_text("new york\t0.1\t0.2\nbad\t0.3\t0.4\n")
+    # with spaces, the first line fixes the dimension: a blank in a later word
+    (tmp_path / "spaces.txt").write_text("bad 0.3 0.4\nnew york 0.1 0.2\n")
+    assert resolve_word_vectors(tmp_path / "bom.txt").words == ["good", "bad"]
+    for name in ("tabs.txt", "spaces.txt"):
+        vectors = resolve_word_vectors(tmp_path / name)
+        assert sorted(vectors.words) == ["bad", "new york"]
+        np.testing.assert_allclose(vectors.lookup(["new york"])[0], [[0.1, 0.2]])
+
+
+def test_the_disk_cache_key_holds_the_cache_format(tmp_path, cache, monkeypatch):
+    path = tmp_path / "v.txt"
+    path.write_text("good 0.1 0.2\n")
+    resolve_word_vectors(path)
+    cache._PROCESS_CACHE.clear()
+    monkeypatch.setattr(cache, "CACHE_FORMAT", cache.CACHE_FORMAT + 1)
+    resolve_word_vectors(path)  # written by an older format: parsed again
+    assert cache.STATS["parsed"] == 2 and cache.STATS["disk_hits"] == 0
+
+
 def test_a_file_is_parsed_once_then_read_from_the_cache(tmp_path, cache, small_glove):
     path = tmp_path / "glove.txt"
     _write_glove(small_glove, path)
@@ -159,6 +182,7 @@ def test_lookup_and_keyed_vectors(small_glove):
         ("a 0.1 0.2\nb 0.3 x\n", "line 2: a value of word 'b' is not a number"),
         ("2 3\na 0.1 0.2 0.3\nb 0.1 0.2\n", "line 3: expected a word and 3 values"),
         ("lonely\n", "line 1: expected a word followed by its vector"),
+        ("a\t0.1\t0.2\nb 0.3 0.4\n", r"line 2: .* found 0 \(separated by tabs"),
     ],
 )
 def test_bad_files_name_the_file_and_line(tmp_path, cache, content, match):
