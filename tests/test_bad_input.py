@@ -45,6 +45,12 @@ def _kv():
     return kv
 
 
+def _kv_with_nan():
+    kv = _kv()
+    kv.vectors[kv.key_to_index["good"], 0] = np.nan
+    return kv
+
+
 def _cnn(**params):
     return FineTunedCNNClassifier(**{**FAST, **params})
 
@@ -504,6 +510,24 @@ def _cases():
         lambda tmp: _text(embeddings=42).fit(TEXTS, TEXT_LABELS),
         TypeError,
         "embeddings must be",
+    )
+    add(
+        "nan-word-vector",
+        "sources",
+        "PretrainedEmbeddingClassifier",
+        "KeyedVectors with a NaN in the vector of 'good'",
+        lambda tmp: _text(embeddings=_kv_with_nan()).fit(TEXTS, TEXT_LABELS),
+        ValueError,
+        "hold NaN or infinite values for 1 word(s) used here, e.g. ['good']",
+    )
+    add(
+        "empty-keyed-vectors",
+        "sources",
+        "EmbeddingVectorizer",
+        "KeyedVectors without a word",
+        lambda tmp: EmbeddingVectorizer(KeyedVectors(vector_size=3)).fit(TEXTS),
+        ValueError,
+        "hold no word vectors",
     )
     add(
         "unknown-vectors-name",

@@ -20,7 +20,7 @@ from sktransfer.text._tokenize import (
     Tokenizer,
     validate_texts,
 )
-from sktransfer.text._vectors import resolve_word_vectors
+from sktransfer.text._vectors import check_finite_vectors, resolve_word_vectors
 
 
 class EmbeddingVectorizer(
@@ -167,6 +167,7 @@ class EmbeddingVectorizer(
             r: w for w, r in zip(corpus.words, rows.tolist(), strict=True) if r >= 0
         }
         words = [word_of_row[r] for r in used.tolist()]
+        check_finite_vectors(table, words, vectors.name)
         n_tokens = np.bincount(doc, minlength=corpus.n_docs)
         return matrix, table, words, n_tokens
 

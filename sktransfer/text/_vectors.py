@@ -156,10 +156,25 @@ class WordVectors:
         found = rows >= 0
         out = np.zeros((len(words), self.dim), dtype=np.float32)
         out[found] = self.vectors[rows[found]]
+        check_finite_vectors(out, words, self.name)
         return out, found
 
     def __len__(self):
         return len(self.vectors)
+
+
+def check_finite_vectors(vectors, words, name):
+    """Refuse word vectors holding NaN or infinity: they would turn every
+    document using the word into NaN features or probabilities. Checked on the
+    rows a fit or a transform uses, not on the whole (large) table."""
+    bad = ~np.isfinite(vectors).all(axis=1)
+    if bad.any():
+        shown = [words[i] for i in np.flatnonzero(bad)[:5].tolist()]
+        raise ValueError(
+            f"the word vectors of {name} hold NaN or infinite values for "
+            f"{int(bad.sum())} word(s) used here, e.g. {shown}; fix or drop "
+            "those vectors."
+        )
 
 
 @dataclasses.dataclass(eq=False)
@@ -275,6 +290,8 @@ def _from_file(path):
 
 
 def _from_keyed_vectors(kv):
+    if len(kv.index_to_key) == 0:
+        raise ValueError("the KeyedVectors given as embeddings hold no word vectors.")
     vectors = WordVectors(
         list(kv.index_to_key), np.asarray(kv.vectors, np.float32), "KeyedVectors"
     )

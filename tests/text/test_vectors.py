@@ -272,3 +272,21 @@ def test_concurrent_first_resolutions_do_not_corrupt_the_cache(
     monkeypatch.setattr(_vectors, "_PROCESS_CACHE", {})
     again = resolve_word_vectors(path)  # the stored copy reads back whole
     assert isinstance(again.vectors, np.memmap) and len(again) == 300
+
+
+def test_vectors_with_nan_or_infinity_are_refused_where_used(small_glove):
+    from sktransfer import EmbeddingVectorizer, PretrainedEmbeddingClassifier
+
+    kv = KeyedVectors(vector_size=50)
+    kv.add_vectors(small_glove.index_to_key, small_glove.vectors.copy())
+    kv.vectors[kv.key_to_index["the"], 3] = np.inf
+    texts = ["the film", "of the film", "and so", "so and"]
+    with pytest.raises(ValueError, match=r"infinite values for 1 word.*\['the'\]"):
+        EmbeddingVectorizer(kv).fit(texts).transform(texts)
+    with pytest.raises(ValueError, match=r"\['the'\]"):
+        PretrainedEmbeddingClassifier(kv, max_epochs=1, device="cpu").fit(
+            texts, [0, 0, 1, 1]
+        )
+    # documents that do not use the word are fine: the table is not scanned
+    vectorizer = EmbeddingVectorizer(kv).fit(["and so"])
+    assert np.isfinite(vectorizer.transform(["so and", "of"])).all()
