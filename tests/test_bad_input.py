@@ -45,6 +45,11 @@ def _kv():
     return kv
 
 
+class _TupleBackbone(torch.nn.Module):
+    def forward(self, x):
+        return x.flatten(1), x
+
+
 def _kv_with_nan():
     kv = _kv()
     kv.vectors[kv.key_to_index["good"], 0] = np.nan
@@ -481,6 +486,18 @@ def _cases():
         ).fit(IMAGES),
         ValueError,
         "does not fit architecture 'small_cnn'",
+    )
+    add(
+        "backbone-returns-a-tuple",
+        "sources",
+        "PretrainedFeatureExtractor",
+        "a torch module returning (features, extra)",
+        lambda tmp: PretrainedFeatureExtractor(_TupleBackbone(), device="cpu").fit(
+            IMAGES
+        ),
+        ValueError,
+        "must map images to one tensor, (n, features) or feature maps (n, C, H, W); "
+        "it returned a tuple",
     )
     add(
         "unfitted-image-source",

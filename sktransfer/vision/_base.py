@@ -11,7 +11,11 @@ from sktransfer._nn import MLPHead
 from sktransfer._persistence import standardized_head
 from sktransfer.vision._backbones import resolve_backbone
 from sktransfer.vision._images import pixel_scale_of
-from sktransfer.vision._modules import ImagePreprocess, ImageTransferModule
+from sktransfer.vision._modules import (
+    ImagePreprocess,
+    ImageTransferModule,
+    pool_features,
+)
 
 IMAGE_CONSTRAINTS = {
     "backbone": "no_validation",
@@ -106,7 +110,7 @@ class ImageEstimatorMixin:
         module.eval()
         try:
             with torch.no_grad():
-                features = module.features(torch.zeros(1, *image_shape))
+                out = module.backbone(module.preprocess(torch.zeros(1, *image_shape)))
         except Exception as exc:
             raise ValueError(
                 f"backbone {source.name} cannot process images of shape "
@@ -114,4 +118,15 @@ class ImageEstimatorMixin:
             ) from exc
         finally:
             module.train()
-        return features.shape[1]
+        if not isinstance(out, torch.Tensor) or out.ndim < 2 or len(out) != 1:
+            got = (
+                f"a tensor of shape {tuple(out.shape)} for one image"
+                if isinstance(out, torch.Tensor)
+                else f"a {type(out).__name__}"
+            )
+            raise ValueError(
+                f"backbone {source.name} must map images to one tensor, "
+                "(n, features) or feature maps (n, C, H, W); it returned "
+                f"{got}. Wrap it in a module that returns the features."
+            )
+        return pool_features(out).shape[1]
