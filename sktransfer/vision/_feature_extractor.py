@@ -8,7 +8,12 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_memory
 
-from sktransfer._base import TransferEstimatorBase, TransferNet, check_fitted_net
+from sktransfer._base import (
+    PROGRESS_ABOVE,
+    TransferEstimatorBase,
+    TransferNet,
+    check_fitted_net,
+)
 from sktransfer._batches import batch_iterator
 from sktransfer._persistence import restore_state
 from sktransfer.utils import seeded
@@ -54,6 +59,9 @@ class PretrainedFeatureExtractor(
         features instead of running the backbone again. In a
         ``GridSearchCV`` over what comes after the extractor, the backbone
         then runs once per fold, not once per grid point.
+    verbose : int, default=0
+        1 shows a progress bar when ``transform`` reads more than 1,000
+        images.
 
     Attributes
     ----------
@@ -85,6 +93,7 @@ class PretrainedFeatureExtractor(
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "memory": [None, str, HasMethods(["cache"])],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -98,6 +107,7 @@ class PretrainedFeatureExtractor(
         device="auto",
         random_state=None,
         memory=None,
+        verbose=0,
     ):
         self.backbone = backbone
         self.image_shape = image_shape
@@ -107,6 +117,7 @@ class PretrainedFeatureExtractor(
         self.device = device
         self.random_state = random_state
         self.memory = memory
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -162,7 +173,8 @@ class PretrainedFeatureExtractor(
         return cached(self._cache_key(), X, extractor=self)
 
     def _features(self, X):
-        return self._forward(X).astype(np.float32, copy=False)
+        progress = self.verbose >= 1 and len(X) > PROGRESS_ABOVE
+        return self._forward(X, progress).astype(np.float32, copy=False)
 
     def _cache_key(self):
         """What the features depend on: the weights and the preprocessing."""

@@ -177,3 +177,22 @@ def test_memory_keys_on_the_weights(digits, tmp_path):
     fa, fb = a.fit(X).transform(X), b.fit(X).transform(X)
     assert not np.allclose(fa, fb)  # other weights: not served from the cache
     np.testing.assert_array_equal(a.transform(X), fa)
+
+
+def test_verbose_shows_progress_on_many_images_with_the_same_features(
+    digits, source_model, capsys
+):
+    X, y = digits
+    quiet = PretrainedFeatureExtractor(source_model, device="cpu").fit(X)
+    loud = PretrainedFeatureExtractor(source_model, device="cpu", verbose=1).fit(X)
+    capsys.readouterr()
+    np.testing.assert_array_equal(loud.transform(X), quiet.transform(X))
+    err = capsys.readouterr().err
+    assert "features" in err and "/29" in err  # 1,797 images in batches of 64
+    loud.transform(X[:100])  # few images: no bar
+    assert capsys.readouterr().err == ""
+    # the classifier's cached frozen features report the same way
+    FineTunedCNNClassifier(
+        source_model, transfer="feature_extraction", verbose=1, max_epochs=1
+    ).set_params(device="cpu").fit(X, y)
+    assert "features" in capsys.readouterr().err
