@@ -6,6 +6,7 @@ import time
 import warnings
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.utils import _safe_indexing
 
@@ -162,6 +163,7 @@ def transfer_gain_curve(
     n_repeats=3,
     random_state=0,
     log=None,
+    n_jobs=None,
 ):
     """Accuracy of transfer vs scratch vs baselines as labelled data grows.
 
@@ -187,7 +189,11 @@ def transfer_gain_curve(
         also given to the estimators).
     random_state : int, default=0
     log : callable or None
-        Called with one progress line per fitted model.
+        Called with one progress line per model and size (``log=print``).
+    n_jobs : int or None, default=None
+        Fits to run in parallel, as in scikit-learn's ``learning_curve``
+        (joblib; ``-1``: all cores). Every fit is seeded, so the curve is the
+        same whatever ``n_jobs``.
 
     Returns
     -------
@@ -206,47 +212,60 @@ def transfer_gain_curve(
     transfers = _transfer_modes(estimator) if transfers is None else tuple(transfers)
     baselines = list(dict(baselines or {}).items())
     has_seed = "random_state" in estimator.get_params()
-    models = [(t, "transfer", {"transfer": t}) for t in transfers]
-    models.append(("structure", "scratch", {"transfer": "structure"}))
-    log = log or (lambda line: None)
-    records, total, done = [], len(n_per_class) * (len(models) + len(baselines)), 0
+    models = [(t, "transfer", estimator, {"transfer": t}) for t in transfers]
+    models.append(("structure", "scratch", estimator, {"transfer": "structure"}))
+    models += [(name, "baseline", base, {}) for name, base in baselines]
+    groups = []  # one per (size, model): the fits of its repeats
     for n in n_per_class:
         subsamples = [
             stratified_subsample(y, n, random_state + r) for r in range(n_repeats)
         ]
-        candidates = [
-            (name, kind, lambda p=params: clone(estimator).set_params(**p))
-            for name, kind, params in models
-        ] + [(name, "baseline", lambda b=base: clone(b)) for name, base in baselines]
-        for name, kind, make in candidates:
-            scores, start = [], time.perf_counter()
+        for name, kind, template, params in models:
+            fits = []
             for r, idx in enumerate(subsamples):
-                model = make()
-                if has_seed and kind != "baseline":
-                    model.set_params(random_state=random_state + r)
-                with warnings.catch_warnings():
-                    # the curve sets transfer itself: a parameter the user
-                    # set for one mode is ignored by the others on purpose
-                    warnings.filterwarnings("ignore", IGNORED_PARAM_WARNING)
-                    model.fit(_safe_indexing(X, idx), np.asarray(y)[idx])
-                scores.append(float(model.score(X_test, y_test)))
-            done += 1
-            record = {
-                "n_per_class": n,
-                "model": name,
-                "kind": kind,
-                "scores": scores,
-                "mean": float(np.mean(scores)),
-                "std": float(np.std(scores)),
-                "seconds": time.perf_counter() - start,
-            }
-            records.append(record)
-            log(
-                f"[{done}/{total}] N={_size(n):>3} {name:<20} "
-                f"accuracy={record['mean']:.3f} ± {record['std']:.3f} "
-                f"({record['seconds']:.1f}s)"
-            )
+                seed = {"random_state": random_state + r}
+                own = {**params, **(seed if has_seed and kind != "baseline" else {})}
+                fits.append((template, own, idx))
+            groups.append((n, name, kind, fits))
+    log = log or (lambda line: None)
+    jobs = (
+        delayed(_fit_and_score)(template, params, X, y, idx, X_test, y_test)
+        for *_, fits in groups
+        for template, params, idx in fits
+    )
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+    records = []
+    for done, (n, name, kind, fits) in enumerate(groups, start=1):
+        scores, seconds = zip(*(next(results) for _ in fits), strict=True)
+        record = {
+            "n_per_class": n,
+            "model": name,
+            "kind": kind,
+            "scores": list(scores),
+            "mean": float(np.mean(scores)),
+            "std": float(np.std(scores)),
+            "seconds": float(np.sum(seconds)),
+        }
+        records.append(record)
+        log(
+            f"[{done}/{len(groups)}] N={_size(n):>3} {name:<20} "
+            f"accuracy={record['mean']:.3f} ± {record['std']:.3f} "
+            f"({record['seconds']:.1f}s)"
+        )
     return GainCurve(records, n_repeats)
+
+
+def _fit_and_score(template, params, X, y, idx, X_test, y_test):
+    """Fit a clone of ``template`` with ``params`` on the samples ``idx``;
+    return its test accuracy and the seconds fit and score took."""
+    start = time.perf_counter()
+    model = clone(template).set_params(**params)
+    with warnings.catch_warnings():
+        # the curve sets transfer itself: a parameter the user set for one
+        # mode is ignored by the others on purpose
+        warnings.filterwarnings("ignore", IGNORED_PARAM_WARNING)
+        model.fit(_safe_indexing(X, idx), np.asarray(y)[idx])
+    return float(model.score(X_test, y_test)), time.perf_counter() - start
 
 
 def plot_transfer_gain_curve(curve, ax=None):

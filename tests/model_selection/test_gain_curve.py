@@ -105,3 +105,30 @@ def test_bad_arguments(digits_split):
         transfer_gain_curve(LogisticRegression(), X, y, X, y)
     with pytest.raises(ValueError, match="n_repeats"):
         transfer_gain_curve(FineTunedCNNClassifier(), X, y, X, y, n_repeats=0)
+
+
+def test_parallel_fits_give_the_same_curve(digits_split, source_model):
+    def curve(n_jobs, lines):
+        return transfer_gain_curve(
+            FineTunedCNNClassifier(backbone=source_model, **FAST_TRAINING),
+            digits_split["X_pool"],
+            digits_split["y_pool"],
+            digits_split["X_test"][:200],
+            digits_split["y_test"][:200],
+            n_per_class=(2, 5),
+            transfers=("fine_tune",),
+            baselines={"logreg": LogisticRegression(max_iter=500)},
+            n_repeats=2,
+            log=lines.append,
+            n_jobs=n_jobs,
+        )
+
+    lines_1, lines_2 = [], []
+    one, two = curve(None, lines_1), curve(2, lines_2)
+    assert [r["model"] for r in two.records] == ["fine_tune", "structure", "logreg"] * 2
+    for a, b in zip(one.records, two.records, strict=True):
+        assert (a["n_per_class"], a["model"]) == (b["n_per_class"], b["model"])
+        assert a["scores"] == b["scores"]  # seeded fits: the same in a worker
+    # progress: one line per model and size, in order
+    assert [line.split("]")[0] for line in lines_2] == [f"[{i}/6" for i in range(1, 7)]
+    assert "N=  5 logreg" in lines_2[-1]
