@@ -228,8 +228,11 @@ def transfer_gain_curve(
                 fits.append((template, own, idx))
             groups.append((n, name, kind, fits))
     log = log or (lambda line: None)
-    jobs = (
-        delayed(_fit_and_score)(template, params, X, y, idx, X_test, y_test)
+    y = np.asarray(y)
+    jobs = (  # each job gets its subsample, not the whole pool
+        delayed(_fit_and_score)(
+            template, params, _safe_indexing(X, idx), y[idx], X_test, y_test
+        )
         for *_, fits in groups
         for template, params, idx in fits
     )
@@ -255,16 +258,16 @@ def transfer_gain_curve(
     return GainCurve(records, n_repeats)
 
 
-def _fit_and_score(template, params, X, y, idx, X_test, y_test):
-    """Fit a clone of ``template`` with ``params`` on the samples ``idx``;
-    return its test accuracy and the seconds fit and score took."""
+def _fit_and_score(template, params, X, y, X_test, y_test):
+    """Fit a clone of ``template`` with ``params`` on ``(X, y)``; return its
+    test accuracy and the seconds fit and score took."""
     start = time.perf_counter()
     model = clone(template).set_params(**params)
     with warnings.catch_warnings():
         # the curve sets transfer itself: a parameter the user set for one
         # mode is ignored by the others on purpose
         warnings.filterwarnings("ignore", IGNORED_PARAM_WARNING)
-        model.fit(_safe_indexing(X, idx), np.asarray(y)[idx])
+        model.fit(X, y)
     return float(model.score(X_test, y_test)), time.perf_counter() - start
 
 
