@@ -61,12 +61,36 @@ BACKBONES = {"small_cnn": _small_cnn, "efficientnet_lite0": _efficientnet_lite0}
 def register_backbone(name, factory):
     """Make ``backbone=name`` resolve through ``factory(in_channels, pretrained)``.
 
-    ``factory`` returns a :class:`Backbone`; with ``pretrained=False`` it may skip
-    loading weights (used when a weights file is given instead).
+    ``factory`` returns a :class:`Backbone` (or a bare ``torch.nn.Module``,
+    which declares nothing about its input); with ``pretrained=False`` it may
+    skip loading weights (used when a weights file is given instead).
+
+    Examples
+    --------
+    >>> from sktransfer import FineTunedCNNClassifier
+    >>> from sktransfer.vision import BACKBONES, Backbone, SmallCNN, register_backbone
+    >>> register_backbone("wide_cnn", lambda channels, pretrained: Backbone(
+    ...     SmallCNN(channels, widths=(64, 128, 128)), channels, name="wide_cnn"))
+    >>> clf = FineTunedCNNClassifier("wide_cnn")  # resolved in fit
+    >>> _ = BACKBONES.pop("wide_cnn")  # (the example tidies up)
     """
     if not isinstance(name, str) or not callable(factory):
         raise TypeError("register_backbone(name, factory) takes a str and a callable.")
     BACKBONES[name] = factory
+
+
+def _from_factory(name, in_channels, pretrained):
+    """The registered backbone ``name``, built by its factory."""
+    built = BACKBONES[name](in_channels, pretrained)
+    if isinstance(built, nn.Module):
+        return Backbone(built, name=name)
+    if not isinstance(built, Backbone):
+        raise TypeError(
+            f"the factory registered for backbone {name!r} returned "
+            f"{type(built).__name__}; it must return a sktransfer.vision.Backbone "
+            "or a torch.nn.Module."
+        )
+    return built
 
 
 def _unknown_name(name):
@@ -122,7 +146,7 @@ def load_state_dict_file(path):
 def _from_weights_file(arch, path, in_channels):
     if arch not in BACKBONES:
         raise _unknown_name(arch)
-    source = BACKBONES[arch](in_channels, pretrained=False)
+    source = _from_factory(arch, in_channels, pretrained=False)
     state = load_state_dict_file(path)
     if arch == "efficientnet_lite0":
         from sktransfer.vision._efficientnet import to_features_state_dict
@@ -183,7 +207,7 @@ def resolve_backbone(backbone, in_channels, pretrained=True):
     if isinstance(backbone, str):
         if backbone not in BACKBONES:
             raise _unknown_name(backbone)
-        return BACKBONES[backbone](in_channels, pretrained=pretrained)
+        return _from_factory(backbone, in_channels, pretrained)
     if isinstance(backbone, tuple):
         if len(backbone) != 2 or not isinstance(backbone[0], str):
             raise ValueError(
@@ -191,7 +215,7 @@ def resolve_backbone(backbone, in_channels, pretrained=True):
                 f" got {backbone!r}."
             )
         if not pretrained and backbone[0] in BACKBONES:
-            return BACKBONES[backbone[0]](in_channels, pretrained=False)
+            return _from_factory(backbone[0], in_channels, pretrained=False)
         return _from_weights_file(backbone[0], backbone[1], in_channels)
     if isinstance(backbone, nn.Module):
         return Backbone(copy.deepcopy(backbone).cpu(), name=type(backbone).__name__)

@@ -1,0 +1,70 @@
+"""Named backbones: the registry users extend with register_backbone."""
+
+import numpy as np
+import pytest
+import torch
+
+from sktransfer import FineTunedCNNClassifier
+from sktransfer.vision import BACKBONES, Backbone, SmallCNN, register_backbone
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """BACKBONES as it was after the test, whatever the test registered."""
+    monkeypatch.setattr("sktransfer.vision._backbones.BACKBONES", dict(BACKBONES))
+    from sktransfer.vision import _backbones
+
+    return _backbones.BACKBONES
+
+
+def _widths(clf):
+    convs = [
+        m for m in clf.net_.module_.backbone.modules() if isinstance(m, torch.nn.Conv2d)
+    ]
+    return [conv.out_channels for conv in convs]
+
+
+def test_a_registered_factory_builds_the_backbone_by_name(registry, digits, fast):
+    X, y = digits[0][:100], digits[1][:100]
+    calls = []
+
+    def wide(channels, pretrained):
+        calls.append((channels, pretrained))
+        return Backbone(SmallCNN(channels, widths=(8, 16, 16)), channels, name="wide")
+
+    register_backbone("wide", wide)
+    assert registry["wide"] is wide
+    clf = FineTunedCNNClassifier("wide", **fast).fit(X, y)
+    assert _widths(clf) == [8, 16, 16] and calls == [(1, True)]
+    assert clf.score(X, y) > 0.1
+    # a bare module is accepted too, declaring nothing about its input
+    register_backbone(
+        "bare", lambda channels, pretrained: SmallCNN(channels, (4, 4, 4))
+    )
+    assert _widths(FineTunedCNNClassifier("bare", **fast).fit(X, y)) == [4, 4, 4]
+
+
+def test_a_registered_architecture_loads_a_weights_file(
+    registry, tmp_path, digits, fast
+):
+    X, y = digits[0][:100], digits[1][:100]
+    register_backbone(
+        "wide", lambda c, pretrained: Backbone(SmallCNN(c, (8, 16, 16)), c, name="wide")
+    )
+    weights = SmallCNN(1, (8, 16, 16)).state_dict()
+    torch.save(weights, tmp_path / "wide.pt")
+    clf = FineTunedCNNClassifier(
+        ("wide", str(tmp_path / "wide.pt")), transfer="feature_extraction", **fast
+    ).fit(X, y)
+    trained = clf.net_.module_.backbone.state_dict()
+    for name, tensor in weights.items():
+        np.testing.assert_array_equal(trained[name].numpy(), tensor.numpy())
+
+
+def test_bad_registrations_and_factories(registry, digits, fast):
+    X, y = digits[0][:60], digits[1][:60]
+    with pytest.raises(TypeError, match="takes a str and a callable"):
+        register_backbone("x", "not callable")
+    register_backbone("broken", lambda channels, pretrained: None)
+    with pytest.raises(TypeError, match="'broken' returned NoneType; it must return"):
+        FineTunedCNNClassifier("broken", **fast).fit(X, y)
