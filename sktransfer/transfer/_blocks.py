@@ -40,8 +40,10 @@ def prefixed(patterns, prefix):
 
 def last_blocks(module, k):
     """Patterns covering the last ``k`` blocks of ``module`` (output side)."""
+    if k < 0:
+        raise ValueError(f"the number of blocks must be >= 0; got {k}.")
     blocks = transfer_blocks(module)
-    if k <= 0:
+    if k == 0:
         return ()
     return tuple(p for block in blocks[-k:] for p in block)
 

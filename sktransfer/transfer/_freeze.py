@@ -6,7 +6,14 @@ import fnmatch
 def _as_patterns(patterns):
     if isinstance(patterns, str):
         return (patterns,)
-    return tuple(patterns)
+    if not hasattr(patterns, "__iter__"):
+        raise TypeError(
+            f"patterns must be a glob string or an iterable of them; got {patterns!r}."
+        )
+    patterns = tuple(patterns)
+    if not all(isinstance(p, str) for p in patterns):
+        raise TypeError(f"patterns must be glob strings; got {patterns!r}.")
+    return patterns
 
 
 def matching_parameters(module, patterns):

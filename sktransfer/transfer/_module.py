@@ -25,6 +25,10 @@ def apply_batchnorm_policy(module, policy):
         does so, trainable or not (useful with tiny fine-tuning batches).
         ``"train"``: BatchNorm layers follow the module's mode.
     """
+    if policy not in BATCHNORM_POLICIES:
+        raise ValueError(
+            f"batchnorm policy {policy!r} is not one of {BATCHNORM_POLICIES}."
+        )
     if policy == "train":
         return
     for layer in module.modules():

@@ -176,3 +176,16 @@ def test_reinitialize_refuses_layers_it_cannot_reset():
         ValueError, match="cannot re-initialise the parameters \\['gain'\\]"
     ):
         reinitialize(Scaled())
+
+
+def test_the_building_blocks_refuse_what_they_cannot_use():
+    net = Tiny()
+    with pytest.raises(TypeError, match="glob string or an iterable of them; got 3"):
+        freeze(net, 3)
+    with pytest.raises(TypeError, match="must be glob strings"):
+        set_trainable(net, ["backbone.*", 1])
+    with pytest.raises(ValueError, match="must be >= 0; got -1"):
+        last_blocks(net.backbone, -1)
+    with pytest.raises(ValueError, match="'sometimes' is not one of"):
+        apply_batchnorm_policy(net.backbone, "sometimes")  # was a silent no-op
+    assert freeze(net, iter(["head.*"])) == 2  # any iterable of globs
