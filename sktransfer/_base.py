@@ -551,7 +551,10 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         """Wrap ``module`` in a skorch net with this estimator's training knobs;
         ``class_weight`` (one per encoded class) weighs the loss."""
         callbacks = list(plan.callbacks) if plan is not None else []
-        if valid is not None:
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
+        callbacks += self._user_callbacks()
+        if valid is not None:  # last: the user's scoring sees the final epoch
             callbacks.append(
                 (
                     "early_stopping",
@@ -562,9 +565,6 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
                     ),
                 )
             )
-        if self.verbose >= 2:
-            callbacks.append(("progress_bar", ProgressBar()))
-        callbacks += self._user_callbacks()
         net_class, net_device = ClassifierNet, device
         if getattr(self, "accelerator", None) is not None:
             if self.precision != "32":
@@ -573,7 +573,14 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
                     "(mixed_precision=...) and leave precision='32'."
                 )
             net_class, net_device = accelerated_net_class(), None
-            extra = {"accelerator": self.accelerator}
+            extra = {
+                "accelerator": self.accelerator,
+                # skorch's Accelerate integration sends the epoch table to
+                # accelerator.print, which PrintLog feeds whatever verbose says
+                "callbacks__print_log__sink": (
+                    self.accelerator.print if self.verbose else print
+                ),
+            }
             device = self.accelerator.device
         else:
             # whole-array batches, no per-sample Dataset/collate work
@@ -653,8 +660,12 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
                 f"batch_size={self.batch_size}; use a smaller batch_size (or "
                 "device='cpu'). The estimator was left as it was before fit."
             ) from exc
-        self._warn_if_interrupted(net)
-        if self.checkpoint_dir is not None and len(net.history) == self.max_epochs:
+        finished = self._finished(net)
+        if not finished:
+            self._warn_interrupted(net)
+        elif self.checkpoint_dir is not None:
+            # early stopping finishes too: a checkpoint left behind would make
+            # the next identical fit resume and train past the stop
             remove_checkpoint(self.checkpoint_dir)
         self.net_ = net
         return net
@@ -686,18 +697,22 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         if remaining > 0:
             net.partial_fit(X, y, epochs=remaining)
 
-    def _warn_if_interrupted(self, net):
-        """skorch ends training quietly on Ctrl-C; say so, the model is usable."""
-        epochs = len(net.history)
+    def _finished(self, net):
+        """Whether training ran its course: every epoch, or until early
+        stopping ended it (not Ctrl-C, which skorch ends quietly)."""
         stopper = dict(net.callbacks_).get("early_stopping")
         stopped_early = stopper is not None and stopper.misses_ >= stopper.patience
-        if epochs < self.max_epochs and not stopped_early:
-            warnings.warn(
-                f"{type(self).__name__}: training was interrupted after {epochs} of "
-                f"{self.max_epochs} epochs; the estimator keeps the weights of the "
-                "last finished epoch (or the best ones with early_stopping).",
-                stacklevel=3,
-            )
+        return len(net.history) >= self.max_epochs or stopped_early
+
+    def _warn_interrupted(self, net):
+        """skorch ends training quietly on Ctrl-C; say so, the model is usable."""
+        warnings.warn(
+            f"{type(self).__name__}: training was interrupted after "
+            f"{len(net.history)} of {self.max_epochs} epochs; the estimator keeps "
+            "the weights of the last finished epoch (or the best ones with "
+            "early_stopping).",
+            stacklevel=3,
+        )
 
     def _features_once(self, module, X, device):
         # a GPU wants large batches; on a CPU, cache-sized ones are faster

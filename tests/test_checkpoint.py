@@ -34,3 +34,28 @@ def test_a_checkpoint_dir_that_cannot_be_a_folder_fails_before_training(tmp_path
         check_directory(tmp_path / "file" / "below")
     check_directory(tmp_path / "new" / "deep")  # created, parents too
     assert (tmp_path / "new" / "deep").is_dir()
+
+
+def test_a_fit_that_stops_early_leaves_no_checkpoint_to_resume(tmp_path, digits):
+    from sktransfer import FineTunedCNNClassifier
+    from sktransfer._checkpoint import FILENAME
+
+    X, y = digits[0][:300], digits[1][:300]
+
+    def fit():
+        return FineTunedCNNClassifier(
+            checkpoint_dir=tmp_path,
+            early_stopping=True,
+            n_iter_no_change=1,
+            lr=0.05,
+            max_epochs=40,
+            device="cpu",
+            random_state=0,
+        ).fit(X, y)
+
+    first = fit()
+    assert len(first.net_.history) < 40  # stopped early: finished, not interrupted
+    assert not (tmp_path / FILENAME).exists()
+    second = fit()  # trains afresh rather than resuming past the stop
+    assert len(second.net_.history) == len(first.net_.history)
+    np.testing.assert_array_equal(second.predict_proba(X), first.predict_proba(X))

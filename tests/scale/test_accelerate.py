@@ -53,3 +53,24 @@ def test_accelerated_text_and_precision_conflict(news, digits):
         FineTunedCNNClassifier(
             accelerator=accelerate.Accelerator(cpu=True), precision="bf16", max_epochs=1
         ).fit(X[:50], y[:50])
+
+
+def test_accelerated_fit_is_quiet_at_verbose_0_and_weighs_classes(digits, capsys):
+    from skorch.callbacks import EpochScoring
+
+    X, y = digits
+    settings = {k: v for k, v in FAST_TRAINING.items() if k != "device"}
+    clf = FineTunedCNNClassifier(
+        accelerator=accelerate.Accelerator(cpu=True),
+        class_weight="balanced",
+        early_stopping=True,
+        callbacks=[EpochScoring("accuracy", name="valid_acc", lower_is_better=False)],
+        random_state=0,
+        **settings,
+    ).fit(X[:300], y[:300])
+    # skorch's Accelerate integration prints the epoch table whatever verbose says
+    assert capsys.readouterr().out == ""
+    assert clf.net_.criterion_.weight.shape == (10,)
+    assert 0 <= clf.net_.history[-1, "valid_acc"] <= 1
+    clf.set_params(verbose=1).fit(X[:300], y[:300])
+    assert "valid_acc" in capsys.readouterr().out
