@@ -136,7 +136,8 @@ TRAINING_PARAMS_DOC = """
         Write a checkpoint after every epoch to this folder; a later ``fit`` with
         the same hyperparameters and data resumes from the last finished epoch
         and reaches the same weights as an uninterrupted run (the RNG state is
-        saved too). The checkpoint is removed when training completes.
+        saved too). Each fit has its own file, so the fits of a search can
+        share the folder. The checkpoint is removed when training completes.
     verbose : int, default=0
         0 is silent; 1 prints skorch's epoch table (and a progress bar while
         frozen features of more than 1,000 images are computed); 2 adds a
@@ -647,7 +648,7 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             valid=valid,
             class_weight=self._class_weights(y),
         )
-        resume = self._checkpointing(net, X_train, y_train)
+        tag, resume = self._checkpointing(net, X_train, y_train)
         try:
             if cache:
                 with module.taking_features():
@@ -660,27 +661,27 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
                 f"batch_size={self.batch_size}; use a smaller batch_size (or "
                 "device='cpu'). The estimator was left as it was before fit."
             ) from exc
-        finished = self._finished(net)
-        if not finished:
+        if not self._finished(net):
             self._warn_interrupted(net)
-        elif self.checkpoint_dir is not None:
+        elif tag is not None:
             # early stopping finishes too: a checkpoint left behind would make
             # the next identical fit resume and train past the stop
-            remove_checkpoint(self.checkpoint_dir)
+            remove_checkpoint(self.checkpoint_dir, tag)
         self.net_ = net
         return net
 
     def _checkpointing(self, net, X, y):
-        """Add the epoch checkpoint callback; return the state to resume, if any."""
+        """Add the epoch checkpoint callback; return the fit's fingerprint and
+        the state to resume, if any (``(None, None)`` without checkpoint_dir)."""
         if self.checkpoint_dir is None:
-            return None
+            return None, None
         check_directory(self.checkpoint_dir)
         tag = fingerprint(self, X, y)
         net.callbacks = [
             *net.callbacks,
             ("checkpoint", EpochCheckpoint(self.checkpoint_dir, tag)),
         ]
-        return load_checkpoint(self.checkpoint_dir, tag)
+        return tag, load_checkpoint(self.checkpoint_dir, tag)
 
     def _fit_or_resume(self, net, X, y, state):
         if state is None:

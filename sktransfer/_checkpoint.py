@@ -1,8 +1,8 @@
 """Resume an interrupted fit from ``checkpoint_dir``.
 
 After every epoch a checkpoint -- module and optimizer state, history, and the
-torch RNG state -- is written atomically to ``checkpoint_dir/checkpoint.pt``,
-tagged with a fingerprint of the hyperparameters (a source object by its
+torch RNG state -- is written atomically to ``checkpoint_dir/checkpoint-<tag>.pt``,
+named and tagged with a fingerprint of the hyperparameters (a source object by its
 weights) and the training data. A later ``fit`` with the same fingerprint
 starts from the last finished epoch and, since the RNG state is restored too,
 reaches the same weights as an uninterrupted run with the same seed. The
@@ -21,7 +21,14 @@ from skorch.callbacks import Callback
 
 from sktransfer._persistence import checksum
 
-FILENAME = "checkpoint.pt"
+
+def checkpoint_path(directory, tag):
+    """Where the fit fingerprinted ``tag`` keeps its checkpoint: one file per
+    fit, so the fits of a search can share ``checkpoint_dir``, each resumable,
+    none removing another's."""
+    return pathlib.Path(directory) / f"checkpoint-{tag[:20]}.pt"
+
+
 _NOT_FINGERPRINTED = {"callbacks", "verbose", "checkpoint_dir", "device", "accelerator"}
 
 
@@ -88,9 +95,10 @@ class EpochCheckpoint(Callback):
         }
         if torch.cuda.is_available():
             state["rng_cuda"] = torch.cuda.get_rng_state_all()
-        tmp = directory / f".{FILENAME}.{os.getpid()}"
+        path = checkpoint_path(directory, self.tag)
+        tmp = directory / f".{path.name}.{os.getpid()}"
         torch.save(state, tmp)
-        os.replace(tmp, directory / FILENAME)
+        os.replace(tmp, path)
 
 
 def check_directory(directory):
@@ -117,8 +125,8 @@ def check_directory(directory):
 
 
 def load_checkpoint(directory, tag):
-    """The saved state for ``tag``, or None when there is none (or another fit's)."""
-    path = pathlib.Path(directory) / FILENAME
+    """The saved state for ``tag``, or None when there is none."""
+    path = checkpoint_path(directory, tag)
     if not path.exists():
         return None
     try:
@@ -131,7 +139,5 @@ def load_checkpoint(directory, tag):
     return state if state.get("tag") == tag else None
 
 
-def remove_checkpoint(directory):
-    path = pathlib.Path(directory) / FILENAME
-    if path.exists():
-        path.unlink()
+def remove_checkpoint(directory, tag):
+    checkpoint_path(directory, tag).unlink(missing_ok=True)

@@ -699,7 +699,8 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, digits, fast
     )
     with pytest.raises(RuntimeError, match="power cut"):
         crashed.fit(X, y)
-    assert (tmp_path / "checkpoint.pt").exists() and not hasattr(crashed, "net_")
+    assert len(list(tmp_path.glob("checkpoint-*.pt"))) == 1
+    assert not hasattr(crashed, "net_")
 
     resumed = FineTunedCNNClassifier(
         checkpoint_dir=tmp_path, random_state=0, **settings
@@ -707,7 +708,7 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, digits, fast
     resumed.fit(X, y)
     assert len(resumed.net_.history) == 7
     assert resumed.net_.history[3, "epoch"] == 4  # epochs 1-3 came from the checkpoint
-    assert not (tmp_path / "checkpoint.pt").exists()  # removed once finished
+    assert not list(tmp_path.glob("checkpoint-*.pt"))  # removed once finished
 
     straight = FineTunedCNNClassifier(random_state=0, **settings).fit(X, y)
     for (name, a), (_, b) in zip(
@@ -718,18 +719,29 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, digits, fast
         assert torch.equal(a, b), name
     np.testing.assert_array_equal(resumed.predict_proba(X), straight.predict_proba(X))
 
-    # a checkpoint of another fit (other data) is ignored, not loaded
+    # a checkpoint of another fit (other data) is ignored, not loaded, and
+    # kept: each fit has its own file, so the fits of a search share a folder
     other = FineTunedCNNClassifier(
         checkpoint_dir=tmp_path, callbacks=[PowerCut()], random_state=0, **settings
     )
     with pytest.raises(RuntimeError):
         other.fit(X[:150], y[:150])
+    (others_checkpoint,) = tmp_path.glob("checkpoint-*.pt")
     fresh = FineTunedCNNClassifier(checkpoint_dir=tmp_path, random_state=0, **settings)
     assert len(fresh.fit(X, y).net_.history) == 7
     np.testing.assert_array_equal(fresh.predict_proba(X), straight.predict_proba(X))
+    assert list(tmp_path.glob("checkpoint-*.pt")) == [others_checkpoint]
+    resumed_other = FineTunedCNNClassifier(
+        checkpoint_dir=tmp_path, random_state=0, **settings
+    ).fit(X[:150], y[:150])
+    assert resumed_other.net_.history[3, "epoch"] == 4  # from its own checkpoint
+    assert not list(tmp_path.glob("checkpoint-*.pt"))
 
     # a damaged checkpoint (a full disk, say) is an error that says what to do
-    (tmp_path / "checkpoint.pt").write_bytes(b"half a checkpoint")
+    with pytest.raises(RuntimeError):
+        crashed.fit(X, y)
+    (checkpoint,) = tmp_path.glob("checkpoint-*.pt")
+    checkpoint.write_bytes(b"half a checkpoint")
     with pytest.raises(ValueError, match="not readable .*; delete it to train"):
         fresh.fit(X, y)
     assert len(fresh.net_.history) == 7  # the previous model is kept
