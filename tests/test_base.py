@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from sktransfer import (
     FineTunedCNNClassifier,
@@ -136,3 +137,38 @@ def test_class_weight_errors(digits, class_weight, match):
     clf = FineTunedCNNClassifier(class_weight=class_weight, max_epochs=1, device="cpu")
     with pytest.raises(ValueError, match=match):
         clf.fit(X, y)
+
+
+def test_a_failed_refit_of_a_transformer_or_zero_shot_keeps_the_previous_model(
+    glove, digits
+):
+    from gensim.models import KeyedVectors
+
+    from sktransfer import (
+        EmbeddingVectorizer,
+        PretrainedFeatureExtractor,
+        ZeroShotClassifier,
+    )
+
+    texts = ["the film was good", "the plot was bad", "a good plot"]
+    zero = ZeroShotClassifier(EmbeddingVectorizer(glove)).fit(None, ["good", "bad"])
+    state = dict(vars(zero))
+    with pytest.raises(ValueError, match="has no '{}'"):  # after classes_ is set
+        zero.set_params(template="no slot").fit(None, ["cars", "guns", "food"])
+    assert vars(zero).keys() == state.keys()
+    assert all(vars(zero)[k] is v for k, v in state.items() if k != "template")
+
+    broken = KeyedVectors(vector_size=50)
+    broken.add_vectors(["the", "film"], np.full((2, 50), np.nan, dtype=np.float32))
+    vectorizer = EmbeddingVectorizer(glove, weighting="sif").fit(texts)
+    df = vectorizer.df_
+    with pytest.raises(ValueError, match="NaN or infinite"):  # after df_ is set
+        vectorizer.set_params(embeddings=broken).fit(texts)
+    assert vectorizer.df_ is df
+
+    X = digits[0][:20]
+    extractor = PretrainedFeatureExtractor(device="cpu").fit(X)
+    net = extractor.net_
+    with pytest.raises(ValueError, match="must map images to one tensor"):
+        extractor.set_params(backbone=torch.nn.Flatten(0)).fit(X)
+    assert extractor.net_ is net

@@ -12,7 +12,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from sktransfer._base import SharedSourceCloneMixin
+from sktransfer._base import SharedSourceCloneMixin, all_or_nothing
 from sktransfer.text._tokenize import validate_texts
 from sktransfer.text._transformers import (
     DEFAULT_TRANSFORMER,
@@ -114,6 +114,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         self.device = device
         self.verbose = verbose
 
+    @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Resolve the transformer and check the settings; learns nothing else.

@@ -14,6 +14,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from sktransfer._base import all_or_nothing
 from sktransfer.text._classifier import TEXT_CONSTRAINTS, TEXT_PARAMS_DOC
 from sktransfer.text._tokenize import (
     DEFAULT_TOKEN_PATTERN,
@@ -105,6 +106,7 @@ class EmbeddingVectorizer(
         self.tokenizer = tokenizer
         self.max_length = max_length
 
+    @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the weighting statistics of the documents in ``X``.

@@ -14,7 +14,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from sktransfer._base import encode_labels, softmax
+from sktransfer._base import all_or_nothing, encode_labels, softmax
 from sktransfer.text._tokenize import validate_texts
 from sktransfer.text._transformer_vectorizer import TransformerVectorizer
 from sktransfer.text._transformers import normalize_rows
@@ -125,6 +125,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         self.temperature = temperature
         self.center = center
 
+    @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
         """Fix the classes and build their prototypes.
@@ -227,7 +228,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
             "vectors (the vectorizer finds no word with a vector in them) and "
             "are left out of their classes' prototypes.",
             UserWarning,
-            stacklevel=4,  # _check_embedded, fit, _fit_context, the caller
+            stacklevel=5,  # _check_embedded, fit, _fit_context, all_or_nothing
         )
 
     def _raw(self, docs):

@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from sktransfer._base import SharedSourceCloneMixin, is_fitted_estimator
+from sktransfer._base import SharedSourceCloneMixin, all_or_nothing, is_fitted_estimator
 from sktransfer.transferability._scores import (
     h_score,
     leep_score,
@@ -283,6 +283,7 @@ class SourceSelector(
         self.validation_fraction = validation_fraction
         self.random_state = random_state
 
+    @all_or_nothing
     def fit(self, X, y):
         """Score the sources, choose one, fit ``estimator`` with it."""
         param = _source_param(self.estimator, self.source_param)

@@ -12,6 +12,7 @@ from sktransfer._base import (
     PROGRESS_ABOVE,
     TransferEstimatorBase,
     TransferNet,
+    all_or_nothing,
     check_fitted_net,
 )
 from sktransfer._batches import batch_iterator
@@ -119,6 +120,7 @@ class PretrainedFeatureExtractor(
         self.memory = memory
         self.verbose = verbose
 
+    @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Resolve the backbone for images shaped like ``X``.
