@@ -500,6 +500,25 @@ def _cases():
         "it returned a tuple",
     )
     add(
+        "fitted-non-image-source",
+        "sources",
+        "FineTunedCNNClassifier",
+        "backbone= a fitted LogisticRegression",
+        lambda tmp: _cnn(backbone=_logreg().fit(IMAGES, LABELS)).fit(IMAGES, LABELS),
+        TypeError,
+        "backbone is a fitted LogisticRegression, which has no image backbone",
+    )
+    add(
+        "vectorizer-given-a-classifier",
+        "sources",
+        "EmbeddingVectorizer",
+        "embeddings= a fitted PretrainedEmbeddingClassifier",
+        lambda tmp: EmbeddingVectorizer(_fitted_text()).fit(TEXTS),
+        TypeError,
+        "embeddings must be a name, a path to a word-vector file or a gensim "
+        "KeyedVectors; got PretrainedEmbeddingClassifier",
+    )
+    add(
         "unfitted-image-source",
         "sources",
         "FineTunedCNNClassifier",

@@ -19,7 +19,14 @@ def resolve_text_source(embeddings):
     """
     if is_text_classifier(embeddings):
         return embeddings._text_source_state()
-    return resolve_word_vectors(embeddings), None
+    try:
+        return resolve_word_vectors(embeddings), None
+    except TypeError:
+        raise TypeError(
+            "embeddings must be a name, a path to a word-vector file, a gensim "
+            "KeyedVectors or a fitted PretrainedEmbeddingClassifier; got "
+            f"{type(embeddings).__name__}."
+        ) from None
 
 
 def fitted_classifier_source(estimator):

@@ -422,7 +422,6 @@ def resolve_word_vectors(embeddings):
             raise ValueError(f"word vectors file {path!r} does not exist.")
         return _from_name(path)
     raise TypeError(
-        "embeddings must be a name, a path to a word-vector file, a gensim "
-        "KeyedVectors or a fitted PretrainedEmbeddingClassifier; got "
-        f"{type(embeddings).__name__}."
+        "embeddings must be a name, a path to a word-vector file or a gensim "
+        f"KeyedVectors; got {type(embeddings).__name__}."
     )
