@@ -45,6 +45,20 @@ def fast():
     return dict(FAST_TRAINING)
 
 
+@pytest.fixture
+def stops_early():
+    """Settings under which early stopping ends a digits fit well before its
+    ``max_epochs`` (40), seeded."""
+    return {
+        "early_stopping": True,
+        "n_iter_no_change": 1,
+        "lr": 0.05,
+        "max_epochs": 40,
+        "device": "cpu",
+        "random_state": 0,
+    }
+
+
 @pytest.fixture(scope="session")
 def glove():
     """Real GloVe 6B 50d vectors, the 40,000 most frequent words."""

@@ -36,21 +36,15 @@ def test_a_checkpoint_dir_that_cannot_be_a_folder_fails_before_training(tmp_path
     assert (tmp_path / "new" / "deep").is_dir()
 
 
-def test_a_fit_that_stops_early_leaves_no_checkpoint_to_resume(tmp_path, digits):
+def test_a_fit_that_stops_early_leaves_no_checkpoint_to_resume(
+    tmp_path, digits, stops_early
+):
     from sktransfer import FineTunedCNNClassifier
 
     X, y = digits[0][:300], digits[1][:300]
 
     def fit():
-        return FineTunedCNNClassifier(
-            checkpoint_dir=tmp_path,
-            early_stopping=True,
-            n_iter_no_change=1,
-            lr=0.05,
-            max_epochs=40,
-            device="cpu",
-            random_state=0,
-        ).fit(X, y)
+        return FineTunedCNNClassifier(checkpoint_dir=tmp_path, **stops_early).fit(X, y)
 
     first = fit()
     assert len(first.net_.history) < 40  # stopped early: finished, not interrupted

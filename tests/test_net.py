@@ -121,7 +121,7 @@ def test_skorch_scoring_callbacks_work_on_a_classifier(digits):
     assert binary.net_.history[-1, "roc_auc"] > 0.8
 
 
-def test_scoring_callbacks_record_the_epoch_early_stopping_ends_on(digits):
+def test_scoring_callbacks_record_the_epoch_early_stopping_ends_on(digits, stops_early):
     from skorch.callbacks import EpochScoring
 
     from sktransfer import FineTunedCNNClassifier
@@ -129,12 +129,7 @@ def test_scoring_callbacks_record_the_epoch_early_stopping_ends_on(digits):
     X, y = digits[0][:300], digits[1][:300]
     clf = FineTunedCNNClassifier(
         callbacks=[EpochScoring("accuracy", name="valid_acc", lower_is_better=False)],
-        early_stopping=True,
-        n_iter_no_change=1,
-        lr=0.05,
-        max_epochs=40,
-        device="cpu",
-        random_state=0,
+        **stops_early,
     ).fit(X, y)
     history = clf.net_.history
     assert len(history) < 40  # stopped early
