@@ -41,6 +41,7 @@ from sktransfer._checkpoint import (
 from sktransfer._nn import Standardize
 from sktransfer._persistence import history_from
 from sktransfer.transfer import batched_features
+from sktransfer.transfer._module import feature_progress
 from sktransfer.utils import resolve_device
 
 OPTIMIZERS = {
@@ -744,14 +745,6 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         with torch.inference_mode():
             if not progress:
                 return self.net_.forward(X, training=False, device="cpu").numpy()
-            from tqdm.auto import tqdm
-
             batches = self.net_.forward_iter(X, training=False, device="cpu")
             total = -(-len(X) // self.net_.batch_size)
-            return torch.cat(
-                list(
-                    tqdm(
-                        batches, total=total, desc="features", unit="batch", leave=False
-                    )
-                )
-            ).numpy()
+            return torch.cat(list(feature_progress(batches, total))).numpy()

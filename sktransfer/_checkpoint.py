@@ -58,6 +58,10 @@ def _described(value):
     """``value`` as it enters the fingerprint (JSON-ready)."""
     if isinstance(value, (str, int, float, bool, type(None))):
         return value
+    if isinstance(value, np.generic):  # batch_size=np.int64(16) from a grid
+        return value.item()
+    if isinstance(value, np.ndarray):  # hidden_layer_sizes=np.array([64])
+        return f"ndarray {value.dtype.str} {value.tolist()!r}"
     if isinstance(value, (tuple, list, dict)):
         return repr(value)
     if isinstance(value, type) or (callable(value) and hasattr(value, "__qualname__")):

@@ -22,6 +22,12 @@ def test_a_checkpoint_fingerprint_tells_source_objects_and_classes_apart(glove):
     assert tag(embeddings=glove) != tag(embeddings=other)
     assert tag(optimizer=torch.optim.SGD) != tag(optimizer=torch.optim.Adam)
     assert tag(tokenizer=str.split) != tag(tokenizer=str.splitlines)
+    # numpy values, as a grid given as arrays yields them, count by value
+    assert tag(batch_size=np.int64(16)) != tag(batch_size=np.int64(32))
+    assert tag(batch_size=np.int64(16)) == tag(batch_size=16)
+    assert tag(hidden_layer_sizes=np.array([8])) != tag(
+        hidden_layer_sizes=np.array([16])
+    )
 
 
 def test_a_checkpoint_dir_that_cannot_be_a_folder_fails_before_training(tmp_path):

@@ -87,6 +87,13 @@ class TransferModule(nn.Module):
         return self
 
 
+def feature_progress(batches, total=None):
+    """``batches`` behind the progress bar of feature extraction (tqdm)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(batches, total=total, desc="features", unit="batch", leave=False)
+
+
 def batched_features(module, X, *, batch_size, device, progress=False):
     """``module.features`` over ``X`` (numpy), once, in eval mode: float32 numpy.
 
@@ -97,9 +104,7 @@ def batched_features(module, X, *, batch_size, device, progress=False):
     chunks = []
     starts = range(0, len(X), batch_size)
     if progress:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="features", unit="batch", leave=False)
+        starts = feature_progress(starts)
     try:
         with torch.inference_mode():
             for start in starts:
