@@ -20,6 +20,8 @@ import torch
 
 FORMAT = "sktransfer-model"
 VERSION = 1
+LOSS_WEIGHT = "criterion.weight"
+"""The saved per-class loss weights (``class_weight``), beside the module's."""
 
 
 def _estimator_classes():
@@ -210,6 +212,9 @@ def save(estimator, path, *, compact=False):
     if net is not None:
         state = net.module_.state_dict()
         tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+        loss_weight = getattr(net.criterion_, "weight", None)
+        if loss_weight is not None:
+            tensors[LOSS_WEIGHT] = loss_weight.detach().cpu().contiguous()
         meta["history"] = json.loads(json.dumps(net.history.to_list(), default=float))
     if compact:
         tensors, meta["compact"] = _leave_out_source(estimator, tensors)
@@ -383,6 +388,18 @@ def restore_state(module, tensors, source):
         raise ValueError(
             f"{source}: the weights do not fit the model ({exc})."
         ) from None
+
+
+def restore_classifier_net(estimator, module, tensors, history, source):
+    """Set ``estimator.net_``: ``module`` with the saved weights, loss weights
+    and history."""
+    tensors = dict(tensors)
+    loss_weight = tensors.pop(LOSS_WEIGHT, None)
+    restore_state(module, tensors, source)
+    estimator.net_ = estimator._make_net(
+        module, device=estimator._device(), n_train=1, class_weight=loss_weight
+    ).initialize()
+    estimator.net_.history = history_from(history)
 
 
 def history_from(records):

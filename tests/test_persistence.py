@@ -33,6 +33,26 @@ def test_image_classifier_round_trip(tmp_path, digits, transfer):
     assert len(loaded.net_.history) == FAST_TRAINING["max_epochs"]
 
 
+def test_class_weights_weigh_the_restored_loss(tmp_path, digits):
+    """A restored model's loss weighs classes as the fitted one's, so that
+    ``net_.partial_fit`` continues the same training."""
+    X, y = digits
+    y = np.where(y[:200] == 9, "nine", "other")
+    clf = FineTunedCNNClassifier(
+        class_weight="balanced", random_state=0, **FAST_TRAINING
+    ).fit(X[:200], y)
+    sktransfer.save(clf, tmp_path / "m.skt")
+    loaded = sktransfer.load(tmp_path / "m.skt")
+    weight = clf.net_.criterion_.weight
+    assert weight[0] > 4 * weight[1]  # about 1 nine in 10
+    torch.testing.assert_close(loaded.net_.criterion_.weight, weight)
+    logits = torch.linspace(-2, 2, 80).reshape(40, 2)
+    target = torch.as_tensor(clf.classes_.searchsorted(y[:40]))
+    torch.testing.assert_close(
+        loaded.net_.get_loss(logits, target), clf.net_.get_loss(logits, target)
+    )
+
+
 def test_a_torch_device_parameter_is_kept_by_name(tmp_path, digits):
     X, y = digits
     params = {**FAST_TRAINING, "device": torch.device("cpu")}

@@ -19,7 +19,7 @@ from sktransfer._base import (
 )
 from sktransfer._batches import pipelined
 from sktransfer._nn import MLPHead
-from sktransfer._persistence import history_from, restore_state, standardized_head
+from sktransfer._persistence import restore_classifier_net, standardized_head
 from sktransfer.text._corpus import KnownWords
 from sktransfer.text._modules import (
     ENCODERS,
@@ -380,11 +380,7 @@ default="glove-wiki-gigaword-50"
         oov = tensors.get("oov_embedding.weight")
         oov = None if oov is None else np.zeros(tuple(oov.shape), np.float32)
         module = standardized_head(self._build_module(table, oov, None), tensors)
-        restore_state(module, tensors, source)
-        self.net_ = self._make_net(
-            module, device=self._device(), n_train=1
-        ).initialize()
-        self.net_.history = history_from(history)
+        restore_classifier_net(self, module, tensors, history, source)
 
     def _text_source_state(self):
         return fitted_classifier_source(self)

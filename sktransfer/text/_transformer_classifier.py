@@ -16,7 +16,7 @@ from sktransfer._base import (
     softmax,
 )
 from sktransfer._nn import MLPHead
-from sktransfer._persistence import history_from, restore_state, standardized_head
+from sktransfer._persistence import restore_classifier_net, standardized_head
 from sktransfer.text._tokenize import validate_text_target, validate_texts
 from sktransfer.text._transformers import (
     DEFAULT_TRANSFORMER,
@@ -243,11 +243,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
     def _restore_net(self, tensors, history, source):
         self.tokenizer_, model = resolve_transformer(self.source)
         module = standardized_head(self._build_module(model), tensors)
-        restore_state(module, tensors, source)
-        self.net_ = self._make_net(
-            module, device=self._device(), n_train=1
-        ).initialize()
-        self.net_.history = history_from(history)
+        restore_classifier_net(self, module, tensors, history, source)
 
     def _features_once(self, module, X, device):
         return sorted_features(

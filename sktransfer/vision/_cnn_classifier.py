@@ -16,7 +16,7 @@ from sktransfer._base import (
     module_device,
     softmax,
 )
-from sktransfer._persistence import history_from, restore_state
+from sktransfer._persistence import restore_classifier_net
 from sktransfer.transfer import BATCHNORM_POLICIES, TRANSFER_MODES, plan_transfer
 from sktransfer.transfer._schedule import warn_unreached
 from sktransfer.utils import seeded
@@ -242,11 +242,7 @@ class FineTunedCNNClassifier(
 
     def _restore_net(self, tensors, history, source):
         module = self._skeleton(len(self.classes_), tensors, self.batchnorm)
-        restore_state(module, tensors, source)
-        self.net_ = self._make_net(
-            module, device=self._device(), n_train=1
-        ).initialize()
-        self.net_.history = history_from(history)
+        restore_classifier_net(self, module, tensors, history, source)
 
     def extract_features(self, X):
         """The pooled backbone features the head sees, for the images in ``X``.
