@@ -312,6 +312,15 @@ def _cases():
             f"item 1 is a {kind}",
         )
     add(
+        "text-missing-value",
+        "text",
+        "PretrainedEmbeddingClassifier",
+        "a missing text (NaN, as pandas reads an empty cell)",
+        lambda tmp: _text().fit(["good film", float("nan")] * 6, TEXT_LABELS),
+        TypeError,
+        "item 1 is a float (nan): a missing value; fill missing texts",
+    )
+    add(
         "text-all-empty",
         "text",
         "PretrainedEmbeddingClassifier",

@@ -55,9 +55,16 @@ def validate_texts(X, estimator_name):
         )
     for i, doc in enumerate(docs):
         if not isinstance(doc, str):
+            missing = doc is None or (isinstance(doc, float) and np.isnan(doc))
             raise TypeError(
                 f"{estimator_name} expects documents as strings; item {i} is a "
-                f"{type(doc).__name__} ({doc!r:.40})."
+                f"{type(doc).__name__} ({doc!r:.40})"
+                + (
+                    ": a missing value; fill missing texts first, e.g. "
+                    "X.fillna('')."
+                    if missing
+                    else "."
+                )
             )
     return docs
 
