@@ -60,8 +60,7 @@ def validate_texts(X, estimator_name):
                 f"{estimator_name} expects documents as strings; item {i} is a "
                 f"{type(doc).__name__} ({doc!r:.40})"
                 + (
-                    ": a missing value; fill missing texts first, e.g. "
-                    "X.fillna('')."
+                    ": a missing value; fill missing texts first, e.g. X.fillna('')."
                     if missing
                     else "."
                 )
