@@ -51,14 +51,63 @@ def _check_size(n):
         )
 
 
-def _transfer_modes(estimator):
-    constraint = estimator._parameter_constraints.get("transfer", [None])[0]
-    options = getattr(constraint, "options", None)
-    if options is None:
-        raise TypeError(
-            f"{type(estimator).__name__} has no 'transfer' options; pass transfers=."
+def _transfer_options(estimator):
+    """The estimator's declared ``transfer`` values (None: not declared)."""
+    constraints = getattr(estimator, "_parameter_constraints", {})
+    constraint = constraints.get("transfer", [None])[0]
+    return getattr(constraint, "options", None)
+
+
+def _checked_transfers(estimator, transfers):
+    """The transfer modes to fit: ``transfers`` (a str is one mode) or every
+    declared mode but structure."""
+    options = _transfer_options(estimator)
+    if transfers is None:
+        if options is None:
+            raise TypeError(
+                f"{type(estimator).__name__} has no 'transfer' options; pass "
+                "transfers=."
+            )
+        return tuple(sorted(m for m in options if m != "structure"))
+    transfers = (transfers,) if isinstance(transfers, str) else tuple(transfers)
+    if not transfers:
+        raise ValueError("transfers is empty; pass at least one transfer mode.")
+    if "structure" in transfers:
+        raise ValueError(
+            "transfers lists 'structure', which the curve always fits as the "
+            "scratch baseline; leave it out."
         )
-    return tuple(sorted(m for m in options if m != "structure"))
+    unknown = [t for t in transfers if options is not None and t not in options]
+    if unknown:
+        raise ValueError(
+            f"Unknown transfer modes {unknown} for {type(estimator).__name__}; "
+            f"the modes are {sorted(options)}."
+        )
+    return transfers
+
+
+def _checked_sizes(n_per_class):
+    """``n_per_class`` as a tuple of distinct sizes (an int or None is one)."""
+    if n_per_class is None or isinstance(n_per_class, numbers.Integral):
+        n_per_class = (n_per_class,)
+    sizes = tuple(n_per_class)
+    if not sizes:
+        raise ValueError("n_per_class is empty; pass at least one size.")
+    for n in sizes:
+        if n is not None:
+            _check_size(n)
+    _check_unique("n_per_class sizes", [(n,) for n in sizes])
+    return sizes
+
+
+def _check_unique(what, rows):
+    """Refuse repeated first items: each names a row or column of the curve."""
+    names = [row[0] for row in rows]
+    repeated = list(dict.fromkeys(repr(n) for n in names if names.count(n) > 1))
+    if repeated:
+        raise ValueError(
+            f"The {what} must be distinct; repeated: {', '.join(repeated)}."
+        )
 
 
 @dataclasses.dataclass
@@ -179,15 +228,20 @@ def transfer_gain_curve(
     X, y : training pool
     X_test, y_test : held-out test data
     n_per_class : tuple of int or None, default=(1, 5, 10, 20, None)
-        Labelled samples per class; ``None`` uses the whole pool.
-    transfers : tuple of str or None, default=None
-        Transfer modes; ``None`` is every mode of ``estimator`` but structure.
+        Distinct labelled samples per class; ``None`` uses the whole pool. A
+        single int (or None) is one size.
+    transfers : str, tuple of str or None, default=None
+        Transfer modes; ``None`` is every mode of ``estimator`` but structure
+        (which the curve always fits, as scratch).
     baselines : dict or list of (name, estimator), default=None
-        Other models, e.g. ``{"tfidf_logreg": make_pipeline(...)}``.
+        Other models, e.g. ``{"tfidf_logreg": make_pipeline(...)}``; their
+        names must differ from the transfer modes' and ``"structure"``.
     n_repeats : int, default=3
         Subsamples per size (the seed of repeat ``r`` is ``random_state + r``,
         also given to the estimators).
-    random_state : int, default=0
+    random_state : int, RandomState instance or None, default=0
+        Seeds the subsamples and the fits; repeat ``r`` uses the seed plus
+        ``r``. ``None`` or a ``RandomState`` draws that seed.
     log : callable or None
         Called with one progress line per model and size (``log=print``).
     n_jobs : int or None, default=None
@@ -204,17 +258,21 @@ def transfer_gain_curve(
         raise TypeError(
             "transfer_gain_curve needs an estimator with a 'transfer' parameter."
         )
-    if n_repeats < 1:
-        raise ValueError(f"n_repeats must be >= 1; got {n_repeats}.")
-    for n in n_per_class:
-        if n is not None:
-            _check_size(n)
-    transfers = _transfer_modes(estimator) if transfers is None else tuple(transfers)
+    if (
+        isinstance(n_repeats, bool)
+        or not isinstance(n_repeats, numbers.Integral)
+        or n_repeats < 1
+    ):
+        raise ValueError(f"n_repeats must be an integer >= 1; got {n_repeats!r}.")
+    n_per_class = _checked_sizes(n_per_class)
+    transfers = _checked_transfers(estimator, transfers)
     baselines = list(dict(baselines or {}).items())
     has_seed = "random_state" in estimator.get_params()
     models = [(t, "transfer", estimator, {"transfer": t}) for t in transfers]
     models.append(("structure", "scratch", estimator, {"transfer": "structure"}))
     models += [(name, "baseline", base, {}) for name, base in baselines]
+    _check_unique("model names (transfer modes, structure, baselines)", models)
+    random_state = seed_from(random_state)
     groups = []  # one per (size, model): the fits of its repeats
     for n in n_per_class:
         subsamples = [

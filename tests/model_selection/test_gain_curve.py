@@ -107,6 +107,55 @@ def test_bad_arguments(digits_split):
         transfer_gain_curve(FineTunedCNNClassifier(), X, y, X, y, n_repeats=0)
 
 
+@pytest.mark.parametrize(
+    "arguments, match",
+    [
+        ({"n_repeats": 1.5}, "n_repeats must be an integer >= 1; got 1.5"),
+        ({"n_per_class": ()}, "n_per_class is empty"),
+        ({"n_per_class": (5, 5)}, "sizes must be distinct; repeated: 5"),
+        ({"transfers": ()}, "transfers is empty"),
+        ({"transfers": ("fine_tune", "structure")}, "always fits as the scratch"),
+        ({"transfers": ("fine-tune",)}, r"Unknown transfer modes \['fine-tune'\]"),
+        (
+            {"baselines": {"fine_tune": LogisticRegression()}},
+            "names .* must be distinct; repeated: 'fine_tune'",
+        ),
+    ],
+)
+def test_arguments_that_would_lose_a_row_or_column(digits_split, arguments, match):
+    """Repeated sizes or names overwrote each other in the table; now refused,
+    before any fit."""
+    X, y = digits_split["X_pool"], digits_split["y_pool"]
+    with pytest.raises(ValueError, match=match):
+        transfer_gain_curve(
+            FineTunedCNNClassifier(),
+            X,
+            y,
+            X,
+            y,
+            **{"transfers": "fine_tune", **arguments},
+        )
+
+
+def test_scalar_arguments_and_any_random_state(digits_split):
+    """A single size and a single mode need no tuple; random_state is any
+    scikit-learn seed, as in learning_curve."""
+    X, y = digits_split["X_pool"], digits_split["y_pool"]
+    for random_state in (None, np.random.RandomState(0), np.int64(3)):
+        curve = transfer_gain_curve(
+            FineTunedCNNClassifier(**{**FAST_TRAINING, "max_epochs": 1}),
+            X,
+            y,
+            X[:50],
+            y[:50],
+            n_per_class=2,
+            transfers="fine_tune",
+            n_repeats=1,
+            random_state=random_state,
+        )
+        assert curve.sizes == [2] and curve.models == ["fine_tune", "structure"]
+
+
 def test_parallel_fits_give_the_same_curve(digits_split, source_model):
     def curve(n_jobs, lines):
         return transfer_gain_curve(
