@@ -5,12 +5,18 @@ numpy; none fits a classifier on the target.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
 
-def _features(features, name="features"):
-    features = check_array(features, dtype=np.float64, ensure_min_samples=2)
+def _features(features, name="features", accept_sparse=False):
+    features = check_array(
+        features,
+        accept_sparse="csr" if accept_sparse else False,
+        dtype=np.float64,
+        ensure_min_samples=2,
+    )
     if features.shape[1] < 1:
         raise ValueError(f"{name} must have at least one column.")
     return features
@@ -35,36 +41,43 @@ def _check_discrete(labels, name):
         )
 
 
-def _logme_evidence(F, s, vh, targets, max_iter=100, tol=1e-3):
+def _logme_evidence(u, s, targets, max_iter=100, tol=1e-3):
     """Per-target evidence of a Bayesian linear model (You et al. 2021, Alg. 1).
 
-    ``F`` is (N, D); ``s`` the squared singular values of ``F`` and ``vh`` its
-    right singular vectors; ``targets`` is (N, K). Returns (K,) evidences / N.
+    ``u`` (N, R) and ``s`` (R,) are the left singular vectors and the nonzero
+    singular values of the features ``F = u diag(s) v^T``; ``targets`` is
+    (N, K). Returns (K,) evidences / N.
+
+    Only ``u`` and ``s`` are needed: in the basis ``v`` the posterior mean is
+    ``m = v c`` with ``|m| = |c|`` and ``F m = u (s c)``. The directions where
+    ``F`` is zero add ``log(alpha)/2 - log(alpha)/2 = 0`` to the evidence and
+    nothing else, so they are left out: the same value, and no ``log(0)`` when
+    no direction remains (all-zero features).
     """
-    n, d = F.shape
-    sigma = np.zeros(d)
-    sigma[: len(s)] = s  # eigenvalues of F^T F, zero beyond the rank
-    projected = vh @ (F.T @ targets)  # (D, K): V^T F^T y
+    n, rank = len(u), len(s)
+    sigma = s**2  # eigenvalues of F^T F
+    projected = s[:, None] * (u.T @ targets)  # (R, K): v^T F^T t
     evidences = []
     for k in range(targets.shape[1]):
         t = targets[:, k]
         alpha, beta = 1.0, 1.0
         for _ in range(max_iter):
             gamma = (beta * sigma / (alpha + beta * sigma)).sum()
-            m = vh.T @ (beta * projected[:, k] / (alpha + beta * sigma))
-            alpha_de = float(m @ m)
-            beta_de = float(((t - F @ m) ** 2).sum())
-            new_alpha = gamma / (alpha_de + 1e-5)
+            c = beta * projected[:, k] / (alpha + beta * sigma)
+            alpha_de = float(c @ c)
+            beta_de = float(((t - u @ (s * c)) ** 2).sum())
+            # alpha is the prior precision of w: without a direction it is free
+            new_alpha = gamma / (alpha_de + 1e-5) if rank else alpha
             new_beta = (n - gamma) / (beta_de + 1e-5)
             converged = abs(new_alpha / new_beta - alpha / beta) / (alpha / beta) < tol
             alpha, beta = new_alpha, new_beta
             if converged:
                 break
-        m = vh.T @ (beta * projected[:, k] / (alpha + beta * sigma))
-        alpha_de = float(m @ m)
-        beta_de = float(((t - F @ m) ** 2).sum())
+        c = beta * projected[:, k] / (alpha + beta * sigma)
+        alpha_de = float(c @ c)
+        beta_de = float(((t - u @ (s * c)) ** 2).sum())
         evidence = (
-            d / 2 * np.log(alpha)
+            rank / 2 * np.log(alpha)
             + n / 2 * np.log(beta)
             - 0.5 * np.sum(np.log(alpha + beta * sigma))
             - beta / 2 * beta_de
@@ -73,6 +86,18 @@ def _logme_evidence(F, s, vh, targets, max_iter=100, tol=1e-3):
         )
         evidences.append(evidence / n)
     return np.array(evidences)
+
+
+def _singular(F):
+    """``(u, s)``: left singular vectors and nonzero singular values of ``F``
+    (dense, or sparse through the N x N Gram matrix ``F F^T``)."""
+    if sp.issparse(F):
+        w, u = np.linalg.eigh((F @ F.T).toarray())
+        s = np.sqrt(np.clip(w, 0, None))
+    else:
+        u, s, _ = np.linalg.svd(F, full_matrices=False)
+    keep = s > s.max(initial=0.0) * max(F.shape) * np.finfo(np.float64).eps
+    return u[:, keep], s[keep]
 
 
 def logme_score(features, y, *, regression=None):
@@ -96,7 +121,9 @@ def logme_score(features, y, *, regression=None):
 
     Parameters
     ----------
-    features : array-like of shape (n_samples, n_features)
+    features : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Sparse features (a ``TfidfVectorizer``'s) are scored through the
+        ``n_samples`` x ``n_samples`` Gram matrix, never made dense.
     y : array-like of shape (n_samples,) or (n_samples, n_targets)
         Class labels, or continuous targets.
     regression : bool or None, default=None
@@ -117,7 +144,7 @@ def logme_score(features, y, *, regression=None):
     >>> logme_score(informative, y) > logme_score(noise, y)
     True
     """
-    F = _features(features)
+    F = _features(features, accept_sparse=True)
     y = np.asarray(y)
     if regression is None:
         regression = type_of_target(y) in ("continuous", "continuous-multioutput")
@@ -125,10 +152,14 @@ def logme_score(features, y, *, regression=None):
         targets = check_array(y.reshape(len(y), -1), dtype=np.float64)
         check_consistent_length(F, targets)
     else:
-        index, n_classes = _labels(y, len(F))
+        index, n_classes = _labels(y, F.shape[0])
         targets = np.eye(n_classes)[index]
-    _, s, vh = np.linalg.svd(F, full_matrices=True)
-    return float(_logme_evidence(F, s**2, vh, targets).mean())
+    # One scale for F: the evidence is the same for any (the prior on w takes
+    # it up), and at |F| <= 1 the fixed point's 1e-5 guards stay negligible
+    # (features in the thousands lost up to 2 points of score to them).
+    scale = abs(F).max()
+    F = F / scale if scale > 0 else F
+    return float(_logme_evidence(*_singular(F), targets).mean())
 
 
 def leep_score(source_probabilities, y):
@@ -228,6 +259,11 @@ def h_score(features, y, *, ridge=1e-6):
     score : float
         Between 0 and min(n_features, n_classes - 1); higher is better.
     """
+    if sp.issparse(features):
+        raise TypeError(
+            "h_score takes dense features (it inverts their n_features x "
+            "n_features covariance); score sparse features with logme_score."
+        )
     F = _features(features)
     index, n_classes = _labels(y, len(F))
     F = F - F.mean(axis=0)

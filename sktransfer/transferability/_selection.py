@@ -156,7 +156,11 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None):
     rows = []
     for candidate, name in zip(candidates, _names(candidates), strict=True):
         start = time.perf_counter()
-        score = score_fn(candidate_outputs(candidate, X, need, random_state), y)
+        outputs = candidate_outputs(candidate, X, need, random_state)
+        try:
+            score = score_fn(outputs, y)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"Scoring candidate {name!r} with {metric}: {exc}") from exc
         rows.append(
             {
                 "candidate": candidate,
@@ -165,7 +169,7 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None):
                 "seconds": time.perf_counter() - start,
             }
         )
-    rows.sort(key=lambda row: -row["score"])
+    rows.sort(key=lambda row: (np.isnan(row["score"]), -row["score"]))
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
     return Ranking(rows)

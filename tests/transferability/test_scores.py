@@ -49,6 +49,33 @@ def test_logme_wide_features_and_label_permutation(digits):
     assert logme_score(X, permuted) == pytest.approx(score)
 
 
+def test_logme_does_not_depend_on_the_scale_of_the_features(digits):
+    """The evidence is the same for any scale of F (the prior on w takes it
+    up); features in the thousands lost up to 2 points to the fixed point's
+    1e-5 guards, which skewed rankings of sources whose features differ in
+    scale."""
+    X, y = digits
+    X, y = X[:300], y[:300]
+    wide = X @ np.random.RandomState(0).randn(64, 200)  # values in the hundreds
+    for F in (X, wide):
+        scores = [logme_score(F * c, y) for c in (1e-6, 1.0, 1e3, 1e6)]
+        assert scores == pytest.approx([scores[0]] * 4, abs=1e-9)
+    assert logme_score(wide, y) == pytest.approx(logme_score(X, y), abs=0.02)
+
+
+def test_logme_of_features_without_information():
+    """All-zero features score the evidence of noise alone (t ~ N(0, 1/beta),
+    beta = N / |t|^2), not NaN (which ranked first or anywhere in
+    rank_sources); constant features, an intercept, score between that and
+    informative ones."""
+    y = np.repeat([0, 1], 20)
+    noise_alone = 0.5 * np.log(2) - 0.5 - 0.5 * np.log(2 * np.pi)  # |t|^2 = N/2
+    assert logme_score(np.zeros((40, 3)), y) == pytest.approx(noise_alone, abs=1e-6)
+    constant = logme_score(np.full((40, 3), 7.0), y)
+    informative = np.c_[y + 0.3 * np.random.RandomState(0).randn(40)]
+    assert logme_score(informative, y) > constant > noise_alone
+
+
 def test_leep_by_hand():
     theta = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]])
     y = np.array([0, 0, 1, 1])

@@ -2,12 +2,14 @@ import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.preprocessing import FunctionTransformer
 
 from sktransfer import EmbeddingVectorizer, FineTunedCNNClassifier
 from sktransfer.transferability import (
     SourceSelector,
+    logme_score,
     make_transferability_scorer,
     rank_sources,
 )
@@ -63,6 +65,22 @@ def test_rank_word_vector_sources(glove, news):
     fake.add_vectors(glove.index_to_key, np.random.RandomState(0).randn(len(glove), 50))
     ranking = rank_sources([fake, glove], news["X"], news["y"])
     assert ranking[0]["candidate"] is glove
+
+
+def test_rank_word_vectors_against_tfidf(glove, news):
+    """A TfidfVectorizer candidate gives sparse features: LogME scores them
+    through the Gram matrix (the same score as dense); h_score, which would
+    invert a vocabulary-sized covariance, refuses them naming the candidate."""
+    tfidf = TfidfVectorizer()
+    ranking = rank_sources([tfidf, glove], news["X"], news["y"])
+    assert {row["name"] for row in ranking} == {"TfidfVectorizer", "KeyedVectors"}
+    sparse = clone(tfidf).fit_transform(news["X"])
+    by_name = {row["name"]: row["score"] for row in ranking}
+    assert by_name["TfidfVectorizer"] == pytest.approx(
+        logme_score(sparse.toarray(), news["y"]), abs=1e-9
+    )
+    with pytest.raises(TypeError, match="candidate 'TfidfVectorizer' with h_score"):
+        rank_sources([tfidf], news["X"], news["y"], "h_score")
 
 
 def test_scorer_in_cross_validate_and_grid_search(glove, news):
