@@ -128,7 +128,8 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         -------
         self : TransformerVectorizer
         """
-        validate_texts(X, type(self).__name__)
+        name = type(self).__name__
+        check_not_all_empty(validate_texts(X, name), name)
         _, model = resolve_transformer(self.source)
         check_max_length(self.max_length, model)
         self.n_features_out_ = int(model.config.hidden_size)
@@ -143,8 +144,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         """
         check_is_fitted(self, "n_features_out_")
         name = type(self).__name__
-        docs = validate_texts(X, name)
-        check_not_all_empty(docs, name)
+        docs = validate_texts(X, name)  # an empty document is embedded as such
         device = resolve_device(self.device)
         tokenizer, model = resolve_transformer(self.source, device)
         module = TransformerTransferModule(model, self.pooling, head=None).eval()

@@ -207,7 +207,18 @@ def test_only_empty_strings_is_a_clear_error():
     with pytest.raises(ValueError, match="only empty documents"):
         FineTunedTransformerClassifier(device="cpu").fit(["", "  "], [0, 1])
     with pytest.raises(ValueError, match="only empty documents"):
-        TransformerVectorizer(device="cpu").fit([""]).transform(["", "\n"])
+        TransformerVectorizer(device="cpu").fit(["", "\n"])
+
+
+def test_empty_documents_are_embedded_after_fit():
+    """Only fit refuses a corpus of empty documents; predicting on one empty
+    document works through a pipeline as through the classifier (transform
+    refused a batch of empty documents)."""
+    vectorizer = TransformerVectorizer(device="cpu").fit(["a film", "a book"])
+    empty = vectorizer.transform(["", "\n"])
+    assert np.isfinite(empty).all()
+    np.testing.assert_allclose(empty[0], empty[1], atol=1e-6)  # both are no text
+    assert np.linalg.norm(empty[0] - vectorizer.transform(["a film"])[0]) > 0.1
 
 
 # -------------------------------------------------------------- zero-shot
