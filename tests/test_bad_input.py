@@ -1017,7 +1017,7 @@ def _cases():
             .fit(IMAGES, LABELS)
         ),
         ValueError,
-        "top_k must be an int >= 1",
+        "'top_k' parameter of SourceSelector must be an int in the range [1, inf)",
     )
     add(
         "selector-no-source-param",

@@ -3,12 +3,19 @@
 import collections
 import os
 import time
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    _fit_context,
+    clone,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from sktransfer._base import SharedSourceCloneMixin, all_or_nothing, is_fitted_estimator
@@ -156,9 +163,8 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None):
     rows = []
     for candidate, name in zip(candidates, _names(candidates), strict=True):
         start = time.perf_counter()
-        outputs = candidate_outputs(candidate, X, need, random_state)
         try:
-            score = score_fn(outputs, y)
+            score = score_fn(candidate_outputs(candidate, X, need, random_state), y)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"Scoring candidate {name!r} with {metric}: {exc}") from exc
         rows.append(
@@ -268,6 +274,16 @@ class SourceSelector(
 
     _source_params = ("sources",)
 
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict"])],
+        "sources": ["array-like"],
+        "metric": [StrOptions(set(METRICS))],
+        "source_param": [str, None],
+        "top_k": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
     def __init__(
         self,
         estimator,
@@ -288,15 +304,10 @@ class SourceSelector(
         self.random_state = random_state
 
     @all_or_nothing
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
         """Score the sources, choose one, fit ``estimator`` with it."""
         param = _source_param(self.estimator, self.source_param)
-        if (
-            isinstance(self.top_k, bool)
-            or not isinstance(self.top_k, Integral)
-            or self.top_k < 1
-        ):
-            raise ValueError(f"top_k must be an int >= 1; got {self.top_k!r}.")
         self.scores_ = rank_sources(
             list(self.sources), X, y, self.metric, self.random_state
         )
@@ -305,12 +316,20 @@ class SourceSelector(
         if self.top_k > 1 and len(self.scores_) > 1:
             y_arr = np.asarray(y)
             idx = np.arange(len(y_arr))
-            train, valid = train_test_split(
-                idx,
-                test_size=self.validation_fraction,
-                stratify=y_arr,
-                random_state=self.random_state,
-            )
+            try:
+                train, valid = train_test_split(
+                    idx,
+                    test_size=self.validation_fraction,
+                    stratify=y_arr,
+                    random_state=self.random_state,
+                )
+            except ValueError as exc:
+                raise ValueError(
+                    f"top_k={self.top_k} compares sources on a stratified "
+                    f"holdout of validation_fraction={self.validation_fraction}"
+                    f" of the {len(y_arr)} samples, which cannot be drawn "
+                    f"({exc}); raise validation_fraction, or use top_k=1."
+                ) from None
             best_score = -np.inf
             for row in self.scores_[: self.top_k]:
                 model = clone(self.estimator).set_params(**{param: row["candidate"]})
@@ -324,6 +343,8 @@ class SourceSelector(
             clone(self.estimator).set_params(**{param: best}).fit(X, y)
         )
         self.classes_ = self.best_estimator_.classes_
+        if hasattr(self.best_estimator_, "n_features_in_"):
+            self.n_features_in_ = self.best_estimator_.n_features_in_
         return self
 
     def predict(self, X):

@@ -3,6 +3,7 @@ import pytest
 from gensim.models import KeyedVectors
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.preprocessing import FunctionTransformer
 
@@ -133,15 +134,31 @@ def test_source_selector_picks_the_informative_source(
 
 def test_source_selector_errors(target, source_model):
     X, y = target
-    with pytest.raises(ValueError, match="source_param"):
+    with pytest.raises(ValueError, match="'estimator' parameter of SourceSelector"):
         SourceSelector(FunctionTransformer(), [source_model]).fit(X, y)
+    with pytest.raises(ValueError, match="source_param"):
+        SourceSelector(LogisticRegression(), [source_model]).fit(X, y)
     with pytest.raises(ValueError, match="at least one candidate"):
         SourceSelector(FineTunedCNNClassifier(), []).fit(X, y)
-    for top_k in (0, True, 1.5):
+    for top_k in (0, 1.5):
         with pytest.raises(ValueError, match="top_k"):
             SourceSelector(FineTunedCNNClassifier(), [source_model], top_k=top_k).fit(
                 X, y
             )
+    for fraction in (0.0, 1.5):  # raised by train_test_split, as test_size
+        with pytest.raises(ValueError, match="'validation_fraction' parameter"):
+            SourceSelector(
+                FineTunedCNNClassifier(), [source_model], validation_fraction=fraction
+            ).fit(X, y)
+    with pytest.raises(ValueError, match="holdout of validation_fraction=0.01"):
+        SourceSelector(
+            FineTunedCNNClassifier(),
+            [source_model, "small_cnn"],
+            top_k=2,
+            validation_fraction=0.01,
+        ).fit(X, y)
+    with pytest.raises(TypeError, match="candidate 'small_cnn' with leep"):
+        SourceSelector(FineTunedCNNClassifier(), ["small_cnn"], metric="leep").fit(X, y)
 
 
 def test_a_random_backbone_candidate_scores_the_same_under_one_seed(target):
