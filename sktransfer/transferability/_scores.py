@@ -7,7 +7,12 @@ numpy; none fits a classifier on the target.
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
+from sklearn.utils.validation import (
+    _assert_all_finite,
+    check_array,
+    check_consistent_length,
+    column_or_1d,
+)
 
 
 def _features(features, name="features", accept_sparse=False):
@@ -34,6 +39,8 @@ def _labels(y, n_samples, name="y"):
 
 def _check_discrete(labels, name):
     """Class labels, not continuous values: each float would be a class."""
+    if labels.dtype.kind == "f":  # before type_of_target casts NaN to int
+        _assert_all_finite(labels, input_name=name)
     if type_of_target(labels) == "continuous":
         raise ValueError(
             f"{name} holds continuous values ({labels[:3].tolist()}, ...); this "
@@ -146,6 +153,8 @@ def logme_score(features, y, *, regression=None):
     """
     F = _features(features, accept_sparse=True)
     y = np.asarray(y)
+    if y.dtype.kind == "f":  # before type_of_target casts NaN to int
+        _assert_all_finite(y, input_name="y")
     if regression is None:
         regression = type_of_target(y) in ("continuous", "continuous-multioutput")
     if regression:

@@ -6,6 +6,7 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -45,7 +46,16 @@ def _metric(metric):
 
 
 def _is_text(X):
-    first = X.iloc[0] if hasattr(X, "iloc") else next(iter(X))
+    """Whether ``X`` holds documents (its first item is a string)."""
+    if sp.issparse(X):
+        return False
+    if hasattr(X, "iloc"):
+        first = X.iloc[0]
+    elif isinstance(X, (list, tuple)):
+        first = X[0]
+    else:
+        first = np.asarray(X).ravel()[:1].tolist()  # none: 0 features
+        first = first[0] if first else None
     return isinstance(first, str)
 
 

@@ -7,10 +7,16 @@ FAST_TRAINING = {"max_epochs": 15, "lr": 1e-2, "batch_size": 32, "device": "cpu"
 def fast_instances():
     """One fast, seeded instance of every numeric-input estimator."""
     from sktransfer import FineTunedCNNClassifier, PretrainedFeatureExtractor
+    from sktransfer.transferability import SourceSelector
 
     return [
         FineTunedCNNClassifier(random_state=0, **FAST_TRAINING),
         PretrainedFeatureExtractor(random_state=0, device="cpu"),
+        SourceSelector(
+            FineTunedCNNClassifier(random_state=0, **FAST_TRAINING),
+            ["small_cnn"],
+            random_state=0,
+        ),
     ]
 
 

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -158,3 +160,23 @@ def test_continuous_labels_are_refused_where_a_score_takes_classes(digits):
     # LogME takes them as a regression target; float-typed class labels pass
     assert np.isfinite(logme_score(X, values))
     assert h_score(X, y.astype(float)) == pytest.approx(h_score(X, y))
+
+
+@pytest.mark.parametrize(
+    "score, outputs",
+    [
+        (logme_score, np.eye(20, 3)),
+        (h_score, np.eye(20, 3)),
+        (leep_score, np.full((20, 2), 0.5)),
+        (nce_score, np.arange(20) % 3),
+    ],
+)
+def test_missing_labels_are_refused_without_a_cast_warning(score, outputs):
+    """NaN labels are named as such, before scikit-learn's type_of_target
+    casts them to int (a RuntimeWarning on the way to its error)."""
+    y = np.tile([0.0, 1.0], 10)
+    y[3] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="Input y contains NaN"):
+            score(outputs, y)
