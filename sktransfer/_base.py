@@ -198,6 +198,51 @@ def softmax(logits):
     return proba / proba.sum(axis=1, keepdims=True)
 
 
+def log_softmax(logits):
+    """Row-wise log of :func:`softmax`, computed without ``log(0)``."""
+    logits = np.asarray(logits, dtype=np.float64)
+    logits = logits - logits.max(axis=1, keepdims=True)
+    return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+
+class LogitClassifierMixin:
+    """``predict``, ``predict_proba`` and ``predict_log_proba`` from one
+    ``_logits(X)`` (validated input to class scores), as scikit-learn's
+    probabilistic classifiers have them."""
+
+    def predict_proba(self, X):
+        """Class probabilities of the samples in ``X``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            In the order of ``classes_``.
+        """
+        return softmax(self._logits(X))
+
+    def predict_log_proba(self, X):
+        """Log class probabilities of the samples in ``X``.
+
+        Computed from the logits, so a probability too small for a float is a
+        finite log, never ``-inf``.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        return log_softmax(self._logits(X))
+
+    def predict(self, X):
+        """Predicted class labels of the samples in ``X``.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        logits = self._logits(X)  # first: it checks that the model is fitted
+        return self.classes_[np.argmax(logits, axis=1)]
+
+
 class QuietPrintLog(PrintLog):
     """skorch's epoch table, not built while nothing would print it.
 

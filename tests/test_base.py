@@ -172,3 +172,18 @@ def test_a_failed_refit_of_a_transformer_or_zero_shot_keeps_the_previous_model(
     with pytest.raises(ValueError, match="must map images to one tensor"):
         extractor.set_params(backbone=torch.nn.Flatten(0)).fit(X)
     assert extractor.net_ is net
+
+
+def test_log_probabilities_stay_finite_where_probabilities_underflow(digits, fast):
+    """predict_log_proba comes from the logits: where a probability is 0.0 in
+    float64 its log is a finite number, not -inf (as np.log(predict_proba))."""
+    X, y = digits
+    clf = FineTunedCNNClassifier(**fast).fit(X[:200], y[:200])
+    with torch.no_grad():
+        clf.net_.module_.head[-1].weight.mul_(1e4)  # logits ~1e4 apart
+    proba, log_proba = clf.predict_proba(X[200:260]), clf.predict_log_proba(X[200:260])
+    assert (proba == 0).any() and np.isfinite(log_proba).all()
+    np.testing.assert_allclose(np.exp(log_proba), proba, atol=1e-12)
+    np.testing.assert_array_equal(
+        clf.predict(X[200:260]), clf.classes_[log_proba.argmax(axis=1)]
+    )

@@ -11,11 +11,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sktransfer._base import (
     TRAINING_CONSTRAINTS,
     TRAINING_PARAMS_DOC,
+    LogitClassifierMixin,
     TransferEstimatorBase,
     all_or_nothing,
     check_fitted_net,
     module_device,
-    softmax,
 )
 from sktransfer._batches import pipelined
 from sktransfer._nn import MLPHead
@@ -71,7 +71,9 @@ TEXT_PARAMS_DOC = """
         Keep the first ``max_length`` known tokens of each document."""
 
 
-class PretrainedEmbeddingClassifier(ClassifierMixin, TransferEstimatorBase):
+class PretrainedEmbeddingClassifier(
+    LogitClassifierMixin, ClassifierMixin, TransferEstimatorBase
+):
     __doc__ = f"""Text classifier on pretrained word vectors: raw text in.
 
     **Source**: ``embeddings`` (GloVe, word2vec, fastText, a gensim
@@ -387,14 +389,8 @@ default="glove-wiki-gigaword-50"
 
     # -------------------------------------------------------------- predict
 
-    def predict_proba(self, X):
-        """Class probabilities of the documents in ``X``.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        return softmax(self._run(X, self._forward))
+    def _logits(self, X):
+        return self._run(X, self._forward)
 
     def extract_features(self, X):
         """The encoded documents the head sees (before it), float32.
@@ -478,11 +474,6 @@ default="glove-wiki-gigaword-50"
         start = self.net_.module_.n_rows  # extra rows follow the table
         word_ids[unseen[found]] = np.arange(start, start + found.sum())
         return rows[found]
-
-    def predict(self, X):
-        """Predicted class labels of the documents in ``X``."""
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -2,18 +2,17 @@
 
 from numbers import Integral, Real
 
-import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sktransfer._base import (
     TRAINING_CONSTRAINTS,
     TRAINING_PARAMS_DOC,
+    LogitClassifierMixin,
     TransferEstimatorBase,
     all_or_nothing,
     check_fitted_net,
     module_device,
-    softmax,
 )
 from sktransfer._nn import MLPHead
 from sktransfer._persistence import restore_classifier_net, standardized_head
@@ -41,7 +40,9 @@ TRANSFORMER_TRANSFER_MODES = {
 }
 
 
-class FineTunedTransformerClassifier(ClassifierMixin, TransferEstimatorBase):
+class FineTunedTransformerClassifier(
+    LogitClassifierMixin, ClassifierMixin, TransferEstimatorBase
+):
     __doc__ = f"""Text classifier on a pretrained transformer: raw text in.
 
     **Source**: ``source``, a pretrained transformer encoder (a Hugging Face
@@ -269,14 +270,8 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         docs = validate_texts(X, type(self).__name__)
         return tokenize(self.tokenizer_, docs, self.max_length)
 
-    def predict_proba(self, X):
-        """Class probabilities of the documents in ``X``.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        return softmax(self._forward(self._packed(X)))
+    def _logits(self, X):
+        return self._forward(self._packed(X))
 
     def extract_features(self, X):
         """The pooled text embeddings the head sees (before it), float32.
@@ -288,10 +283,6 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         packed = self._packed(X)
         module = self.net_.module_
         return self._features_once(module, packed, module_device(module))
-
-    def predict(self, X):
-        """Predicted class labels of the documents in ``X``."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

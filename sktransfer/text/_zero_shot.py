@@ -14,7 +14,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from sktransfer._base import all_or_nothing, encode_labels, softmax
+from sktransfer._base import LogitClassifierMixin, all_or_nothing, encode_labels
 from sktransfer.text._tokenize import validate_texts
 from sktransfer.text._transformer_vectorizer import TransformerVectorizer
 from sktransfer.text._transformers import normalize_rows
@@ -25,7 +25,7 @@ def readable_label(label):
     return re.sub(r"[._\-/]+", " ", str(label)).strip()
 
 
-class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
+class ZeroShotClassifier(LogitClassifierMixin, ClassifierMixin, BaseEstimator):
     """Classify texts by their similarity to descriptions of the classes.
 
     Each class gets a prototype: the embedding of its description (by default
@@ -252,18 +252,10 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         docs = validate_texts(X, type(self).__name__)
         return self._embed(docs) @ self.prototypes_.T.astype(np.float64)
 
-    def predict_proba(self, X):
-        """Softmax of the similarities over ``temperature``.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        return softmax(self.decision_function(X) / self.temperature)
-
-    def predict(self, X):
-        """The class whose prototype is most similar to each text."""
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+    def _logits(self, X):
+        """The similarities over ``temperature``: ``predict_proba`` is their
+        softmax, ``predict`` the class whose prototype is most similar."""
+        return self.decision_function(X) / self.temperature
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

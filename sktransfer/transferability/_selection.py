@@ -358,9 +358,16 @@ class SourceSelector(
         return self
 
     def predict(self, X):
+        """``best_estimator_``'s predicted class labels."""
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.predict(X)
 
     def predict_proba(self, X):
+        """``best_estimator_``'s class probabilities."""
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.predict_proba(X)
+
+    def predict_log_proba(self, X):
+        """``best_estimator_``'s log class probabilities."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict_log_proba(X)

@@ -2,19 +2,18 @@
 
 from numbers import Real
 
-import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sktransfer._base import (
     TRAINING_CONSTRAINTS,
     TRAINING_PARAMS_DOC,
+    LogitClassifierMixin,
     TransferEstimatorBase,
     all_or_nothing,
     check_fitted_net,
     encode_labels,
     module_device,
-    softmax,
 )
 from sktransfer._persistence import restore_classifier_net
 from sktransfer.transfer import BATCHNORM_POLICIES, TRANSFER_MODES, plan_transfer
@@ -29,7 +28,7 @@ from sktransfer.vision._images import validate_images
 
 
 class FineTunedCNNClassifier(
-    ImageEstimatorMixin, ClassifierMixin, TransferEstimatorBase
+    ImageEstimatorMixin, LogitClassifierMixin, ClassifierMixin, TransferEstimatorBase
 ):
     __doc__ = f"""Image classifier: a pretrained CNN backbone (source) and a new head.
 
@@ -225,20 +224,9 @@ class FineTunedCNNClassifier(
             self._train(module, plan, X, y, device=device, seed=seed)
         return self
 
-    def predict_proba(self, X):
-        """Class probabilities for the images in ``X``.
-
-        Parameters
-        ----------
-        X : array-like of images, shaped as in ``fit``
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
+    def _logits(self, X):
         check_fitted_net(self)
-        X = validate_images(self, X, reset=False)
-        return softmax(self._forward(X))
+        return self._forward(validate_images(self, X, reset=False))
 
     def _restore_net(self, tensors, history, source):
         module = self._skeleton(len(self.classes_), tensors, self.batchnorm)
@@ -255,16 +243,6 @@ class FineTunedCNNClassifier(
         X = validate_images(self, X, reset=False)
         module = self.net_.module_
         return self._features_once(module, X, module_device(module))
-
-    def predict(self, X):
-        """Predicted class labels for the images in ``X``.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-        """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
