@@ -39,6 +39,7 @@ from sktransfer._checkpoint import (
     remove_checkpoint,
 )
 from sktransfer._nn import Standardize
+from sktransfer._optim import LBFGS
 from sktransfer._persistence import history_from
 from sktransfer.transfer import batched_features
 from sktransfer.transfer._module import feature_progress
@@ -48,6 +49,7 @@ OPTIMIZERS = {
     "adam": torch.optim.Adam,
     "adamw": torch.optim.AdamW,
     "sgd": torch.optim.SGD,
+    "lbfgs": LBFGS,
 }
 
 PRECISIONS = ("32", "bf16", "16-mixed")
@@ -81,8 +83,8 @@ TRAINING_CONSTRAINTS = {
     "lr": [Interval(Real, 0, None, closed="neither")],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "optimizer": [StrOptions(set(OPTIMIZERS)), type],
-    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "optimizer": [StrOptions({"auto", *OPTIMIZERS}), type],
+    "weight_decay": [Interval(Real, 0, None, closed="left"), None],
     "class_weight": [StrOptions({"balanced"}), dict, None],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -104,17 +106,31 @@ TRAINING_PARAMS_DOC = """
     dropout : float, default=0.0
         Dropout in the head.
     lr : float, default=1e-3
-        Learning rate of the new parts (the head).
+        Learning rate of the new parts (the head); not used by L-BFGS.
     max_epochs : int, default=20
         Number of passes over the training data.
     batch_size : int, default=32
         Mini-batch size for training and inference.
-    optimizer : {"adamw", "adam", "sgd"} or torch optimizer class, default="adamw"
-        The optimizer. A name gets torch's fused implementation where this
-        torch has it for the device (one kernel for every parameter; the same
-        updates to float rounding).
-    weight_decay : float, default=0.0
-        Weight decay of the optimizer.
+    optimizer : {"auto", "adamw", "adam", "sgd", "lbfgs"} or torch optimizer \
+class, default="auto"
+        The optimizer. ``"lbfgs"``: L-BFGS over the whole training set at once
+        (``lr`` and the training batches do not apply; ``weight_decay`` is an
+        L2 penalty), the solver of scikit-learn's ``LogisticRegression``; only
+        for a head that trains alone on features the frozen source computed
+        once, without dropout, at ``precision="32"`` and without
+        ``accelerator``. ``"auto"``: ``"lbfgs"`` where the head is linear and
+        those conditions hold (the linear probe of feature extraction,
+        which a few hundred Adam steps on a small training set leave far from
+        converged), ``"adamw"`` otherwise. ``"adamw"``, ``"adam"`` and
+        ``"sgd"`` get torch's fused implementation where this torch has it for
+        the device (one kernel for every parameter; the same updates to float
+        rounding).
+    weight_decay : float or None, default=None
+        Weight decay of the optimizer; for L-BFGS an L2 penalty
+        ``weight_decay / 2 * |W|^2`` on the head's weight matrices. ``None``:
+        ``1 / n_samples`` for L-BFGS -- the penalty of scikit-learn's
+        ``LogisticRegression(C=1.0)``, which keeps the probabilities of a
+        small training set from saturating -- and 0 for the others.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the training loss, as in scikit-learn:
         ``{label: weight}`` (classes left out weigh 1), or ``"balanced"``,
@@ -518,7 +534,15 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
                     stacklevel=5,  # this, fit, _fit_context, all_or_nothing
                 )
 
-    def _optimizer_class(self):
+    def _optimizer_class(self, cached_head=None):
+        """The optimizer to train with. ``cached_head``: the head, when it
+        trains alone on features computed once (None otherwise)."""
+        if self.optimizer == "auto":
+            linear = cached_head is not None and (
+                sum(isinstance(m, torch.nn.Linear) for m in cached_head.modules()) == 1
+            )
+            lbfgs = linear and self._lbfgs_obstacle(cached_head) is None
+            return LBFGS if lbfgs else OPTIMIZERS["adamw"]
         if isinstance(self.optimizer, str):
             return OPTIMIZERS[self.optimizer]
         if not issubclass(self.optimizer, torch.optim.Optimizer):
@@ -527,6 +551,23 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
                 f"subclass nor one of {sorted(OPTIMIZERS)}."
             )
         return self.optimizer
+
+    def _lbfgs_obstacle(self, cached_head):
+        """Why L-BFGS cannot train this fit (None: it can)."""
+        if cached_head is None:
+            return (
+                f"with transfer={getattr(self, 'transfer', None)!r} (and these "
+                "settings) more than the head trains"
+            )
+        if any(
+            isinstance(m, torch.nn.Dropout) and m.p > 0 for m in cached_head.modules()
+        ):
+            return "dropout makes the loss random, which its line search cannot follow"
+        if self.precision != "32":
+            return f"precision={self.precision!r} needs precision='32'"
+        if getattr(self, "accelerator", None) is not None:
+            return "accelerator= steps optimizers without the closure it needs"
+        return None
 
     def _split_validation(self, X, y, seed):
         """Split off the early-stopping validation set (None when not used)."""
@@ -593,10 +634,19 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         )
 
     def _make_net(
-        self, module, *, device, n_train, plan=None, valid=None, class_weight=None
+        self,
+        module,
+        *,
+        device,
+        n_train,
+        plan=None,
+        valid=None,
+        class_weight=None,
+        cached=False,
     ):
         """Wrap ``module`` in a skorch net with this estimator's training knobs;
-        ``class_weight`` (one per encoded class) weighs the loss."""
+        ``class_weight`` (one per encoded class) weighs the loss; ``cached``:
+        the head trains alone on features computed once."""
         callbacks = list(plan.callbacks) if plan is not None else []
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
@@ -632,8 +682,14 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         else:
             # whole-array batches, no per-sample Dataset/collate work
             extra = {"iterator_train": batch_iterator, "iterator_valid": batch_iterator}
-        if isinstance(self.optimizer, str) and fused_step_runs(
-            OPTIMIZERS[self.optimizer], torch.device(device).type
+        optimizer = self._optimizer_class(module.head if cached else None)
+        weight_decay = self.weight_decay
+        if weight_decay is None:  # as LogisticRegression(C=1.0) for L-BFGS
+            weight_decay = 1.0 / max(n_train, 1) if optimizer is LBFGS else 0.0
+        if optimizer is LBFGS:  # one step per epoch, over every sample
+            extra["iterator_train__batch_size"] = max(n_train, 1)
+        elif isinstance(self.optimizer, str) and fused_step_runs(  # named only
+            optimizer, torch.device(device).type
         ):
             extra["optimizer__fused"] = True
         if class_weight is not None:
@@ -643,8 +699,8 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         net = net_class(
             module=module,
             criterion=torch.nn.CrossEntropyLoss,
-            optimizer=self._optimizer_class(),
-            optimizer__weight_decay=self.weight_decay,
+            optimizer=optimizer,
+            optimizer__weight_decay=weight_decay,
             optimizer__param_groups=plan.param_groups if plan is not None else [],
             lr=self.lr,
             max_epochs=self.max_epochs,
@@ -678,6 +734,23 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             for name, p in module.named_parameters()
             if not name.startswith("head.")
         )
+        obstacle = self._lbfgs_obstacle(module.head if cache else None)
+        if self.optimizer == "lbfgs" and obstacle is not None:
+            raise ValueError(
+                "optimizer='lbfgs' trains the head alone, over the whole "
+                f"training set at once; {obstacle}. Use optimizer='adamw'."
+            )
+        lr_default = inspect.signature(type(self)).parameters["lr"].default
+        lbfgs = self._optimizer_class(module.head if cache else None) is LBFGS
+        if lbfgs and _differs(self.lr, lr_default):
+            warnings.warn(  # worded to match IGNORED_PARAM_WARNING
+                f"{type(self).__name__}: lr={self.lr!r} has no effect with "
+                f"transfer={getattr(self, 'transfer', None)!r} and "
+                f"optimizer={self.optimizer!r}, which solve this linear head by "
+                "L-BFGS; optimizer='adamw' uses lr.",
+                UserWarning,
+                stacklevel=5,  # this, fit, _fit_context, all_or_nothing
+            )
         if cache:
             module.to(device)
             X_train = self._features_once(module, X_train, device)
@@ -693,6 +766,7 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             plan=plan,
             valid=valid,
             class_weight=self._class_weights(y),
+            cached=cache,
         )
         tag, resume = self._checkpointing(net, X_train, y_train)
         try:

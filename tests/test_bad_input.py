@@ -815,7 +815,7 @@ def _cases():
     for est, param, value, make in (
         ("FineTunedCNNClassifier", "transfer", "magic", _cnn),
         ("FineTunedCNNClassifier", "batchnorm", "sometimes", _cnn),
-        ("FineTunedCNNClassifier", "optimizer", "lbfgs", _cnn),
+        ("FineTunedCNNClassifier", "optimizer", "rmsprop", _cnn),
         ("PretrainedEmbeddingClassifier", "transfer", "feature_extraction", _text),
         ("PretrainedEmbeddingClassifier", "encoder", "lstm", _text),
         ("PretrainedEmbeddingClassifier", "oov", "guess", _text),
@@ -832,6 +832,26 @@ def _cases():
             ValueError,
             f"The '{param}' parameter of {est} must be",
         )
+    add(
+        "lbfgs-beyond-the-head",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "optimizer='lbfgs' with transfer='fine_tune'",
+        lambda tmp: _cnn(optimizer="lbfgs", transfer="fine_tune").fit(IMAGES, LABELS),
+        ValueError,
+        "optimizer='lbfgs' trains the head alone, over the whole training set",
+    )
+    add(
+        "lbfgs-with-dropout",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "optimizer='lbfgs' with dropout=0.2",
+        lambda tmp: _cnn(
+            optimizer="lbfgs", transfer="feature_extraction", dropout=0.2
+        ).fit(IMAGES, LABELS),
+        ValueError,
+        "dropout makes the loss random, which its line search cannot follow",
+    )
     for param, value in (
         ("lr", 0.0),
         ("lr", -1.0),

@@ -15,9 +15,10 @@ from sktransfer import (
     PretrainedEmbeddingClassifier,
     PretrainedFeatureExtractor,
 )
-from sktransfer.utils._testing import FAST_TRAINING
+from sktransfer.utils._testing import FAST_TRAINING, IGNORED_PARAMS
 
 
+@pytest.mark.filterwarnings(IGNORED_PARAMS)
 @pytest.mark.parametrize("transfer", ["fine_tune", "feature_extraction", "structure"])
 def test_image_classifier_round_trip(tmp_path, digits, transfer):
     X, y = digits

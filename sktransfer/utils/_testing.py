@@ -3,6 +3,14 @@
 FAST_TRAINING = {"max_epochs": 15, "lr": 1e-2, "batch_size": 32, "device": "cpu"}
 """Training knobs that make an estimator fit in well under a second on a CPU."""
 
+FAST_PROBE = {k: v for k, v in FAST_TRAINING.items() if k != "lr"}
+"""FAST_TRAINING for a linear head on cached features, which the default
+optimizer solves by L-BFGS: ``lr`` does not apply (and setting it warns)."""
+
+IGNORED_PARAMS = "ignore:.* has no effect with transfer=:UserWarning"
+"""A ``pytest.mark.filterwarnings`` spec for tests that share one setting
+across transfer modes that do not all use it (as ``transfer_gain_curve``)."""
+
 
 def fast_instances():
     """One fast, seeded instance of every numeric-input estimator."""
@@ -61,7 +69,9 @@ def transformer_instances():
 
     fast = {**FAST_TRAINING, "max_epochs": 5, "max_length": 32}
     return [
-        FineTunedTransformerClassifier(random_state=0, **fast),
+        FineTunedTransformerClassifier(  # frozen: a probe L-BFGS solves, no lr
+            random_state=0, **{**FAST_PROBE, "max_epochs": 5, "max_length": 32}
+        ),
         FineTunedTransformerClassifier(
             transfer="partial",
             trainable_layers=1,

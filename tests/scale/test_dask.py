@@ -8,7 +8,7 @@ import pytest
 from sklearn.model_selection import GridSearchCV
 
 from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
-from sktransfer.utils._testing import FAST_TRAINING
+from sktransfer.utils._testing import FAST_TRAINING, IGNORED_PARAMS
 
 distributed = pytest.importorskip("distributed")
 
@@ -32,6 +32,7 @@ def _search(estimator, grid, X, y):
     return GridSearchCV(estimator, grid, cv=2, error_score="raise").fit(X, y)
 
 
+@pytest.mark.filterwarnings(IGNORED_PARAMS)
 def test_search_over_transfer_modes_matches_n_jobs_1(
     client, digits_split, source_model
 ):

@@ -22,6 +22,7 @@ from sktransfer.text import TransformerTransferModule, resolve_transformer  # no
 from sktransfer.transfer import shared_parameters  # noqa: E402
 
 FAST = {"max_length": 128, "device": "cpu", "random_state": 0, "lr": 1e-2}
+PROBE = {k: v for k, v in FAST.items() if k != "lr"}  # frozen: L-BFGS, no lr
 DESCRIPTIONS = {
     "rec.sport.hockey": "ice hockey",
     "sci.space": "space and astronomy",
@@ -129,7 +130,7 @@ def test_frozen_keeps_weights_bit_identical_and_embeds_once(small, source, monke
         return features(self, packed)
 
     monkeypatch.setattr(TransformerTransferModule, "features", counting)
-    clf = FineTunedTransformerClassifier(max_epochs=20, **FAST)
+    clf = FineTunedTransformerClassifier(max_epochs=20, **PROBE)
     clf.fit(small["X"], small["y"])
     assert sum(calls) == len(small["X"])  # embedded once, not once per epoch
     assert _changed(clf, source) == set()
@@ -181,7 +182,7 @@ def test_fitted_classifier_as_source(small):
         transfer="fine_tune", max_epochs=1, **FAST
     ).fit(small["X"][:24], small["y"][:24])
     relabelled = np.where(small["y"][:24] == "sci.space", "space", "other")
-    second = FineTunedTransformerClassifier(first, **FAST, max_epochs=5).fit(
+    second = FineTunedTransformerClassifier(first, **PROBE, max_epochs=5).fit(
         small["X"][:24], relabelled
     )
     assert list(second.classes_) == ["other", "space"]
@@ -190,7 +191,7 @@ def test_fitted_classifier_as_source(small):
 
 
 def test_long_texts_are_truncated_at_max_length():
-    clf = FineTunedTransformerClassifier(max_epochs=5, **{**FAST, "max_length": 16})
+    clf = FineTunedTransformerClassifier(max_epochs=5, **{**PROBE, "max_length": 16})
     clf.fit(["hockey puck goal", "rocket orbit moon"], ["sport", "space"])
     text = "the goalie stopped the puck in the final period of the hockey game"
     long = text + " rocket" * 500

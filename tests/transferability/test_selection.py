@@ -14,7 +14,7 @@ from sktransfer.transferability import (
     make_transferability_scorer,
     rank_sources,
 )
-from sktransfer.utils._testing import FAST_TRAINING
+from sktransfer.utils._testing import FAST_PROBE, FAST_TRAINING
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_source_selector_picks_the_informative_source(
 ):
     X, y = target
     estimator = FineTunedCNNClassifier(
-        transfer="feature_extraction", random_state=0, **FAST_TRAINING
+        transfer="feature_extraction", random_state=0, **FAST_PROBE
     )
     selector = SourceSelector(
         estimator, [shuffled_source, source_model], random_state=0

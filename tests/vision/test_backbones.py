@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from sktransfer import FineTunedCNNClassifier
+from sktransfer.utils._testing import FAST_PROBE
 from sktransfer.vision import BACKBONES, Backbone, SmallCNN, register_backbone
 
 
@@ -44,9 +45,7 @@ def test_a_registered_factory_builds_the_backbone_by_name(registry, digits, fast
     assert _widths(FineTunedCNNClassifier("bare", **fast).fit(X, y)) == [4, 4, 4]
 
 
-def test_a_registered_architecture_loads_a_weights_file(
-    registry, tmp_path, digits, fast
-):
+def test_a_registered_architecture_loads_a_weights_file(registry, tmp_path, digits):
     X, y = digits[0][:100], digits[1][:100]
     register_backbone(
         "wide", lambda c, pretrained: Backbone(SmallCNN(c, (8, 16, 16)), c, name="wide")
@@ -54,7 +53,9 @@ def test_a_registered_architecture_loads_a_weights_file(
     weights = SmallCNN(1, (8, 16, 16)).state_dict()
     torch.save(weights, tmp_path / "wide.pt")
     clf = FineTunedCNNClassifier(
-        ("wide", str(tmp_path / "wide.pt")), transfer="feature_extraction", **fast
+        ("wide", str(tmp_path / "wide.pt")),
+        transfer="feature_extraction",
+        **FAST_PROBE,
     ).fit(X, y)
     trained = clf.net_.module_.backbone.state_dict()
     for name, tensor in weights.items():

@@ -15,7 +15,7 @@ from skorch.callbacks import Callback, ProgressBar
 from sktransfer import FineTunedCNNClassifier
 from sktransfer._base import fused_step_runs
 from sktransfer.transfer import TransferModule, shared_parameters
-from sktransfer.utils._testing import FAST_TRAINING
+from sktransfer.utils._testing import FAST_PROBE, FAST_TRAINING, IGNORED_PARAMS
 
 
 def _few_shot(split, n_per_class, seed=0):
@@ -241,7 +241,7 @@ def test_feature_extraction_keeps_the_source_bit_identical(digits_split, source_
         backbone=source_model,
         transfer="feature_extraction",
         random_state=0,
-        **FAST_TRAINING,
+        **FAST_PROBE,
     ).fit(X, y)
     after = _backbone_state(clf)
     assert before.keys() == after.keys()
@@ -270,7 +270,7 @@ def test_feature_extraction_trains_the_head_on_cached_features(
         backbone=source_model,
         transfer="feature_extraction",
         random_state=0,
-        **FAST_TRAINING,
+        **FAST_PROBE,
     ).fit(X, y)
     # one probe image + one pass over the 50 training images, not 15 epochs
     assert sum(calls) == 1 + len(X)
@@ -283,7 +283,7 @@ def test_feature_extraction_trains_the_head_on_cached_features(
         early_stopping=True,
         validation_fraction=0.2,
         random_state=0,
-        **FAST_TRAINING,
+        **FAST_PROBE,
     ).fit(X, y)
     assert sum(calls) == 1 + len(X)  # 40 training + 10 validation images
     assert np.isfinite(clf.net_.history[:, "valid_loss"]).all()  # every epoch
@@ -504,6 +504,7 @@ def test_structure_shares_no_weights_with_the_source(digits_split, source_model)
     assert shared_parameters(source, target) == []
 
 
+@pytest.mark.filterwarnings(IGNORED_PARAMS)
 def test_transfer_beats_scratch_on_digits(digits_split, source_model):
     """Digits 0-4 -> 5-9 with 3 labelled images per class, over 3 draws.
 
@@ -620,6 +621,7 @@ def test_channel_mismatch_with_a_fitted_source(source_model, fast):
         FineTunedCNNClassifier(backbone=source_model, **fast).fit(X, y)
 
 
+@pytest.mark.filterwarnings(IGNORED_PARAMS)
 def test_a_fitted_source_survives_clone_and_grid_search(digits_split, source_model):
     X, y = _few_shot(digits_split, 4)
     clf = FineTunedCNNClassifier(backbone=source_model, random_state=0, **FAST_TRAINING)

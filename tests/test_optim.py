@@ -1,0 +1,135 @@
+"""L-BFGS for the linear probe: optimizer="auto" and "lbfgs"."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
+from sktransfer._optim import LBFGS
+
+
+def _probe(split, n_per_class=10):
+    """Digits 5-9, ``n_per_class`` labelled images each (seeded)."""
+    rng = np.random.RandomState(0)
+    y = split["y_pool"]
+    idx = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(y == c), n_per_class, replace=False)
+            for c in range(5, 10)
+        ]
+    )
+    return split["X_pool"][idx], y[idx]
+
+
+def _fe(source, **params):
+    params = {"transfer": "feature_extraction", **params}
+    return FineTunedCNNClassifier(
+        backbone=source, random_state=0, device="cpu", **params
+    )
+
+
+def test_auto_solves_the_linear_probe_where_adam_steps_fall_short(
+    digits_split, source_model
+):
+    """With the defaults (20 epochs, lr 1e-3, batches of 32) 50 images give
+    AdamW 40 steps: the head stays far from converged. "auto" solves the
+    probe with L-BFGS, as LogisticRegression would, with its C=1 penalty."""
+    X, y = _probe(digits_split)
+    X_test, y_test = digits_split["X_test"], digits_split["y_test"]
+    auto = _fe(source_model).fit(X, y)
+    adamw = _fe(source_model, optimizer="adamw").fit(X, y)
+    assert isinstance(auto.net_.optimizer_, LBFGS)
+    assert auto.net_.optimizer_.param_groups[0]["weight_decay"] == 1 / len(y)
+    assert adamw.net_.optimizer_.param_groups[0]["weight_decay"] == 0.0
+    assert auto.score(X_test, y_test) >= adamw.score(X_test, y_test) + 0.15
+    assert (
+        adamw.net_.history[-1, "train_loss"] > 3 * auto.net_.history[-1, "train_loss"]
+    )
+
+
+def test_the_default_penalty_keeps_probabilities_from_saturating(
+    digits_split, source_model
+):
+    X, y = _probe(digits_split)
+    X_test = digits_split["X_test"]
+    default = _fe(source_model).fit(X, y).predict_proba(X_test)
+    unpenalized = _fe(source_model, weight_decay=0.0).fit(X, y).predict_proba(X_test)
+    assert unpenalized.max(axis=1).mean() > 0.95  # separable: weights grow
+    assert default.max(axis=1).mean() < unpenalized.max(axis=1).mean() - 0.05
+
+
+def test_the_penalty_is_on_weights_and_in_the_loss_the_line_search_sees():
+    torch.manual_seed(0)
+    X, y = torch.randn(40, 3), torch.arange(40) % 2
+    head = torch.nn.Linear(3, 2)
+    optimizer = LBFGS(head.parameters(), weight_decay=0.5)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(head(X), y)
+        loss.backward()
+        return loss
+
+    for _ in range(5):
+        optimizer.step(closure)
+    # at the optimum of loss + 0.25 |W|^2 the gradient of both cancels
+    optimizer.zero_grad()
+    torch.nn.functional.cross_entropy(head(X), y).backward()
+    torch.testing.assert_close(head.weight.grad, -0.5 * head.weight, atol=2e-4, rtol=0)
+    torch.testing.assert_close(head.bias.grad, torch.zeros(2), atol=2e-4, rtol=0)
+
+
+def test_auto_keeps_adamw_where_lbfgs_does_not_fit(digits_split, source_model):
+    """Hidden layers or dropout in the head, more than the head training, or
+    mixed precision: AdamW, as before."""
+    X, y = _probe(digits_split, 3)
+    for params in (
+        {"hidden_layer_sizes": (16,)},
+        {"dropout": 0.1},
+        {"precision": "bf16"},
+        {"transfer": "fine_tune"},
+    ):
+        clf = _fe(source_model, max_epochs=1, **params).fit(X, y)
+        assert type(clf.net_.optimizer_) is torch.optim.AdamW, params
+    # asked for by name, L-BFGS also trains a hidden layer, without a penalty
+    clf = _fe(
+        source_model, optimizer="lbfgs", hidden_layer_sizes=(16,), weight_decay=0.0
+    ).fit(X, y)
+    assert isinstance(clf.net_.optimizer_, LBFGS)
+    assert clf.net_.history[-1, "train_loss"] < 0.01
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"transfer": "fine_tune"}, "with transfer='fine_tune'"),
+        ({"precision": "bf16"}, "precision='bf16' needs precision='32'"),
+    ],
+)
+def test_lbfgs_refuses_what_it_cannot_train(digits_split, source_model, params, match):
+    X, y = _probe(digits_split, 3)
+    with pytest.raises(ValueError, match=match):
+        _fe(source_model, optimizer="lbfgs", **params).fit(X, y)
+
+
+def test_a_linear_head_on_frozen_word_vectors_is_solved_too(glove, news):
+    clf = PretrainedEmbeddingClassifier(
+        glove, hidden_layer_sizes=(), device="cpu", random_state=0
+    ).fit(news["X"], news["y"])
+    assert isinstance(clf.net_.optimizer_, LBFGS)
+    assert clf.score(news["X_test"], news["y_test"]) > 0.6
+    default = PretrainedEmbeddingClassifier(glove, max_epochs=1, device="cpu")
+    assert type(default.fit(news["X"], news["y"]).net_.optimizer_) is torch.optim.AdamW
+
+
+def test_lr_set_for_an_lbfgs_probe_is_reported(digits_split, source_model):
+    """As for other parameters a setting ignores: lr does nothing to L-BFGS."""
+    X, y = _probe(digits_split, 3)
+    with pytest.warns(UserWarning, match="lr=0.01 has no effect with transfer="):
+        _fe(source_model, lr=0.01).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _fe(source_model, lr=0.01, optimizer="adamw", max_epochs=1).fit(X, y)
+        _fe(source_model).fit(X, y)
