@@ -81,10 +81,10 @@ def sktransfer_fit(backbone, X, y, optimizer="adamw"):
         transfer="feature_extraction",
         max_epochs=EPOCHS,
         batch_size=BATCH_SIZE,
-        lr=LR,
         optimizer=optimizer,
         device="cpu",
         random_state=0,
+        **({"lr": LR} if optimizer == "adamw" else {}),  # L-BFGS takes no lr
     )
     return timed(lambda: clf.fit(X, y))
 

@@ -56,13 +56,8 @@ def digits_task():
     idx = stratified_subsample(y_pool, 30, 0)
 
     def transfer(candidate):
-        model = FineTunedCNNClassifier(
-            backbone=candidate,
-            transfer="feature_extraction",
-            max_epochs=50,
-            lr=3e-3,
-            batch_size=16,
-            **fit,
+        model = FineTunedCNNClassifier(  # the linear probe, solved by L-BFGS
+            backbone=candidate, transfer="feature_extraction", **fit
         )
         return model.fit(X_pool[idx], y_pool[idx]).score(X_test, y_test)
 

@@ -24,10 +24,10 @@ search = GridSearchCV(
     FineTunedCNNClassifier(
         backbone=source, max_epochs=20, batch_size=16, random_state=0, device="cpu"
     ),
-    {
-        "transfer": ["feature_extraction", "partial", "fine_tune", "structure"],
-        "lr": [1e-3, 3e-3],
-    },
+    [  # feature extraction solves its linear head by L-BFGS: no lr to search
+        {"transfer": ["feature_extraction"]},
+        {"transfer": ["partial", "fine_tune", "structure"], "lr": [1e-3, 3e-3]},
+    ],
     cv=3,
 )
 search.fit(X_target, y_target)
@@ -35,7 +35,10 @@ print("best:", search.best_params_, f"cv accuracy {search.best_score_:.3f}")
 
 # %%
 results = search.cv_results_
-labels = [f"{p['transfer']}\nlr={p['lr']:g}" for p in results["params"]]
+labels = [
+    p["transfer"] + (f"\nlr={p['lr']:g}" if "lr" in p else "")
+    for p in results["params"]
+]
 order = np.argsort(results["mean_test_score"])
 fig, ax = plt.subplots(figsize=(6, 4))
 ax.barh(np.array(labels)[order], results["mean_test_score"][order])

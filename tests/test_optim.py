@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import Callback
 
 from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
 from sktransfer._optim import LBFGS
@@ -133,3 +134,48 @@ def test_lr_set_for_an_lbfgs_probe_is_reported(digits_split, source_model):
         warnings.simplefilter("error")
         _fe(source_model, lr=0.01, optimizer="adamw", max_epochs=1).fit(X, y)
         _fe(source_model).fit(X, y)
+
+
+def test_an_lbfgs_fit_resumed_from_its_checkpoint_equals_an_uninterrupted_one(
+    tmp_path, digits_split, source_model
+):
+    """The L-BFGS state (its curvature pairs) is in the checkpoint: on 400
+    images the probe takes three steps of 20 iterations, and the power goes
+    after the first."""
+
+    class Epochs(Callback):
+        def __init__(self, cut=None):
+            self.cut = cut
+
+        def initialize(self):
+            self.run = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.run += 1
+            if len(net.history) == self.cut:
+                raise RuntimeError("power cut")
+
+    X, y = _probe(digits_split, 80)
+    settings = {"max_epochs": 4}
+
+    def fit(cut=None, checkpoint_dir=tmp_path):
+        clf = _fe(
+            source_model,
+            checkpoint_dir=checkpoint_dir,
+            callbacks=[("epochs", Epochs(cut))],
+            **settings,
+        )
+        return clf.fit(X, y)
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        fit(cut=2)
+    resumed = fit()
+    assert dict(resumed.net_.callbacks_)["epochs"].run == 3  # 1 from the checkpoint
+    straight = fit(checkpoint_dir=None)
+    losses = straight.net_.history[:, "train_loss"]
+    assert losses[2] < losses[1] < losses[0]  # still moving after the cut
+    np.testing.assert_array_equal(
+        resumed.predict_proba(digits_split["X_test"]),
+        straight.predict_proba(digits_split["X_test"]),
+    )
