@@ -146,8 +146,8 @@ default="glove-wiki-gigaword-50"
     >>> kv = KeyedVectors(vector_size=2)
     >>> kv.add_vectors(["good", "great", "bad", "awful"],
     ...                [[1, 0], [0.9, 0.1], [-1, 0], [-0.9, -0.1]])
-    >>> clf = PretrainedEmbeddingClassifier(kv, hidden_layer_sizes=(), lr=0.1,
-    ...                                     max_epochs=30, random_state=0)
+    >>> clf = PretrainedEmbeddingClassifier(kv, hidden_layer_sizes=(),
+    ...                                     random_state=0)
     >>> clf = clf.fit(["good film", "bad film", "great", "awful"],
     ...               ["pos", "neg", "pos", "neg"])
     >>> clf.predict(["a great film", "an awful one"]).tolist()

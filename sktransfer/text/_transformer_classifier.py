@@ -103,8 +103,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
     Examples
     --------
     >>> from sktransfer import FineTunedTransformerClassifier
-    >>> clf = FineTunedTransformerClassifier(lr=1e-2, max_epochs=30,
-    ...                                      random_state=0, device="cpu")
+    >>> clf = FineTunedTransformerClassifier(random_state=0, device="cpu")
     >>> clf = clf.fit(["the goalie saved the puck", "the rocket reached orbit",
     ...                "a hockey game tonight", "astronauts on the station"],
     ...               ["sport", "space", "sport", "space"])
