@@ -39,7 +39,7 @@ from sktransfer._checkpoint import (
     remove_checkpoint,
 )
 from sktransfer._nn import Standardize
-from sktransfer._optim import LBFGS
+from sktransfer._optim import LBFGS, StopWhenConverged
 from sktransfer._persistence import history_from
 from sktransfer.transfer import batched_features
 from sktransfer.transfer._module import feature_progress
@@ -115,7 +115,9 @@ TRAINING_PARAMS_DOC = """
 class, default="auto"
         The optimizer. ``"lbfgs"``: L-BFGS over the whole training set at once
         (``lr`` and the training batches do not apply; ``weight_decay`` is an
-        L2 penalty), the solver of scikit-learn's ``LogisticRegression``; only
+        L2 penalty; an epoch is one step of up to 20 iterations, and training
+        ends once a step finds nothing left to do), the solver of
+        scikit-learn's ``LogisticRegression``; only
         for a head that trains alone on features the frozen source computed
         once, without dropout, at ``precision="32"`` and without
         ``accelerator``. ``"auto"``: ``"lbfgs"`` where the head is linear and
@@ -651,6 +653,9 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += self._user_callbacks()
+        optimizer = self._optimizer_class(module.head if cached else None)
+        if optimizer is LBFGS:  # after the user's: their scoring sees the last epoch
+            callbacks.append(("lbfgs_converged", StopWhenConverged()))
         if valid is not None:  # last: the user's scoring sees the final epoch
             callbacks.append(
                 (
@@ -682,7 +687,6 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         else:
             # whole-array batches, no per-sample Dataset/collate work
             extra = {"iterator_train": batch_iterator, "iterator_valid": batch_iterator}
-        optimizer = self._optimizer_class(module.head if cached else None)
         weight_decay = self.weight_decay
         if weight_decay is None:  # as LogisticRegression(C=1.0) for L-BFGS
             weight_decay = 1.0 / max(n_train, 1) if optimizer is LBFGS else 0.0
@@ -819,11 +823,14 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             net.partial_fit(X, y, epochs=remaining)
 
     def _finished(self, net):
-        """Whether training ran its course: every epoch, or until early
-        stopping ended it (not Ctrl-C, which skorch ends quietly)."""
-        stopper = dict(net.callbacks_).get("early_stopping")
+        """Whether training ran its course: every epoch, until early stopping
+        ended it, or until L-BFGS converged (not Ctrl-C, which skorch ends
+        quietly)."""
+        callbacks = dict(net.callbacks_)
+        stopper = callbacks.get("early_stopping")
         stopped_early = stopper is not None and stopper.misses_ >= stopper.patience
-        return len(net.history) >= self.max_epochs or stopped_early
+        converged = getattr(callbacks.get("lbfgs_converged"), "stopped_", False)
+        return len(net.history) >= self.max_epochs or stopped_early or converged
 
     def _warn_interrupted(self, net):
         """skorch ends training quietly on Ctrl-C; say so, the model is usable."""

@@ -1,6 +1,7 @@
 """L-BFGS for a head trained on features computed once (the linear probe)."""
 
 import torch
+from skorch.callbacks import Callback
 
 
 class LBFGS(torch.optim.LBFGS):
@@ -29,6 +30,12 @@ class LBFGS(torch.optim.LBFGS):
         the gradient.
     max_iter : int, default=20
         Iterations per step.
+
+    Attributes
+    ----------
+    converged : bool
+        Whether the last step found the gradient within ``tol`` before
+        iterating (see :class:`StopWhenConverged`).
     """
 
     def __init__(self, params, lr=1.0, weight_decay=0.0, max_iter=20):
@@ -46,19 +53,39 @@ class LBFGS(torch.optim.LBFGS):
             line_search_fn="strong_wolfe",
         )
         self.param_groups[0]["weight_decay"] = weight_decay  # saved with the state
+        self.converged = False
 
     def step(self, closure):
         """One L-BFGS step; ``closure`` clears the grads, computes the loss and
         its gradient, and returns the loss."""
         group = self.param_groups[0]
-        if not group["weight_decay"]:
-            return super().step(closure)
-        params = [p for p in group["params"] if p.dim() > 1]
+        if group["weight_decay"]:
+            params = [p for p in group["params"] if p.dim() > 1]
+            unpenalized = closure
 
-        def penalized():  # run with grad enabled, as torch runs the closure
-            loss = closure()
-            penalty = sum(p.pow(2).sum() for p in params) * group["weight_decay"] / 2
-            penalty.backward()
-            return loss + penalty.detach()
+            def closure():  # run with grad enabled, as torch runs the closure
+                loss = unpenalized()
+                penalty = sum(p.pow(2).sum() for p in params) * group["weight_decay"]
+                (penalty / 2).backward()
+                return loss + penalty.detach() / 2
 
-        return super().step(penalized)
+        state = self.state[self._params[0]]
+        before = state.get("n_iter", 0)
+        loss = super().step(closure)
+        self.converged = state["n_iter"] == before  # no iteration was needed
+        return loss
+
+
+class StopWhenConverged(Callback):
+    """End training at the epoch whose :class:`LBFGS` step found nothing left
+    to do, as ``LogisticRegression`` stops at convergence: the remaining
+    epochs would each repeat that check."""
+
+    def initialize(self):
+        self.stopped_ = False
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        if getattr(net.optimizer_, "converged", False):
+            self.stopped_ = True
+            raise KeyboardInterrupt  # how skorch's EarlyStopping ends a fit

@@ -179,3 +179,22 @@ def test_an_lbfgs_fit_resumed_from_its_checkpoint_equals_an_uninterrupted_one(
         resumed.predict_proba(digits_split["X_test"]),
         straight.predict_proba(digits_split["X_test"]),
     )
+
+
+def test_training_ends_once_lbfgs_has_converged(tmp_path, digits_split, source_model):
+    """As LogisticRegression stops at convergence: the epoch whose step finds
+    the gradient within tol ends the fit, which counts as finished (no
+    interruption warning, no checkpoint left to resume)."""
+    X, y = _probe(digits_split, 80)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = _fe(source_model, max_epochs=50, checkpoint_dir=tmp_path).fit(X, y)
+    epochs = len(clf.net_.history)
+    assert 2 <= epochs < 10
+    assert dict(clf.net_.callbacks_)["lbfgs_converged"].stopped_
+    assert not list(tmp_path.glob("checkpoint-*.pt"))
+    losses = clf.net_.history[:, "train_loss"]  # each at its step's start
+    assert losses[-1] == pytest.approx(losses[-2], abs=1e-4) and losses[-1] < losses[0]
+    adamw = _fe(source_model, optimizer="adamw", max_epochs=3).fit(X, y)
+    assert "lbfgs_converged" not in dict(adamw.net_.callbacks_)
+    assert len(adamw.net_.history) == 3
