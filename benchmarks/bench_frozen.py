@@ -69,7 +69,9 @@ fit's time, interleaved in one process, median of 24, 308 -> 285 ms and 191 ->
 Since 2026-11-29 (third session) the estimators' default optimizer is "auto",
 which solves a linear probe on cached features by L-BFGS. The matched columns
 pass optimizer="adamw", the training the skorch recipe does; the last three
-time the default.
+time the default. That default first ran all 20 epochs (SmallCNN 0.12 s, 6.9x;
+EfficientNet 1.66 s, 19.1x); since the fit ends at the epoch whose L-BFGS step
+finds nothing left to do (4 epochs here), the same weights in 0.11 s (8.8x).
 """
 
 
