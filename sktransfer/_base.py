@@ -750,7 +750,7 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             warnings.warn(  # worded to match IGNORED_PARAM_WARNING
                 f"{type(self).__name__}: lr={self.lr!r} has no effect with "
                 f"transfer={getattr(self, 'transfer', None)!r} and "
-                f"optimizer={self.optimizer!r}, which solve this linear head by "
+                f"optimizer={self.optimizer!r}, which solve this head by "
                 "L-BFGS; optimizer='adamw' uses lr.",
                 UserWarning,
                 stacklevel=5,  # this, fit, _fit_context, all_or_nothing
