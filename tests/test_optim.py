@@ -5,10 +5,10 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback
 
 from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
 from sktransfer._optim import LBFGS
+from sktransfer.utils._testing import Epochs
 
 
 def _probe(split, n_per_class=10):
@@ -142,19 +142,6 @@ def test_an_lbfgs_fit_resumed_from_its_checkpoint_equals_an_uninterrupted_one(
     """The L-BFGS state (its curvature pairs) is in the checkpoint: on 400
     images the probe takes three steps of 20 iterations, and the power goes
     after the first."""
-
-    class Epochs(Callback):
-        def __init__(self, cut=None):
-            self.cut = cut
-
-        def initialize(self):
-            self.run = 0
-            return self
-
-        def on_epoch_end(self, net, **kwargs):
-            self.run += 1
-            if len(net.history) == self.cut:
-                raise RuntimeError("power cut")
 
     X, y = _probe(digits_split, 80)
     settings = {"max_epochs": 4}

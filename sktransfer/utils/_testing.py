@@ -1,5 +1,7 @@
 """Fast settings for tests and conformance checks, kept in one place."""
 
+from skorch.callbacks import Callback
+
 FAST_TRAINING = {"max_epochs": 15, "lr": 1e-2, "batch_size": 32, "device": "cpu"}
 """Training knobs that make an estimator fit in well under a second on a CPU."""
 
@@ -10,6 +12,23 @@ optimizer solves by L-BFGS: ``lr`` does not apply (and setting it warns)."""
 IGNORED_PARAMS = "ignore:.* has no effect with transfer=:UserWarning"
 """A ``pytest.mark.filterwarnings`` spec for tests that share one setting
 across transfer modes that do not all use it (as ``transfer_gain_curve``)."""
+
+
+class Epochs(Callback):
+    """Counts the epochs a fit runs itself (``run``); with ``cut``, the power
+    goes (a RuntimeError) at the end of that epoch -- for checkpoint tests."""
+
+    def __init__(self, cut=None):
+        self.cut = cut
+
+    def initialize(self):
+        self.run = 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.run += 1
+        if len(net.history) == self.cut:
+            raise RuntimeError("power cut")
 
 
 def fast_instances():

@@ -15,7 +15,12 @@ from skorch.callbacks import Callback, ProgressBar
 from sktransfer import FineTunedCNNClassifier
 from sktransfer._base import fused_step_runs
 from sktransfer.transfer import TransferModule, shared_parameters
-from sktransfer.utils._testing import FAST_PROBE, FAST_TRAINING, IGNORED_PARAMS
+from sktransfer.utils._testing import (
+    FAST_PROBE,
+    FAST_TRAINING,
+    IGNORED_PARAMS,
+    Epochs,
+)
 
 
 def _few_shot(split, n_per_class, seed=0):
@@ -753,19 +758,6 @@ def test_a_checkpoint_resumes_only_a_fit_from_the_same_source(
     tmp_path, digits_split, source_model, fast
 ):
     X, y = _few_shot(digits_split, 10)
-
-    class Epochs(Callback):
-        def __init__(self, cut=None):
-            self.cut = cut
-
-        def initialize(self):
-            self.run = 0
-            return self
-
-        def on_epoch_end(self, net, **kwargs):
-            self.run += 1
-            if len(net.history) == self.cut:
-                raise RuntimeError("power cut")
 
     def fit(source, cut=None):
         """Epochs this fit ran itself (0 if it crashed)."""
