@@ -554,6 +554,28 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             )
         return self.optimizer
 
+    def _check_optimizer(self, cached_head):
+        """Before training: refuse ``optimizer="lbfgs"`` where it cannot train,
+        and report an ``lr`` that L-BFGS will not use."""
+        obstacle = self._lbfgs_obstacle(cached_head)
+        if self.optimizer == "lbfgs" and obstacle is not None:
+            raise ValueError(
+                "optimizer='lbfgs' trains the head alone, over the whole "
+                f"training set at once; {obstacle}. Use optimizer='adamw'."
+            )
+        lr_default = inspect.signature(type(self)).parameters["lr"].default
+        if self._optimizer_class(cached_head) is LBFGS and _differs(
+            self.lr, lr_default
+        ):
+            warnings.warn(  # worded to match IGNORED_PARAM_WARNING
+                f"{type(self).__name__}: lr={self.lr!r} has no effect with "
+                f"transfer={getattr(self, 'transfer', None)!r} and "
+                f"optimizer={self.optimizer!r}, which solve this head by "
+                "L-BFGS; optimizer='adamw' uses lr.",
+                UserWarning,
+                stacklevel=6,  # this, _train, fit, _fit_context, all_or_nothing
+            )
+
     def _lbfgs_obstacle(self, cached_head):
         """Why L-BFGS cannot train this fit (None: it can)."""
         if cached_head is None:
@@ -738,23 +760,7 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             for name, p in module.named_parameters()
             if not name.startswith("head.")
         )
-        obstacle = self._lbfgs_obstacle(module.head if cache else None)
-        if self.optimizer == "lbfgs" and obstacle is not None:
-            raise ValueError(
-                "optimizer='lbfgs' trains the head alone, over the whole "
-                f"training set at once; {obstacle}. Use optimizer='adamw'."
-            )
-        lr_default = inspect.signature(type(self)).parameters["lr"].default
-        lbfgs = self._optimizer_class(module.head if cache else None) is LBFGS
-        if lbfgs and _differs(self.lr, lr_default):
-            warnings.warn(  # worded to match IGNORED_PARAM_WARNING
-                f"{type(self).__name__}: lr={self.lr!r} has no effect with "
-                f"transfer={getattr(self, 'transfer', None)!r} and "
-                f"optimizer={self.optimizer!r}, which solve this head by "
-                "L-BFGS; optimizer='adamw' uses lr.",
-                UserWarning,
-                stacklevel=5,  # this, fit, _fit_context, all_or_nothing
-            )
+        self._check_optimizer(module.head if cache else None)
         if cache:
             module.to(device)
             X_train = self._features_once(module, X_train, device)
