@@ -63,11 +63,15 @@ class LBFGS(torch.optim.LBFGS):
             params = [p for p in group["params"] if p.dim() > 1]
             unpenalized = closure
 
-            def closure():  # run with grad enabled, as torch runs the closure
+            def closure():
                 loss = unpenalized()
-                penalty = sum(p.pow(2).sum() for p in params) * group["weight_decay"]
-                (penalty / 2).backward()
-                return loss + penalty.detach() / 2
+                with torch.no_grad():  # the penalty's gradient, without a backward
+                    for p in params:
+                        if p.grad is None:  # a weight the loss does not use
+                            p.grad = torch.zeros_like(p)
+                        p.grad.add_(p, alpha=group["weight_decay"])
+                    penalty = sum(p.pow(2).sum() for p in params)
+                return loss + penalty * group["weight_decay"] / 2
 
         state = self.state[self._params[0]]
         before = state.get("n_iter", 0)

@@ -82,6 +82,23 @@ def test_the_penalty_is_on_weights_and_in_the_loss_the_line_search_sees():
     torch.testing.assert_close(head.bias.grad, torch.zeros(2), atol=2e-4, rtol=0)
 
 
+def test_the_penalty_shrinks_a_weight_the_loss_does_not_use():
+    torch.manual_seed(0)
+    X, y = torch.randn(40, 3), torch.arange(40) % 2
+    used, unused = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    optimizer = LBFGS([*used.parameters(), *unused.parameters()], weight_decay=0.5)
+
+    def closure():
+        optimizer.zero_grad()  # grads are None until the loss fills them
+        loss = torch.nn.functional.cross_entropy(used(X), y)
+        loss.backward()
+        return loss
+
+    for _ in range(5):
+        optimizer.step(closure)
+    assert unused.weight.abs().max() < 1e-4  # only its penalty acted on it
+
+
 def test_auto_keeps_adamw_where_lbfgs_does_not_fit(digits_split, source_model):
     """Hidden layers or dropout in the head, more than the head training, or
     mixed precision: AdamW, as before."""
