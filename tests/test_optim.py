@@ -82,6 +82,38 @@ def test_the_penalty_is_on_weights_and_in_the_loss_the_line_search_sees():
     torch.testing.assert_close(head.bias.grad, torch.zeros(2), atol=2e-4, rtol=0)
 
 
+@pytest.mark.parametrize("history_size", [100, 4])
+def test_the_steps_are_torchs_lbfgs_steps(history_size):
+    """The direction from the compact form is the two-loop recursion's: the
+    same iterates as torch's L-BFGS with the same line search, also once
+    the history is full and its oldest pairs are dropped."""
+    torch.manual_seed(0)
+    X = torch.randn(200, 10)
+    y = (X @ torch.randn(10, 3) + torch.randn(200, 3)).argmax(1)
+    heads = [torch.nn.Linear(10, 3), torch.nn.Linear(10, 3)]
+    heads[1].load_state_dict(heads[0].state_dict())
+    ours = LBFGS(heads[0].parameters())
+    theirs = torch.optim.LBFGS(
+        heads[1].parameters(), tolerance_grad=1e-4, line_search_fn="strong_wolfe"
+    )
+    for optimizer, head in zip((ours, theirs), heads):
+        optimizer.param_groups[0]["history_size"] = history_size
+
+        def closure(optimizer=optimizer, head=head):
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(head(X), y)
+            loss.backward()
+            return loss
+
+        for _ in range(2):  # the history carries over from step to step
+            optimizer.step(closure)
+    n_iter = ours.state[heads[0].weight]["n_iter"]
+    assert n_iter == theirs.state[heads[1].weight]["n_iter"]
+    assert n_iter > 4  # the short history was full
+    torch.testing.assert_close(heads[0].weight, heads[1].weight, atol=1e-4, rtol=0)
+    torch.testing.assert_close(heads[0].bias, heads[1].bias, atol=1e-4, rtol=0)
+
+
 def test_the_penalty_shrinks_a_weight_the_loss_does_not_use():
     torch.manual_seed(0)
     X, y = torch.randn(40, 3), torch.arange(40) % 2
