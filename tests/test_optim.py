@@ -96,7 +96,7 @@ def test_the_steps_are_torchs_lbfgs_steps(history_size):
     theirs = torch.optim.LBFGS(
         heads[1].parameters(), tolerance_grad=1e-4, line_search_fn="strong_wolfe"
     )
-    for optimizer, head in zip((ours, theirs), heads):
+    for optimizer, head in zip((ours, theirs), heads, strict=True):
         optimizer.param_groups[0]["history_size"] = history_size
 
         def closure(optimizer=optimizer, head=head):
