@@ -2,7 +2,11 @@
 
 import torch
 from skorch.callbacks import Callback
-from torch.optim.lbfgs import _strong_wolfe
+
+try:  # private in torch: a release that moves it gets torch's own step
+    from torch.optim.lbfgs import _strong_wolfe
+except ImportError:  # pragma: no cover - the fallback is tested by patching
+    _strong_wolfe = None
 
 
 class LBFGS(torch.optim.LBFGS):
@@ -83,7 +87,10 @@ class LBFGS(torch.optim.LBFGS):
 
         state = self.state[self._params[0]]
         before = state.get("n_iter", 0)
-        loss = self._minimize(torch.enable_grad()(closure), state)
+        if _strong_wolfe is None:  # the same iterates, the two-loop direction
+            loss = super().step(closure)
+        else:
+            loss = self._minimize(torch.enable_grad()(closure), state)
         self.converged = state["n_iter"] == before  # no iteration was needed
         return loss
 

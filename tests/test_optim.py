@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
+from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier, _optim
 from sktransfer._optim import LBFGS
 from sktransfer.utils._testing import Epochs
 
@@ -82,11 +82,15 @@ def test_the_penalty_is_on_weights_and_in_the_loss_the_line_search_sees():
     torch.testing.assert_close(head.bias.grad, torch.zeros(2), atol=2e-4, rtol=0)
 
 
+@pytest.mark.parametrize("line_search", ["imported", "missing"])
 @pytest.mark.parametrize("history_size", [100, 4])
-def test_the_steps_are_torchs_lbfgs_steps(history_size):
+def test_the_steps_are_torchs_lbfgs_steps(history_size, line_search, monkeypatch):
     """The direction from the compact form is the two-loop recursion's: the
     same iterates as torch's L-BFGS with the same line search, also once
-    the history is full and its oldest pairs are dropped."""
+    the history is full and its oldest pairs are dropped. A torch without
+    the private line search the step imports gets torch's own step."""
+    if line_search == "missing":
+        monkeypatch.setattr(_optim, "_strong_wolfe", None)
     torch.manual_seed(0)
     X = torch.randn(200, 10)
     y = (X @ torch.randn(10, 3) + torch.randn(200, 3)).argmax(1)
