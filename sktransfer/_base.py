@@ -132,7 +132,9 @@ class, default="auto"
         ``weight_decay / 2 * |W|^2`` on the head's weight matrices. ``None``:
         ``1 / n_samples`` for L-BFGS -- the penalty of scikit-learn's
         ``LogisticRegression(C=1.0)``, which keeps the probabilities of a
-        small training set from saturating -- and 0 for the others.
+        small training set from saturating -- and 0 for the others. An
+        optimizer class that takes no weight decay (torch's ``Rprop``,
+        ``LBFGS``) needs ``None`` or 0.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the training loss, as in scikit-learn:
         ``{label: weight}`` (classes left out weigh 1), or ``"balanced"``,
@@ -478,6 +480,14 @@ IGNORED_PARAM_WARNING = r".* has no effect with transfer="
 warning, for ``warnings.filterwarnings``."""
 
 
+def _takes(optimizer, keyword):
+    """Whether the optimizer class accepts ``keyword`` when built."""
+    parameters = inspect.signature(optimizer).parameters.values()
+    return any(
+        p.name == keyword or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
+    )
+
+
 def _differs(value, default):
     """``value != default`` for any value (an array compares as different)."""
     try:
@@ -557,6 +567,13 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
     def _check_optimizer(self, cached_head):
         """Before training: refuse ``optimizer="lbfgs"`` where it cannot train,
         and report an ``lr`` that L-BFGS will not use."""
+        optimizer = self._optimizer_class(cached_head)
+        if self.weight_decay and not _takes(optimizer, "weight_decay"):
+            raise ValueError(
+                f"optimizer={optimizer.__name__} takes no weight_decay, so "
+                f"weight_decay={self.weight_decay!r} cannot apply; leave "
+                "weight_decay=None with it."
+            )
         obstacle = self._lbfgs_obstacle(cached_head)
         if self.optimizer == "lbfgs" and obstacle is not None:
             raise ValueError(
@@ -564,9 +581,7 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
                 f"training set at once; {obstacle}. Use optimizer='adamw'."
             )
         lr_default = inspect.signature(type(self)).parameters["lr"].default
-        if self._optimizer_class(cached_head) is LBFGS and _differs(
-            self.lr, lr_default
-        ):
+        if optimizer is LBFGS and _differs(self.lr, lr_default):
             warnings.warn(  # worded to match IGNORED_PARAM_WARNING
                 f"{type(self).__name__}: lr={self.lr!r} has no effect with "
                 f"transfer={getattr(self, 'transfer', None)!r} and "
@@ -712,6 +727,8 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         weight_decay = self.weight_decay
         if weight_decay is None:  # as LogisticRegression(C=1.0) for L-BFGS
             weight_decay = 1.0 / max(n_train, 1) if optimizer is LBFGS else 0.0
+        if _takes(optimizer, "weight_decay"):  # torch's Rprop, LBFGS do not
+            extra["optimizer__weight_decay"] = weight_decay
         if optimizer is LBFGS:  # one step per epoch, over every sample
             extra["iterator_train__batch_size"] = max(n_train, 1)
         elif isinstance(self.optimizer, str) and fused_step_runs(  # named only
@@ -726,7 +743,6 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             module=module,
             criterion=torch.nn.CrossEntropyLoss,
             optimizer=optimizer,
-            optimizer__weight_decay=weight_decay,
             optimizer__param_groups=plan.param_groups if plan is not None else [],
             lr=self.lr,
             max_epochs=self.max_epochs,

@@ -897,6 +897,17 @@ def _cases():
         "is not a torch.optim.Optimizer subclass",
     )
     add(
+        "weight-decay-for-an-optimizer-without-it",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "optimizer=torch.optim.Rprop, weight_decay=0.1 (Rprop takes none)",
+        lambda tmp: _cnn(optimizer=torch.optim.Rprop, weight_decay=0.1).fit(
+            IMAGES, LABELS
+        ),
+        ValueError,
+        "optimizer=Rprop takes no weight_decay",
+    )
+    add(
         "callbacks-not-callbacks",
         "hyperparameters",
         "FineTunedCNNClassifier",

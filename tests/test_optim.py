@@ -238,3 +238,21 @@ def test_training_ends_once_lbfgs_has_converged(tmp_path, digits_split, source_m
     adamw = _fe(source_model, optimizer="adamw", max_epochs=3).fit(X, y)
     assert "lbfgs_converged" not in dict(adamw.net_.callbacks_)
     assert len(adamw.net_.history) == 3
+
+
+@pytest.mark.parametrize("optimizer", [torch.optim.Rprop, torch.optim.LBFGS])
+def test_an_optimizer_class_without_weight_decay_trains(digits_split, optimizer):
+    """torch's Rprop and LBFGS take no weight_decay: with weight_decay=None
+    (or 0) it is not passed to them."""
+    X, y = _probe(digits_split, 5)
+    for weight_decay in (None, 0.0):
+        clf = FineTunedCNNClassifier(
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            max_epochs=2,
+            random_state=0,
+            device="cpu",
+        ).fit(X, y)
+        assert type(clf.net_.optimizer_) is optimizer
+        assert len(clf.net_.history) == 2
+        assert np.isfinite(clf.net_.history[-1, "train_loss"])
