@@ -807,6 +807,7 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
                 f"batch_size={self.batch_size}; use a smaller batch_size (or "
                 "device='cpu'). The estimator was left as it was before fit."
             ) from exc
+        self._refuse_diverged(net, tag)
         if not self._finished(net):
             self._warn_interrupted(net)
         elif tag is not None:
@@ -815,6 +816,30 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             remove_checkpoint(self.checkpoint_dir, tag)
         self.net_ = net
         return net
+
+    def _refuse_diverged(self, net, tag):
+        """Refuse a fit whose trained weights hold NaN or infinity (the
+        optimizer diverged), as scikit-learn's MLP does: its predictions
+        would be NaN probabilities and one class for every input. Checked
+        after training, so early stopping may first restore its best epoch.
+        The checkpoint of such a fit is removed: resuming it cannot help."""
+        broken = [
+            name
+            for name, param in net.module_.named_parameters()
+            if param.requires_grad and not bool(torch.isfinite(param).all())
+        ]
+        if not broken:
+            return
+        if tag is not None:
+            remove_checkpoint(self.checkpoint_dir, tag)
+        loss = net.history[-1, "train_loss"] if len(net.history) else float("nan")
+        raise ValueError(
+            f"{type(self).__name__}: training diverged: after "
+            f"{len(net.history)} epoch(s) the weights {broken[:3]} hold NaN or "
+            f"infinite values (last training loss {loss:.4g}). Lower lr (now "
+            f"{self.lr!r}) or scale the inputs. The estimator was left as it "
+            "was before fit."
+        )
 
     def _checkpointing(self, net, X, y):
         """Add the epoch checkpoint callback; return the fit's fingerprint and

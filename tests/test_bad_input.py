@@ -908,6 +908,15 @@ def _cases():
         "optimizer=Rprop takes no weight_decay",
     )
     add(
+        "training-diverges",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "optimizer='sgd', lr=1e30, max_epochs=3 (the weights become NaN)",
+        lambda tmp: _cnn(optimizer="sgd", lr=1e30, max_epochs=3).fit(IMAGES, LABELS),
+        ValueError,
+        "training diverged",
+    )
+    add(
         "callbacks-not-callbacks",
         "hyperparameters",
         "FineTunedCNNClassifier",

@@ -187,3 +187,27 @@ def test_log_probabilities_stay_finite_where_probabilities_underflow(digits, fas
     np.testing.assert_array_equal(
         clf.predict(X[200:260]), clf.classes_[log_proba.argmax(axis=1)]
     )
+
+
+def test_a_diverged_fit_is_refused_and_keeps_the_previous_model(tmp_path, digits):
+    """SGD at lr=1e6 turns the weights into NaN: the model would answer NaN
+    probabilities and one class for everything. fit says so, keeps the model
+    it had, and leaves no checkpoint to resume."""
+    X, y = digits[0][:100], digits[1][:100]
+    clf = FineTunedCNNClassifier(
+        optimizer="sgd",
+        lr=0.01,
+        max_epochs=2,
+        device="cpu",
+        random_state=0,
+        checkpoint_dir=tmp_path,
+    ).fit(X, y)
+    before = clf.predict_proba(X)
+    with pytest.raises(
+        ValueError,
+        match=r"training diverged: after 2 epoch\(s\) the weights \['backbone\.",
+    ) as error:
+        clf.set_params(lr=1e6).fit(X, y)
+    assert "Lower lr (now 1000000.0)" in str(error.value)
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+    assert not list(tmp_path.iterdir())
