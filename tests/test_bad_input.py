@@ -1109,6 +1109,15 @@ def _cases():
         "must be non-negative rows that sum to 1",
     )
     add(
+        "h-score-negative-ridge",
+        "measuring",
+        "h_score",
+        "ridge=-1 (a negative regularisation)",
+        lambda tmp: _selection().h_score(np.eye(4), [0, 1, 0, 1], ridge=-1),
+        ValueError,
+        "ridge must be a number >= 0; got -1",
+    )
+    add(
         "nce-continuous-source-labels",
         "measuring",
         "nce_score",

@@ -4,6 +4,8 @@ All scores are "higher is better" and computed in float64 with vectorized
 numpy; none fits a classifier on the target.
 """
 
+from numbers import Real
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.multiclass import type_of_target
@@ -273,6 +275,8 @@ def h_score(features, y, *, ridge=1e-6):
             "h_score takes dense features (it inverts their n_features x "
             "n_features covariance); score sparse features with logme_score."
         )
+    if not (isinstance(ridge, Real) and ridge >= 0):  # NaN fails too
+        raise ValueError(f"ridge must be a number >= 0; got {ridge!r}.")
     F = _features(features)
     index, n_classes = _labels(y, len(F))
     F = F - F.mean(axis=0)
