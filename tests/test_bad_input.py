@@ -1047,6 +1047,24 @@ def _cases():
         "n_per_class sizes must be integers >= 1 or None",
     )
     add(
+        "gain-curve-x-y-lengths",
+        "measuring",
+        "transfer_gain_curve",
+        "X with 20 rows, y with 19 labels",
+        lambda tmp: _gain_curve()(_cnn(), IMAGES, LABELS[:-1], IMAGES, LABELS),
+        ValueError,
+        "inconsistent numbers of samples: [20, 19]",
+    )
+    add(
+        "rank-sources-x-y-lengths",
+        "measuring",
+        "rank_sources",
+        "X with 20 rows, y with 19 labels (refused before any candidate runs)",
+        lambda tmp: _selection().rank_sources(["small_cnn"], IMAGES, LABELS[:-1]),
+        ValueError,
+        "inconsistent numbers of samples: [20, 19]",
+    )
+    add(
         "selector-top-k",
         "measuring",
         "SourceSelector",

@@ -9,6 +9,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import check_consistent_length
 
 from sktransfer._base import IGNORED_PARAM_WARNING
 from sktransfer.utils import seed_from
@@ -264,6 +265,8 @@ def transfer_gain_curve(
         or n_repeats < 1
     ):
         raise ValueError(f"n_repeats must be an integer >= 1; got {n_repeats!r}.")
+    check_consistent_length(X, y)  # else the subsamples would pair them wrongly
+    check_consistent_length(X_test, y_test)
     n_per_class = _checked_sizes(n_per_class)
     transfers = _checked_transfers(estimator, transfers)
     baselines = list(dict(baselines or {}).items())

@@ -17,7 +17,11 @@ from sklearn.base import (
 from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import _num_samples, check_is_fitted
+from sklearn.utils.validation import (
+    _num_samples,
+    check_consistent_length,
+    check_is_fitted,
+)
 
 from sktransfer._base import SharedSourceCloneMixin, all_or_nothing, is_fitted_estimator
 from sktransfer.transferability._scores import (
@@ -170,6 +174,7 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None):
         raise ValueError("rank_sources needs at least one candidate source.")
     if _num_samples(X) == 0:
         raise ValueError("rank_sources needs target samples; X is empty.")
+    check_consistent_length(X, y)  # before any candidate runs over X
     rows = []
     for candidate, name in zip(candidates, _names(candidates), strict=True):
         start = time.perf_counter()
