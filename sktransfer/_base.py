@@ -83,7 +83,7 @@ TRAINING_CONSTRAINTS = {
     "lr": [Interval(Real, 0, None, closed="neither")],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "optimizer": [StrOptions({"auto", *OPTIMIZERS}), type],
+    "optimizer": [StrOptions({"auto", *OPTIMIZERS}), type, functools.partial],
     "weight_decay": [Interval(Real, 0, None, closed="left"), None],
     "class_weight": [StrOptions({"balanced"}), dict, None],
     "early_stopping": ["boolean"],
@@ -111,9 +111,11 @@ TRAINING_PARAMS_DOC = """
         Number of passes over the training data.
     batch_size : int, default=32
         Mini-batch size for training and inference.
-    optimizer : {"auto", "adamw", "adam", "sgd", "lbfgs"} or torch optimizer \
-class, default="auto"
-        The optimizer. ``"lbfgs"``: L-BFGS over the whole training set at once
+    optimizer : {"auto", "adamw", "adam", "sgd", "lbfgs"}, torch optimizer \
+class or functools.partial of one, default="auto"
+        The optimizer. A ``functools.partial`` sets the class's other
+        arguments, e.g. ``partial(torch.optim.SGD, momentum=0.9)``.
+        ``"lbfgs"``: L-BFGS over the whole training set at once
         (``lr`` and the training batches do not apply; ``weight_decay`` is an
         L2 penalty; an epoch is one step of up to 20 iterations, and training
         ends once a step finds nothing left to do), the solver of
@@ -488,6 +490,11 @@ def _takes(optimizer, keyword):
     )
 
 
+def _presets(optimizer, keyword):
+    """Whether ``optimizer`` is a ``functools.partial`` that sets ``keyword``."""
+    return keyword in getattr(optimizer, "keywords", {})
+
+
 def _differs(value, default):
     """``value != default`` for any value (an array compares as different)."""
     try:
@@ -557,10 +564,12 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             return LBFGS if lbfgs else OPTIMIZERS["adamw"]
         if isinstance(self.optimizer, str):
             return OPTIMIZERS[self.optimizer]
-        if not issubclass(self.optimizer, torch.optim.Optimizer):
+        built = getattr(self.optimizer, "func", self.optimizer)  # of a partial
+        if not (isinstance(built, type) and issubclass(built, torch.optim.Optimizer)):
             raise TypeError(
                 f"optimizer={self.optimizer!r} is not a torch.optim.Optimizer "
-                f"subclass nor one of {sorted(OPTIMIZERS)}."
+                "subclass (or a functools.partial of one) nor one of "
+                f"{sorted(OPTIMIZERS)}."
             )
         return self.optimizer
 
@@ -568,11 +577,18 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         """Before training: refuse ``optimizer="lbfgs"`` where it cannot train,
         and report an ``lr`` that L-BFGS will not use."""
         optimizer = self._optimizer_class(cached_head)
+        name = getattr(optimizer, "func", optimizer).__name__
         if self.weight_decay and not _takes(optimizer, "weight_decay"):
             raise ValueError(
-                f"optimizer={optimizer.__name__} takes no weight_decay, so "
+                f"optimizer={name} takes no weight_decay, so "
                 f"weight_decay={self.weight_decay!r} cannot apply; leave "
                 "weight_decay=None with it."
+            )
+        if self.weight_decay is not None and _presets(optimizer, "weight_decay"):
+            raise ValueError(
+                f"weight_decay is set twice: weight_decay={self.weight_decay!r} "
+                f"and in optimizer=partial({name}, weight_decay="
+                f"{optimizer.keywords['weight_decay']!r}); set it in one place."
             )
         obstacle = self._lbfgs_obstacle(cached_head)
         if self.optimizer == "lbfgs" and obstacle is not None:
@@ -727,7 +743,9 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         weight_decay = self.weight_decay
         if weight_decay is None:  # as LogisticRegression(C=1.0) for L-BFGS
             weight_decay = 1.0 / max(n_train, 1) if optimizer is LBFGS else 0.0
-        if _takes(optimizer, "weight_decay"):  # torch's Rprop, LBFGS do not
+        if _takes(optimizer, "weight_decay") and not _presets(  # not Rprop, LBFGS
+            optimizer, "weight_decay"
+        ):
             extra["optimizer__weight_decay"] = weight_decay
         if optimizer is LBFGS:  # one step per epoch, over every sample
             extra["iterator_train__batch_size"] = max(n_train, 1)

@@ -10,6 +10,7 @@ checkpoint is removed when training finishes. Files are read with
 ``torch.load(weights_only=True)``.
 """
 
+import functools
 import hashlib
 import json
 import os
@@ -64,6 +65,10 @@ def _described(value):
         return f"ndarray {value.dtype.str} {value.tolist()!r}"
     if isinstance(value, (tuple, list, dict)):
         return repr(value)
+    if isinstance(value, functools.partial):  # optimizer=partial(SGD, momentum=.9)
+        keywords = {key: _described(v) for key, v in value.keywords.items()}
+        args = [_described(arg) for arg in value.args]
+        return f"partial {_described(value.func)} {args!r} {sorted(keywords.items())!r}"
     if isinstance(value, type) or (callable(value) and hasattr(value, "__qualname__")):
         return f"{getattr(value, '__module__', None)}.{value.__qualname__}"
     if isinstance(value, torch.nn.Module):

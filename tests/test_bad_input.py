@@ -7,6 +7,7 @@ their cases here.
 """
 
 import dataclasses
+import functools
 import json
 import pathlib
 import sys
@@ -906,6 +907,18 @@ def _cases():
         ),
         ValueError,
         "optimizer=Rprop takes no weight_decay",
+    )
+    add(
+        "weight-decay-set-twice",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "optimizer=partial(AdamW, weight_decay=0.3), weight_decay=0.1",
+        lambda tmp: _cnn(
+            optimizer=functools.partial(torch.optim.AdamW, weight_decay=0.3),
+            weight_decay=0.1,
+        ).fit(IMAGES, LABELS),
+        ValueError,
+        "weight_decay is set twice",
     )
     add(
         "training-diverges",

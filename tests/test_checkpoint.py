@@ -1,6 +1,7 @@
 """Checkpoints of an interrupted fit: what counts as the same fit."""
 
 import copy
+import functools
 
 import numpy as np
 import pytest
@@ -21,6 +22,9 @@ def test_a_checkpoint_fingerprint_tells_source_objects_and_classes_apart(glove):
     other.vectors[0, 0] += 1.0
     assert tag(embeddings=glove) != tag(embeddings=other)
     assert tag(optimizer=torch.optim.SGD) != tag(optimizer=torch.optim.Adam)
+    sgd = functools.partial(torch.optim.SGD, momentum=0.9)
+    assert tag(optimizer=sgd) == tag(optimizer=copy.deepcopy(sgd))
+    assert tag(optimizer=sgd) != tag(optimizer=functools.partial(sgd, momentum=0.5))
     assert tag(tokenizer=str.split) != tag(tokenizer=str.splitlines)
     # numpy values, as a grid given as arrays yields them, count by value
     assert tag(batch_size=np.int64(16)) != tag(batch_size=np.int64(32))

@@ -1,5 +1,6 @@
 """L-BFGS for the linear probe: optimizer="auto" and "lbfgs"."""
 
+import functools
 import warnings
 
 import numpy as np
@@ -256,3 +257,21 @@ def test_an_optimizer_class_without_weight_decay_trains(digits_split, optimizer)
         assert type(clf.net_.optimizer_) is optimizer
         assert len(clf.net_.history) == 2
         assert np.isfinite(clf.net_.history[-1, "train_loss"])
+
+
+def test_a_partial_sets_the_optimizers_other_arguments(digits_split):
+    """optimizer=functools.partial(SGD, momentum=0.9): the momentum skorch
+    users set with optimizer__momentum. A weight_decay in the partial is the
+    one used; set there and as weight_decay, it is refused."""
+    X, y = _probe(digits_split, 5)
+    sgd = functools.partial(torch.optim.SGD, momentum=0.9)
+    fast = {"max_epochs": 2, "random_state": 0, "device": "cpu"}
+    clf = FineTunedCNNClassifier(optimizer=sgd, **fast).fit(X, y)
+    group = clf.net_.optimizer_.param_groups[0]
+    assert type(clf.net_.optimizer_) is torch.optim.SGD
+    assert (group["momentum"], group["weight_decay"]) == (0.9, 0.0)
+    decayed = functools.partial(torch.optim.AdamW, weight_decay=0.3)
+    clf = FineTunedCNNClassifier(optimizer=decayed, **fast).fit(X, y)
+    assert clf.net_.optimizer_.param_groups[0]["weight_decay"] == 0.3
+    with pytest.raises(ValueError, match="weight_decay is set twice"):
+        FineTunedCNNClassifier(optimizer=decayed, weight_decay=0.1, **fast).fit(X, y)
