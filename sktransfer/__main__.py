@@ -1,6 +1,7 @@
 """Command line: ``python -m sktransfer demo`` (or the ``sktransfer`` script)."""
 
 import argparse
+import pathlib
 
 
 def main(argv=None):
@@ -19,6 +20,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "demo":
         from sktransfer._demo import main as run_demo
+
+        try:  # before the demo runs, not after its first minute
+            pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            parser.error(f"--out {args.out}: cannot make this folder ({exc.strerror})")
 
         parts = (args.only,) if args.only else ("digits", "text")
         run_demo(random_state=args.seed, parts=parts, out=args.out)

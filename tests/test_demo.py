@@ -53,3 +53,17 @@ def test_command_line_help():
         [sys.executable, "-m", "sktransfer", "nonsense"], capture_output=True, text=True
     )
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_an_out_folder_that_cannot_be_made_fails_before_the_demo(tmp_path):
+    blocked = tmp_path / "a file"
+    blocked.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "sktransfer", "demo", "--out", str(blocked / "x")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "cannot make this folder" in result.stderr
+    assert "Images" not in result.stdout  # nothing ran
