@@ -574,8 +574,10 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         return self.optimizer
 
     def _check_optimizer(self, cached_head):
-        """Before training: refuse ``optimizer="lbfgs"`` where it cannot train,
-        and report an ``lr`` that L-BFGS will not use."""
+        """Before training: refuse a ``weight_decay`` the optimizer cannot
+        take or gets twice (also from a ``functools.partial``), and
+        ``optimizer="lbfgs"`` where it cannot train; report an ``lr`` that
+        L-BFGS will not use."""
         optimizer = self._optimizer_class(cached_head)
         name = getattr(optimizer, "func", optimizer).__name__
         if self.weight_decay and not _takes(optimizer, "weight_decay"):
