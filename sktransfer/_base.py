@@ -490,6 +490,29 @@ def _takes(optimizer, keyword):
     )
 
 
+OWN_CALLBACKS = {  # name -> the setting that adds it
+    "early_stopping": "early_stopping=True",
+    "lbfgs_converged": "the L-BFGS probe (it ends the fit at convergence)",
+    "checkpoint": "checkpoint_dir",
+    "progress_bar": "verbose=2",
+    "unfreeze_schedule": "transfer='gradual'",
+}
+
+
+def _check_callback_names(user, callbacks, checkpoint_dir):
+    """A user callback named like one of sktransfer's in this fit would make
+    skorch report a 'duplicate user-set callback name'; say whose it is."""
+    taken = [name for name, _ in callbacks]
+    if checkpoint_dir is not None:
+        taken.append("checkpoint")
+    for name, _ in user:
+        if name in OWN_CALLBACKS and taken.count(name) > 1:
+            raise ValueError(
+                f"callbacks: {name!r} is the name of sktransfer's own callback "
+                f"for {OWN_CALLBACKS[name]} in this fit; give yours another name."
+            )
+
+
 def _presets(optimizer, keyword):
     """Whether ``optimizer`` is a ``functools.partial`` that sets ``keyword``."""
     return keyword in getattr(optimizer, "keywords", {})
@@ -707,7 +730,8 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         callbacks = list(plan.callbacks) if plan is not None else []
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
-        callbacks += self._user_callbacks()
+        user = self._user_callbacks()
+        callbacks += user
         optimizer = self._optimizer_class(module.head if cached else None)
         if optimizer is LBFGS:  # after the user's: their scoring sees the last epoch
             callbacks.append(("lbfgs_converged", StopWhenConverged()))
@@ -722,6 +746,7 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
                     ),
                 )
             )
+        _check_callback_names(user, callbacks, self.checkpoint_dir)
         net_class, net_device = ClassifierNet, device
         if getattr(self, "accelerator", None) is not None:
             if self.precision != "32":
@@ -827,6 +852,16 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
                 f"batch_size={self.batch_size}; use a smaller batch_size (or "
                 "device='cpu'). The estimator was left as it was before fit."
             ) from exc
+        except KeyError as exc:  # skorch's History, asked by a user's callback
+            if "not found in history" not in str(exc) or "valid" not in str(exc):
+                raise
+            raise ValueError(
+                f"{type(self).__name__}: a callback failed: {exc.args[0]} Only "
+                "a fit with a validation set records validation scores: set "
+                "early_stopping=True (it holds out validation_fraction), or "
+                "have the callback watch a training score, e.g. "
+                "EarlyStopping(monitor='train_loss')."
+            ) from exc
         self._refuse_diverged(net, tag)
         if not self._finished(net):
             self._warn_interrupted(net)
@@ -894,8 +929,11 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         ended it, or until L-BFGS converged (not Ctrl-C, which skorch ends
         quietly)."""
         callbacks = dict(net.callbacks_)
-        stopper = callbacks.get("early_stopping")
-        stopped_early = stopper is not None and stopper.misses_ >= stopper.patience
+        stopped_early = any(  # ours, or a skorch EarlyStopping in callbacks=
+            isinstance(callback, EarlyStopping)
+            and getattr(callback, "misses_", 0) >= callback.patience
+            for callback in callbacks.values()
+        )
         converged = getattr(callbacks.get("lbfgs_converged"), "stopped_", False)
         return len(net.history) >= self.max_epochs or stopped_early or converged
 

@@ -19,6 +19,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 from gensim.models import KeyedVectors
+from skorch.callbacks import EarlyStopping, EpochScoring
 
 import sktransfer
 from sktransfer import (
@@ -928,6 +929,27 @@ def _cases():
         lambda tmp: _cnn(optimizer="sgd", lr=1e30, max_epochs=3).fit(IMAGES, LABELS),
         ValueError,
         "training diverged",
+    )
+    add(
+        "callback-name-taken",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "callbacks=[('checkpoint', ...)] with checkpoint_dir= (sktransfer's name)",
+        lambda tmp: _cnn(
+            checkpoint_dir=tmp,
+            callbacks=[("checkpoint", EpochScoring("accuracy", on_train=True))],
+        ).fit(IMAGES, LABELS),
+        ValueError,
+        "'checkpoint' is the name of sktransfer's own callback for checkpoint_dir",
+    )
+    add(
+        "callback-reads-validation-scores",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "callbacks=[EarlyStopping()] (watches valid_loss) without a validation set",
+        lambda tmp: _cnn(callbacks=[EarlyStopping()]).fit(IMAGES, LABELS),
+        ValueError,
+        "Only a fit with a validation set records validation scores",
     )
     add(
         "callbacks-not-callbacks",

@@ -2,6 +2,7 @@
 
 import copy
 import functools
+import warnings
 
 import numpy as np
 import pytest
@@ -62,3 +63,26 @@ def test_a_fit_that_stops_early_leaves_no_checkpoint_to_resume(
     second = fit()  # trains afresh rather than resuming past the stop
     assert len(second.net_.history) == len(first.net_.history)
     np.testing.assert_array_equal(second.predict_proba(X), first.predict_proba(X))
+
+
+def test_a_users_early_stopping_also_finishes_the_fit(tmp_path, digits):
+    """A skorch EarlyStopping given in callbacks= ends training as ours does:
+    no 'interrupted' warning, no checkpoint left to resume past the stop."""
+    from skorch.callbacks import EarlyStopping
+
+    from sktransfer import FineTunedCNNClassifier
+
+    X, y = digits[0][:100], digits[1][:100]
+    stopper = EarlyStopping(monitor="train_loss", patience=1, threshold=0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = FineTunedCNNClassifier(
+            max_epochs=60,
+            lr=0.05,
+            callbacks=[stopper],
+            checkpoint_dir=tmp_path,
+            random_state=0,
+            device="cpu",
+        ).fit(X, y)
+    assert len(clf.net_.history) < 60
+    assert not list(tmp_path.glob("checkpoint-*"))
