@@ -490,7 +490,7 @@ def _takes(optimizer, keyword):
     )
 
 
-OWN_CALLBACKS = {  # name -> the setting that adds it
+OWN_CALLBACKS = {  # name -> the setting that adds it (for the message)
     "early_stopping": "early_stopping=True",
     "lbfgs_converged": "the L-BFGS probe (it ends the fit at convergence)",
     "checkpoint": "checkpoint_dir",
@@ -505,11 +505,13 @@ def _check_callback_names(user, callbacks, checkpoint_dir):
     taken = [name for name, _ in callbacks]
     if checkpoint_dir is not None:
         taken.append("checkpoint")
-    for name, _ in user:
-        if name in OWN_CALLBACKS and taken.count(name) > 1:
+    names = [name for name, _ in user]
+    for name in names:  # once among the user's, yet twice in the fit: ours too
+        if names.count(name) == 1 and taken.count(name) > 1:
             raise ValueError(
                 f"callbacks: {name!r} is the name of sktransfer's own callback "
-                f"for {OWN_CALLBACKS[name]} in this fit; give yours another name."
+                f"for {OWN_CALLBACKS.get(name, 'this fit')} in this fit; give "
+                "yours another name."
             )
 
 
