@@ -22,7 +22,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
@@ -92,7 +92,7 @@ TRAINING_CONSTRAINTS = {
     "callbacks": [list, tuple, None],
     "checkpoint_dir": [str, os.PathLike, None],
     "precision": [StrOptions(set(PRECISIONS))],
-    "accelerator": "no_validation",
+    "accelerator": [HasMethods(["prepare", "backward"]), None],
     "verbose": ["verbose"],
     "device": [str, torch.device],
     "random_state": ["random_state"],

@@ -890,6 +890,15 @@ def _cases():
         "is not a device",
     )
     add(
+        "accelerator-not-an-accelerator",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "accelerator='cuda' (a device name, not an accelerate.Accelerator)",
+        lambda tmp: _cnn(accelerator="cuda").fit(IMAGES, LABELS),
+        ValueError,
+        "must be an object implementing 'prepare' and 'backward' or None",
+    )
+    add(
         "optimizer-class",
         "hyperparameters",
         "FineTunedCNNClassifier",
