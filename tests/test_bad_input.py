@@ -752,6 +752,15 @@ def _cases():
         "the description of class 'a' must be a non-empty string or a list",
     )
     add(
+        "zero-shot-mixed-label-types",
+        "hyperparameters",
+        "ZeroShotClassifier",
+        "class_descriptions={1: ..., 'a': ...} (labels of two types), no y",
+        lambda tmp: ZeroShotClassifier(class_descriptions={1: "x", "a": "y"}).fit(),
+        TypeError,
+        "must be all strings or all numbers",
+    )
+    add(
         "zero-shot-unknown-description",
         "hyperparameters",
         "ZeroShotClassifier",

@@ -3,7 +3,7 @@
 import os
 import re
 import warnings
-from numbers import Real
+from numbers import Number, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
@@ -23,6 +23,20 @@ from sktransfer.text._transformers import normalize_rows
 def readable_label(label):
     """A class label as words: ``"rec.sport.hockey"`` -> ``"rec sport hockey"``."""
     return re.sub(r"[._\-/]+", " ", str(label)).strip()
+
+
+def description_labels(descriptions):
+    """The keys of ``class_descriptions`` as a label array: all strings or all
+    numbers, as scikit-learn's classifiers take labels (never a mix)."""
+    labels = list(descriptions)
+    if all(isinstance(label, str) for label in labels) or all(
+        isinstance(label, (Number, np.bool_)) for label in labels
+    ):
+        return np.asarray(labels)
+    raise TypeError(
+        "class_descriptions keys are the class labels and must be all strings "
+        f"or all numbers; got {labels}."
+    )
 
 
 class ZeroShotClassifier(LogitClassifierMixin, ClassifierMixin, BaseEstimator):
@@ -51,11 +65,11 @@ class ZeroShotClassifier(LogitClassifierMixin, ClassifierMixin, BaseEstimator):
     class_descriptions : dict or None, default=None
         ``label -> description`` (a str, or a list of str whose embeddings are
         averaged). Labels missing from it are described by their readable
-        name. With ``fit(None)`` and no ``y``, its keys are the classes. A
-        description the vectorizer embeds as zeros (no word with a vector:
-        label ``1`` with word vectors, whose tokens have 2+ characters) is
-        left out with a warning; a class with no other description and no
-        labelled example is then an error.
+        name. With ``fit(None)`` and no ``y``, its keys are the classes (all
+        strings or all numbers). A description the vectorizer embeds as zeros
+        (no word with a vector: label ``1`` with word vectors, whose tokens
+        have 2+ characters) is left out with a warning; a class with no other
+        description and no labelled example is then an error.
     template : str, default="{}"
         Format string each description is put into, e.g.
         ``"This text is about {}."``.
@@ -155,9 +169,7 @@ class ZeroShotClassifier(LogitClassifierMixin, ClassifierMixin, BaseEstimator):
                     "class labels; or class_descriptions, whose keys are then "
                     "the classes."
                 )
-            y = np.array(list(descriptions), dtype=object)
-            if all(isinstance(label, str) for label in y):
-                y = y.astype(str)
+            y = description_labels(descriptions)
         y = column_or_1d(y, warn=True)
         if labelled:
             check_consistent_length(docs, y)

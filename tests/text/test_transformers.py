@@ -266,6 +266,20 @@ def test_zero_shot_with_word_vectors(glove, small):
     assert few.score(small["X_test"], small["y_test"]) > 0.75
 
 
+def test_zero_shot_descriptions_keyed_by_integer_labels(glove, small):
+    classes = np.unique(small["y"])
+    by_code = {int(np.searchsorted(classes, c)): d for c, d in DESCRIPTIONS.items()}
+    clf = ZeroShotClassifier(
+        EmbeddingVectorizer(glove), class_descriptions=by_code, center=True
+    ).fit(small["X"])  # no y: the classes are the keys, integers here
+    assert clf.classes_.tolist() == [0, 1, 2, 3]
+    assert clf.classes_.dtype.kind == "i"
+    codes = np.searchsorted(classes, small["y_test"])
+    assert clf.score(small["X_test"], codes) > 0.7  # chance 0.25, measured 0.83
+    with pytest.raises(TypeError, match="all strings or all numbers; got \\[1, 'a'\\]"):
+        ZeroShotClassifier(class_descriptions={1: "one", "a": "letter"}).fit()
+
+
 def test_zero_shot_descriptions_without_word_vectors(glove, small):
     # the default tokenizer keeps words of 2+ characters: '0' and '1' have none
     vectorizer = EmbeddingVectorizer(glove)
