@@ -11,6 +11,7 @@ joblib keep working for everything else.
 
 import hashlib
 import json
+import math
 import os
 import zipfile
 from numbers import Integral, Real
@@ -153,6 +154,19 @@ FITTED_TYPES = {
     "sif_component_": (np.ndarray, type(None)),
 }
 """What each fitted attribute decodes to; the others are counts (Integral)."""
+
+
+def _fitted_value(key, value):
+    """``value`` if it is what fitted attribute ``key`` holds: its type (never a
+    bool), a count >= 0, a scale > 0; else a TypeError or ValueError."""
+    kind = FITTED_TYPES.get(key, Integral)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{key} is a {type(value).__name__}")
+    if kind is Integral and value < 0:
+        raise ValueError(f"{key}={value} is not a count")
+    if kind is Real and not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{key}={value} is not a positive scale")
+    return value
 
 
 def save(estimator, path, *, compact=False):
@@ -318,10 +332,7 @@ def _described_estimator(meta, where, device):
         estimator = cls(**params)
         estimator._validate_params()
         for key, value in meta["fitted"].items():
-            value = _decode(value)
-            if not isinstance(value, FITTED_TYPES.get(key, Integral)):
-                raise TypeError(f"{key} is a {type(value).__name__}")
-            setattr(estimator, key, value)
+            setattr(estimator, key, _fitted_value(key, _decode(value)))
     except (TypeError, ValueError) as exc:
         raise ValueError(
             f"{where}: malformed model description ({type(exc).__name__}: {exc})"

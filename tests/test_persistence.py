@@ -230,6 +230,9 @@ def _set_fitted(key, value):
         (_set_fitted("classes_", 3), "classes_ is a int"),
         (_set_fitted("image_shape_", {"__tuple__": 5}), "'int' object is not iterable"),
         (_set_fitted("image_shape_", {"__what__": 5}), "unexpected object"),
+        (_set_fitted("pixel_scale_", 0), "pixel_scale_=0 is not a positive scale"),
+        (_set_fitted("pixel_scale_", True), "pixel_scale_ is a bool"),
+        (_set_fitted("n_features_in_", -64), "n_features_in_=-64 is not a count"),
     ],
 )
 def test_a_malformed_description_is_a_clear_error(tmp_path, digits, edit, match):
