@@ -43,3 +43,27 @@ def test_a_clone_that_changes_a_parameter_fails_the_checks():
 
     with pytest.raises(AssertionError, match="clone changed parameter 'vocabulary'"):
         check_get_set_params_and_clone(Drifting(vocabulary=["a"]))
+
+
+def test_the_checks_take_meta_estimators_and_sparse_outputs():
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from sktransfer.utils.estimator_checks import (
+        check_fit_returns_self_and_is_idempotent,
+        check_get_set_params_and_clone,
+        check_input_containers,
+        check_not_fitted,
+        check_subset_invariance,
+    )
+
+    pipeline = make_pipeline(TfidfVectorizer(), LogisticRegression())
+    check_get_set_params_and_clone(pipeline)  # its steps are cloned estimators
+    for estimator in (pipeline, TfidfVectorizer()):  # the latter answers sparse
+        check_fit_returns_self_and_is_idempotent(estimator)
+        check_subset_invariance(estimator)
+    check_not_fitted(HashingVectorizer())  # stateless: its tags say so
+    # a vectorizer reads a one-column DataFrame as its column names: one text
+    with pytest.raises(AssertionError, match="DataFrame"):
+        check_input_containers(TfidfVectorizer())
