@@ -453,6 +453,20 @@ def is_fitted_estimator(obj):
     return True
 
 
+def unfitted_source_error(param, estimator):
+    """The ValueError for an unfitted estimator given as the source ``param``.
+
+    Says how a fitted one arrives unfitted in a search: scikit-learn clones the
+    values of a parameter grid, and a clone is unfitted.
+    """
+    return ValueError(
+        f"{param} is an unfitted {type(estimator).__name__}; fit it on the source "
+        "data first. (In a GridSearchCV parameter grid a fitted source arrives "
+        "unfitted, as scikit-learn clones the grid's values: list it as "
+        "sklearn.frozen.FrozenEstimator(source).)"
+    )
+
+
 class SharedSourceCloneMixin:
     """``clone`` shares the parameters that hold sources instead of copying them."""
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from sktransfer._base import unfitted_source_error
 from sktransfer.text._vectors import ChainedVectors, WordVectors, resolve_word_vectors
 
 
@@ -32,10 +33,7 @@ def resolve_text_source(embeddings):
 def fitted_classifier_source(estimator):
     """``(ChainedVectors, encoder_state)`` of a fitted text classifier."""
     if not hasattr(estimator, "net_"):
-        raise ValueError(
-            f"embeddings is an unfitted {type(estimator).__name__}; fit it on the "
-            "source data first."
-        )
+        raise unfitted_source_error("embeddings", estimator)
     module = estimator.net_.module_
     words = sorted(estimator.vocabulary_, key=estimator.vocabulary_.get)
     table = module.backbone.weight.detach().cpu().numpy()[1:]

@@ -13,6 +13,7 @@ from sktransfer._base import (
     all_or_nothing,
     check_fitted_net,
     module_device,
+    unfitted_source_error,
 )
 from sktransfer._nn import MLPHead
 from sktransfer._persistence import restore_classifier_net, standardized_head
@@ -257,10 +258,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
     def _transformer_source(self):
         """``(tokenizer, transformer)`` of a fitted classifier used as a source."""
         if not hasattr(self, "net_"):
-            raise ValueError(
-                f"source is an unfitted {type(self).__name__}; fit it on the source "
-                "data first."
-            )
+            raise unfitted_source_error("source", self)
         backbone = trainable_copy(self.net_.module_.backbone).cpu().eval()
         return self.tokenizer_, backbone
 

@@ -7,7 +7,7 @@ import os
 import torch
 from torch import nn
 
-from sktransfer._base import is_fitted_estimator
+from sktransfer._base import is_fitted_estimator, unfitted_source_error
 from sktransfer.vision._modules import ImageTransferModule, SmallCNN
 
 
@@ -167,10 +167,7 @@ def _from_weights_file(arch, path, in_channels):
 def _from_fitted_estimator(estimator):
     module = getattr(getattr(estimator, "net_", None), "module_", None)
     if module is None and not is_fitted_estimator(estimator):
-        raise ValueError(
-            f"backbone is an unfitted {type(estimator).__name__}; fit it on the "
-            "source data first."
-        )
+        raise unfitted_source_error("backbone", estimator)
     if not isinstance(module, ImageTransferModule):  # e.g. a LogisticRegression
         raise TypeError(
             f"backbone is a fitted {type(estimator).__name__}, which has no image "

@@ -642,6 +642,25 @@ def test_a_fitted_source_survives_clone_and_grid_search(digits_split, source_mod
     assert scores.min() > 0.4
 
 
+def test_sources_in_a_parameter_grid_are_listed_frozen(digits_split, source_model):
+    from sklearn.frozen import FrozenEstimator
+
+    X, y = _few_shot(digits_split, 4)
+    clf = FineTunedCNNClassifier(transfer="feature_extraction", random_state=0)
+    # sklearn clones a grid's values: the fitted source would arrive unfitted
+    with pytest.raises(ValueError, match=r"list it as sklearn\.frozen\.Frozen"):
+        GridSearchCV(
+            clf, {"backbone": [source_model, "small_cnn"]}, cv=2, error_score="raise"
+        ).fit(X, y)
+    frozen = FrozenEstimator(source_model)
+    grid = GridSearchCV(clf, {"backbone": [frozen, "small_cnn"]}, cv=2).fit(X, y)
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+    # the frozen source transfers what the source itself does
+    direct = clone(clf).set_params(backbone=source_model).fit(X, y)
+    wrapped = clone(clf).set_params(backbone=frozen).fit(X, y)
+    np.testing.assert_array_equal(wrapped.predict_proba(X), direct.predict_proba(X))
+
+
 def test_a_failing_fit_leaves_the_previous_model(digits, fast, monkeypatch):
     import skorch
 
