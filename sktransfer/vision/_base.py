@@ -21,7 +21,7 @@ IMAGE_CONSTRAINTS = {
     "backbone": "no_validation",
     "image_shape": [tuple, list, None],
     "pixel_scale": [Interval(Real, 0, None, closed="neither"), None],
-    "resize": [Interval(numbers.Integral, 1, None, closed="left"), tuple, None],
+    "resize": [Interval(numbers.Integral, 1, None, closed="left"), tuple, list, None],
 }
 
 IMAGE_PARAMS_DOC = """
@@ -36,7 +36,8 @@ IMAGE_PARAMS_DOC = """
         sklearn's digits). ``None`` uses the largest absolute value in the
         training data (stored as ``pixel_scale_``).
     resize : int, (int, int) or None, default=None
-        Resize images to this size on the device before the backbone. ``None``
+        Resize images to this size (``[height, width]`` as a list works too)
+        on the device before the backbone. ``None``
         upsamples images smaller than what the backbone declares (64 pixels for
         EfficientNet-Lite0) and leaves others alone."""
 

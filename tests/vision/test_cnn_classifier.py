@@ -109,7 +109,8 @@ def test_resize_upsamples_to_the_size_asked_for(digits, fast):
         )
 
     assert fit(None).net_.module_.preprocess.size is None  # SmallCNN takes 8x8
-    for resize, size in ((16, (16, 16)), ((12, 20), (12, 20))):
+    # a list, as a JSON or YAML configuration gives it, works as a tuple does
+    for resize, size in ((16, (16, 16)), ((12, 20), (12, 20)), ([12, 20], (12, 20))):
         clf = fit(resize)
         batch = torch.from_numpy(X[:2].reshape(2, 1, 8, 8).astype(np.float32))
         assert clf.net_.module_.preprocess(batch).shape == (2, 1, *size)
