@@ -302,6 +302,15 @@ def _cases():
         ValueError,
         "does not fit architecture|channel",
     )
+    add(
+        "colour-images-for-a-grey-source",
+        "data",
+        "FineTunedCNNClassifier",
+        "RGB images for a source fitted on one-channel images",
+        lambda tmp: _cnn(backbone=_fitted_cnn()).fit(RNG.rand(20, 3, 8, 8), LABELS),
+        ValueError,
+        "make them grey first, e.g. X.mean(axis=1, keepdims=True)",
+    )
     # ---- data, text
     for bad, kind in ((None, "NoneType"), (3, "int"), (b"bytes", "bytes")):
         add(

@@ -70,9 +70,16 @@ class ImageEstimatorMixin:
         n_channels, height, width = X.shape[1:]
         source = resolve_backbone(self.backbone, n_channels, pretrained=pretrained)
         if source.in_channels is not None and n_channels not in (1, source.in_channels):
+            hint = (
+                " To use it on colour images, make them grey first, e.g. "
+                "X.mean(axis=1, keepdims=True) for (n, C, H, W) arrays."
+                if source.in_channels == 1
+                else ""
+            )
             raise ValueError(
                 f"backbone {source.name} takes {source.in_channels}-channel images "
-                f"(one-channel images are replicated); X has {n_channels} channels."
+                f"(one-channel images are replicated); X has {n_channels} "
+                f"channels.{hint}"
             )
         self.pixel_scale_ = pixel_scale_of(X, self.pixel_scale)
         preprocess = ImagePreprocess(
