@@ -102,6 +102,8 @@ def _name(candidate):
         return os.fspath(candidate)
     if isinstance(candidate, tuple):  # (architecture, weights path)
         return " ".join(os.fspath(part) for part in candidate)
+    if type(candidate).__name__ == "FrozenEstimator":  # sklearn.frozen's wrapper
+        return f"{_name(candidate.estimator)} (frozen)"
     return type(candidate).__name__
 
 

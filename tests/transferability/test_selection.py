@@ -187,3 +187,14 @@ def test_candidates_of_one_type_get_different_names():
     assert "FunctionTransformer #2" in str(ranking).splitlines()[1]
     lone = rank_sources([useful], X, y)
     assert lone[0]["name"] == "FunctionTransformer"
+
+
+def test_a_frozen_candidate_is_named_by_what_it_wraps(digits_split, source_model):
+    from sklearn.frozen import FrozenEstimator
+
+    X, y = digits_split["X_pool"][:60], digits_split["y_pool"][:60]
+    ranking = rank_sources([FrozenEstimator(source_model), source_model], X, y)
+    plain, frozen = sorted(ranking, key=lambda row: row["name"])
+    assert plain["name"] == "FineTunedCNNClassifier"
+    assert frozen["name"] == "FineTunedCNNClassifier (frozen)"
+    assert frozen["score"] == plain["score"]  # the same source, scored the same
