@@ -5,7 +5,10 @@ import pathlib
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="sktransfer", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="sktransfer",
+        description="sktransfer: transfer learning as scikit-learn estimators.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
         "demo", help="transfer on digits and on 20 Newsgroups with GloVe, offline"
