@@ -127,7 +127,7 @@ def check_get_set_params_and_clone(estimator, X=None, y=None):
 
 def check_not_fitted(estimator, X=None, y=None):
     """Using an unfitted estimator raises ``NotFittedError`` (unless its tags
-    say it needs no fit, as a ``HashingVectorizer``'s)."""
+    say it needs no fit: ``requires_fit=False``)."""
     if not estimator.__sklearn_tags__().requires_fit:
         return
     X, _ = default_data() if X is None else (X, y)
