@@ -14,6 +14,7 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
+from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -102,7 +103,7 @@ def _name(candidate):
         return os.fspath(candidate)
     if isinstance(candidate, tuple):  # (architecture, weights path)
         return " ".join(os.fspath(part) for part in candidate)
-    if type(candidate).__name__ == "FrozenEstimator":  # sklearn.frozen's wrapper
+    if isinstance(candidate, FrozenEstimator):
         return f"{_name(candidate.estimator)} (frozen)"
     return type(candidate).__name__
 

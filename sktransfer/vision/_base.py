@@ -37,9 +37,9 @@ IMAGE_PARAMS_DOC = """
         training data (stored as ``pixel_scale_``).
     resize : int, (int, int) or None, default=None
         Resize images to this size (``[height, width]`` as a list works too)
-        on the device before the backbone. ``None``
-        upsamples images smaller than what the backbone declares (64 pixels for
-        EfficientNet-Lite0) and leaves others alone."""
+        on the device before the backbone. ``None`` upsamples images smaller
+        than what the backbone declares (64 pixels for EfficientNet-Lite0) and
+        leaves others alone."""
 
 
 def _resize_target(resize, source, height, width):
