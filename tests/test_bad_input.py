@@ -31,6 +31,7 @@ from sktransfer import (
     TransformerVectorizer,
     ZeroShotClassifier,
 )
+from sktransfer.text._formats import FASTTEXT_MAGIC
 
 DOC = pathlib.Path(__file__).parents[1] / "docs" / "bad_input.md"
 FAST = {"max_epochs": 1, "device": "cpu", "random_state": 0}
@@ -666,6 +667,17 @@ def _cases():
         ).fit(TEXTS),
         ValueError,
         "is not a readable word2vec binary",
+    )
+    add(
+        "corrupt-fasttext-binary",
+        "sources",
+        "PretrainedEmbeddingClassifier",
+        "a .bin file that starts as a fastText model and breaks off",
+        lambda tmp: _text(
+            embeddings=_write(tmp, "ft.bin", FASTTEXT_MAGIC + b"\x0c\0\0\0", "wb")
+        ).fit(TEXTS, TEXT_LABELS),
+        ValueError,
+        "is not a readable fastText binary model (truncated or corrupt?)",
     )
     # ---- transformer sources and zero-shot (the transformers extra)
     add(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sktransfer import FineTunedCNNClassifier
 from sktransfer.text import _corpus
 from sktransfer.text._corpus import Corpus, KnownWords
-from sktransfer.text._formats import read_vectors_file
+from sktransfer.text._formats import FASTTEXT_MAGIC, read_vectors_file
 from sktransfer.text._tokenize import Tokenizer, validate_texts
 from sktransfer.vision._images import infer_image_shape
 
@@ -24,13 +24,15 @@ FUZZ = settings(
 
 @FUZZ
 @given(
-    content=st.binary(max_size=400), suffix=st.sampled_from([".txt", ".vec", ".bin"])
+    content=st.binary(max_size=400),
+    suffix=st.sampled_from([".txt", ".vec", ".bin"]),
+    prefix=st.sampled_from([b"", FASTTEXT_MAGIC]),  # a fastText model's start
 )
-def test_vector_file_parser(tmp_path, content, suffix):
+def test_vector_file_parser(tmp_path, content, suffix, prefix):
     path = tmp_path / f"fuzz{suffix}"
-    path.write_bytes(content)
+    path.write_bytes(prefix + content)
     try:
-        words, vectors = read_vectors_file(path)
+        words, vectors, _ = read_vectors_file(path)
     except ValueError:
         return  # the documented answer to a bad file
     assert len(words) == len(vectors) > 0 and vectors.dtype == np.float32
@@ -63,7 +65,8 @@ def test_valid_text_files_round_trip(tmp_path, words, dim, data):
     ]
     path = tmp_path / "ok.txt"
     path.write_text("\n".join(lines) + "\n")
-    got_words, got = read_vectors_file(path)
+    got_words, got, subwords = read_vectors_file(path)
+    assert subwords is None
     assert got_words == words
     np.testing.assert_array_equal(got, matrix)
 

@@ -89,11 +89,14 @@ class PretrainedEmbeddingClassifier(
 default="glove-wiki-gigaword-50"
         A registered name (``"glove-wiki-gigaword-50"`` resolves offline from
         the ``glove`` extra, otherwise through ``gensim.downloader``), a path to
-        a word2vec text/binary, GloVe text, fastText ``.vec`` or gensim ``.kv``
-        file, a ``KeyedVectors``, or a fitted PretrainedEmbeddingClassifier
-        (its fine-tuned vectors, with its own pretrained vectors for other
-        words, and its encoder). Resolved in ``fit`` through a per-process and
-        on-disk cache.
+        a word2vec text/binary, GloVe text, fastText ``.vec`` or ``.bin`` or
+        gensim ``.kv`` file, a ``KeyedVectors``, or a fitted
+        PretrainedEmbeddingClassifier (its fine-tuned vectors, with its own
+        pretrained vectors for other words, and its encoder). Resolved in
+        ``fit`` through a per-process and on-disk cache. A fastText model
+        (``.bin``, or gensim's ``FastTextKeyedVectors``) gives every word a
+        vector, from its character n-grams when it is not in the model's
+        vocabulary: such words count as having a pretrained vector.
     transfer : {{"frozen", "fine_tune", "unfreeze", "structure"}}, default="frozen"
         ``frozen``: the pretrained vectors do not change (with a pooling
         encoder and no trainable OOV vectors, documents are encoded once per

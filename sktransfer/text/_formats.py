@@ -1,7 +1,8 @@
-"""Read word-vector files: word2vec text/binary, GloVe text, fastText .vec, .kv.
+"""Read word-vector files: word2vec text/binary, GloVe text, fastText .vec/.bin, .kv.
 
 Text formats are parsed here so that a bad file is reported with its name and
-line; binary word2vec and gensim's native ``.kv`` go through gensim.
+line; binary word2vec, fastText's binary model and gensim's native ``.kv`` go
+through gensim.
 """
 
 import gzip
@@ -91,7 +92,10 @@ def read_text_vectors(path):
 
 
 def read_gensim_vectors(path, binary):
-    """word2vec binary or gensim native ``.kv``, via gensim; clear errors."""
+    """word2vec binary or gensim native ``.kv``, via gensim; clear errors.
+
+    Returns words, vectors and subwords as :func:`read_vectors_file`.
+    """
     from gensim.models import KeyedVectors
 
     try:
@@ -104,21 +108,81 @@ def read_gensim_vectors(path, binary):
         raise ValueError(f"{path} is not a readable {kind} file: {exc}") from exc
     if len(kv.index_to_key) == 0:
         raise ValueError(f"{path} holds no word vectors (the file is empty).")
+    return (*keyed_vectors_arrays(kv), keyed_vectors_subwords(kv))
+
+
+FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")
+"""The first bytes of a fastText binary model (``.bin``), as fastText writes it."""
+
+
+def is_fasttext_binary(path):
+    """Whether ``path`` is a fastText binary model (by its first bytes)."""
+    with open(path, "rb") as f:
+        return f.read(4) == FASTTEXT_MAGIC
+
+
+def read_fasttext_binary(path):
+    """fastText's binary model via gensim: words, vectors and subwords.
+
+    Returns
+    -------
+    words : list of str
+    vectors : ndarray of shape (n_words, dim), float32
+    subwords : tuple ``(ngram_vectors, min_n, max_n)`` or None
+        The character n-gram vectors (``bucket`` rows) and n-gram lengths; None
+        for a model trained without n-grams.
+    """
+    from gensim.models.fasttext import load_facebook_vectors
+
+    try:
+        kv = load_facebook_vectors(path)
+    except Exception as exc:
+        raise ValueError(
+            f"{path} is not a readable fastText binary model (truncated or corrupt?): "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    if len(kv.index_to_key) == 0:
+        raise ValueError(f"{path} holds no word vectors (the file is empty).")
+    return (*keyed_vectors_arrays(kv), keyed_vectors_subwords(kv))
+
+
+def keyed_vectors_arrays(kv):
+    """The words and float32 vectors of a gensim ``KeyedVectors``."""
     return list(kv.index_to_key), np.asarray(kv.vectors, dtype=np.float32)
+
+
+def keyed_vectors_subwords(kv):
+    """``(ngram_vectors, min_n, max_n)`` of a gensim ``FastTextKeyedVectors``
+    with character n-grams; None for any other ``KeyedVectors``."""
+    if not getattr(kv, "bucket", 0) or getattr(kv, "vectors_ngrams", None) is None:
+        return None
+    ngrams = np.asarray(kv.vectors_ngrams, dtype=np.float32)
+    return ngrams, int(kv.min_n), int(kv.max_n)
 
 
 def read_vectors_file(path):
     """Read any supported word-vector file; the format follows the extension.
 
-    ``.bin`` (and ``.bin.gz``): word2vec binary. ``.kv``: gensim native. Any
-    other extension (``.txt``, ``.vec``, ``.gz``): text, with or without a
-    word2vec header line (GloVe has none).
+    ``.bin`` (and ``.bin.gz``): word2vec binary, or a fastText binary model
+    (recognised by its first bytes). ``.kv``: gensim native. Any other
+    extension (``.txt``, ``.vec``, ``.gz``): text, with or without a word2vec
+    header line (GloVe has none).
+
+    Returns
+    -------
+    words : list of str
+    vectors : ndarray of shape (n_words, dim), float32
+    subwords : tuple ``(ngram_vectors, min_n, max_n)`` or None
+        Character n-gram vectors of a fastText binary model (or a ``.kv`` of
+        gensim's ``FastTextKeyedVectors``); None for every other format.
     """
     path = os.fspath(path)
     if os.path.getsize(path) == 0:
         raise ValueError(f"{path} holds no word vectors (the file is empty).")
+    if path.endswith(".bin") and is_fasttext_binary(path):
+        return read_fasttext_binary(path)
     if path.endswith((".bin", ".bin.gz")):
         return read_gensim_vectors(path, binary=True)
     if path.endswith(".kv"):
         return read_gensim_vectors(path, binary=False)
-    return read_text_vectors(path)
+    return *read_text_vectors(path), None

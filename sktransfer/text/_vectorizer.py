@@ -21,7 +21,7 @@ from sktransfer.text._tokenize import (
     Tokenizer,
     validate_texts,
 )
-from sktransfer.text._vectors import check_finite_vectors, resolve_word_vectors
+from sktransfer.text._vectors import resolve_word_vectors
 
 
 class EmbeddingVectorizer(
@@ -151,27 +151,19 @@ class EmbeddingVectorizer(
     def _token_rows(self, corpus, vectors):
         """Sparse (n_docs x n_used) counts, the used words, their vectors and the
         number of known tokens of each document."""
-        rows = vectors.rows(corpus.words)  # of each distinct word, -1 if unknown
-        # a column per known word, found per distinct word rather than by
-        # sorting the tokens (a word whose tokens all lie past max_length
-        # keeps an empty column)
-        used = np.unique(rows[rows >= 0])
-        column_of_word = np.where(rows >= 0, np.searchsorted(used, rows), -1)
+        # a column per distinct word with a vector, found per word rather than
+        # by sorting the tokens (a word whose tokens all lie past max_length
+        # keeps an empty column); lookup also gives fastText's subword vectors
+        table, found = vectors.lookup(corpus.words)
+        column_of_word = np.where(found, np.cumsum(found) - 1, -1)
         doc, _, column = corpus.select(column_of_word, self.max_length)
         matrix = sp.csr_matrix(
-            (np.ones(len(doc)), (doc, column)), shape=(corpus.n_docs, len(used))
+            (np.ones(len(doc)), (doc, column)), shape=(corpus.n_docs, found.sum())
         )
         matrix.sum_duplicates()
-        table = np.asarray(vectors.vectors[used], dtype=np.float32).reshape(
-            len(used), vectors.dim
-        )
-        word_of_row = {
-            r: w for w, r in zip(corpus.words, rows.tolist(), strict=True) if r >= 0
-        }
-        words = [word_of_row[r] for r in used.tolist()]
-        check_finite_vectors(table, words, vectors.name)
+        words = list(itertools.compress(corpus.words, found))
         n_tokens = np.bincount(doc, minlength=corpus.n_docs)
-        return matrix, table, words, n_tokens
+        return matrix, table[found], words, n_tokens
 
     def _mean(self, parts, remove_component=True):
         matrix, table, words, n_tokens = parts

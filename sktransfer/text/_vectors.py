@@ -5,8 +5,9 @@ Word vectors are resolved lazily in ``fit`` and cached twice:
 * per process: a resolved source is kept in memory, so a second ``fit``, a
   ``clone`` or another grid point reuses it (the matrix is not copied);
 * per machine: a parsed file is stored once in the cache directory as a
-  row-major ``.npy`` matrix (memory-mapped when read back), its word list, and
-  a sorted index of the words (memory-mapped too), so a 400k-word text file is
+  row-major ``.npy`` matrix (memory-mapped when read back), its word list, a
+  sorted index of the words (memory-mapped too) and, for a fastText model, its
+  character n-gram vectors (memory-mapped), so a 400k-word text file is
   parsed at most once per machine. A package's matrix is memory-mapped where
   it is installed, or copied to the cache if it is column-major. Words are
   looked up by binary search in the shared index: a process (a loky worker of
@@ -19,6 +20,8 @@ The cache directory is ``$SKTRANSFER_CACHE`` or ``~/.cache/sktransfer``.
 import dataclasses
 import functools
 import hashlib
+import itertools
+import json
 import os
 import pathlib
 import tempfile
@@ -27,7 +30,11 @@ import warnings
 
 import numpy as np
 
-from sktransfer.text._formats import read_vectors_file
+from sktransfer.text._formats import (
+    keyed_vectors_arrays,
+    keyed_vectors_subwords,
+    read_vectors_file,
+)
 
 _PROCESS_CACHE = {}
 _LOCK = threading.Lock()
@@ -106,6 +113,46 @@ class SortedWordIndex:
         return np.where(found, self.order[np.maximum(position, 0)], -1)
 
 
+@dataclasses.dataclass(eq=False)
+class Subwords:
+    """fastText's vectors of words from their character n-grams.
+
+    A word's n-grams are those of ``"<" + word + ">"`` of ``min_n`` to
+    ``max_n`` characters, each hashed to one of the rows of ``ngrams``
+    (fastText's hash, as gensim computes it); the word's vector is their
+    mean, as ``FastTextKeyedVectors.get_vector`` gives for a word outside the
+    vocabulary.
+    """
+
+    ngrams: np.ndarray
+    min_n: int
+    max_n: int
+
+    CHUNK = 1024
+    """Words whose n-gram vectors are gathered at once (bounds the memory)."""
+
+    def lookup(self, words):
+        """Vectors of ``words`` and a found mask (False: no n-gram at all)."""
+        from gensim.models.fasttext import ft_ngram_hashes
+
+        bucket = len(self.ngrams)
+        out = np.zeros((len(words), self.ngrams.shape[1]), dtype=np.float32)
+        counts = np.zeros(len(words), dtype=np.int64)
+        for start in range(0, len(words), self.CHUNK):
+            chunk = words[start : start + self.CHUNK]
+            hashes = [ft_ngram_hashes(w, self.min_n, self.max_n, bucket) for w in chunk]
+            n = np.fromiter(map(len, hashes), np.int64, len(hashes))
+            counts[start : start + len(chunk)] = n
+            flat = np.fromiter(itertools.chain(*hashes), np.int64, n.sum())
+            if not len(flat):
+                continue
+            has = np.flatnonzero(n)
+            offsets = np.concatenate(([0], np.cumsum(n[has])[:-1]))
+            sums = np.add.reduceat(self.ngrams[flat], offsets, axis=0)
+            out[start + has] = sums / n[has, None]
+        return out, counts > 0
+
+
 class WordVectors:
     """Pretrained word vectors: ``words[i]`` has vector ``vectors[i]``.
 
@@ -121,13 +168,19 @@ class WordVectors:
     name : str
     sorted_index : SortedWordIndex or None
         When given, words are looked up in it instead of a dict of every word.
+    subwords : Subwords or None
+        fastText's character n-gram vectors: :meth:`lookup` gives a word
+        without a row the mean of its n-grams' vectors.
     """
 
-    def __init__(self, words, vectors, name="vectors", sorted_index=None):
+    def __init__(
+        self, words, vectors, name="vectors", sorted_index=None, subwords=None
+    ):
         self._words = words
         self.vectors = vectors
         self.name = name
         self.sorted_index = sorted_index
+        self.subwords = subwords
 
     @functools.cached_property
     def words(self):
@@ -151,11 +204,20 @@ class WordVectors:
         return np.fromiter((get(w, -1) for w in words), np.int64, len(words))
 
     def lookup(self, words):
-        """Vectors of ``words`` (zeros where missing) and a found mask."""
+        """Vectors of ``words`` (zeros where missing) and a found mask.
+
+        With :attr:`subwords`, a word without a row has the vector of its
+        character n-grams (and counts as found).
+        """
         rows = self.rows(words)
         found = rows >= 0
         out = np.zeros((len(words), self.dim), dtype=np.float32)
         out[found] = self.vectors[rows[found]]
+        if self.subwords is not None and not found.all():
+            missing = np.flatnonzero(~found)
+            out[missing], found[missing] = self.subwords.lookup(
+                [words[i] for i in missing.tolist()]
+            )
         check_finite_vectors(out, words, self.name)
         return out, found
 
@@ -225,13 +287,27 @@ def _disk_key(*parts):
     return hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
-def _store(stem, words, vectors, name):
-    """Write the matrix and the word index atomically; return them memory-mapped."""
+def _store(stem, words, vectors, name, subwords=None):
+    """Write the matrix, the word index and any fastText ``subwords``
+    (``(ngram_vectors, min_n, max_n)``) atomically; return them memory-mapped.
+
+    The matrix is renamed into place last: once it is there, the rest is too.
+    """
     directory = cache_dir()
     tmp = f".{os.getpid()}.tmp"
     with open(directory / f"{stem}.npy{tmp}", "wb") as f:  # np.save(path) adds .npy
         np.save(f, np.ascontiguousarray(vectors, np.float32))
     _store_index(stem, words)
+    if subwords is not None:
+        ngrams, min_n, max_n = subwords
+        with open(directory / f"{stem}.ngrams.npy{tmp}", "wb") as f:
+            np.save(f, np.ascontiguousarray(ngrams, np.float32))
+        lengths = json.dumps({"min_n": min_n, "max_n": max_n})
+        (directory / f"{stem}.ngrams.json{tmp}").write_text(lengths, "utf-8")
+        for suffix in ("ngrams.npy", "ngrams.json"):
+            os.replace(
+                directory / f"{stem}.{suffix}{tmp}", directory / f"{stem}.{suffix}"
+            )
     os.replace(directory / f"{stem}.npy{tmp}", directory / f"{stem}.npy")
     return _load_stored(stem, name)
 
@@ -268,7 +344,17 @@ def _load_stored(stem, name, vectors=None):
     def read_words():
         return files[2].read_text("utf-8").split("\n")[:-1]
 
-    return WordVectors(read_words, vectors, name, index)
+    return WordVectors(read_words, vectors, name, index, _load_subwords(stem))
+
+
+def _load_subwords(stem):
+    """The stored fastText n-gram vectors of a cache entry, or None."""
+    directory = cache_dir()
+    if not (directory / f"{stem}.ngrams.npy").exists():
+        return None
+    lengths = json.loads((directory / f"{stem}.ngrams.json").read_text("utf-8"))
+    ngrams = np.load(directory / f"{stem}.ngrams.npy", mmap_mode="r")
+    return Subwords(ngrams, lengths["min_n"], lengths["max_n"])
 
 
 def _from_file(path):
@@ -282,9 +368,9 @@ def _from_file(path):
         if stored is not None:
             STATS["disk_hits"] += 1
             return stored
-        words, vectors = read_vectors_file(path)
+        words, vectors, subwords = read_vectors_file(path)
         STATS["parsed"] += 1
-        return _store(stem, words, vectors, name)
+        return _store(stem, words, vectors, name, subwords)
 
     return _cached(("file", stem), load)
 
@@ -292,8 +378,11 @@ def _from_file(path):
 def _from_keyed_vectors(kv):
     if len(kv.index_to_key) == 0:
         raise ValueError("the KeyedVectors given as embeddings hold no word vectors.")
+    subwords = keyed_vectors_subwords(kv)
     vectors = WordVectors(
-        list(kv.index_to_key), np.asarray(kv.vectors, np.float32), "KeyedVectors"
+        *keyed_vectors_arrays(kv),
+        "KeyedVectors",
+        subwords=None if subwords is None else Subwords(*subwords),
     )
     vectors.__dict__["index"] = kv.key_to_index  # reuse gensim's dict
     return vectors
@@ -359,8 +448,7 @@ Any other name is looked up with ``gensim.downloader`` (needs the network).
 def _from_gensim_downloader(name):
     import gensim.downloader
 
-    kv = gensim.downloader.load(name)
-    return list(kv.index_to_key), np.asarray(kv.vectors, np.float32)
+    return keyed_vectors_arrays(gensim.downloader.load(name))
 
 
 def _from_name(name):
@@ -406,7 +494,9 @@ def resolve_word_vectors(embeddings):
     embeddings : str, path-like or gensim KeyedVectors
         A registered name (``"glove-wiki-gigaword-50"``), any gensim-data name
         (online), a path to a word2vec text/binary, GloVe text, fastText ``.vec``
-        or gensim ``.kv`` file, or an in-memory ``KeyedVectors``.
+        or ``.bin`` or gensim ``.kv`` file, or an in-memory ``KeyedVectors``.
+        A fastText model's character n-grams (a ``.bin`` model, or gensim's
+        ``FastTextKeyedVectors``) give a vector to every word.
 
     Returns
     -------
