@@ -78,9 +78,13 @@ def _described(value):
     if net is not None:  # a fitted estimator
         state = net.module_.state_dict()
         return f"{type(value).__name__} " + checksum(state, state)
+    value = getattr(value, "wv", value)  # a gensim Word2Vec / FastText model
     if hasattr(value, "vectors") and hasattr(value, "index_to_key"):  # gensim
         digest = hashlib.sha1("\n".join(map(str, value.index_to_key)).encode())
         digest.update(np.ascontiguousarray(value.vectors).tobytes())
+        ngrams = getattr(value, "vectors_ngrams", None)  # fastText's subwords
+        if ngrams is not None:
+            digest.update(np.ascontiguousarray(ngrams).tobytes())
         return "KeyedVectors " + digest.hexdigest()
     return type(value).__name__
 

@@ -537,7 +537,8 @@ def _cases():
         lambda tmp: EmbeddingVectorizer(_fitted_text()).fit(TEXTS),
         TypeError,
         "embeddings must be a name, a path to a word-vector file or a gensim "
-        "KeyedVectors; got PretrainedEmbeddingClassifier",
+        "KeyedVectors or model (Word2Vec, FastText); got "
+        "PretrainedEmbeddingClassifier",
     )
     add(
         "unfitted-image-source",

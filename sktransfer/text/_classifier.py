@@ -85,12 +85,13 @@ class PretrainedEmbeddingClassifier(
 
     Parameters
     ----------
-    embeddings : str, path, KeyedVectors or fitted estimator, \
+    embeddings : str, path, KeyedVectors, gensim model or fitted estimator, \
 default="glove-wiki-gigaword-50"
         A registered name (``"glove-wiki-gigaword-50"`` resolves offline from
         the ``glove`` extra, otherwise through ``gensim.downloader``), a path to
         a word2vec text/binary, GloVe text, fastText ``.vec`` or ``.bin`` or
-        gensim ``.kv`` file, a ``KeyedVectors``, or a fitted
+        gensim ``.kv`` file, a ``KeyedVectors`` (or a gensim ``Word2Vec`` or
+        ``FastText`` model you trained: its ``wv``), or a fitted
         PretrainedEmbeddingClassifier (its fine-tuned vectors, with its own
         pretrained vectors for other words, and its encoder). Resolved in
         ``fit`` through a per-process and on-disk cache. A fastText model

@@ -25,7 +25,7 @@ def resolve_text_source(embeddings):
     except TypeError:
         raise TypeError(
             "embeddings must be a name, a path to a word-vector file, a gensim "
-            "KeyedVectors or a fitted PretrainedEmbeddingClassifier; got "
+            "KeyedVectors or model, or a fitted PretrainedEmbeddingClassifier; got "
             f"{type(embeddings).__name__}."
         ) from None
 

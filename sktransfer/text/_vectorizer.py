@@ -39,7 +39,8 @@ class EmbeddingVectorizer(
 
     Parameters
     ----------
-    embeddings : str, path or KeyedVectors, default="glove-wiki-gigaword-50"
+    embeddings : str, path, KeyedVectors or gensim model, \
+default="glove-wiki-gigaword-50"
         As in :class:`PretrainedEmbeddingClassifier` (not a fitted estimator).
     pooling : {{"mean", "max", "mean_max"}}, default="mean"
         Weighted mean, element-wise max, or both concatenated.

@@ -491,17 +491,19 @@ def resolve_word_vectors(embeddings):
 
     Parameters
     ----------
-    embeddings : str, path-like or gensim KeyedVectors
+    embeddings : str, path-like, gensim KeyedVectors or gensim model
         A registered name (``"glove-wiki-gigaword-50"``), any gensim-data name
         (online), a path to a word2vec text/binary, GloVe text, fastText ``.vec``
-        or ``.bin`` or gensim ``.kv`` file, or an in-memory ``KeyedVectors``.
-        A fastText model's character n-grams (a ``.bin`` model, or gensim's
+        or ``.bin`` or gensim ``.kv`` file, an in-memory ``KeyedVectors``, or
+        a trained gensim ``Word2Vec`` or ``FastText`` model (its ``wv``). A
+        fastText model's character n-grams (a ``.bin`` model, or gensim's
         ``FastTextKeyedVectors``) give a vector to every word.
 
     Returns
     -------
     WordVectors
     """
+    embeddings = getattr(embeddings, "wv", embeddings)  # a gensim model
     if hasattr(embeddings, "index_to_key") and hasattr(embeddings, "vectors"):
         return _from_keyed_vectors(embeddings)
     if isinstance(embeddings, (str, os.PathLike)):
@@ -513,5 +515,6 @@ def resolve_word_vectors(embeddings):
         return _from_name(path)
     raise TypeError(
         "embeddings must be a name, a path to a word-vector file or a gensim "
-        f"KeyedVectors; got {type(embeddings).__name__}."
+        "KeyedVectors or model (Word2Vec, FastText); got "
+        f"{type(embeddings).__name__}."
     )

@@ -5,6 +5,8 @@ The model is a real fastText model, trained here by gensim on 20 Newsgroups
 posts (a small one: seconds), and saved in fastText's own binary format.
 """
 
+import copy
+
 import numpy as np
 import pytest
 from gensim.models import FastText
@@ -55,12 +57,13 @@ def _gensim_vectors(kv, words):
     return np.array([kv.get_vector(word) for word in words])
 
 
-@pytest.mark.parametrize("given", ["bin", "FastTextKeyedVectors"])
+@pytest.mark.parametrize("given", ["bin", "FastTextKeyedVectors", "FastText"])
 def test_unseen_words_get_the_vectors_fasttext_gives_them(
     fasttext_wv, fasttext_bin, given
 ):
     kv = fasttext_wv.wv
-    vectors = resolve_word_vectors(fasttext_bin if given == "bin" else kv)
+    source = {"bin": fasttext_bin, "FastTextKeyedVectors": kv, "FastText": fasttext_wv}
+    vectors = resolve_word_vectors(source[given])
     assert vectors.subwords is not None
     assert (vectors.subwords.min_n, vectors.subwords.max_n) == (kv.min_n, kv.max_n)
     words = ["hockey", "space", *UNSEEN]
@@ -83,6 +86,20 @@ def test_the_disk_cache_keeps_the_ngram_vectors(fasttext_wv, fasttext_bin):
     assert _vectors.STATS["disk_hits"] == hits + 1
     assert isinstance(again.subwords.ngrams, np.memmap)
     np.testing.assert_array_equal(again.lookup(UNSEEN)[0], first)
+
+
+def test_a_checkpoint_fingerprint_counts_the_ngram_vectors(fasttext_wv):
+    from sktransfer._checkpoint import fingerprint
+
+    X, y = np.arange(6).reshape(3, 2), np.arange(3)
+
+    def tag(embeddings):
+        return fingerprint(PretrainedEmbeddingClassifier(embeddings), X, y)
+
+    other = copy.deepcopy(fasttext_wv)
+    assert tag(fasttext_wv) == tag(other) == tag(other.wv)
+    other.wv.vectors_ngrams[0, 0] += 1.0  # the same words, other subwords
+    assert tag(fasttext_wv) != tag(other)
 
 
 def test_a_model_without_ngrams_has_no_subwords(tmp_path):

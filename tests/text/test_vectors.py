@@ -173,6 +173,29 @@ def test_lookup_and_keyed_vectors(small_glove):
     assert isinstance(WordVectors(["a"], np.ones((1, 2))).dim, int)
 
 
+def test_a_word2vec_model_trained_here_is_a_source(news):
+    """Train a source on unlabelled posts with gensim, pass the model itself."""
+    from gensim.models import Word2Vec
+    from sklearn.base import clone
+
+    from sktransfer import PretrainedEmbeddingClassifier
+    from sktransfer.text._tokenize import Tokenizer
+
+    posts = [Tokenizer()(doc) for doc in news["X_test"]]
+    model = Word2Vec(posts, vector_size=16, min_count=2, epochs=2, seed=0, workers=1)
+    vectors = resolve_word_vectors(model)
+    words = model.wv.index_to_key[:50] + ["qqqzz"]
+    got, found = vectors.lookup(words)
+    assert found.tolist() == [True] * 50 + [False]
+    np.testing.assert_array_equal(got[:50], model.wv[words[:50]])
+    clf = PretrainedEmbeddingClassifier(model, max_epochs=2, device="cpu")
+    assert clone(clf).embeddings is model  # shared, not copied
+    clf.fit(news["X"], news["y"])
+    table = clf.net_.module_.backbone.weight.detach().numpy()
+    word = next(w for w in clf.vocabulary_ if w in model.wv.key_to_index)
+    np.testing.assert_array_equal(table[clf.vocabulary_[word]], model.wv[word])
+
+
 @pytest.mark.parametrize(
     "content, match",
     [
