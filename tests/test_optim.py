@@ -235,7 +235,11 @@ def test_training_ends_once_lbfgs_has_converged(tmp_path, digits_split, source_m
     assert dict(clf.net_.callbacks_)["lbfgs_converged"].stopped_
     assert not list(tmp_path.glob("checkpoint-*.pt"))
     losses = clf.net_.history[:, "train_loss"]  # each at its step's start
-    assert losses[-1] == pytest.approx(losses[-2], abs=1e-4) and losses[-1] < losses[0]
+    assert losses[-1] < losses[0]
+    # the last epoch's step found nothing left to do: one epoch fewer gives the
+    # same model (the data loss alone need not settle: the L2 penalty counts)
+    earlier = _fe(source_model, max_epochs=epochs - 1).fit(X, y)
+    np.testing.assert_array_equal(earlier.predict_proba(X), clf.predict_proba(X))
     adamw = _fe(source_model, optimizer="adamw", max_epochs=3).fit(X, y)
     assert "lbfgs_converged" not in dict(adamw.net_.callbacks_)
     assert len(adamw.net_.history) == 3
