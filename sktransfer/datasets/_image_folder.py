@@ -1,0 +1,175 @@
+"""Images stored one folder per class, loaded as arrays for the image estimators."""
+
+import os
+from numbers import Integral
+
+import numpy as np
+
+from sktransfer.datasets._orange_text import checked_categories, dataset
+
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+"""File name endings read as images (in any case); other files are skipped."""
+
+_CHANNELS = {"RGB": 3, "L": 1}
+
+
+def load_image_folder(
+    path, *, size=None, mode="RGB", categories=None, return_X_y=False
+):
+    """Images stored one folder per class, as a ``uint8`` array.
+
+    The layout of torchvision's ``ImageFolder`` and of Keras'
+    ``image_dataset_from_directory``: ``path/<class>/<image file>``. The
+    images come back as ``(n_images, channels, height, width)`` ``uint8``
+    pixels, the input :class:`~sktransfer.FineTunedCNNClassifier` and
+    :class:`~sktransfer.PretrainedFeatureExtractor` take (pass them
+    ``pixel_scale=255``, or they scale by the brightest training pixel), with
+    the class folder names as labels. Needs Pillow
+    (``pip install "sktransfer[images]"``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The folder holding one folder per class. Files directly in ``path``,
+        hidden files and files that are not images (by their ending, see
+        :data:`IMAGE_SUFFIXES`) are skipped.
+    size : int, (int, int) or None, default=None
+        Resize every image to ``(height, width)`` (an int: square), bilinear.
+        None keeps the images as they are, and they must then share one size.
+    mode : {"RGB", "L"}, default="RGB"
+        Colour (3 channels) or greyscale (1 channel); every image is converted
+        to it by Pillow (palette and RGBA images too).
+    categories : list of str or None, default=None
+        Only these class folders (None: every folder in ``path``).
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of a Bunch.
+
+    Returns
+    -------
+    Bunch or (ndarray, ndarray)
+        ``data`` (uint8, ``(n, channels, height, width)``), ``target`` (class
+        folder names), ``target_names`` (sorted), ``filenames`` (the path of
+        each image, in the order of ``data``), ``DESCR``. Images are sorted
+        by class, then by file name.
+
+    Raises
+    ------
+    ValueError
+        ``path`` holds no class folder, a class folder holds no image, a file
+        is not a readable image (the error names it), images differ in size
+        with ``size=None``, or ``size`` / ``mode`` is invalid.
+
+    Examples
+    --------
+    >>> from sktransfer import FineTunedCNNClassifier
+    >>> from sktransfer.datasets import load_image_folder
+    >>> X, y = load_image_folder(  # doctest: +SKIP
+    ...     "photos/train", size=64, return_X_y=True
+    ... )
+    >>> model = FineTunedCNNClassifier("efficientnet_lite0", pixel_scale=255)
+    >>> model.fit(X, y)  # doctest: +SKIP
+    """
+    image_module = _pillow()
+    height, width = _checked_size(size)
+    if mode not in _CHANNELS:
+        raise ValueError(f"mode must be 'RGB' or 'L'; got {mode!r}.")
+    files, target = _image_files(os.fspath(path), categories)
+    data = None
+    for i, file in enumerate(files):
+        pixels = _read(image_module, file, mode, (height, width) if size else None)
+        if data is None:
+            data = np.empty((len(files), *pixels.shape), dtype=np.uint8)
+        elif pixels.shape != data.shape[1:]:
+            raise ValueError(
+                f"the images differ in size: {files[0]} is "
+                f"{_shape_text(data.shape)} and {file} is {_shape_text(pixels.shape)} "
+                "(height x width); pass size=(height, width) to resize them all."
+            )
+        data[i] = pixels
+    description = f"{len(files)} images of {os.fspath(path)}, one folder per class."
+    return dataset(data, target, description, return_X_y, filenames=np.array(files))
+
+
+def _pillow():
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError(
+            "load_image_folder reads images with Pillow: "
+            'pip install "sktransfer[images]"'
+        ) from None
+    return Image
+
+
+def _checked_size(size):
+    """``size`` as ``(height, width)`` (None: ``(None, None)``)."""
+    if size is None:
+        return None, None
+    pair = (size, size) if isinstance(size, Integral) else size
+    if (
+        not isinstance(pair, (tuple, list))
+        or len(pair) != 2
+        or not all(isinstance(v, Integral) and not isinstance(v, bool) for v in pair)
+        or min(pair) < 1
+    ):
+        raise ValueError(
+            f"size must be a positive int or a pair (height, width) of them; got "
+            f"{size!r}."
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def _image_files(path, categories):
+    """The image files of ``path``'s class folders, and the class of each."""
+    if not os.path.isdir(path):
+        raise ValueError(f"{path} is not a folder (expected {path}/<class>/<image>).")
+    classes = sorted(
+        entry.name
+        for entry in os.scandir(path)
+        if entry.is_dir() and not entry.name.startswith(".")
+    )
+    if not classes:
+        raise ValueError(
+            f"{path} holds no class folder: expected one folder per class, "
+            f"{path}/<class>/<image>."
+        )
+    if categories is not None:
+        classes = checked_categories(categories, classes)
+    files, target = [], []
+    for name in classes:
+        folder = os.path.join(path, name)
+        images = sorted(
+            entry.path
+            for entry in os.scandir(folder)
+            if entry.is_file()
+            and not entry.name.startswith(".")
+            and entry.name.lower().endswith(IMAGE_SUFFIXES)
+        )
+        if not images:
+            raise ValueError(
+                f"the class folder {folder} holds no image (files ending in "
+                f"{', '.join(IMAGE_SUFFIXES)}); remove it or leave it out with "
+                "categories=."
+            )
+        files += images
+        target += [name] * len(images)
+    return files, np.array(target)
+
+
+def _read(image_module, file, mode, size):
+    """One image as ``(channels, height, width)`` uint8, converted and resized."""
+    try:
+        with image_module.open(file) as image:
+            image = image.convert(mode)
+            if size is not None and image.size != size[::-1]:
+                image = image.resize(size[::-1], image_module.Resampling.BILINEAR)
+            pixels = np.asarray(image, dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError) as exc:  # what Pillow raises
+        raise ValueError(
+            f"{file} is not a readable image: {type(exc).__name__}: {exc}"
+        ) from exc
+    return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+
+
+def _shape_text(shape):
+    return f"{shape[-2]}x{shape[-1]}"

@@ -1,0 +1,111 @@
+"""load_image_folder on real images: sklearn's digits written as PNG files, and
+sklearn's two sample photographs (JPEG) cut into tiles."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from sktransfer import FineTunedCNNClassifier
+from sktransfer.datasets import load_image_folder
+
+Image = pytest.importorskip("PIL.Image")
+
+
+@pytest.fixture(scope="module")
+def digit_folder(tmp_path_factory):
+    """Digits 0-2 as 8-bit greyscale PNGs, one folder per digit."""
+    root = tmp_path_factory.mktemp("digits")
+    X, y = load_digits(n_class=3, return_X_y=True)
+    pixels = (X * 255 / 16).round().astype(np.uint8).reshape(-1, 8, 8)
+    for i, (image, label) in enumerate(zip(pixels, y, strict=True)):
+        folder = root / f"digit{label}"
+        folder.mkdir(exist_ok=True)
+        Image.fromarray(image).save(folder / f"{i:04d}.png")
+    (root / "digit0" / ".DS_Store").write_bytes(b"\0\1")  # skipped: hidden
+    (root / "digit0" / "notes.txt").write_text("skipped: not an image")
+    (root / "README.md").write_text("skipped: not a class folder")
+    return root, pixels, y
+
+
+def test_digits_come_back_exactly_and_train_a_classifier(digit_folder):
+    root, pixels, y = digit_folder
+    data = load_image_folder(root, mode="L")
+    assert data.data.dtype == np.uint8 and data.data.shape == (len(y), 1, 8, 8)
+    assert data.target_names == ["digit0", "digit1", "digit2"]
+    order = np.argsort(y, kind="stable")  # by class, then by file name
+    np.testing.assert_array_equal(data.data[:, 0], pixels[order])
+    np.testing.assert_array_equal(data.target, [f"digit{k}" for k in y[order]])
+    assert data.filenames[0].endswith("digit0/0000.png")
+    X, labels = load_image_folder(root, mode="L", return_X_y=True)
+    rng = np.random.RandomState(0)
+    test = rng.rand(len(X)) < 0.3
+    model = FineTunedCNNClassifier(
+        "small_cnn", pixel_scale=255, max_epochs=5, device="cpu", random_state=0
+    ).fit(X[~test], labels[~test])
+    assert model.score(X[test], labels[test]) > 0.9  # 3 classes: chance 0.33
+
+
+def test_colour_mode_and_categories(digit_folder):
+    root, pixels, y = digit_folder
+    X, labels = load_image_folder(root, categories=["digit2"], return_X_y=True)
+    assert X.shape == ((y == 2).sum(), 3, 8, 8) and set(labels) == {"digit2"}
+    np.testing.assert_array_equal(X[:, 0], X[:, 2])  # grey in three channels
+    with pytest.raises(ValueError, match=r"Did you mean \['digit2'"):
+        load_image_folder(root, categories=["digit22"])
+
+
+@pytest.fixture(scope="module")
+def photo_folder(tmp_path_factory):
+    """Tiles of sklearn's sample photos, JPEG, of two sizes, one folder each."""
+    from sklearn.datasets import load_sample_images
+
+    root = tmp_path_factory.mktemp("photos")
+    for name, photo in zip(
+        ("china", "flower"), load_sample_images().images, strict=True
+    ):
+        (root / name).mkdir()
+        for k in range(4):
+            tile = photo[100 * k : 100 * k + 90, 200 : 200 + 60 + 20 * k]
+            Image.fromarray(tile).save(root / name / f"{k}.jpg", quality=95)
+    return root
+
+
+def test_photos_of_several_sizes_are_resized_as_pillow_does(photo_folder):
+    data = load_image_folder(photo_folder, size=(32, 48))
+    assert data.data.shape == (8, 3, 32, 48) and data.data.dtype == np.uint8
+    for pixels, file in zip(data.data, data.filenames, strict=True):
+        with Image.open(file) as image:
+            expected = image.convert("RGB").resize((48, 32), Image.Resampling.BILINEAR)
+        np.testing.assert_array_equal(pixels, np.asarray(expected).transpose(2, 0, 1))
+    # the two photographs differ in colour: the tiles say which one they are
+    mean = data.data.reshape(8, 3, -1).mean(axis=2)
+    china, flower = mean[data.target == "china"], mean[data.target == "flower"]
+    assert not np.allclose(china.mean(axis=0), flower.mean(axis=0), atol=10)
+    square = load_image_folder(photo_folder, size=16, return_X_y=True)[0]
+    assert square.shape == (8, 3, 16, 16)
+
+
+def test_images_of_different_sizes_need_a_size(photo_folder):
+    with pytest.raises(ValueError, match=r"differ in size: .*0.jpg is 90x60 and "):
+        load_image_folder(photo_folder)
+
+
+@pytest.mark.parametrize("size", [0, (8,), (8, -1), "8", 8.5, (True, 8)])
+def test_bad_sizes_and_modes(digit_folder, size):
+    with pytest.raises(ValueError, match="size must be a positive int or a pair"):
+        load_image_folder(digit_folder[0], size=size)
+
+
+def test_bad_folders_and_files(tmp_path):
+    with pytest.raises(ValueError, match="is not a folder"):
+        load_image_folder(tmp_path / "missing")
+    with pytest.raises(ValueError, match="holds no class folder"):
+        load_image_folder(tmp_path)
+    (tmp_path / "cats").mkdir()
+    with pytest.raises(ValueError, match=r"class folder .*cats holds no image"):
+        load_image_folder(tmp_path)
+    (tmp_path / "cats" / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    with pytest.raises(ValueError, match=r"a.png is not a readable image"):
+        load_image_folder(tmp_path)
+    with pytest.raises(ValueError, match="mode must be 'RGB' or 'L'"):
+        load_image_folder(tmp_path, mode="CMYK")
