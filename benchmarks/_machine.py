@@ -10,12 +10,25 @@ import time
 import torch
 
 
+def cpu_model():
+    """The processor's name (``/proc/cpuinfo``), or what ``platform`` says."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def machine():
     """Cores, threads and versions: a dict for the .json result files."""
     import sklearn
     import skorch
 
     return {
+        "cpu": cpu_model(),
         "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -31,7 +44,8 @@ def machine_line():
     m = machine()
     gpu = f", GPU {m['cuda']}" if m["cuda"] else ", no GPU"
     return (
-        f"Machine: {m['cpu_cores']} CPU cores, {m['torch_threads']} torch threads"
+        f"Machine: {m['cpu_cores']} CPU cores ({m['cpu']}), {m['torch_threads']} "
+        "torch threads"
         f"{gpu}; torch {m['torch']}, scikit-learn {m['scikit-learn']}, skorch "
         f"{m['skorch']}, Python {m['python']}."
     )
