@@ -70,9 +70,10 @@ def candidate_outputs(candidate, X, need, random_state=None):
     ``candidate`` is a transformer (fitted or not: an unfitted one is fitted on
     ``X``), a fitted sktransfer classifier (its ``extract_features``,
     ``predict_proba`` or ``predict``), or a source that an sktransfer
-    transformer resolves: a word-vector name/path/KeyedVectors for text ``X``,
-    a backbone for images. ``random_state`` seeds what such a backbone
-    initializes at random (``"small_cnn"``, a structure-only source).
+    transformer resolves: a word-vector name, path, KeyedVectors or gensim
+    model for text ``X``, a backbone for images. ``random_state`` seeds what
+    such a backbone initializes at random (``"small_cnn"``, a structure-only
+    source).
     """
     if need in ("predict_proba", "predict"):
         if not (is_fitted_estimator(candidate) and hasattr(candidate, need)):
