@@ -38,7 +38,9 @@ def load_image_folder(
         None keeps the images as they are, and they must then share one size.
     mode : {"RGB", "L"}, default="RGB"
         Colour (3 channels) or greyscale (1 channel); every image is converted
-        to it by Pillow (palette and RGBA images too).
+        to it by Pillow (palette and RGBA images too), after being turned
+        upright as its EXIF orientation says (a phone's photo as a viewer
+        shows it).
     categories : list of str or None, default=None
         Only these class folders (None: every folder in ``path``).
     return_X_y : bool, default=False
@@ -158,9 +160,11 @@ def _image_files(path, categories):
 
 def _read(image_module, file, mode, size):
     """One image as ``(channels, height, width)`` uint8, converted and resized."""
+    from PIL import ImageOps
+
     try:
         with image_module.open(file) as image:
-            image = image.convert(mode)
+            image = ImageOps.exif_transpose(image).convert(mode)
             if size is not None and image.size != size[::-1]:
                 image = image.resize(size[::-1], image_module.Resampling.BILINEAR)
             pixels = np.asarray(image, dtype=np.uint8)

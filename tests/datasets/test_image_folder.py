@@ -85,6 +85,20 @@ def test_photos_of_several_sizes_are_resized_as_pillow_does(photo_folder):
     assert square.shape == (8, 3, 16, 16)
 
 
+def test_a_photo_is_turned_upright_as_its_exif_orientation_says(tmp_path):
+    from sklearn.datasets import load_sample_image
+
+    photo = load_sample_image("flower.jpg")[:60, :90]  # landscape, 60x90
+    (tmp_path / "flower").mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the camera was turned: show it rotated 90 degrees clockwise
+    Image.fromarray(photo).save(tmp_path / "flower" / "phone.png", exif=exif)
+    data = load_image_folder(tmp_path).data
+    assert data.shape == (1, 3, 90, 60)  # portrait, as a viewer shows it
+    upright = np.rot90(photo, k=-1)  # clockwise
+    np.testing.assert_array_equal(data[0], upright.transpose(2, 0, 1))
+
+
 def test_images_of_different_sizes_need_a_size(photo_folder):
     with pytest.raises(ValueError, match=r"differ in size: .*0.jpg is 90x60 and "):
         load_image_folder(photo_folder)
