@@ -699,6 +699,15 @@ def _cases():
         ValueError,
         "is not a readable fastText binary model (truncated or corrupt?)",
     )
+    add(
+        "supervised-fasttext-model",
+        "sources",
+        "PretrainedEmbeddingClassifier",
+        "a fastText classifier's .bin (it has labels)",
+        lambda tmp: _text(embeddings=_supervised_fasttext(tmp)).fit(TEXTS, TEXT_LABELS),
+        ValueError,
+        "is a supervised fastText model (a text classifier",
+    )
     # ---- transformer sources and zero-shot (the transformers extra)
     add(
         "unknown-transformer-offline",
@@ -1289,6 +1298,21 @@ def _image_folder(tmp, *images):
         else:
             Image.fromarray(np.zeros(image, np.uint8)).save(path)
     return tmp
+
+
+def _supervised_fasttext(tmp):
+    """A fastText .bin whose dictionary declares labels, as a classifier's does
+    (the count sits after the magic, the version and the 56 bytes of args)."""
+    from gensim.models import FastText
+    from gensim.models.fasttext import save_facebook_model
+
+    path = pathlib.Path(tmp) / "classifier.bin"
+    model = FastText([t.split() for t in TEXTS], vector_size=4, min_count=1)
+    save_facebook_model(model, str(path))
+    data = bytearray(path.read_bytes())
+    data[72:76] = (2).to_bytes(4, "little")  # nlabels
+    path.write_bytes(bytes(data))
+    return str(path)
 
 
 def _save_small_cnn(tmp, channels):

@@ -136,6 +136,12 @@ def read_fasttext_binary(path):
 
     try:
         kv = load_facebook_vectors(path)
+    except NotImplementedError as exc:  # gensim's answer to a classifier
+        raise ValueError(
+            f"{path} is a supervised fastText model (a text classifier, "
+            "`fasttext supervised`): it holds no general word vectors; give an "
+            "unsupervised one (`fasttext skipgram` or `cbow`, e.g. cc.en.300.bin)."
+        ) from exc
     except Exception as exc:
         raise ValueError(
             f"{path} is not a readable fastText binary model (truncated or corrupt?): "
