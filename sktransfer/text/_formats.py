@@ -162,7 +162,7 @@ def keyed_vectors_subwords(kv):
     with character n-grams; None for any other ``KeyedVectors``."""
     if not getattr(kv, "bucket", 0) or getattr(kv, "vectors_ngrams", None) is None:
         return None
-    ngrams = np.asarray(kv.vectors_ngrams, dtype=np.float32)
+    ngrams = np.ascontiguousarray(kv.vectors_ngrams, dtype=np.float32)
     return ngrams, int(kv.min_n), int(kv.max_n)
 
 

@@ -20,7 +20,6 @@ The cache directory is ``$SKTRANSFER_CACHE`` or ``~/.cache/sktransfer``.
 import dataclasses
 import functools
 import hashlib
-import itertools
 import json
 import os
 import pathlib
@@ -29,6 +28,8 @@ import threading
 import warnings
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from sktransfer.text._formats import (
     keyed_vectors_arrays,
@@ -128,29 +129,86 @@ class Subwords:
     min_n: int
     max_n: int
 
-    CHUNK = 1024
-    """Words whose n-gram vectors are gathered at once (bounds the memory)."""
+    CHUNK = 1 << 16
+    """Words whose n-grams are hashed at once (bounds the memory: ~20 bytes
+    per n-gram, a few dozen n-grams per word)."""
 
     def lookup(self, words):
-        """Vectors of ``words`` and a found mask (False: no n-gram at all)."""
-        from gensim.models.fasttext import ft_ngram_hashes
+        """Vectors of ``words`` and a found mask (False: no n-gram at all).
 
-        bucket = len(self.ngrams)
-        out = np.zeros((len(words), self.ngrams.shape[1]), dtype=np.float32)
-        counts = np.zeros(len(words), dtype=np.int64)
+        The n-gram vectors are averaged by torch's ``embedding_bag``: read
+        where they lie (a memory map), never gathered into a copy.
+        """
+        with warnings.catch_warnings():  # a read-only memory map: only read
+            warnings.filterwarnings("ignore", "The given NumPy array is not writ")
+            table = torch.from_numpy(self.ngrams)
+        out = np.zeros((len(words), table.shape[1]), dtype=np.float32)
+        found = np.zeros(len(words), dtype=bool)
         for start in range(0, len(words), self.CHUNK):
             chunk = words[start : start + self.CHUNK]
-            hashes = [ft_ngram_hashes(w, self.min_n, self.max_n, bucket) for w in chunk]
-            n = np.fromiter(map(len, hashes), np.int64, len(hashes))
-            counts[start : start + len(chunk)] = n
-            flat = np.fromiter(itertools.chain(*hashes), np.int64, n.sum())
-            if not len(flat):
-                continue
-            has = np.flatnonzero(n)
-            offsets = np.concatenate(([0], np.cumsum(n[has])[:-1]))
-            sums = np.add.reduceat(self.ngrams[flat], offsets, axis=0)
-            out[start + has] = sums / n[has, None]
-        return out, counts > 0
+            word, hashes = ngram_hashes(chunk, self.min_n, self.max_n)
+            counts = np.bincount(word, minlength=len(chunk))
+            offsets = torch.from_numpy(np.cumsum(counts) - counts)
+            rows = torch.from_numpy((hashes % np.uint32(len(table))).astype(np.int64))
+            bags = F.embedding_bag(rows, table, offsets, mode="mean")
+            out[start : start + len(chunk)] = bags.numpy()
+            found[start : start + len(chunk)] = counts > 0
+        return out, found
+
+
+_FNV_OFFSET, _FNV_PRIME = np.uint32(2166136261), np.uint32(16777619)
+
+
+def ngram_hashes(words, min_n, max_n):
+    """fastText's hash of every character n-gram of ``"<" + word + ">"``.
+
+    Returns ``(word, hashes)``: for each n-gram the index of its word (in
+    order) and its 32-bit FNV-1a hash, as fastText and gensim's
+    ``ft_ngram_hashes`` compute it (n-grams of ``min_n`` to ``max_n``
+    characters; a 1-gram of ``<`` or ``>`` left out). ASCII words are hashed by
+    numpy, all n-grams of one length at once, a byte per pass; other words by
+    gensim, one at a time.
+    """
+    from gensim.models.fasttext import ft_ngram_hashes
+
+    plain = [i for i, w in enumerate(words) if w.isascii()]
+    word, hashes = _ascii_ngram_hashes([words[i] for i in plain], min_n, max_n)
+    parts = [(np.asarray(plain, np.int64)[word], hashes)]
+    for i, w in enumerate(words):
+        if not w.isascii():
+            other = np.asarray(ft_ngram_hashes(w, min_n, max_n, 2**32), np.uint32)
+            parts.append((np.full(len(other), i, np.int64), other))
+    word = np.concatenate([p[0] for p in parts])
+    order = np.argsort(word, kind="stable")
+    return word[order], np.concatenate([p[1] for p in parts])[order]
+
+
+def _ascii_ngram_hashes(words, min_n, max_n):
+    """:func:`ngram_hashes` of ASCII ``words`` (a byte is a character)."""
+    padded = [f"<{w}>" for w in words]
+    lengths = np.fromiter(map(len, padded), np.int64, len(padded))
+    text = np.frombuffer("".join(padded).encode("ascii"), np.uint8)
+    begins = np.cumsum(lengths) - lengths
+    words_of, hashes = [], []
+    for n in range(min_n, max_n + 1):
+        per_word = np.maximum(lengths - n + 1, 0)
+        word = np.repeat(np.arange(len(words)), per_word)
+        position = np.arange(len(word)) - np.repeat(
+            np.cumsum(per_word) - per_word, per_word
+        )
+        if n == 1:  # fastText leaves out the 1-grams "<" and ">"
+            inner = (position > 0) & (position < lengths[word] - 1)
+            word, position = word[inner], position[inner]
+        start = begins[word] + position
+        h = np.full(len(start), _FNV_OFFSET, np.uint32)
+        for k in range(n):  # ASCII bytes: fastText's sign extension changes nothing
+            h ^= text[start + k]
+            h *= _FNV_PRIME
+        words_of.append(word)
+        hashes.append(h)
+    if not words_of:
+        return np.zeros(0, np.int64), np.zeros(0, np.uint32)
+    return np.concatenate(words_of), np.concatenate(hashes)
 
 
 class WordVectors:

@@ -152,3 +152,31 @@ def test_embedding_vectorizer_pools_ngram_vectors(fasttext_wv, fasttext_bin, new
     words = [UNSEEN, ["hockey", UNSEEN[0]]]
     expected = [_gensim_vectors(fasttext_wv.wv, w).mean(axis=0) for w in words]
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("min_n, max_n", [(3, 6), (1, 3), (2, 2), (5, 4)])
+def test_ngram_hashes_are_fasttexts(news, min_n, max_n):
+    """numpy's hashes of ASCII words, gensim's of the others: the same n-grams
+    (as multisets, per word) as gensim's ft_ngram_hashes."""
+    from gensim.models.fasttext import ft_ngram_hashes
+
+    from sktransfer.text._vectors import ngram_hashes
+
+    words = Tokenizer().corpus(news["X_test"]).words
+    words += ["café", "naïve", "日本語", "a", "", "x" * 40, "é", "zz_9"]
+    word, hashes = ngram_hashes(words, min_n, max_n)
+    assert (np.diff(word) >= 0).all()  # word-major
+    bounds = np.searchsorted(word, np.arange(len(words) + 1))
+    for i, w in enumerate(words):
+        got = sorted(hashes[bounds[i] : bounds[i + 1]].tolist())
+        assert got == sorted(ft_ngram_hashes(w, min_n, max_n, 2**32)), w
+
+
+def test_lookup_in_chunks_gives_the_same_vectors(fasttext_wv, monkeypatch):
+    vectors = resolve_word_vectors(fasttext_wv)
+    words = UNSEEN * 3 + ["hockey"]
+    whole = vectors.lookup(words)
+    monkeypatch.setattr(type(vectors.subwords), "CHUNK", 4)
+    chunked = vectors.lookup(words)
+    np.testing.assert_array_equal(whole[0], chunked[0])
+    np.testing.assert_array_equal(whole[1], chunked[1])
