@@ -14,7 +14,7 @@ _CHANNELS = {"RGB": 3, "L": 1}
 
 
 def load_image_folder(
-    path, *, size=None, mode="RGB", categories=None, return_X_y=False
+    path, *, size=None, mode="RGB", categories=None, return_X_y=False, verbose=False
 ):
     """Images stored one folder per class, as a ``uint8`` array.
 
@@ -45,6 +45,8 @@ def load_image_folder(
         Only these class folders (None: every folder in ``path``).
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of a Bunch.
+    verbose : bool, default=False
+        Show a progress bar (tqdm) over the images.
 
     Returns
     -------
@@ -76,8 +78,12 @@ def load_image_folder(
     if mode not in _CHANNELS:
         raise ValueError(f"mode must be 'RGB' or 'L'; got {mode!r}.")
     files, target = _image_files(os.fspath(path), categories)
-    data = None
-    for i, file in enumerate(files):
+    data, shown = None, files
+    if verbose:
+        from tqdm.auto import tqdm
+
+        shown = tqdm(files, desc="images", unit="image")
+    for i, file in enumerate(shown):
         pixels = _read(image_module, file, mode, (height, width) if size else None)
         if data is None:
             data = np.empty((len(files), *pixels.shape), dtype=np.uint8)

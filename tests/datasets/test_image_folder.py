@@ -45,6 +45,12 @@ def test_digits_come_back_exactly_and_train_a_classifier(digit_folder):
     assert model.score(X[test], labels[test]) > 0.9  # 3 classes: chance 0.33
 
 
+def test_verbose_shows_progress_over_the_images(digit_folder, capsys):
+    load_image_folder(digit_folder[0], categories=["digit1"], verbose=True)
+    shown = capsys.readouterr().err
+    assert "images" in shown and f"{(digit_folder[2] == 1).sum()}/" in shown
+
+
 def test_colour_mode_and_categories(digit_folder):
     root, pixels, y = digit_folder
     X, labels = load_image_folder(root, categories=["digit2"], return_X_y=True)
