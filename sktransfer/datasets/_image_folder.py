@@ -164,16 +164,34 @@ def _image_files(path, categories):
     return files, np.array(target)
 
 
+_WIDE_MODES = ("I", "F")
+"""Pillow modes of more than 8 bits a channel (with ``"I;16"`` and the like)."""
+
+
+class _WideImage(Exception):
+    """An image whose pixels do not fit 8 bits (its Pillow mode)."""
+
+
 def _read(image_module, file, mode, size):
     """One image as ``(channels, height, width)`` uint8, converted and resized."""
     from PIL import ImageOps
 
     try:
         with image_module.open(file) as image:
+            if image.mode in _WIDE_MODES or image.mode.startswith("I;"):
+                raise _WideImage(image.mode)
             image = ImageOps.exif_transpose(image).convert(mode)
             if size is not None and image.size != size[::-1]:
                 image = image.resize(size[::-1], image_module.Resampling.BILINEAR)
             pixels = np.asarray(image, dtype=np.uint8)
+    except _WideImage as exc:
+        raise ValueError(
+            f"{file} has {exc.args[0]!r} pixels (16-bit, 32-bit or float): "
+            "load_image_folder reads 8-bit images, and Pillow would clip these "
+            "to 0-255. Read them yourself, e.g. np.asarray(PIL.Image.open(path)), "
+            "and give the estimators the array with pixel_scale= its maximum "
+            "(65535 for 16-bit)."
+        ) from None
     except (OSError, ValueError, SyntaxError) as exc:  # what Pillow raises
         raise ValueError(
             f"{file} is not a readable image: {type(exc).__name__}: {exc}"

@@ -129,3 +129,20 @@ def test_bad_folders_and_files(tmp_path):
         load_image_folder(tmp_path)
     with pytest.raises(ValueError, match="mode must be 'RGB' or 'L'"):
         load_image_folder(tmp_path, mode="CMYK")
+
+
+@pytest.mark.parametrize(
+    "pixels, name, mode",
+    [
+        # Pillow before 10.? opens a 16-bit PNG as "I", later ones as "I;16"
+        (np.full((4, 4), 40000, np.uint16), "deep.png", "I(;16)?"),
+        (np.full((4, 4), 0.5, np.float32), "float.tif", "F"),
+    ],
+)
+def test_images_of_more_than_8_bits_are_refused_not_clipped(
+    tmp_path, pixels, name, mode
+):
+    (tmp_path / "scans").mkdir()
+    Image.fromarray(pixels).save(tmp_path / "scans" / name)
+    with pytest.raises(ValueError, match=rf"{name} has '{mode}' pixels .* clip"):
+        load_image_folder(tmp_path)
