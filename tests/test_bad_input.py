@@ -323,6 +323,17 @@ def _cases():
         "cat.png is not a readable image",
     )
     add(
+        "image-folder-16-bit",
+        "data",
+        "load_image_folder",
+        "a 16-bit PNG (Pillow would clip it to 0-255)",
+        lambda tmp: load_image_folder(
+            _image_folder(tmp, np.full((4, 4), 40000, np.uint16))
+        ),
+        ValueError,
+        "load_image_folder reads 8-bit images, and Pillow would clip these",
+    )
+    add(
         "image-folder-sizes-differ",
         "data",
         "load_image_folder",
@@ -1285,8 +1296,8 @@ def _without_glove():
 
 
 def _image_folder(tmp, *images):
-    """``tmp/cats``: a PNG of each ``(height, width)`` of ``images``, or a file
-    of each ``bytes``."""
+    """``tmp/cats``: a PNG of each ``(height, width)`` of ``images`` (black), of
+    each array, or a file of each ``bytes``."""
     from PIL import Image
 
     folder = pathlib.Path(tmp) / "cats"
@@ -1295,6 +1306,8 @@ def _image_folder(tmp, *images):
         path = folder / ("cat.png" if i == 0 else f"cat{i}.png")
         if isinstance(image, bytes):
             path.write_bytes(image)
+        elif isinstance(image, np.ndarray):
+            Image.fromarray(image).save(path)
         else:
             Image.fromarray(np.zeros(image, np.uint8)).save(path)
     return tmp
