@@ -10,7 +10,7 @@ from sktransfer.datasets._orange_text import checked_categories, dataset
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 """File name endings read as images (in any case); other files are skipped."""
 
-_CHANNELS = {"RGB": 3, "L": 1}
+_MODES = ("RGB", "L")
 
 
 def load_image_folder(
@@ -73,9 +73,9 @@ def load_image_folder(
     >>> model = FineTunedCNNClassifier("efficientnet_lite0", pixel_scale=255)
     >>> model.fit(X, y)  # doctest: +SKIP
     """
-    image_module = _pillow()
+    pillow = _pillow()
     height, width = _checked_size(size)
-    if mode not in _CHANNELS:
+    if mode not in _MODES:
         raise ValueError(f"mode must be 'RGB' or 'L'; got {mode!r}.")
     files, target = _image_files(os.fspath(path), categories)
     data, shown = None, files
@@ -84,7 +84,7 @@ def load_image_folder(
 
         shown = tqdm(files, desc="images", unit="image")
     for i, file in enumerate(shown):
-        pixels = _read(image_module, file, mode, (height, width) if size else None)
+        pixels = _read(pillow, file, mode, (height, width) if size else None)
         if data is None:
             data = np.empty((len(files), *pixels.shape), dtype=np.uint8)
         elif pixels.shape != data.shape[1:]:
@@ -99,14 +99,15 @@ def load_image_folder(
 
 
 def _pillow():
+    """Pillow's ``Image`` and ``ImageOps``, or an ImportError naming the extra."""
     try:
-        from PIL import Image
+        from PIL import Image, ImageOps
     except ImportError:
         raise ImportError(
             "load_image_folder reads images with Pillow: "
             'pip install "sktransfer[images]"'
         ) from None
-    return Image
+    return Image, ImageOps
 
 
 def _checked_size(size):
@@ -172,15 +173,14 @@ class _WideImage(Exception):
     """An image whose pixels do not fit 8 bits (its Pillow mode)."""
 
 
-def _read(image_module, file, mode, size):
+def _read(pillow, file, mode, size):
     """One image as ``(channels, height, width)`` uint8, converted and resized."""
-    from PIL import ImageOps
-
+    image_module, image_ops = pillow
     try:
         with image_module.open(file) as image:
             if image.mode in _WIDE_MODES or image.mode.startswith("I;"):
                 raise _WideImage(image.mode)
-            image = ImageOps.exif_transpose(image).convert(mode)
+            image = image_ops.exif_transpose(image).convert(mode)
             if size is not None and image.size != size[::-1]:
                 image = image.resize(size[::-1], image_module.Resampling.BILINEAR)
             pixels = np.asarray(image, dtype=np.uint8)
