@@ -1,11 +1,11 @@
 """Images stored one folder per class, loaded as arrays for the image estimators."""
 
 import os
-from numbers import Integral
 
 import numpy as np
 
 from sktransfer.datasets._orange_text import checked_categories, dataset
+from sktransfer.vision._images import image_size
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 """File name endings read as images (in any case); other files are skipped."""
@@ -74,7 +74,7 @@ def load_image_folder(
     >>> model.fit(X, y)  # doctest: +SKIP
     """
     pillow = _pillow()
-    height, width = _checked_size(size)
+    size = None if size is None else image_size(size, "size")
     if mode not in _MODES:
         raise ValueError(f"mode must be 'RGB' or 'L'; got {mode!r}.")
     files, target = _image_files(os.fspath(path), categories)
@@ -84,7 +84,7 @@ def load_image_folder(
 
         shown = tqdm(files, desc="images", unit="image")
     for i, file in enumerate(shown):
-        pixels = _read(pillow, file, mode, (height, width) if size else None)
+        pixels = _read(pillow, file, mode, size)
         if data is None:
             data = np.empty((len(files), *pixels.shape), dtype=np.uint8)
         elif pixels.shape != data.shape[1:]:
@@ -108,24 +108,6 @@ def _pillow():
             'pip install "sktransfer[images]"'
         ) from None
     return Image, ImageOps
-
-
-def _checked_size(size):
-    """``size`` as ``(height, width)`` (None: ``(None, None)``)."""
-    if size is None:
-        return None, None
-    pair = (size, size) if isinstance(size, Integral) else size
-    if (
-        not isinstance(pair, (tuple, list))
-        or len(pair) != 2
-        or not all(isinstance(v, Integral) and not isinstance(v, bool) for v in pair)
-        or min(pair) < 1
-    ):
-        raise ValueError(
-            f"size must be a positive int or a pair (height, width) of them; got "
-            f"{size!r}."
-        )
-    return int(pair[0]), int(pair[1])
 
 
 def _image_files(path, categories):

@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval
 from sktransfer._nn import MLPHead
 from sktransfer._persistence import standardized_head
 from sktransfer.vision._backbones import resolve_backbone
-from sktransfer.vision._images import pixel_scale_of
+from sktransfer.vision._images import image_size, pixel_scale_of
 from sktransfer.vision._modules import (
     ImagePreprocess,
     ImageTransferModule,
@@ -49,13 +49,7 @@ def _resize_target(resize, source, height, width):
         if min(height, width) >= source.min_size:
             return None
         return (max(height, source.min_size), max(width, source.min_size))
-    if isinstance(resize, numbers.Integral):
-        return (int(resize), int(resize))
-    if len(resize) != 2 or not all(
-        isinstance(s, numbers.Integral) and s > 0 for s in resize
-    ):
-        raise ValueError(f"resize must be an int or (height, width); got {resize!r}.")
-    return tuple(int(s) for s in resize)
+    return image_size(resize, "resize")
 
 
 class ImageEstimatorMixin:

@@ -8,6 +8,24 @@ import scipy.sparse as sp
 from sklearn.utils.validation import validate_data
 
 
+def image_size(value, name):
+    """``value`` -- an int (a square) or a pair -- as ``(height, width)`` of
+    positive ints; a ValueError naming ``name`` otherwise."""
+    pair = (value, value) if isinstance(value, numbers.Integral) else value
+    if (
+        not isinstance(pair, (tuple, list))
+        or len(pair) != 2
+        or not all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in pair
+        )
+        or min(pair) < 1
+    ):
+        raise ValueError(
+            f"{name} must be an int or (height, width), positive; got {value!r}."
+        )
+    return int(pair[0]), int(pair[1])
+
+
 def _normalize_shape(image_shape):
     if (
         not isinstance(image_shape, (tuple, list))

@@ -112,7 +112,9 @@ def test_images_of_different_sizes_need_a_size(photo_folder):
 
 @pytest.mark.parametrize("size", [0, (8,), (8, -1), "8", 8.5, (True, 8)])
 def test_bad_sizes_and_modes(digit_folder, size):
-    with pytest.raises(ValueError, match="size must be a positive int or a pair"):
+    with pytest.raises(
+        ValueError, match=r"size must be an int or \(height, width\), positive"
+    ):
         load_image_folder(digit_folder[0], size=size)
 
 
