@@ -25,6 +25,20 @@ def _is_header(fields):
     return len(fields) == 2 and all(f.isdigit() for f in fields)
 
 
+def _count_values(fields):
+    """The dimension of a vector file, from the ``fields`` of its first vector
+    line: the numbers at its end, all but the first field at most (the word
+    may hold blanks, "new york", or be a number, "1999")."""
+    count = 0
+    for field in reversed(fields[1:]):
+        try:
+            float(field)
+        except ValueError:
+            break
+        count += 1
+    return count
+
+
 def read_text_vectors(path):
     """Parse word2vec/fastText text (with a ``count dim`` header) or GloVe text.
 
@@ -54,11 +68,11 @@ def read_text_vectors(path):
                 # spaces as in GloVe and word2vec, or tabs throughout; a word
                 # may hold the other kind of blank ("new york")
                 sep = "\t" if "\t" in line else " "
-                dim = len(line.split(sep)) - 1
+                dim = _count_values(line.split(sep))
                 if dim < 1:
                     raise ValueError(
                         f"{path}, line {lineno}: expected a word followed by its "
-                        "vector, found a single field."
+                        "vector, found no number after the word."
                     )
             parts = line.rsplit(sep, dim)
             if len(parts) != dim + 1 or not parts[0]:

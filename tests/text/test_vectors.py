@@ -62,10 +62,13 @@ def test_a_byte_order_mark_tabs_and_blanks_in_words(tmp_path, cache):
     # a BOM (files saved on Windows) was read as the start of the first word
     (tmp_path / "bom.txt").write_bytes("\ufeffgood 0.1 0.2\r\nbad 0.3 0.4\r\n".encode())
     (tmp_path / "tabs.txt").write_text("new york\t0.1\t0.2\nbad\t0.3\t0.4\n")
-    # with spaces, the first line fixes the dimension: a blank in a later word
+    # with spaces, the numbers ending the first line fix the dimension
     (tmp_path / "spaces.txt").write_text("bad 0.3 0.4\nnew york 0.1 0.2\n")
+    (tmp_path / "first.txt").write_text("new york 0.1 0.2\nbad 0.3 0.4\n")
+    (tmp_path / "number.txt").write_text("1999 0.1 0.2\nbad 0.3 0.4\n")
     assert resolve_word_vectors(tmp_path / "bom.txt").words == ["good", "bad"]
-    for name in ("tabs.txt", "spaces.txt"):
+    assert resolve_word_vectors(tmp_path / "number.txt").dim == 2
+    for name in ("tabs.txt", "spaces.txt", "first.txt"):
         vectors = resolve_word_vectors(tmp_path / name)
         assert sorted(vectors.words) == ["bad", "new york"]
         np.testing.assert_allclose(vectors.lookup(["new york"])[0], [[0.1, 0.2]])
