@@ -320,6 +320,18 @@ CHANGES = [
         "77 ms",
         "45 ms",
     ),
+    (
+        "(2026-11-29, AMD EPYC) the pooling encoders give EmbeddingBag each "
+        "document's real tokens and their offsets, not the padded matrix with "
+        "padding_idx (whose path visits every padding slot; max pooling "
+        "gathered the padded (B, L, d) tensor). Fit on the training set, 2 "
+        "epochs, then score on the test set; median of 3, interleaved in one "
+        "process, accuracies identical. The ceiling's forward pass (the same "
+        "module) gains as much: 84 -> 36 ms",
+        "20 Newsgroups, fit (epochs' time) / predict, encoder mean, max, mean_max",
+        "1.70 / 3.11 / 3.74 s; 0.328 / 0.773 / 0.970 s",
+        "1.68 / 1.46 / 2.50 s; 0.276 / 0.367 / 0.369 s",
+    ),
 ]
 """Measured before/after pairs of the optimizations (this machine)."""
 
