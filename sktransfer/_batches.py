@@ -8,6 +8,7 @@ numpy arrays, so batches can be cut from one tensor instead: one index
 operation per batch.
 """
 
+import collections
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -193,32 +194,35 @@ def batch_iterator(
     return BatchSlicer(X, y, batch_size, shuffle=shuffle, drop_last=drop_last)
 
 
-def pipelined(items, prepare, compute, *, on_cpu):
-    """``[compute(prepare(item)) for item in items]``, preparing the next item
-    in a background thread while the current one computes.
+def pipelined(items, prepare, compute, *, on_cpu, workers=1):
+    """``[compute(prepare(item)) for item in items]``, preparing the next
+    items in background threads while the current one computes.
 
     For inputs whose preparation is numpy work (tokenizing text) and whose
-    computation is torch's: the two overlap. ``on_cpu``: torch computes on the
-    CPU, so while the pipeline runs its intra-op threads in the calling thread
-    are one fewer, which leaves the preparing thread a core of its own; with
-    every core given to torch the two only contend. One item runs without a
-    thread. An exception in either step propagates.
+    computation is torch's: the two overlap. ``workers`` threads prepare, at
+    most one item ahead each. ``on_cpu``: torch computes on the CPU, so while
+    the pipeline runs its intra-op threads in the calling thread are one
+    fewer, which leaves the preparing threads a core; with every core given to
+    torch the two only contend. One item runs without a thread. An exception
+    in either step propagates.
     """
     items = list(items)
     if len(items) <= 1:
         return [compute(prepare(item)) for item in items]
     threads = torch.get_num_threads()  # a per-thread setting under OpenMP
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         if on_cpu:
             torch.set_num_threads(max(1, threads - 1))
+        pending = collections.deque(pool.submit(prepare, i) for i in items[:workers])
         try:
-            pending = pool.submit(prepare, items[0])
             outputs = []
-            for following in items[1:]:
-                prepared = pending.result()
-                pending = pool.submit(prepare, following)
+            for i in range(len(items)):
+                prepared = pending.popleft().result()
+                if i + workers < len(items):
+                    pending.append(pool.submit(prepare, items[i + workers]))
                 outputs.append(compute(prepared))
-            outputs.append(compute(pending.result()))
             return outputs
         finally:
+            for future in pending:
+                future.cancel()
             torch.set_num_threads(threads)

@@ -96,6 +96,26 @@ def test_pipelined_prepares_the_next_item_while_this_one_computes(on_cpu):
     assert torch.get_num_threads() == threads
 
 
+def test_pipelined_workers_prepare_at_once_at_most_one_item_ahead_each():
+    both = threading.Barrier(2, timeout=30)
+    started, thread_of = set(), {}
+
+    def prepare(item):
+        started.add(item)
+        if item < 2:
+            both.wait()  # the first two are prepared at once, or this times out
+        thread_of[item] = threading.current_thread().name
+        return item
+
+    def compute(item):
+        assert max(started) <= item + 2, "prepared too far ahead"
+        return item * 10
+
+    outputs = pipelined(range(7), prepare, compute, on_cpu=True, workers=2)
+    assert outputs == [0, 10, 20, 30, 40, 50, 60]  # in order
+    assert thread_of[0] != thread_of[1]
+
+
 def test_pipelined_one_item_stays_in_this_thread_and_errors_propagate():
     here = threading.current_thread().name
     assert pipelined(
@@ -109,8 +129,9 @@ def test_pipelined_one_item_stays_in_this_thread_and_errors_propagate():
             raise ValueError("item 2 is bad")
         return item
 
-    with pytest.raises(ValueError, match="item 2 is bad"):
-        pipelined(range(4), fail_on_2, float, on_cpu=True)
+    for workers in (1, 2):
+        with pytest.raises(ValueError, match="item 2 is bad"):
+            pipelined(range(4), fail_on_2, float, on_cpu=True, workers=workers)
     with pytest.raises(ValueError, match="item 2 is bad"):
         pipelined(range(4), float, fail_on_2, on_cpu=True)
     assert torch.get_num_threads() == threads

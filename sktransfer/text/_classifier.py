@@ -46,10 +46,10 @@ TEXT_TRANSFER_MODES = {
 }
 OOV_POLICIES = ("ignore", "zero", "random", "trainable")
 PREDICT_CHUNK = 1024
-"""Documents tokenized at a time by predict, the next chunk in a background
-thread while the current one runs through the network: on 2 cores, predicting
-the 20 Newsgroups test set took 527 ms in one piece and 378 ms so
-(throughput.md)."""
+"""Documents tokenized at a time by predict, the next chunks in background
+threads while the current one runs through the network: on 2 cores, predicting
+the 20 Newsgroups test set took 527 ms in one piece and 378 ms so with one
+background thread (throughput.md)."""
 
 TEXT_CONSTRAINTS = {
     "lowercase": ["boolean"],
@@ -413,11 +413,13 @@ default="glove-wiki-gigaword-50"
     def _run(self, X, compute):
         """Validate and encode ``X``, then ``compute(ids)`` with unseen words.
 
-        In chunks of :data:`PREDICT_CHUNK` documents: the next chunk is
-        tokenized in a background thread while the current one runs through
-        the network (see :func:`~sktransfer._batches.pipelined`).
+        In chunks of :data:`PREDICT_CHUNK` documents: the next chunks are
+        tokenized in background threads, as many as torch may use, while the
+        current one runs through the network (see
+        :func:`~sktransfer._batches.pipelined`).
         """
         check_fitted_net(self)
+        self._known_vocabulary()  # built once here, not in each thread
         docs = validate_texts(X, type(self).__name__)
         module = self.net_.module_
 
@@ -431,7 +433,8 @@ default="glove-wiki-gigaword-50"
             docs[i : i + PREDICT_CHUNK] for i in range(0, len(docs), PREDICT_CHUNK)
         ]
         on_cpu = module_device(module).type == "cpu"
-        outputs = pipelined(chunks, self._prepare, run, on_cpu=on_cpu)
+        workers = torch.get_num_threads()
+        outputs = pipelined(chunks, self._prepare, run, on_cpu=on_cpu, workers=workers)
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 
     def _prepare(self, docs):
