@@ -287,17 +287,20 @@ now step torch's fused kernel: before that, in the same setting, sktransfer /
 loop was 1.04 and 1.01 (digits) and 1.01 and 1.08 (20 Newsgroups) at batch 16
 and 128; the fused loop's column now isolates sktransfer's own overhead.
 The machine is noisy: with unchanged code, the digits ratios ranged from 0.92
-to 1.60 over one day, so compare the columns of one run. The run before the
-one above (batch 16, 32, 64, 128) gave sktransfer / fused loop on 20
+to 1.60 over one day, so compare the columns of one run. One run on
+2026-11-28 (batch 16, 32, 64, 128) gave sktransfer / fused loop on 20
 Newsgroups 1.36, 1.18, 1.23, 1.17 and on digits 1.02, 1.02, 1.06, 0.98; four
 back-to-back fits at batch 16 gave 0.94, 1.08, 1.12 and 1.27.
 
-Since 2026-11-29 (later) sktransfer's net skips skorch's epoch table when
-nothing prints it and clears grads directly (17 us -> 1 us a step). The run
-before the one above, with the same code otherwise, read sktransfer / fused
-loop 0.93, 1.05, 1.02, 1.09 on digits and 1.17, 1.04, 1.12, 1.16 on 20
-Newsgroups (batch 16 to 128); the run above: 0.98, 1.03, 1.01, 0.95 and 1.16,
-1.04, 1.08, 1.13, within the noise of this machine.
+Since 2026-11-29 sktransfer's net skips skorch's epoch table when nothing
+prints it and clears grads directly (17 us -> 1 us a step). The run before
+that, with the same code otherwise, read sktransfer / fused loop 0.93, 1.05,
+1.02, 1.09 on digits and 1.17, 1.04, 1.12, 1.16 on 20 Newsgroups (batch 16 to
+128); the run after it: 0.98, 1.03, 1.01, 0.95 and 1.16, 1.04, 1.08, 1.13,
+within the noise of this machine. On the AMD EPYC (2026-11-29): 1.06, 1.01,
+1.07, 1.00 and 1.08, 1.09, 1.15, 1.24; then, once the pooling encoders gave
+EmbeddingBag the real tokens alone (a change to the module, which every
+column runs), the run above.
 """
 
 
