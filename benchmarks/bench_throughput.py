@@ -341,6 +341,17 @@ CHANGES = [
         "183 ms",
         "172 ms",
     ),
+    (
+        "(2026-11-29, AMD EPYC) tokens get their ids without a sort (35 ns a "
+        "value here): each claims a slot of an open-addressing table sized by "
+        "a count of the distinct values (linear counting). Fit on the "
+        "training set, the work before the first epoch; median of 7, "
+        "interleaved in one process, same model (tokenizing the training set "
+        "alone: 248 -> 216 ms, a 2,000-document corpus 53 -> 45 ms)",
+        "20 Newsgroups, fit: before the first epoch",
+        "544 ms",
+        "478 ms",
+    ),
 ]
 """Measured before/after pairs of the optimizations (this machine)."""
 

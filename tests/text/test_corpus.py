@@ -60,9 +60,24 @@ def test_values_that_share_slots_fall_back_to_a_bounded_search():
     # would need 1,000 vectorised passes
     values = np.arange(1000, dtype=np.uint64)
     assert _corpus._HashTable(values).crowded
-    hashed = np.concatenate((values[::-1], values[::7]))
+    for shared in (values, values + 1):  # with and without 0, the empty mark
+        hashed = np.concatenate((shared[::-1], shared[::7]))
+        ids, distinct = _corpus._hash_ids(hashed)
+        np.testing.assert_array_equal(distinct[ids], hashed)
+        assert len(distinct) == 1000
+
+
+def test_hash_ids_factorize_real_tokens_as_np_unique_does(news):
+    text = "\n".join(news["X"] + news["X_test"]).lower().encode()
+    words = np.frombuffer(text.translate(_corpus._WORD_BYTE), dtype=bool)
+    starts, lengths = _corpus._runs(words, 2)
+    octets = _corpus._octets(text + bytes(_corpus._KEY_BYTES))
+    hashed = _corpus._first_octets(octets, starts, lengths) * _corpus._MIX
+    assert len(hashed) > 1 << 16  # the distinct values are counted, not assumed
     ids, distinct = _corpus._hash_ids(hashed)
     np.testing.assert_array_equal(distinct[ids], hashed)
+    assert len(distinct) == len(np.unique(hashed))
+    assert 0.95 < _corpus._distinct_estimate(hashed) / len(distinct) < 1.05
 
 
 def test_known_words_are_found_by_hash_and_the_others_factorized(news):
