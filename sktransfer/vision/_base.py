@@ -89,7 +89,11 @@ class ImageEstimatorMixin:
             if n_outputs is None
             else MLPHead(n_features, self.hidden_layer_sizes, n_outputs, self.dropout)
         )
-        return ImageTransferModule(preprocess, source.module, head, batchnorm)
+        module = ImageTransferModule(
+            preprocess, source.module, head, batchnorm, source.channels_last
+        )
+        on_cpu = torch.device(self._device()).type == "cpu"
+        return module.use_channels_last() if on_cpu else module
 
     def _skeleton(self, n_outputs, tensors, batchnorm="frozen"):
         """The fitted module's architecture, for weights loaded from a file."""

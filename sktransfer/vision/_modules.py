@@ -124,14 +124,34 @@ class ImageTransferModule(TransferModule):
         The new part, named ``head.*``.
     batchnorm : {"frozen", "eval", "train"}, default="frozen"
         See :func:`sktransfer.transfer.apply_batchnorm_policy`.
+    channels_last : bool, default=False
+        The backbone takes channels-last images (see
+        :attr:`~sktransfer.vision.Backbone.channels_last`): on a CPU, its input
+        is laid out so (:meth:`use_channels_last` lays out its weights).
     """
 
-    def __init__(self, preprocess, backbone, head, batchnorm="frozen"):
+    channels_last = False  # modules pickled before it existed
+
+    def __init__(
+        self, preprocess, backbone, head, batchnorm="frozen", channels_last=False
+    ):
         super().__init__(batchnorm)
         self.preprocess = preprocess
         self.backbone = backbone
         self.head = head
+        self.channels_last = channels_last
+
+    def use_channels_last(self):
+        """Lay out the backbone's weights channels-last, where it takes such
+        images: for training and predicting on a CPU, before an optimizer
+        holds them. Returns the module."""
+        if self.channels_last:
+            self.backbone.to(memory_format=torch.channels_last)
+        return self
 
     def features(self, x):
         """The pooled backbone features of a batch of images."""
-        return pool_features(self.backbone(self.preprocess(x)))
+        x = self.preprocess(x)
+        if self.channels_last and x.device.type == "cpu" and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return pool_features(self.backbone(x))

@@ -1,0 +1,68 @@
+"""Channels-last training and prediction of the built-in backbones on a CPU."""
+
+import copy
+
+import numpy as np
+import torch
+
+from sktransfer import FineTunedCNNClassifier
+
+
+def _convs(module):
+    return [m for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
+
+
+def _in_layout(module, memory_format):
+    return all(
+        c.weight.is_contiguous(memory_format=memory_format) for c in _convs(module)
+    )
+
+
+def test_small_cnn_trains_channels_last_with_the_same_predictions(digits, fast):
+    X, y = digits[0][:300], digits[1][:300]
+    clf = FineTunedCNNClassifier(**fast).fit(X, y)
+    module = clf.net_.module_
+    assert module.channels_last and _in_layout(module.backbone, torch.channels_last)
+    # the same weights laid out as usual (NCHW) give the same probabilities
+    plain = copy.deepcopy(module)
+    plain.channels_last = False
+    plain.backbone.to(memory_format=torch.contiguous_format)
+    assert _in_layout(plain.backbone, torch.contiguous_format)
+    images = torch.from_numpy(X.reshape(-1, 1, 8, 8).astype(np.float32))
+    with torch.no_grad():
+        expected = torch.softmax(plain.eval()(images), dim=1).numpy()
+    np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-4, atol=1e-6)
+    assert clf.score(X, y) > 0.9
+    # a fitted model as the source passes the layout on
+    target = FineTunedCNNClassifier(clf, **fast).fit(X, y)
+    assert target.net_.module_.channels_last
+
+
+class _Flattening(torch.nn.Module):
+    """A user's backbone that views its maps: channels-last maps would fail."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+
+    def forward(self, x):
+        out = self.conv(x)
+        return out.view(out.shape[0], -1)
+
+
+def test_a_module_of_unknown_code_keeps_the_usual_layout(digits, fast):
+    X, y = digits[0][:200], digits[1][:200]
+    clf = FineTunedCNNClassifier(_Flattening(), **fast).fit(X, y)
+    module = clf.net_.module_
+    assert not module.channels_last
+    assert _in_layout(module.backbone, torch.contiguous_format)
+    assert clf.score(X, y) > 0.5
+
+
+def test_a_model_pickled_before_the_layout_existed_predicts_as_usual(digits, fast):
+    X, y = digits[0][:200], digits[1][:200]
+    clf = FineTunedCNNClassifier(**fast).fit(X, y)
+    proba = clf.predict_proba(X)
+    del clf.net_.module_.__dict__["channels_last"]  # as an older pickle has it
+    assert not clf.net_.module_.channels_last
+    np.testing.assert_allclose(clf.predict_proba(X), proba, rtol=1e-4, atol=1e-6)
