@@ -92,8 +92,12 @@ class ImageEstimatorMixin:
         module = ImageTransferModule(
             preprocess, source.module, head, batchnorm, source.channels_last
         )
+        # weights too, on a CPU, for the named optimizers: an optimizer class
+        # of unknown code may view the gradients flat, which fails on
+        # channels-last ones (torch's own LBFGS does)
         on_cpu = torch.device(self._device()).type == "cpu"
-        return module.use_channels_last() if on_cpu else module
+        named = isinstance(getattr(self, "optimizer", "auto"), str)
+        return module.use_channels_last() if on_cpu and named else module
 
     def _skeleton(self, n_outputs, tensors, batchnorm="frozen"):
         """The fitted module's architecture, for weights loaded from a file."""

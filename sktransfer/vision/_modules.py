@@ -143,8 +143,8 @@ class ImageTransferModule(TransferModule):
 
     def use_channels_last(self):
         """Lay out the backbone's weights channels-last, where it takes such
-        images: for training and predicting on a CPU, before an optimizer
-        holds them. Returns the module."""
+        images: for training and predicting on a CPU with an optimizer that
+        steps element by element, before it holds them. Returns the module."""
         if self.channels_last:
             self.backbone.to(memory_format=torch.channels_last)
         return self

@@ -38,6 +38,18 @@ def test_small_cnn_trains_channels_last_with_the_same_predictions(digits, fast):
     assert target.net_.module_.channels_last
 
 
+def test_an_optimizer_class_keeps_the_weights_in_the_usual_layout(digits):
+    # torch's LBFGS views each gradient flat, which fails on channels-last ones
+    X, y = digits[0][:200], digits[1][:200]
+    clf = FineTunedCNNClassifier(
+        optimizer=torch.optim.LBFGS, max_epochs=2, random_state=0, device="cpu"
+    ).fit(X, y)
+    module = clf.net_.module_
+    assert module.channels_last  # the input still is, which is safe
+    assert _in_layout(module.backbone, torch.contiguous_format)
+    assert np.isfinite(clf.net_.history[-1, "train_loss"])
+
+
 class _Flattening(torch.nn.Module):
     """A user's backbone that views its maps: channels-last maps would fail."""
 
