@@ -96,10 +96,12 @@ def test_efficientnet_features_on_cuda_match_cpu(cuda, digits):
     assert np.abs(a - b).max() < 0.1 * np.abs(b).max()
 
 
-def test_text_classifier_on_cuda_matches_cpu(cuda, news):
+@pytest.mark.parametrize("encoder", ["mean", "max", "mean_max"])
+def test_text_classifier_on_cuda_matches_cpu(cuda, news, encoder):
+    # pooling reads the padded matrix on a GPU, the real tokens alone on a CPU
     cpu, gpu = _fit_both(
         lambda device: PretrainedEmbeddingClassifier(
-            device=device, transfer="fine_tune", **SETTINGS
+            device=device, transfer="fine_tune", encoder=encoder, **SETTINGS
         ),
         news["X"],
         news["y"],
