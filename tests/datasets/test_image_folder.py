@@ -45,6 +45,41 @@ def test_digits_come_back_exactly_and_train_a_classifier(digit_folder):
     assert model.score(X[test], labels[test]) > 0.9  # 3 classes: chance 0.33
 
 
+def test_threads_read_the_same_images_in_the_same_order(digit_folder, monkeypatch):
+    import threading
+
+    from sktransfer.datasets import _image_folder
+
+    alone = load_image_folder(digit_folder[0], mode="L", n_jobs=1)
+    readers, read = [], _image_folder._read
+    first_three = threading.Barrier(3, timeout=30)
+
+    def reading(*args):
+        readers.append(threading.current_thread().name)
+        if len(readers) <= 3:
+            first_three.wait()  # three threads read at once, or this times out
+        return read(*args)
+
+    monkeypatch.setattr(_image_folder, "_read", reading)
+    together = load_image_folder(digit_folder[0], mode="L", n_jobs=3)
+    assert len(set(readers[:3])) == 3 and len(readers) == len(alone.data)
+    np.testing.assert_array_equal(together.data, alone.data)
+    np.testing.assert_array_equal(together.filenames, alone.filenames)
+    for bad in (0, 1.5, "2", True):
+        with pytest.raises(ValueError, match="n_jobs must be a nonzero int or None"):
+            load_image_folder(digit_folder[0], n_jobs=bad)
+
+
+def test_a_broken_file_among_many_is_named_when_threads_read(tmp_path, digit_folder):
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for i, image in enumerate(digit_folder[1][:40]):
+        Image.fromarray(image).save(folder / f"{i:02d}.png")
+    (folder / "20b.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    with pytest.raises(ValueError, match=r"20b.png is not a readable image"):
+        load_image_folder(tmp_path, n_jobs=2)
+
+
 def test_verbose_shows_progress_over_the_images(digit_folder, capsys):
     load_image_folder(digit_folder[0], categories=["digit1"], verbose=True)
     shown = capsys.readouterr().err
