@@ -198,8 +198,9 @@ def pipelined(items, prepare, compute, *, on_cpu, workers=1):
     """``[compute(prepare(item)) for item in items]``, preparing the next
     items in background threads while the current one computes.
 
-    For inputs whose preparation is numpy work (tokenizing text) and whose
-    computation is torch's: the two overlap. ``workers`` threads prepare, at
+    For inputs whose preparation releases the GIL (numpy tokenizing text,
+    Pillow decoding images) and whose computation is torch's (or storing the
+    results in order): the two overlap. ``workers`` threads prepare, at
     most one item ahead each. ``on_cpu``: torch computes on the CPU, so while
     the pipeline runs its intra-op threads in the calling thread are one
     fewer, which leaves the preparing threads a core; with every core given to
