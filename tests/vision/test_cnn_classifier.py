@@ -21,6 +21,7 @@ from sktransfer.utils._testing import (
     IGNORED_PARAMS,
     Epochs,
 )
+from sktransfer.vision._images import validate_images
 
 
 def _few_shot(split, n_per_class, seed=0):
@@ -70,6 +71,24 @@ def test_string_labels_and_any_dtype(digits, fast):
         pred = clf.predict(Xs.astype(dtype))
         assert pred.dtype == names.dtype
         assert np.mean(pred == names) > 0.9, dtype
+
+
+def test_8_bit_images_stay_8_bit_and_train_the_same_model(digits, fast):
+    # a quarter of the memory a float32 copy would take; the module scales
+    # each batch, and the pixel values are the same
+    X, y = digits
+    pixels = (X * 15).astype(np.uint8).reshape(-1, 1, 8, 8)
+    clf = FineTunedCNNClassifier(random_state=0, **fast)
+    assert validate_images(clf, pixels, reset=True).dtype == np.uint8
+    assert validate_images(clf, pixels.astype(np.int64), reset=True).dtype == (
+        np.float32
+    )
+    from_bytes = clone(clf).fit(pixels[:500], y[:500])
+    from_floats = clone(clf).fit(pixels[:500].astype(np.float32), y[:500])
+    proba = from_bytes.predict_proba(pixels[500:])
+    np.testing.assert_array_equal(proba, from_floats.predict_proba(pixels[500:]))
+    np.testing.assert_array_equal(proba, from_bytes.predict_proba(pixels[500:] * 1.0))
+    assert from_bytes.pixel_scale_ == from_floats.pixel_scale_ == 240
 
 
 def test_4d_and_3d_inputs_give_the_same_model(digits, fast):
