@@ -95,6 +95,8 @@ class ImagePreprocess(nn.Module):
             self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
 
     def forward(self, x):
+        if not x.is_floating_point():  # 8-bit images, kept so until this batch
+            x = x.float()
         x = x * self.scale
         if self.size is not None and tuple(x.shape[-2:]) != self.size:
             x = F.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
