@@ -342,6 +342,15 @@ def _cases():
         ValueError,
         "cat1.png is 8x6 (height x width); pass size=(height, width) to resize",
     )
+    add(
+        "image-folder-n-jobs",
+        "data",
+        "load_image_folder",
+        "n_jobs=0 threads",
+        lambda tmp: load_image_folder(_image_folder(tmp, (8, 8)), n_jobs=0),
+        ValueError,
+        "n_jobs must be a nonzero int or None (-1: every CPU); got 0.",
+    )
     # ---- data, text
     for bad, kind in ((None, "NoneType"), (3, "int"), (b"bytes", "bytes")):
         add(
