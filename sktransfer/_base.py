@@ -41,6 +41,7 @@ from sktransfer._checkpoint import (
 from sktransfer._nn import Standardize
 from sktransfer._optim import LBFGS, StopWhenConverged
 from sktransfer._persistence import history_from
+from sktransfer._probe import linear_tail
 from sktransfer.transfer import batched_features
 from sktransfer.transfer._module import feature_progress
 from sktransfer.utils import resolve_device
@@ -341,6 +342,11 @@ class TransferNet(skorch.NeuralNet):
     def on_epoch_begin(self, net, **kwargs):
         super().on_epoch_begin(net, **kwargs)
         self._training_mode = None  # callbacks may unfreeze: set the mode again
+        self._probe = None  # and change what trains: look again at the first step
+
+    def on_train_end(self, net, **kwargs):
+        super().on_train_end(net, **kwargs)
+        self._probe = None  # it holds the last batch: not to be kept or pickled
 
     def _set_training(self, training=True):
         """skorch calls this before every batch; the recursive ``module.train``
@@ -375,6 +381,12 @@ class TransferNet(skorch.NeuralNet):
         return out.float()
 
     def train_step_single(self, batch, **fit_params):
+        Xi, yi = skorch.dataset.unpack_data(batch)
+        probe = self._linear_probe(Xi, yi, fit_params)
+        if probe is not None:  # the same loss and grads, without autograd
+            self._set_training(True)
+            loss, y_pred = probe(Xi, yi, self.criterion_.weight)
+            return {"loss": loss, "y_pred": y_pred}
         if not self.scaler_.is_enabled():
             return super().train_step_single(batch, **fit_params)
         self._set_training(True)
@@ -383,6 +395,22 @@ class TransferNet(skorch.NeuralNet):
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         self.scaler_.scale(loss).backward()
         return {"loss": loss, "y_pred": y_pred}
+
+    def _linear_probe(self, X, y, fit_params):
+        """:func:`~sktransfer._probe.linear_tail` of the head when it trains
+        alone on cached features (``X``) in float32 against class labels
+        ``y``; looked up at the first step of each epoch (None otherwise)."""
+        if fit_params or self.precision != "32":
+            return None
+        if not getattr(self.module_, "takes_features", False):
+            return None
+        if not (isinstance(X, torch.Tensor) and isinstance(y, torch.Tensor)):
+            return None
+        if y.dtype != torch.int64 or y.dim() != 1 or X.dtype != torch.float32:
+            return None
+        if getattr(self, "_probe", None) is None:
+            self._probe = linear_tail(self.module_.head, self.criterion_) or False
+        return self._probe or None
 
     def _step_optimizer(self, step_fn):
         if not self.scaler_.is_enabled():

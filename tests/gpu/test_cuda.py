@@ -213,3 +213,28 @@ def test_transformer_fine_tune_in_bf16_on_cuda(cuda, texts):
     assert clf.score(X, y) > 0.9
     zero = ZeroShotClassifier().fit(None, y)
     assert zero.vectorizer_.transform(X_test[:2]).shape == (2, 384)
+
+
+def test_the_closed_form_probe_on_cuda_is_autograds_and_deterministic(
+    cuda, monkeypatch
+):
+    from sktransfer._nn import MLPHead, Standardize
+    from sktransfer._probe import linear_tail
+
+    torch.manual_seed(0)
+    features = torch.randn(300, 32, device=cuda)
+    y = torch.arange(300, device=cuda) % 5
+    weight = torch.linspace(0.5, 2.0, 5, device=cuda)
+    head = torch.nn.Sequential(Standardize.fit(features), MLPHead(32, (), 5)).to(cuda)
+    criterion = torch.nn.CrossEntropyLoss(weight=weight)
+    criterion(head(features), y).backward()
+    expected = [p.grad.clone() for p in head.parameters()]
+    head.zero_grad(set_to_none=True)
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # for matmul
+    torch.use_deterministic_algorithms(True)  # refuses nondeterministic kernels
+    try:
+        linear_tail(head, criterion)(features, y, weight)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    for param, grad in zip(head.parameters(), expected, strict=True):
+        torch.testing.assert_close(param.grad, grad, atol=1e-5, rtol=1e-4)

@@ -1,0 +1,146 @@
+"""The linear probe's cross-entropy and its gradient in closed form.
+
+A head that trains alone on cached features, and whose only trainable layer
+is its last ``Linear``, is a multinomial logistic regression: the gradient of
+the mean cross-entropy with respect to the logits is ``softmax - one_hot``,
+divided by the number of samples (or by their summed class weights). Setting
+the ``Linear``'s grads from that formula, as scikit-learn's
+``LogisticRegression`` does, skips the autograd graph, whose fixed cost per
+forward and backward exceeds the arithmetic on small problems. The default
+feature-extraction fit of a SmallCNN source on 500 digits (L-BFGS, 53 loss
+evaluations) took 50 ms through autograd and takes 39 ms; with AdamW over
+320 batches of 32, 125 ms and 104 ms.
+"""
+
+import torch
+from torch import nn
+
+from sktransfer._nn import Standardize
+
+
+def linear_tail(head, criterion):
+    """A :class:`LinearProbe` when ``head`` trains as a linear probe under
+    ``criterion`` -- a chain of ``nn.Sequential``s whose last leaf is a plain
+    ``nn.Linear`` without hooks, after fixed maps alone (``Standardize``,
+    ``Identity``, ``Flatten``, dropout of 0), and a plain mean
+    ``CrossEntropyLoss`` -- else ``None``."""
+    if type(criterion) is not nn.CrossEntropyLoss or not _plain(criterion):
+        return None
+    leaves = _leaves(head)
+    if not leaves or type(leaves[-1]) is not nn.Linear:
+        return None
+    *prefix, linear = leaves
+    if not all(_fixed(module) for module in prefix):
+        return None
+    if not linear.weight.requires_grad or _hooked(linear):
+        return None
+    if linear.bias is not None and not linear.bias.requires_grad:
+        return None
+    return LinearProbe(prefix, linear)
+
+
+def _fixed(module):
+    """Whether ``module`` is one of the deterministic, untrained maps that may
+    precede the probe's ``Linear`` (its output is reused while its input is
+    the same)."""
+    if isinstance(module, nn.Dropout):
+        return module.p == 0
+    return type(module) in (Standardize, nn.Identity, nn.Flatten)
+
+
+def _plain(criterion):
+    return criterion.reduction == "mean" and criterion.label_smoothing == 0.0
+
+
+def _hooked(module):
+    return bool(
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or module._backward_hooks
+        or module._backward_pre_hooks
+    )
+
+
+def _leaves(module):
+    """The modules a chain of ``nn.Sequential``s runs, in order (``None``
+    when some container is not a plain ``Sequential``)."""
+    if not any(True for _ in module.children()):
+        return [module]
+    if type(module).forward is not nn.Sequential.forward:
+        return None
+    leaves = []
+    for child in module.children():
+        inner = _leaves(child)
+        if inner is None:
+            return None
+        leaves += inner
+    return leaves
+
+
+class LinearProbe:
+    """The closed-form loss of one head (see :func:`linear_tail`).
+
+    The prefix's output for the last input is kept: L-BFGS evaluates the loss
+    on the same full batch many times per step.
+    """
+
+    def __init__(self, prefix, linear):
+        self.prefix, self.linear = prefix, linear
+        self._seen = self._held = self._inputs = None
+
+    def _prefixed(self, features):
+        """The prefix's output for ``features``, computed again only when
+        they are another tensor or were changed in place."""
+        seen = (id(features), features._version)
+        if self._seen != seen:
+            with torch.no_grad():
+                inputs = features
+                for module in self.prefix:
+                    inputs = module(inputs)
+            # the input is held, so its id is not reused while it is seen
+            self._seen, self._held, self._inputs = seen, features, inputs
+        return self._inputs
+
+    def __call__(self, features, y, class_weight=None):
+        """The mean cross-entropy of the head's logits for ``features``
+        against ``y``; adds its gradient to the grads of the ``Linear``'s
+        weight and bias, as ``backward`` would, and returns
+        ``(loss, logits)``.
+
+        ``class_weight`` weighs each sample's loss by its class, normalized by
+        the summed weights, as ``CrossEntropyLoss(weight=)`` does.
+        """
+        inputs = self._prefixed(features)
+        weight, bias = self.linear.weight, self.linear.bias
+        with torch.no_grad():
+            # classes x samples: softmax over a contiguous dimension 0 is
+            # several times faster than over the few classes of each row
+            logits = weight @ inputs.T
+            if bias is not None:
+                logits += bias[:, None]
+            log_proba = torch.log_softmax(logits, dim=0)
+            picked = log_proba.gather(0, y[None])[0]
+            grad = log_proba.exp_()  # the softmax, in place
+            # minus the one-hot labels; an index_put, which is deterministic
+            # on CUDA too (a 2-D scatter_add_ is not)
+            grad[y, torch.arange(len(y), device=y.device)] -= 1.0
+            if class_weight is None:
+                loss = picked.mean().neg()
+                grad.div_(len(y))
+            else:
+                sample_weight = class_weight[y]
+                total = sample_weight.sum()
+                loss = picked.dot(sample_weight).div(total).neg()
+                grad.mul_(sample_weight.div(total))
+            _accumulate(weight, grad @ inputs)
+            if bias is not None:
+                _accumulate(bias, grad.sum(1))
+        return loss, logits.T
+
+
+def _accumulate(param, grad):
+    """Add ``grad`` to ``param.grad``, as ``backward`` does."""
+    if param.grad is None:
+        param.grad = grad
+    else:
+        param.grad.add_(grad)
