@@ -80,26 +80,39 @@ def _leaves(module):
 class LinearProbe:
     """The closed-form loss of one head (see :func:`linear_tail`).
 
-    The prefix's output for the last input is kept: L-BFGS evaluates the loss
-    on the same full batch many times per step.
+    What depends on the batch alone -- the prefix's output, the one-hot
+    labels times each sample's share of the loss -- is kept for the last
+    batch: L-BFGS evaluates the loss on the same full batch many times a
+    step.
     """
 
     def __init__(self, prefix, linear):
         self.prefix, self.linear = prefix, linear
-        self._seen = self._held = self._inputs = None
+        self._seen = self._held = self._batch = None
 
-    def _prefixed(self, features):
-        """The prefix's output for ``features``, computed again only when
-        they are another tensor or were changed in place."""
-        seen = (id(features), features._version)
+    def _prepared(self, features, y, class_weight):
+        """``(inputs, share, target)`` for the batch: the prefix's output,
+        each sample's share of the mean loss, and the one-hot labels (classes
+        x samples) times that share; computed again only for other tensors or
+        ones changed in place."""
+        held = (features, y, class_weight)
+        seen = tuple((id(t), getattr(t, "_version", None)) for t in held)
         if self._seen != seen:
             with torch.no_grad():
                 inputs = features
                 for module in self.prefix:
                     inputs = module(inputs)
-            # the input is held, so its id is not reused while it is seen
-            self._seen, self._held, self._inputs = seen, features, inputs
-        return self._inputs
+                classes = torch.arange(self.linear.out_features, device=y.device)
+                one_hot = (y[None] == classes[:, None]).to(inputs.dtype)
+                if class_weight is None:
+                    share = 1.0 / len(y)
+                else:
+                    share = class_weight[y]
+                    share = share / share.sum()
+                self._batch = inputs, share, one_hot.mul_(share)
+            # the tensors are held, so their ids are not reused while seen
+            self._seen, self._held = seen, held
+        return self._batch
 
     def __call__(self, features, y, class_weight=None):
         """The mean cross-entropy of the head's logits for ``features``
@@ -110,7 +123,7 @@ class LinearProbe:
         ``class_weight`` weighs each sample's loss by its class, normalized by
         the summed weights, as ``CrossEntropyLoss(weight=)`` does.
         """
-        inputs = self._prefixed(features)
+        inputs, share, target = self._prepared(features, y, class_weight)
         weight, bias = self.linear.weight, self.linear.bias
         with torch.no_grad():
             # classes x samples: softmax over a contiguous dimension 0 is
@@ -119,19 +132,9 @@ class LinearProbe:
             if bias is not None:
                 logits += bias[:, None]
             log_proba = torch.log_softmax(logits, dim=0)
-            picked = log_proba.gather(0, y[None])[0]
-            grad = log_proba.exp_()  # the softmax, in place
-            # minus the one-hot labels; an index_put, which is deterministic
-            # on CUDA too (a 2-D scatter_add_ is not)
-            grad[y, torch.arange(len(y), device=y.device)] -= 1.0
-            if class_weight is None:
-                loss = picked.mean().neg()
-                grad.div_(len(y))
-            else:
-                sample_weight = class_weight[y]
-                total = sample_weight.sum()
-                loss = picked.dot(sample_weight).div(total).neg()
-                grad.mul_(sample_weight.div(total))
+            loss = log_proba.flatten().dot(target.flatten()).neg()
+            # d loss / d logits = share * (softmax - one_hot)
+            grad = log_proba.exp_().mul_(share).sub_(target)
             _accumulate(weight, grad @ inputs)
             if bias is not None:
                 _accumulate(bias, grad.sum(1))
