@@ -8,8 +8,11 @@ the ``Linear``'s grads from that formula, as scikit-learn's
 ``LogisticRegression`` does, skips the autograd graph, whose fixed cost per
 forward and backward exceeds the arithmetic on small problems. The default
 feature-extraction fit of a SmallCNN source on 500 digits (L-BFGS, 53 loss
-evaluations) took 50 ms through autograd and takes 39 ms; with AdamW over
-320 batches of 32, 125 ms and 104 ms.
+evaluations) took 43-50 ms through autograd and takes 35 ms; with AdamW over
+320 batches of 32, 110-125 ms and 94-104 ms. One loss and gradient, with the
+standardized features kept: 500 x 64 features, 5 classes, 197 -> 70 us;
+600 x 1280 (EfficientNet-Lite0's), 10 classes, 2.75 -> 0.49 ms; 20,000 x
+512, 20 classes, 38 -> 15 ms.
 """
 
 import torch
