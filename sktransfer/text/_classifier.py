@@ -294,8 +294,13 @@ default="glove-wiki-gigaword-50"
             frequencies = pool.submit(corpus.document_frequencies)
             found_vectors, found = vectors.lookup(corpus.words)
             df = frequencies.result()
-        # most frequent first, ties in alphabetical order
-        order = np.lexsort((np.array(corpus.words, dtype=str), -df))
+        # most frequent first, ties in alphabetical order; sorted as str, not as
+        # a fixed-width array, whose width a single long token (an attachment
+        # in an e-mail) would set for every word
+        n_words = len(corpus.words)
+        alphabetical = sorted(range(n_words), key=corpus.words.__getitem__)
+        alphabetical = np.fromiter(alphabetical, np.int64, n_words)
+        order = alphabetical[np.argsort(-df[alphabetical], kind="stable")]
         words, df = [corpus.words[i] for i in order.tolist()], df[order]
         found_vectors, found = found_vectors[order], found[order]
         known = list(itertools.compress(words, found))
