@@ -69,7 +69,10 @@ TEXT_PARAMS_DOC = """
         ``tokenizer(doc) -> list of str``; overrides ``token_pattern`` (must be
         picklable for pickling and ``n_jobs > 1``).
     max_length : int or None, default=512
-        Keep the first ``max_length`` known tokens of each document."""
+        Keep the first ``max_length`` known tokens of each document. ``None``
+        keeps them all, but the documents of a fit are held padded to the
+        longest one: for the 20 Newsgroups training set (2.8M tokens, one
+        post of 11,302) 1.0 GB of ids, against 46 MB at 512."""
 
 
 class PretrainedEmbeddingClassifier(
