@@ -69,7 +69,9 @@ TEXT_PARAMS_DOC = """
         ``tokenizer(doc) -> list of str``; overrides ``token_pattern`` (must be
         picklable for pickling and ``n_jobs > 1``).
     max_length : int or None, default=512
-        Keep the first ``max_length`` known tokens of each document. ``None``
+        Keep the first ``max_length`` known tokens of each document."""
+
+PADDED_NOTE = """ ``None``
         keeps them all, but the documents of a fit are held padded to the
         longest one: for the 20 Newsgroups training set (2.8M tokens, one
         post of 11,302) 1.0 GB of ids, against 46 MB at 512."""
@@ -129,7 +131,7 @@ default="glove-wiki-gigaword-50"
         vector, or drop the word. The model stores only the training
         vocabulary; the source is resolved again (from the cache) to look the
         new words up. Never used with ``transfer="structure"``.
-    {TEXT_PARAMS_DOC.strip()}
+    {TEXT_PARAMS_DOC.strip() + PADDED_NOTE}
     {TRAINING_PARAMS_DOC.strip().replace("default=()", "default=(128, 64)")}
 
     Attributes
