@@ -279,6 +279,11 @@ def h_score(features, y, *, ridge=1e-6):
         raise ValueError(f"ridge must be a number >= 0; got {ridge!r}.")
     F = _features(features)
     index, n_classes = _labels(y, len(F))
+    # the score does not depend on the features' scale: computed at unit
+    # scale, their covariances neither overflow (features of 1e200 raised a
+    # LinAlgError) nor underflow (1e-200 gave 0)
+    peak = np.abs(F).max(initial=0.0)
+    F = F / peak if peak > 0 else F
     F = F - F.mean(axis=0)
     cov = F.T @ F / len(F)
     means = np.eye(n_classes)[index].T @ F / np.bincount(index)[:, None]
