@@ -11,6 +11,7 @@ import contextlib
 import copy
 import importlib
 import os
+import re
 
 import numpy as np
 from torch import nn
@@ -160,16 +161,21 @@ def check_max_length(max_length, model):
         )
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def tokenize(tokenizer, docs, max_length):
     """Token ids and attention mask, packed as one ``(n, 2, L)`` int64 array.
 
     The whole list goes through the (fast, batched) tokenizer at once. Texts
     longer than ``max_length`` tokens (special tokens included) are truncated:
     only their beginning is read. ``L`` is the longest text's length; each
-    batch is cut to its own longest text when the model runs.
+    batch is cut to its own longest text when the model runs. A lone
+    surrogate (from bytes decoded with ``errors="surrogateescape"``), which the
+    tokenizer refuses, is read as U+FFFD, the replacement character.
     """
     encoded = tokenizer(
-        list(docs),
+        [doc if doc.isascii() else _SURROGATE.sub("\ufffd", doc) for doc in docs],
         truncation=True,
         max_length=max_length,
         padding="longest",

@@ -211,6 +211,20 @@ def test_only_empty_strings_is_a_clear_error():
         TransformerVectorizer(device="cpu").fit(["", "\n"])
 
 
+def test_a_lone_surrogate_reads_as_the_replacement_character():
+    """Text decoded with errors="surrogateescape" holds lone surrogates, which
+    the tokenizer refused with a TypeError about its input types."""
+    vectorizer = TransformerVectorizer(device="cpu").fit(["a film", "a book"])
+    np.testing.assert_array_equal(
+        vectorizer.transform(["\ud800 bad film", "b\udcff"]),
+        vectorizer.transform(["\ufffd bad film", "b\ufffd"]),
+    )
+    clf = FineTunedTransformerClassifier(device="cpu", max_epochs=1).fit(
+        ["a good film", "a bad film \udcff"], [1, 0]
+    )
+    assert clf.predict(["\ud800"]).shape == (1,)
+
+
 def test_empty_documents_are_embedded_after_fit():
     """Only fit refuses a corpus of empty documents; predicting on one empty
     document works through a pipeline as through the classifier (transform
