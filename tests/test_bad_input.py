@@ -8,6 +8,7 @@ their cases here.
 
 import dataclasses
 import functools
+import gzip
 import json
 import pathlib
 import sys
@@ -696,6 +697,17 @@ def _cases():
         ).fit(TEXTS),
         ValueError,
         "line 3: word 'a' already has a vector (line 1)",
+    )
+    add(
+        "damaged-gzip-vectors",
+        "sources",
+        "EmbeddingVectorizer",
+        "a .txt.gz file cut short",
+        lambda tmp: EmbeddingVectorizer(
+            _write(tmp, "v.txt.gz", gzip.compress(b"a 1 2\nb 3 4\n")[:-12], "wb")
+        ).fit(TEXTS),
+        ValueError,
+        "is not a readable gzip file",
     )
     add(
         "corrupt-word2vec-binary",

@@ -7,18 +7,26 @@ through gensim.
 
 import gzip
 import os
+import warnings
+import zlib
 
 import numpy as np
 
 
 def _open_text(path):
-    # utf-8-sig: a byte-order mark (files saved on Windows) is not a word's start
+    # utf-8-sig: a byte-order mark (files saved on Windows) is not a word's start;
+    # bytes that are not UTF-8 read as U+FFFD (see _NOT_UTF8)
     if path.endswith(".gz"):
         return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
     return open(path, encoding="utf-8-sig", errors="replace")
 
 
 _SEPARATORS = {" ": "spaces", "\t": "tabs"}
+
+_NOT_UTF8 = (
+    "U+FFFD marks bytes that are not UTF-8: the file may be in another "
+    "encoding (Latin-1?); re-encode it as UTF-8."
+)
 
 
 def _is_header(fields):
@@ -51,9 +59,41 @@ def read_text_vectors(path):
     ------
     ValueError
         Naming the file and line for an empty file, a line with the wrong
-        number of values, a value that is not a number, or fewer vectors than
-        the header declares.
+        number of values, a value that is not a number, a word twice, fewer
+        vectors than the header declares, or a damaged ``.gz`` file.
+
+    Warns
+    -----
+    UserWarning
+        For words with bytes that are not UTF-8 (read as U+FFFD).
     """
+    try:
+        words, rows, declared = _parse_text_vectors(path)
+    except (EOFError, OSError, zlib.error) as exc:  # a damaged .gz
+        if not path.endswith(".gz"):
+            raise
+        raise ValueError(f"{path} is not a readable gzip file: {exc}") from exc
+    mangled = [word for word in words if "\ufffd" in word]
+    if mangled:
+        warnings.warn(
+            f"{path}: {len(mangled)} word(s) were read with U+FFFD, e.g. "
+            f"{mangled[0]!r}, and match no token. {_NOT_UTF8}",
+            UserWarning,
+            stacklevel=2,
+        )
+    if not words:
+        raise ValueError(f"{path} holds no word vectors (the file is empty).")
+    if declared is not None and declared != len(words):
+        raise ValueError(
+            f"{path} declares {declared} vectors in its header but holds "
+            f"{len(words)} (truncated or corrupt file)."
+        )
+    return words, np.vstack(rows)
+
+
+def _parse_text_vectors(path):
+    """:func:`read_text_vectors`' pass over the lines: the words, their
+    vectors (rows) and the header's count (or None)."""
     words, rows, declared, dim, sep = [], [], None, None, " "
     first_line = {}
     with _open_text(path) as f:
@@ -89,20 +129,14 @@ def read_text_vectors(path):
                     "a number."
                 ) from None
             if parts[0] in first_line:
+                hint = f" {_NOT_UTF8}" if "\ufffd" in parts[0] else ""
                 raise ValueError(
                     f"{path}, line {lineno}: word {parts[0]!r} already has a vector "
-                    f"(line {first_line[parts[0]]}); remove the duplicate."
+                    f"(line {first_line[parts[0]]}); remove the duplicate.{hint}"
                 )
             first_line[parts[0]] = lineno
             words.append(parts[0])
-    if not words:
-        raise ValueError(f"{path} holds no word vectors (the file is empty).")
-    if declared is not None and declared != len(words):
-        raise ValueError(
-            f"{path} declares {declared} vectors in its header but holds "
-            f"{len(words)} (truncated or corrupt file)."
-        )
-    return words, np.vstack(rows)
+    return words, rows, declared
 
 
 def read_gensim_vectors(path, binary):

@@ -219,6 +219,27 @@ def test_bad_files_name_the_file_and_line(tmp_path, cache, content, match):
     assert "vectors.txt" in str(info.value)
 
 
+def test_a_damaged_gzip_file_is_named(tmp_path, cache):
+    path = tmp_path / "vectors.txt.gz"
+    path.write_bytes(gzip.compress(b"a 0.1 0.2\nb 0.3 0.4\n")[:-12])  # cut short
+    with pytest.raises(ValueError, match="vectors.txt.gz is not a readable gzip"):
+        resolve_word_vectors(path)
+
+
+def test_words_that_are_not_utf8_are_reported(tmp_path, cache):
+    """A Latin-1 file: its accented words read with U+FFFD and match no token;
+    said, not silent, and two that become one are not called duplicates."""
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("café 0.1 0.2\nbad 0.3 0.4\n".encode("latin-1"))
+    with pytest.warns(UserWarning, match="1 word\\(s\\) .* 'caf\ufffd'.*Latin-1"):
+        vectors = resolve_word_vectors(path)
+    assert vectors.lookup(["bad", "café"])[1].tolist() == [True, False]
+    path = tmp_path / "clash.txt"
+    path.write_bytes("café 0.1 0.2\ncafè 0.3 0.4\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="line 2: .*duplicate.*not UTF-8"):
+        resolve_word_vectors(path)
+
+
 def test_bad_binary_and_missing_files(tmp_path, cache):
     path = tmp_path / "broken.bin"
     path.write_bytes(b"10 50\n\x00\x01garbage")
