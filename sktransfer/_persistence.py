@@ -255,7 +255,14 @@ def _read(path):
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{os.fspath(path)} is not a model saved by sktransfer.save.")
     if meta.get("version") != VERSION:
-        raise ValueError(f"{os.fspath(path)} has format version {meta.get('version')}.")
+        from sktransfer import __version__
+
+        newer = isinstance(meta.get("version"), int) and meta["version"] > VERSION
+        raise ValueError(
+            f"{os.fspath(path)} has format version {meta.get('version')!r}; this "
+            f"sktransfer ({__version__}) reads version {VERSION}"
+            + (": it was saved by a newer sktransfer, upgrade." if newer else ".")
+        )
     try:
         tensors = _safetensors().load(weights)
     except Exception as exc:

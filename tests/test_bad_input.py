@@ -101,14 +101,14 @@ def _write(tmp, name, content, mode="w"):
     return str(path)
 
 
-def _malformed_model_file(tmp):
-    """A saved model whose meta.json has lost its fitted attributes."""
+def _edited_model_file(tmp, edit):
+    """Load a saved model whose meta.json went through ``edit(meta)``."""
     path = pathlib.Path(tmp) / "m.skt"
     sktransfer.save(_fitted_cnn(), path)
     with zipfile.ZipFile(path) as archive:
         meta = json.loads(archive.read("meta.json"))
         weights = archive.read("weights.safetensors")
-    del meta["fitted"]
+    edit(meta)
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("meta.json", json.dumps(meta))
         archive.writestr("weights.safetensors", weights)
@@ -885,9 +885,18 @@ def _cases():
         "persistence",
         "sktransfer.load",
         "a saved model's meta.json without its 'fitted' section",
-        _malformed_model_file,
+        lambda tmp: _edited_model_file(tmp, lambda meta: meta.pop("fitted")),
         ValueError,
         "m.skt: malformed model description",
+    )
+    add(
+        "model-file-from-a-newer-sktransfer",
+        "persistence",
+        "sktransfer.load",
+        "a saved model of a format version this sktransfer does not know",
+        lambda tmp: _edited_model_file(tmp, lambda meta: meta.update(version=99)),
+        ValueError,
+        "reads version 1: it was saved by a newer sktransfer, upgrade",
     )
     add(
         "compact-save-of-word-vector-table",
