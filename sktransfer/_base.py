@@ -207,7 +207,7 @@ def encode_labels(estimator, y):
     if len(classes) < 2:
         raise ValueError(
             f"{type(estimator).__name__} needs at least 2 classes, but y contains "
-            f"only one class ({classes[0]!r})."
+            f"only one class ({classes[:1].tolist()[0]!r})."  # 'a', not np.str_('a')
         )
     estimator.classes_ = classes
     return y_index.astype(np.int64)

@@ -211,3 +211,13 @@ def test_a_diverged_fit_is_refused_and_keeps_the_previous_model(tmp_path, digits
     assert "Lower lr (now 1000000.0)" in str(error.value)
     np.testing.assert_array_equal(clf.predict_proba(X), before)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("label, shown", [("a", "('a')"), (5, "(5)")])
+def test_a_single_class_is_named_as_the_user_wrote_it(label, shown):
+    from sktransfer._base import encode_labels
+
+    y = np.array([label] * 3)  # numpy scalars: np.str_('a'), np.int64(5)
+    with pytest.raises(ValueError, match="only one class") as info:
+        encode_labels(FineTunedCNNClassifier(), y)
+    assert str(info.value).endswith(f"only one class {shown}.")
