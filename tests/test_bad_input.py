@@ -405,6 +405,15 @@ def _cases():
         "one text column",
     )
     add(
+        "sif-on-one-document",
+        "text",
+        "EmbeddingVectorizer",
+        "weighting='sif' fitted on one document",
+        lambda tmp: EmbeddingVectorizer(_kv(), weighting="sif").fit(["good film"]),
+        ValueError,
+        "span a single direction",
+    )
+    add(
         "text-single-string",
         "text",
         "PretrainedEmbeddingClassifier",

@@ -49,7 +49,8 @@ default="glove-wiki-gigaword-50"
         smoothed idf learned in ``fit``; unseen words get the largest idf);
         ``"sif"`` (Arora et al. 2017: ``a / (a + p(w))`` with word frequencies
         from ``fit``, then the first principal component of the training
-        embeddings is removed).
+        embeddings is removed; ``fit`` needs documents whose embeddings span
+        two directions or more, two different documents at least).
     sif_alpha : float, default=1e-3
         The ``a`` of SIF weighting.
     {TEXT_PARAMS_DOC.strip().replace("default=512", "default=None")}
@@ -134,7 +135,16 @@ default="glove-wiki-gigaword-50"
         self.n_features_out_ = vectors.dim * (2 if self.pooling == "mean_max" else 1)
         if self.weighting == "sif":
             embedded = self._mean(self._token_rows(corpus, vectors), False)
-            _, _, vt = np.linalg.svd(embedded, full_matrices=False)
+            _, singular, vt = np.linalg.svd(embedded, full_matrices=False)
+            if np.sum(singular > singular.max(initial=0.0) * 1e-6) < 2:
+                raise ValueError(
+                    "weighting='sif' removes the direction common to the "
+                    f"training documents, but the embeddings of the {len(docs)} "
+                    "given span a single direction (one document, identical "
+                    "ones, or one alone with a word that has a vector): each "
+                    "would embed as zeros. Fit on more documents, or use "
+                    "weighting='tfidf' or None."
+                )
             self.sif_component_ = vt[0].astype(np.float32)
         return self
 

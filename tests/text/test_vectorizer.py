@@ -82,3 +82,15 @@ def test_vectorizer_bad_input(glove):
         vec.transform([1.5])
     with pytest.raises(ValueError, match="one text column"):
         vec.transform(pd.DataFrame({"a": ["x"], "b": ["y"]}))
+
+
+@pytest.mark.parametrize(
+    "docs",
+    [["a good film about space"], ["good film", "zzqx qqxz"], ["good film"] * 2],
+)
+def test_sif_on_documents_of_one_direction_is_a_clear_error(glove, docs):
+    """Removing their common component would leave each of them zeros."""
+    with pytest.raises(ValueError, match="span a single direction"):
+        EmbeddingVectorizer(glove, weighting="sif").fit(docs)
+    two = EmbeddingVectorizer(glove, weighting="sif").fit(["good film", "bad plot"])
+    assert np.linalg.norm(two.transform(["good film"])) > 1e-3  # not float noise
