@@ -379,7 +379,16 @@ def _cases():
         "only empty strings",
         lambda tmp: _text().fit([""] * 12, TEXT_LABELS),
         ValueError,
-        "None of the words",
+        "The training texts hold no token",
+    )
+    add(
+        "token-pattern-matching-nothing",
+        "text",
+        "PretrainedEmbeddingClassifier",
+        "token_pattern='ZZZ', found in no text",
+        lambda tmp: _text(token_pattern="ZZZ").fit(TEXTS, TEXT_LABELS),
+        ValueError,
+        "hold no token: check token_pattern ('ZZZ') or tokenizer",
     )
     for oov in ("ignore", "zero", "random", "trainable"):
         add(

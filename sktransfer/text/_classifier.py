@@ -309,6 +309,11 @@ default="glove-wiki-gigaword-50"
         words, df = [corpus.words[i] for i in order.tolist()], df[order]
         found_vectors, found = found_vectors[order], found[order]
         known = list(itertools.compress(words, found))
+        if not words:
+            raise ValueError(
+                "The training texts hold no token: check token_pattern "
+                f"({self.token_pattern!r}) or tokenizer."
+            )
         if not known:
             raise ValueError(
                 "None of the words in the training texts has a pretrained vector in "
