@@ -420,7 +420,7 @@ def _cases():
         "weighting='sif' fitted on one document",
         lambda tmp: EmbeddingVectorizer(_kv(), weighting="sif").fit(["good film"]),
         ValueError,
-        "span a single direction",
+        "span one direction at most",
     )
     add(
         "text-single-string",

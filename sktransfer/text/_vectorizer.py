@@ -140,8 +140,8 @@ default="glove-wiki-gigaword-50"
                 raise ValueError(
                     "weighting='sif' removes the direction common to the "
                     f"training documents, but the embeddings of the {len(docs)} "
-                    "given span a single direction (one document, identical "
-                    "ones, or one alone with a word that has a vector): each "
+                    "given span one direction at most (one document, identical "
+                    "ones, or at most one with a word that has a vector): each "
                     "would embed as zeros. Fit on more documents, or use "
                     "weighting='tfidf' or None."
                 )
