@@ -240,11 +240,21 @@ def test_callbacks_verbose_and_early_stopping(digits, fast, capsys):
     captured = capsys.readouterr()
     assert "train_loss" in captured.out and "/7" in captured.err  # 200 / 32
 
+    class Snapshots(Callback):  # the weights at the end of each epoch
+        def initialize(self):
+            self.states = []
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            state = net.module_.state_dict()
+            self.states.append({k: v.detach().clone() for k, v in state.items()})
+
     settings = {**fast, "max_epochs": 200}
     clf = FineTunedCNNClassifier(
         early_stopping=True,
         validation_fraction=0.2,
         n_iter_no_change=3,
+        callbacks=[("snapshots", Snapshots())],
         random_state=0,
         **settings,
     ).fit(X[:300], y[:300])
@@ -253,10 +263,51 @@ def test_callbacks_verbose_and_early_stopping(digits, fast, capsys):
     assert len(history) < 200  # stopped early
     best = int(np.argmin(history[:, "valid_loss"]))
     assert len(history) - 1 - best == 3  # patience counted from the best epoch
+    # the model kept is the best epoch's, not the last one's
+    states = dict(clf.net_.callbacks_)["snapshots"].states
+    kept = clf.net_.module_.state_dict()
+    assert all(torch.equal(kept[k], states[best][k]) for k in kept)
+    assert not all(torch.equal(kept[k], states[-1][k]) for k in kept)
     assert clf.score(X[300:600], y[300:600]) > 0.8
 
 
 # ------------------------------------------------------------- transfer modes
+
+
+def test_a_last_batch_of_one_image_is_dropped_not_fed_to_batchnorm(digits, fast):
+    # BatchNorm cannot train on one sample: 33 images at batch 32 train as one
+    # batch of 32 (a new shuffle each epoch), not as 32 + 1
+    X, y = digits
+    clf = FineTunedCNNClassifier(
+        transfer="structure", random_state=0, **{**fast, "max_epochs": 2}
+    ).fit(X[:33], y[:33])
+    assert [len(epoch["batches"]) for epoch in clf.net_.history] == [1, 1]
+    assert [b["train_batch_size"] for b in clf.net_.history[-1, "batches"]] == [32]
+
+
+def test_feature_extraction_is_blind_to_the_scale_of_the_features(digits_split):
+    # the head trains on standardized features: a source whose features are
+    # 1000 times larger gives the same linear probe
+    X, y = _few_shot(digits_split, 10)
+    torch.manual_seed(0)
+    small = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32))
+    large = copy.deepcopy(small)
+    with torch.no_grad():
+        large[1].weight.mul_(1000.0)
+        large[1].bias.mul_(1000.0)
+    X_test = digits_split["X_test"]
+    probes = [
+        FineTunedCNNClassifier(
+            backbone=backbone,
+            transfer="feature_extraction",
+            random_state=0,
+            **FAST_PROBE,
+        ).fit(X, y)
+        for backbone in (small, large)
+    ]
+    proba = [probe.predict_proba(X_test) for probe in probes]
+    np.testing.assert_allclose(proba[0], proba[1], atol=1e-3)
+    assert probes[0].score(X_test, digits_split["y_test"]) > 0.6
 
 
 def test_feature_extraction_keeps_the_source_bit_identical(digits_split, source_model):
