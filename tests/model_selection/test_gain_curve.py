@@ -4,6 +4,7 @@ from sklearn.linear_model import LogisticRegression
 
 from sktransfer import FineTunedCNNClassifier
 from sktransfer.model_selection import (
+    GainCurve,
     plot_transfer_gain_curve,
     stratified_subsample,
     transfer_gain_curve,
@@ -72,6 +73,46 @@ def test_a_good_source_is_not_flagged(digits_split, source_model):
     )
     assert curve.negative_transfer == []
     assert "no negative transfer detected" in str(curve)
+
+
+def _record(model, kind, mean, std):
+    return {
+        "n_per_class": 5,
+        "model": model,
+        "kind": kind,
+        "scores": [mean],
+        "mean": mean,
+        "std": std,
+        "seconds": 0.0,
+    }
+
+
+def test_negative_transfer_is_a_loss_beyond_twice_the_standard_error():
+    # 4 repeats, stds 0.02: the difference's standard error is 0.014
+    curve = GainCurve(
+        [
+            _record("structure", "scratch", 0.80, 0.02),
+            _record("within_noise", "transfer", 0.775, 0.02),  # gap 0.025
+            _record("beyond_noise", "transfer", 0.77, 0.02),  # gap 0.030
+        ],
+        n_repeats=4,
+    )
+    assert [f.split(":")[1].split()[0] for f in curve.negative_transfer] == [
+        "beyond_noise"
+    ]
+    assert "by 0.030, more than the noise (0.028)" in curve.negative_transfer[0]
+    # one repeat has no spread: a loss counts from 0.005
+    curve = GainCurve(
+        [
+            _record("structure", "scratch", 0.80, 0.0),
+            _record("tiny_loss", "transfer", 0.797, 0.0),
+            _record("real_loss", "transfer", 0.79, 0.0),
+        ],
+        n_repeats=1,
+    )
+    assert [f.split(":")[1].split()[0] for f in curve.negative_transfer] == [
+        "real_loss"
+    ]
 
 
 def test_default_transfers_and_plot(digits_split, source_model):

@@ -50,6 +50,23 @@ def test_tfidf_weighting(glove):
     np.testing.assert_allclose(out[1], glove["the"], rtol=1e-5)
 
 
+def test_sif_weights_each_word_by_its_training_frequency(glove):
+    # Arora et al.: a word of training frequency p weighs a / (a + p); the
+    # weighted sum is divided by the document's number of tokens
+    train = ["the cat sat", "the dog sat", "the bird flew", "cat and dog"]
+    vec = EmbeddingVectorizer(glove, weighting="sif", sif_alpha=0.1).fit(train)
+    p = {"the": 3 / 12, "cat": 2 / 12, "fish": 0.0}  # of 12 training tokens
+
+    def weighted(word):
+        return 0.1 / (0.1 + p[word]) * glove[word].astype(np.float64)
+
+    expected = (2 * weighted("cat") + weighted("the") + weighted("fish")) / 4
+    u = vec.sif_component_.astype(np.float64)
+    expected -= (expected @ u) * u
+    out = vec.transform(["cat the cat fish"])[0]
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_sif_removes_the_common_component(glove, news):
     vec = EmbeddingVectorizer(glove, weighting="sif").fit(news["X"])
     out = vec.transform(news["X_test"][:50])
