@@ -54,6 +54,11 @@ def test_blocks_default_and_declared():
     assert last_blocks(net.backbone, 0) == ()
     net.backbone.transfer_blocks = [("0.0.*",), ("0.1.*", "1.*")]
     assert last_blocks(net.backbone, 1) == ("0.1.*", "1.*")
+    # a single layer (an Embedding, a Linear) is one block, not none: "the
+    # last block trains" must not leave it frozen
+    assert transfer_blocks(nn.Linear(2, 3)) == [("*",)]
+    assert last_blocks(nn.Embedding(5, 2), 1) == ("*",)
+    assert transfer_blocks(nn.ReLU()) == []
 
 
 def test_batchnorm_policy_survives_train():
@@ -164,6 +169,17 @@ def test_unfreeze_schedule_callback_in_a_plain_skorch_net():
     X = torch.randn(32, 4)
     net.fit(X, (X[:, 0] > 0).long())
     assert net.history[:, "n_trainable"] == [2, 2, 10]
+
+
+def test_reinitialize_forgets_the_batchnorm_statistics_too():
+    net = Tiny().train()
+    net(torch.randn(16, 4) * 5 + 3)  # running statistics of this data
+    bn = net.backbone[0][1]
+    assert bn.num_batches_tracked == 1 and bn.running_mean.abs().sum() > 0
+    reinitialize(net.backbone)
+    assert bn.num_batches_tracked == 0
+    assert torch.equal(bn.running_mean, torch.zeros(8))
+    assert torch.equal(bn.running_var, torch.ones(8))
 
 
 def test_reinitialize_refuses_layers_it_cannot_reset():
