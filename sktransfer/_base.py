@@ -159,9 +159,10 @@ class or functools.partial of one, default="auto"
     checkpoint_dir : str, path or None, default=None
         Write a checkpoint after every epoch to this folder; a later ``fit`` with
         the same hyperparameters and data resumes from the last finished epoch
-        and reaches the same weights as an uninterrupted run (the RNG state is
-        saved too). Each fit has its own file, so the fits of a search can
-        share the folder. The checkpoint is removed when training completes.
+        and reaches the same weights as an uninterrupted run (the RNG state
+        and early stopping's best epoch are saved too). Each fit has its own
+        file, so the fits of a search can share the folder. The checkpoint is
+        removed when training completes.
     verbose : int, default=0
         0 is silent; 1 prints skorch's epoch table (and a progress bar while
         frozen features of more than 1,000 images are computed); 2 adds a
@@ -961,6 +962,7 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
         net.module_.load_state_dict(state["module"])
         net.optimizer_.load_state_dict(state["optimizer"])
         net.history = history_from(json.loads(state["history"]))
+        dict(net.callbacks_)["checkpoint"].resumed = state.get("callbacks")
         torch.set_rng_state(state["rng"])
         if "rng_cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])

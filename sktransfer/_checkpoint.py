@@ -1,7 +1,8 @@
 """Resume an interrupted fit from ``checkpoint_dir``.
 
-After every epoch a checkpoint -- module and optimizer state, history, and the
-torch RNG state -- is written atomically to ``checkpoint_dir/checkpoint-<tag>.pt``,
+After every epoch a checkpoint -- module and optimizer state, history, the
+torch RNG state, and where each early stopping stands (its best epoch, best
+weights and misses) -- is written atomically to ``checkpoint_dir/checkpoint-<tag>.pt``,
 named and tagged with a fingerprint of the hyperparameters (a source object by its
 weights) and the training data. A later ``fit`` with the same fingerprint
 starts from the last finished epoch and, since the RNG state is restored too,
@@ -18,7 +19,7 @@ import pathlib
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 
 from sktransfer._persistence import checksum
 
@@ -89,12 +90,34 @@ def _described(value):
     return type(value).__name__
 
 
-class EpochCheckpoint(Callback):
-    """skorch callback writing the resumable state after every epoch."""
+_EARLY_STOPPING_STATE = ("misses_", "dynamic_threshold_", "best_epoch_")
 
-    def __init__(self, directory, tag):
+
+class EpochCheckpoint(Callback):
+    """skorch callback writing the resumable state after every epoch.
+
+    It must come after every other callback: its ``on_epoch_end`` saves what
+    the early stoppings (skorch's ``EarlyStopping``, the estimator's or a
+    user's) concluded of the epoch, and its ``on_train_begin`` puts back
+    ``resumed`` (their saved states, by callback name) after they reset
+    themselves. Without that, a fit resumed after its best epoch forgot that
+    epoch: it trained on, and kept a later, worse model.
+    """
+
+    def __init__(self, directory, tag, resumed=None):
         self.directory = directory
         self.tag = tag
+        self.resumed = resumed
+
+    def on_train_begin(self, net, **kwargs):
+        callbacks = dict(net.callbacks_)
+        for name, saved in (self.resumed or {}).items():
+            callback = callbacks.get(name)
+            if isinstance(callback, EarlyStopping):
+                for attr in _EARLY_STOPPING_STATE:
+                    setattr(callback, attr, saved[attr])
+                callback.best_model_weights_ = saved.get("best_model_weights_")
+        self.resumed = None
 
     def on_epoch_end(self, net, **kwargs):
         directory = pathlib.Path(self.directory)
@@ -105,6 +128,11 @@ class EpochCheckpoint(Callback):
             "optimizer": net.optimizer_.state_dict(),
             "history": json.dumps(net.history.to_list(), default=float),
             "rng": torch.get_rng_state(),
+            "callbacks": {
+                name: _early_stopping_state(callback)
+                for name, callback in net.callbacks_
+                if isinstance(callback, EarlyStopping)
+            },
         }
         if torch.cuda.is_available():
             state["rng_cuda"] = torch.cuda.get_rng_state_all()
@@ -112,6 +140,19 @@ class EpochCheckpoint(Callback):
         tmp = directory / f".{path.name}.{os.getpid()}"
         torch.save(state, tmp)
         os.replace(tmp, path)
+
+
+def _early_stopping_state(callback):
+    """What an ``EarlyStopping`` knows after an epoch, in types that
+    ``torch.load(weights_only=True)`` reads back."""
+    state = {
+        "misses_": int(callback.misses_),
+        "dynamic_threshold_": float(callback.dynamic_threshold_),
+        "best_epoch_": int(callback.best_epoch_),
+    }
+    if callback.best_model_weights_ is not None:
+        state["best_model_weights_"] = callback.best_model_weights_
+    return state
 
 
 def check_directory(directory):

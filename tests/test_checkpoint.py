@@ -86,3 +86,41 @@ def test_a_users_early_stopping_also_finishes_the_fit(tmp_path, digits):
         ).fit(X, y)
     assert len(clf.net_.history) < 60
     assert not list(tmp_path.glob("checkpoint-*"))
+
+
+def test_a_fit_resumed_after_its_best_epoch_keeps_that_epoch(tmp_path, digits):
+    """The checkpoint holds where early stopping stands: a fit cut after its
+    best epoch resumes counting from that epoch and ends with its weights,
+    as the uninterrupted fit does (it used to forget it, train on, and keep a
+    later, worse model)."""
+    from skorch.callbacks import Callback
+
+    from sktransfer import FineTunedCNNClassifier
+
+    X, y = digits[0][:300], digits[1][:300]
+    settings = {
+        "early_stopping": True,
+        "n_iter_no_change": 3,
+        "lr": 0.05,
+        "max_epochs": 60,
+        "batch_size": 32,
+        "device": "cpu",
+        "random_state": 0,
+    }
+    straight = FineTunedCNNClassifier(**settings).fit(X, y)
+    best = int(np.argmin(straight.net_.history[:, "valid_loss"])) + 1
+    cut = best + 1  # the first epoch after the best one
+    assert cut < len(straight.net_.history)
+
+    class PowerCut(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == cut:
+                raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        FineTunedCNNClassifier(
+            checkpoint_dir=tmp_path, callbacks=[PowerCut()], **settings
+        ).fit(X, y)
+    resumed = FineTunedCNNClassifier(checkpoint_dir=tmp_path, **settings).fit(X, y)
+    assert len(resumed.net_.history) == len(straight.net_.history)
+    np.testing.assert_array_equal(resumed.predict_proba(X), straight.predict_proba(X))
