@@ -33,6 +33,12 @@ def test_a_checkpoint_fingerprint_tells_source_objects_and_classes_apart(glove):
     assert tag(hidden_layer_sizes=np.array([8])) != tag(
         hidden_layer_sizes=np.array([16])
     )
+    # the data count by value, not only by shape and dtype
+    clf = PretrainedEmbeddingClassifier()
+    assert fingerprint(clf, X, y) == fingerprint(clf, X.copy(), y.copy())
+    assert fingerprint(clf, X, y) != fingerprint(clf, X + 1, y)
+    assert fingerprint(clf, X, y) != fingerprint(clf, X, y[::-1])
+    assert fingerprint(clf, X, y) != fingerprint(clf, X.astype(np.int32), y)
 
 
 def test_a_checkpoint_dir_that_cannot_be_a_folder_fails_before_training(tmp_path):
