@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
+from sktransfer._base import is_fitted_estimator
 from sktransfer._nn import MLPHead
 from sktransfer._persistence import standardized_head
 from sktransfer.vision._backbones import resolve_backbone
@@ -33,8 +34,10 @@ IMAGE_PARAMS_DOC = """
         ``1 x F`` strip (so ordinary tabular arrays work too).
     pixel_scale : float or None, default=None
         Raw pixel value that maps to 1.0 (e.g. 255 for 8-bit images, 16 for
-        sklearn's digits). ``None`` uses the largest absolute value in the
-        training data (stored as ``pixel_scale_``).
+        sklearn's digits). ``None``: the ``pixel_scale_`` of a fitted
+        estimator given as ``backbone`` (its weights were trained at that
+        scale), otherwise the largest absolute value in the training data.
+        Stored as ``pixel_scale_``.
     resize : int, (int, int) or None, default=None
         Resize images to this size (``[height, width]`` as a list works too)
         on the device before the backbone. ``None`` upsamples images smaller
@@ -75,7 +78,8 @@ class ImageEstimatorMixin:
                 f"(one-channel images are replicated); X has {n_channels} "
                 f"channels.{hint}"
             )
-        self.pixel_scale_ = pixel_scale_of(X, self.pixel_scale)
+        fitted_source = self.backbone if is_fitted_estimator(self.backbone) else None
+        self.pixel_scale_ = pixel_scale_of(X, self.pixel_scale, fitted_source)
         preprocess = ImagePreprocess(
             scale=1.0 / self.pixel_scale_,
             out_channels=source.in_channels,

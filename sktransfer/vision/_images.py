@@ -140,9 +140,14 @@ def _check_channels_first(shape):
         )
 
 
-def pixel_scale_of(X, pixel_scale):
-    """``pixel_scale`` or, when None, the largest absolute pixel value of X."""
+def pixel_scale_of(X, pixel_scale, source=None):
+    """``pixel_scale`` or, when None, the ``pixel_scale_`` of ``source`` (a
+    fitted estimator given as the backbone: its weights expect that scale),
+    or else the largest absolute pixel value of X."""
     if pixel_scale is not None:
         return float(pixel_scale)
+    source_scale = getattr(source, "pixel_scale_", None)
+    if source_scale is not None:
+        return float(source_scale)
     peak = float(np.abs(X).max()) if X.size else 0.0
     return peak if peak > 0 else 1.0

@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from skorch.callbacks import Callback, ProgressBar
 
-from sktransfer import FineTunedCNNClassifier
+from sktransfer import FineTunedCNNClassifier, PretrainedFeatureExtractor
 from sktransfer._base import fused_step_runs
 from sktransfer.transfer import TransferModule, shared_parameters
 from sktransfer.utils._testing import (
@@ -308,6 +308,27 @@ def test_feature_extraction_is_blind_to_the_scale_of_the_features(digits_split):
     proba = [probe.predict_proba(X_test) for probe in probes]
     np.testing.assert_allclose(proba[0], proba[1], atol=1e-3)
     assert probes[0].score(X_test, digits_split["y_test"]) > 0.6
+
+
+def test_a_fitted_source_lends_its_pixel_scale(digits_split, source_model):
+    # the source trained on pixels / 16; target images that never reach 16
+    # (faint scans) must still be divided by 16, or the transferred weights
+    # see brighter images than they learned from
+    X, y = _few_shot(digits_split, 10)
+    faint = np.minimum(X, 12)
+    assert source_model.pixel_scale_ == 16.0
+    clf = FineTunedCNNClassifier(
+        backbone=source_model, transfer="feature_extraction", **FAST_PROBE
+    ).fit(faint, y)
+    assert clf.pixel_scale_ == 16.0
+    extractor = PretrainedFeatureExtractor(backbone=source_model)
+    np.testing.assert_array_equal(
+        extractor.fit(faint).transform(X), extractor.fit(X).transform(X)
+    )
+    assert extractor.pixel_scale_ == 16.0
+    # a scale given by the user still wins
+    clf.set_params(pixel_scale=12).fit(faint, y)
+    assert clf.pixel_scale_ == 12.0
 
 
 def test_feature_extraction_keeps_the_source_bit_identical(digits_split, source_model):
