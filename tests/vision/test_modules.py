@@ -1,4 +1,5 @@
-"""Channels-last training and prediction of the built-in backbones on a CPU."""
+"""The image modules: preprocessing, pooling, and channels-last training and
+prediction of the built-in backbones on a CPU."""
 
 import copy
 
@@ -6,6 +7,7 @@ import numpy as np
 import torch
 
 from sktransfer import FineTunedCNNClassifier
+from sktransfer.vision._modules import ImagePreprocess, pool_features
 
 
 def _convs(module):
@@ -78,3 +80,42 @@ def test_a_model_pickled_before_the_layout_existed_predicts_as_usual(digits, fas
     del clf.net_.module_.__dict__["channels_last"]  # as an older pickle has it
     assert not clf.net_.module_.channels_last
     np.testing.assert_allclose(clf.predict_proba(X), proba, rtol=1e-4, atol=1e-6)
+
+
+def test_colour_images_reach_the_backbone_channels_last(digits, fast):
+    # one-channel images are laid out either way; three channels are not
+    X, y = digits[0][:200], digits[1][:200]
+    colour = np.repeat(X.reshape(-1, 1, 8, 8), 3, axis=1)
+    layouts = []
+
+    def record(module, args):
+        layouts.append(args[0].is_contiguous(memory_format=torch.channels_last))
+
+    clf = FineTunedCNNClassifier(**{**fast, "max_epochs": 1}).fit(colour, y)
+    clf.net_.module_.backbone.register_forward_pre_hook(record)
+    clf.predict(colour)
+    assert layouts and all(layouts)
+
+
+def test_image_preprocess_scales_resizes_replicates_and_normalizes():
+    # a 1x2 grey ramp 0, 255 -> [0, 1] -> bilinear to 1x4 (align_corners=False:
+    # 0, 0.25, 0.75, 1) -> 3 channels -> (x - mean) / std per channel
+    preprocess = ImagePreprocess(
+        scale=1 / 255,
+        out_channels=3,
+        size=(1, 4),
+        mean=(0.5, 0.0, 0.25),
+        std=(0.5, 1.0, 0.25),
+    )
+    out = preprocess(torch.tensor([[[[0, 255]]]], dtype=torch.uint8))
+    ramp = torch.tensor([0.0, 0.25, 0.75, 1.0])
+    expected = torch.stack([(ramp - 0.5) / 0.5, ramp, (ramp - 0.25) / 0.25])
+    assert out.shape == (1, 3, 1, 4)
+    torch.testing.assert_close(out[0, :, 0], expected)
+
+
+def test_feature_maps_are_average_pooled():
+    maps = torch.arange(8.0).view(1, 2, 2, 2)  # channel 0: 0-3, channel 1: 4-7
+    torch.testing.assert_close(pool_features(maps), torch.tensor([[1.5, 5.5]]))
+    flat = torch.arange(6.0).view(1, 2, 3)
+    torch.testing.assert_close(pool_features(flat), flat.view(1, 6))
