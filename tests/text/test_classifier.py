@@ -389,3 +389,9 @@ def test_unseen_words_use_the_source_vectors_at_prediction(glove, news):
         news["X_test"], news["y_test"]
     )
     assert pretrained.net_.module_._predict_tables == {}  # only during predict
+    # a structure model's vectors are random: pretrained ones for unseen
+    # words would be noise in its space, so they are dropped
+    scratch = PretrainedEmbeddingClassifier(
+        glove, transfer="structure", hidden_layer_sizes=(), **PROBE
+    ).fit(news["X"], news["y"])
+    np.testing.assert_allclose(scratch.predict_proba(doc), scratch.predict_proba([""]))
