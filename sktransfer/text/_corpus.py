@@ -467,10 +467,8 @@ class _HashTable:
                 break
         # a value is found within as many probes as it took to place it
         self.crowded = len(pending) > 0
-        # empty slots hold the smallest value not in the table (values are sorted)
-        gaps = np.flatnonzero(values != np.arange(len(values), dtype=np.uint64))
-        empty = gaps[0] if len(gaps) else len(values)
-        self.values = np.full(self.mask + 1, empty, dtype=np.uint64)
+        # an empty slot's value is never read as a find: its index says -1
+        self.values = np.zeros(self.mask + 1, dtype=np.uint64)
         used = self.index >= 0
         self.values[used] = values[self.index[used]]
         if labels is not None:
@@ -496,8 +494,8 @@ class _HashTable:
             return np.where(self.sorted[at] == values, self.labels[at], -1)
         slot = self._home(values)
         found = self.index[slot]
-        # an empty slot holds a value not in the table and index -1: a value
-        # found there is missing, as it should be
+        # a value whose home slot is empty (index -1) is missing: every value
+        # in the table has its home slot taken, by it or by one before it
         todo = np.flatnonzero((self.values[slot] != values) & (found >= 0))
         found[todo] = -1
         slot, wanted = slot[todo], values[todo]

@@ -101,13 +101,28 @@ def test_known_words_are_found_by_hash_and_the_others_factorized(news):
 def test_hash_table_get_says_minus_one_for_values_it_lacks():
     values = np.array([0, 2, 3, 2**63, 2**64 - 1], np.uint64)
     table = _corpus._HashTable(values, labels=np.array([10, 20, 30, 40, 50]))
-    # 1 is the empty slots' filler (the smallest value not in the table)
+    # 0 is in the table and also what its empty slots hold
     queries = np.array([3, 1, 0, 4, 2**64 - 1, 2**64 - 2, 2], np.uint64)
     np.testing.assert_array_equal(table.get(queries), [30, -1, 10, -1, 50, -1, 20])
     crowded = _corpus._HashTable(np.arange(1000, dtype=np.uint64))
     assert crowded.crowded
     queries = np.array([999, 1000, 0, 2**64 - 1], np.uint64)
     np.testing.assert_array_equal(crowded.get(queries), [999, -1, 0, -1])
+
+
+def test_a_hash_shared_by_two_known_words_finds_neither():
+    # the table keeps hashes that occur once: a token with a shared hash is
+    # then factorized with the unknown tokens (slower, never wrong)
+    table = _corpus._labelled_table(np.array([7, 5, 5], np.uint64), np.array([0, 1, 2]))
+    np.testing.assert_array_equal(table.get(np.array([5, 7], np.uint64)), [-1, 0])
+
+
+def test_hash_ids_with_a_zero_hash_beside_few_values():
+    # 0 marks an empty slot of the open-addressing table: np.unique answers
+    hashed = np.array([0, 5, 0, 2**63, 5], np.uint64)
+    ids, distinct = _corpus._hash_ids(hashed)
+    np.testing.assert_array_equal(distinct[ids], hashed)
+    assert len(distinct) == 3
 
 
 def test_a_known_word_sharing_a_tokens_hash_is_not_taken_for_it():
