@@ -221,3 +221,20 @@ def test_a_single_class_is_named_as_the_user_wrote_it(label, shown):
     with pytest.raises(ValueError, match="only one class") as info:
         encode_labels(FineTunedCNNClassifier(), y)
     assert str(info.value).endswith(f"only one class {shown}.")
+
+
+def test_the_early_stopping_split_is_stratified(digits, fast):
+    # 10 validation images of 100, 10 per class: each class once, so the
+    # validation loss sees every class (a random draw would miss some)
+    X, y = digits
+    idx = np.concatenate([np.flatnonzero(y == c)[:10] for c in range(10)])
+    clf = FineTunedCNNClassifier(
+        early_stopping=True, validation_fraction=0.1, **{**fast, "max_epochs": 1}
+    ).fit(X[idx], y[idx])
+    valid = clf.net_.train_split.keywords["valid_ds"]
+    assert sorted(valid.y.tolist()) == list(range(10))
+    # ceil: 5 % of 10 samples is one validation sample, not none
+    small = FineTunedCNNClassifier(
+        early_stopping=True, validation_fraction=0.05, **{**fast, "max_epochs": 1}
+    ).fit(X[:10], y[:10] % 2)
+    assert len(small.net_.train_split.keywords["valid_ds"]) == 1
