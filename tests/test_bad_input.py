@@ -1147,6 +1147,18 @@ def _cases():
         ValueError,
         "epochs must be integers >= 0",
     )
+    add(
+        "param-unfreeze-schedule-a-glob",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "unfreeze_schedule='block1.*' (a glob, not a schedule)",
+        lambda tmp: _cnn(transfer="gradual", unfreeze_schedule="block1.*").fit(
+            IMAGES, LABELS
+        ),
+        TypeError,
+        "unfreeze_schedule must be a dict {epoch: spec} or a sequence of (epoch, "
+        "spec) pairs, e.g. {0: 1, 2: 'block1.*'}; got 'block1.*'",
+    )
     # ---- environment
     add(
         "cuda-absent",

@@ -42,14 +42,17 @@ def resolve_unfreeze_schedule(schedule, source, prefix):
     """
     if schedule is None:
         schedule = default_unfreeze_schedule(len(transfer_blocks(source)))
+    not_a_schedule = TypeError(
+        "unfreeze_schedule must be a dict {epoch: spec} or a sequence of "
+        f"(epoch, spec) pairs, e.g. {{0: 1, 2: 'block1.*'}}; got {schedule!r}."
+    )
+    if isinstance(schedule, (str, bytes)):  # its characters are no pairs
+        raise not_a_schedule
     items = schedule.items() if isinstance(schedule, Mapping) else schedule
     try:
         items = [tuple(item) for item in items]
     except TypeError as exc:
-        raise TypeError(
-            "unfreeze_schedule must be a dict {epoch: spec} or a sequence of "
-            f"(epoch, spec) pairs; got {schedule!r}."
-        ) from exc
+        raise not_a_schedule from exc
     resolved = []
     for item in items:
         if len(item) != 2:
