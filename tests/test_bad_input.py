@@ -1219,6 +1219,16 @@ def _cases():
         "rank_sources needs target samples; X is empty",
     )
     add(
+        "rank-sources-one-string",
+        "measuring",
+        "rank_sources",
+        "candidates='small_cnn' (a string, not a list)",
+        lambda tmp: _selection().rank_sources("small_cnn", IMAGES, LABELS),
+        TypeError,
+        "candidates must be a list of sources; got the string 'small_cnn' "
+        "(write ['small_cnn'])",
+    )
+    add(
         "gain-curve-size-0",
         "measuring",
         "transfer_gain_curve",

@@ -174,6 +174,11 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None):
     True
     """
     score_fn, need = _metric(metric)
+    if isinstance(candidates, str):  # its characters are no sources
+        raise TypeError(
+            "candidates must be a list of sources; got the string "
+            f"{candidates!r} (write [{candidates!r}])."
+        )
     if len(candidates) == 0:
         raise ValueError("rank_sources needs at least one candidate source.")
     if _num_samples(X) == 0:
