@@ -76,7 +76,16 @@ def warn_unreached(epochs, max_epochs, param):
     ``max_epochs``: training ends first and that part stays frozen. ``param``
     names the hyperparameter the user set. Called from an estimator's ``fit``
     (under scikit-learn's and sktransfer's fit wrappers): the warning points
-    at the caller of ``fit``."""
+    at the caller of ``fit``. An empty schedule, which unfreezes nothing,
+    is warned about too."""
+    if not len(epochs):
+        warnings.warn(
+            f"{param} is empty: it unfreezes nothing, and the source stays "
+            "frozen; transfer='feature_extraction' trains the same head faster "
+            "(on features computed once).",
+            UserWarning,
+            stacklevel=5,
+        )
     late = sorted({int(epoch) for epoch in epochs if epoch >= max_epochs})
     if late:
         warnings.warn(

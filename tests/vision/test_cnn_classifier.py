@@ -574,6 +574,15 @@ def test_gradual_unfreezes_at_the_scheduled_epoch(digits_split, source_model):
             unfreeze_schedule={3: 1, 6: 3},
             **settings,
         ).fit(X, y)
+    # nor does an empty schedule unfreeze anything
+    with pytest.warns(UserWarning, match=r"unfreeze_schedule is empty"):
+        empty = FineTunedCNNClassifier(
+            backbone=source_model,
+            transfer="gradual",
+            unfreeze_schedule={},
+            **settings,
+        ).fit(X, y)
+    assert set(empty.net_.history[:, "n_trainable"]) == {n_head}
 
 
 def test_gradual_default_schedule_one_block_per_epoch(digits_split, source_model):
