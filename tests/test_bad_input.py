@@ -588,15 +588,15 @@ def _cases():
         "backbone is a fitted LogisticRegression, which has no image backbone",
     )
     add(
-        "vectorizer-given-a-classifier",
+        "vectorizer-given-an-image-model",
         "sources",
         "EmbeddingVectorizer",
-        "embeddings= a fitted PretrainedEmbeddingClassifier",
-        lambda tmp: EmbeddingVectorizer(_fitted_text()).fit(TEXTS),
+        "embeddings= a fitted FineTunedCNNClassifier",
+        lambda tmp: EmbeddingVectorizer(_fitted_cnn()).fit(TEXTS),
         TypeError,
-        "embeddings must be a name, a path to a word-vector file or a gensim "
-        "KeyedVectors or model (Word2Vec, FastText); got "
-        "PretrainedEmbeddingClassifier",
+        "embeddings must be a name, a path to a word-vector file, a gensim "
+        "KeyedVectors or model, or a fitted PretrainedEmbeddingClassifier; got "
+        "FineTunedCNNClassifier",
     )
     add(
         "unfitted-image-source",

@@ -14,18 +14,21 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from sktransfer._base import all_or_nothing
+from sktransfer._base import SharedSourceCloneMixin, all_or_nothing
 from sktransfer.text._classifier import TEXT_CONSTRAINTS, TEXT_PARAMS_DOC
+from sktransfer.text._source import resolve_text_source
 from sktransfer.text._tokenize import (
     DEFAULT_TOKEN_PATTERN,
     Tokenizer,
     validate_texts,
 )
-from sktransfer.text._vectors import resolve_word_vectors
 
 
 class EmbeddingVectorizer(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    SharedSourceCloneMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     __doc__ = f"""Transformer: documents -> pooled pretrained word vectors (float32).
 
@@ -35,13 +38,16 @@ class EmbeddingVectorizer(
     has a pretrained vector counts, also words never seen in ``fit``; ``fit``
     only learns the weighting statistics. The vectors are not stored in the
     fitted estimator: they are resolved through sktransfer's per-process cache
-    (memory-mapped, shared by every clone).
+    (memory-mapped, shared by every clone). A fitted
+    :class:`PretrainedEmbeddingClassifier` is a source too: its word vectors,
+    fine-tuned on its data, then the vectors it started from for other words.
 
     Parameters
     ----------
     embeddings : str, path, KeyedVectors or gensim model, \
 default="glove-wiki-gigaword-50"
-        As in :class:`PretrainedEmbeddingClassifier` (not a fitted estimator).
+        As in :class:`PretrainedEmbeddingClassifier`, a fitted one included.
+        Shared, not copied, by ``clone`` (and so by ``GridSearchCV``).
     pooling : {{"mean", "max", "mean_max"}}, default="mean"
         Weighted mean, element-wise max, or both concatenated.
     weighting : {{None, "tfidf", "sif"}}, default=None
@@ -125,7 +131,7 @@ default="glove-wiki-gigaword-50"
         docs = validate_texts(X, type(self).__name__)
         self.tokenizer_ = Tokenizer(self.lowercase, self.token_pattern, self.tokenizer)
         corpus = self.tokenizer_.corpus(docs)
-        vectors = resolve_word_vectors(self.embeddings)
+        vectors, _ = resolve_text_source(self.embeddings)
         self.df_ = corpus.by_word(corpus.document_frequencies())
         self.n_documents_ = len(docs)
         counts = corpus.counts()
@@ -203,7 +209,7 @@ default="glove-wiki-gigaword-50"
         check_is_fitted(self, "df_")
         docs = validate_texts(X, type(self).__name__)
         corpus = self.tokenizer_.corpus(docs)
-        vectors = resolve_word_vectors(self.embeddings)
+        vectors, _ = resolve_text_source(self.embeddings)
         parts = self._token_rows(corpus, vectors)
         outputs = []
         if self.pooling in ("mean", "mean_max"):
