@@ -44,8 +44,8 @@ class EmbeddingVectorizer(
 
     Parameters
     ----------
-    embeddings : str, path, KeyedVectors or gensim model, \
-default="glove-wiki-gigaword-50"
+    embeddings : str, path, KeyedVectors, gensim model or fitted \
+PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
         As in :class:`PretrainedEmbeddingClassifier`, a fitted one included.
         Shared, not copied, by ``clone`` (and so by ``GridSearchCV``).
     pooling : {{"mean", "max", "mean_max"}}, default="mean"
