@@ -11,6 +11,7 @@ checkpoint is removed when training finishes. Files are read with
 ``torch.load(weights_only=True)``.
 """
 
+import copy
 import functools
 import hashlib
 import json
@@ -116,7 +117,10 @@ class EpochCheckpoint(Callback):
             if isinstance(callback, EarlyStopping):
                 for attr in _EARLY_STOPPING_STATE:
                     setattr(callback, attr, saved[attr])
-                callback.best_model_weights_ = saved.get("best_model_weights_")
+                weights = saved.get("best_model_weights_")
+                if saved.get("best_is_current"):  # the weights just restored
+                    weights = copy.deepcopy(net.module_.state_dict())
+                callback.best_model_weights_ = weights
         self.resumed = None
 
     def on_epoch_end(self, net, **kwargs):
@@ -129,7 +133,7 @@ class EpochCheckpoint(Callback):
             "history": json.dumps(net.history.to_list(), default=float),
             "rng": torch.get_rng_state(),
             "callbacks": {
-                name: _early_stopping_state(callback)
+                name: _early_stopping_state(callback, net.history[-1, "epoch"])
                 for name, callback in net.callbacks_
                 if isinstance(callback, EarlyStopping)
             },
@@ -142,15 +146,24 @@ class EpochCheckpoint(Callback):
         os.replace(tmp, path)
 
 
-def _early_stopping_state(callback):
-    """What an ``EarlyStopping`` knows after an epoch, in types that
-    ``torch.load(weights_only=True)`` reads back."""
+def _early_stopping_state(callback, epoch):
+    """What an ``EarlyStopping`` knows after ``epoch``, in types that
+    ``torch.load(weights_only=True)`` reads back.
+
+    Its best weights are saved only when they are not the module's: after an
+    epoch that improved, they are the weights the checkpoint holds anyway,
+    and a flag says so (a checkpoint of twice the model's size otherwise).
+    """
     state = {
         "misses_": int(callback.misses_),
         "dynamic_threshold_": float(callback.dynamic_threshold_),
         "best_epoch_": int(callback.best_epoch_),
     }
-    if callback.best_model_weights_ is not None:
+    if callback.best_model_weights_ is None:
+        return state
+    if callback.best_epoch_ == epoch:
+        state["best_is_current"] = True
+    else:
         state["best_model_weights_"] = callback.best_model_weights_
     return state
 

@@ -94,11 +94,15 @@ def test_a_users_early_stopping_also_finishes_the_fit(tmp_path, digits):
     assert not list(tmp_path.glob("checkpoint-*"))
 
 
-def test_a_fit_resumed_after_its_best_epoch_keeps_that_epoch(tmp_path, digits):
+@pytest.mark.parametrize("saved_after_best", [0, 1])
+def test_a_fit_resumed_after_its_best_epoch_keeps_that_epoch(
+    tmp_path, digits, saved_after_best
+):
     """The checkpoint holds where early stopping stands: a fit cut after its
     best epoch resumes counting from that epoch and ends with its weights,
     as the uninterrupted fit does (it used to forget it, train on, and keep a
-    later, worse model)."""
+    later, worse model). Saved at the best epoch itself, the best weights are
+    the module's and are not stored twice."""
     from skorch.callbacks import Callback
 
     from sktransfer import FineTunedCNNClassifier
@@ -115,7 +119,7 @@ def test_a_fit_resumed_after_its_best_epoch_keeps_that_epoch(tmp_path, digits):
     }
     straight = FineTunedCNNClassifier(**settings).fit(X, y)
     best = int(np.argmin(straight.net_.history[:, "valid_loss"])) + 1
-    cut = best + 1  # the first epoch after the best one
+    cut = best + 1 + saved_after_best  # the last checkpoint: the epoch before
     assert cut < len(straight.net_.history)
 
     class PowerCut(Callback):
@@ -127,6 +131,11 @@ def test_a_fit_resumed_after_its_best_epoch_keeps_that_epoch(tmp_path, digits):
         FineTunedCNNClassifier(
             checkpoint_dir=tmp_path, callbacks=[PowerCut()], **settings
         ).fit(X, y)
+    (saved,) = tmp_path.glob("checkpoint-*")
+    (stopping,) = torch.load(saved, weights_only=True)["callbacks"].values()
+    assert stopping["best_epoch_"] == best
+    assert ("best_model_weights_" in stopping) == bool(saved_after_best)
+    assert stopping.get("best_is_current", False) == (not saved_after_best)
     resumed = FineTunedCNNClassifier(checkpoint_dir=tmp_path, **settings).fit(X, y)
     assert len(resumed.net_.history) == len(straight.net_.history)
     np.testing.assert_array_equal(resumed.predict_proba(X), straight.predict_proba(X))
