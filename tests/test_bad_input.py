@@ -684,6 +684,17 @@ def _cases():
         "declares 3 vectors in its header but holds 2",
     )
     add(
+        "header-dimension-too-small",
+        "sources",
+        "EmbeddingVectorizer",
+        "header says 2 values a vector, vectors have 3",
+        lambda tmp: EmbeddingVectorizer(
+            _write(tmp, "h.vec", "2 2\na 1 2 3\nb 4 5 6\n")
+        ).fit(TEXTS),
+        ValueError,
+        "the header declares 2 values a vector, but the first vector has 3",
+    )
+    add(
         "corrupt-glove-value",
         "sources",
         "EmbeddingVectorizer",

@@ -60,7 +60,8 @@ def read_text_vectors(path):
     ValueError
         Naming the file and line for an empty file, a line with the wrong
         number of values, a value that is not a number, a word twice, fewer
-        vectors than the header declares, or a damaged ``.gz`` file.
+        vectors or more values a vector than the header declares, or a
+        damaged ``.gz`` file.
 
     Warns
     -----
@@ -104,16 +105,13 @@ def _parse_text_vectors(path):
             if lineno == 1 and _is_header(line.split()):
                 declared, dim = (int(v) for v in line.split())
                 continue
-            if dim is None:
+            if not words:
                 # spaces as in GloVe and word2vec, or tabs throughout; a word
                 # may hold the other kind of blank ("new york")
                 sep = "\t" if "\t" in line else " "
-                dim = _count_values(line.split(sep))
-                if dim < 1:
-                    raise ValueError(
-                        f"{path}, line {lineno}: expected a word followed by its "
-                        "vector, found no number after the word."
-                    )
+                dim = _check_dimension(
+                    path, lineno, _count_values(line.split(sep)), dim
+                )
             parts = line.rsplit(sep, dim)
             if len(parts) != dim + 1 or not parts[0]:
                 raise ValueError(
@@ -137,6 +135,25 @@ def _parse_text_vectors(path):
             first_line[parts[0]] = lineno
             words.append(parts[0])
     return words, rows, declared
+
+
+def _check_dimension(path, lineno, found, declared):
+    """The dimension of a vector file: ``found`` values end its first vector
+    line (line ``lineno``); a header may have ``declared`` it (else None)."""
+    if found < 1:
+        raise ValueError(
+            f"{path}, line {lineno}: expected a word followed by its "
+            "vector, found no number after the word."
+        )
+    # the words of files with a header (word2vec, fastText) hold no blank, so
+    # more numbers than declared are values, not a word's end ("cat 1")
+    if declared is not None and found > declared:
+        raise ValueError(
+            f"{path}, line {lineno}: the header declares {declared} values a "
+            f"vector, but the first vector has {found}; fix the header line "
+            f"(count dim)."
+        )
+    return found if declared is None else declared
 
 
 def read_gensim_vectors(path, binary):

@@ -74,6 +74,15 @@ def test_a_byte_order_mark_tabs_and_blanks_in_words(tmp_path, cache):
         np.testing.assert_allclose(vectors.lookup(["new york"])[0], [[0.1, 0.2]])
 
 
+def test_trailing_blanks_after_a_vector(tmp_path, cache):
+    # the word2vec C tool writes a blank after each vector's last value
+    path = tmp_path / "word2vec.txt"
+    path.write_text("2 2\ngood 0.1 0.2 \nbad 0.3 0.4\t\n")
+    vectors = resolve_word_vectors(path)
+    assert vectors.words == ["good", "bad"]
+    np.testing.assert_allclose(vectors.vectors, [[0.1, 0.2], [0.3, 0.4]])
+
+
 def test_the_disk_cache_key_holds_the_cache_format(tmp_path, cache, monkeypatch):
     path = tmp_path / "v.txt"
     path.write_text("good 0.1 0.2\n")
@@ -207,6 +216,7 @@ def test_a_word2vec_model_trained_here_is_a_source(news):
         ("a 0.1 0.2\nb 0.3\n", "line 2: expected a word and 2 values, found 1"),
         ("a 0.1 0.2\nb 0.3 x\n", "line 2: a value of word 'b' is not a number"),
         ("2 3\na 0.1 0.2 0.3\nb 0.1 0.2\n", "line 3: expected a word and 3 values"),
+        ("2 3\ncat 1 2 3 4\n", "line 2: the header declares 3 values a vector, but"),
         ("lonely\n", "line 1: expected a word followed by its vector"),
         ("a\t0.1\t0.2\nb 0.3 0.4\n", r"line 2: .* found 0 \(separated by tabs"),
     ],
