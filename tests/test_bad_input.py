@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import gzip
 import json
+import os
 import pathlib
 import sys
 import zipfile
@@ -534,6 +535,17 @@ def _cases():
         "does not exist",
     )
     add(
+        "weights-folder",
+        "sources",
+        "PretrainedFeatureExtractor",
+        "('small_cnn', a folder holding the weights file)",
+        lambda tmp: PretrainedFeatureExtractor(
+            ("small_cnn", os.path.dirname(_write(tmp, "w.pt", "")))
+        ).fit(IMAGES),
+        ValueError,
+        "is a folder, not a file; it holds w.pt",
+    )
+    add(
         "corrupt-state-dict",
         "sources",
         "PretrainedFeatureExtractor",
@@ -662,6 +674,17 @@ def _cases():
         lambda tmp: EmbeddingVectorizer("/no/vectors.txt").fit(TEXTS),
         ValueError,
         "does not exist",
+    )
+    add(
+        "vectors-folder",
+        "sources",
+        "EmbeddingVectorizer",
+        "a folder holding the vector file",
+        lambda tmp: EmbeddingVectorizer(
+            os.path.dirname(_write(tmp, "glove.txt", "a 1 2\n"))
+        ).fit(TEXTS),
+        ValueError,
+        "is a folder, not a file; it holds glove.txt",
     )
     add(
         "empty-vectors-file",

@@ -12,6 +12,10 @@ import zlib
 
 import numpy as np
 
+VECTOR_FILE_SUFFIXES = (".txt", ".vec", ".bin", ".kv", ".gz")
+"""Endings of the word-vector files :func:`read_vectors_file` reads (any
+other ending is read as text too)."""
+
 
 def _open_text(path):
     # utf-8-sig: a byte-order mark (files saved on Windows) is not a word's start;

@@ -32,10 +32,12 @@ import torch
 import torch.nn.functional as F
 
 from sktransfer.text._formats import (
+    VECTOR_FILE_SUFFIXES,
     keyed_vectors_arrays,
     keyed_vectors_subwords,
     read_vectors_file,
 )
+from sktransfer.utils._files import check_file
 
 _PROCESS_CACHE = {}
 _LOCK = threading.Lock()
@@ -568,8 +570,8 @@ def resolve_word_vectors(embeddings):
         path = os.fspath(embeddings)
         if os.path.isfile(path):
             return _from_file(path)
-        if os.sep in path or path.endswith((".txt", ".vec", ".bin", ".kv", ".gz")):
-            raise ValueError(f"word vectors file {path!r} does not exist.")
+        if os.sep in path or path.endswith(VECTOR_FILE_SUFFIXES):
+            check_file(path, "word vectors file", VECTOR_FILE_SUFFIXES)
         return _from_name(path)
     raise TypeError(
         "embeddings must be a name, a path to a word-vector file or a gensim "

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from sktransfer._base import is_fitted_estimator, unfitted_source_error
+from sktransfer.utils._files import check_file
 from sktransfer.vision._modules import ImageTransferModule, SmallCNN
 
 
@@ -124,8 +125,7 @@ def load_state_dict_file(path):
     torch files are read with ``weights_only=True``: no code in them runs.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"backbone weights file {path!r} does not exist.")
+    check_file(path, "backbone weights file", (".safetensors", ".pt", ".pth"))
     if path.endswith(".safetensors"):
         try:
             from safetensors.torch import load_file
