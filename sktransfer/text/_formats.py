@@ -117,7 +117,12 @@ def _parse_text_vectors(path):
                     path, lineno, _count_values(line.split(sep)), dim
                 )
             parts = line.rsplit(sep, dim)
-            if len(parts) != dim + 1 or not parts[0]:
+            if len(parts) == dim + 1 and not parts[0]:
+                raise ValueError(
+                    f"{path}, line {lineno}: no word before the {dim} values (the "
+                    f"line starts with one of the {_SEPARATORS[sep]} between them)."
+                )
+            if len(parts) != dim + 1:
                 raise ValueError(
                     f"{path}, line {lineno}: expected a word and {dim} values, "
                     f"found {len(line.split(sep)) - 1} (separated by "

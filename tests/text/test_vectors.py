@@ -215,6 +215,7 @@ def test_a_word2vec_model_trained_here_is_a_source(news):
         ("3 2\na 0.1 0.2\nb 0.3 0.4\n", "declares 3 vectors in its header but holds 2"),
         ("a 0.1 0.2\nb 0.3\n", "line 2: expected a word and 2 values, found 1"),
         ("a 0.1 0.2\nb 0.3 x\n", "line 2: a value of word 'b' is not a number"),
+        ("a 0.1 0.2\n 0.3 0.4\n", "line 2: no word before the 2 values"),
         ("2 3\na 0.1 0.2 0.3\nb 0.1 0.2\n", "line 3: expected a word and 3 values"),
         ("2 3\ncat 1 2 3 4\n", "line 2: the header declares 3 values a vector, but"),
         ("lonely\n", "line 1: expected a word followed by its vector"),
