@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+import scipy.special
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -19,6 +20,7 @@ from sktransfer import (  # noqa: E402
     ZeroShotClassifier,
 )
 from sktransfer.text import TransformerTransferModule, resolve_transformer  # noqa: E402
+from sktransfer.text._zero_shot import readable_label  # noqa: E402
 from sktransfer.transfer import shared_parameters  # noqa: E402
 
 FAST = {"max_length": 128, "device": "cpu", "random_state": 0, "lr": 1e-2}
@@ -278,6 +280,47 @@ def test_zero_shot_with_word_vectors(glove, small):
     assert centred > 0.7 and centred > plain + 0.3, (plain, centred)
     few = ZeroShotClassifier(EmbeddingVectorizer(glove)).fit(small["X"], small["y"])
     assert few.score(small["X_test"], small["y_test"]) > 0.75
+
+
+def test_few_shot_prototypes_written_out(glove, small):
+    """A prototype is the normalised sum of its unit description embedding and
+    example_weight times its unit examples, all centred on the fit texts;
+    the probabilities are the softmax of the similarities over temperature."""
+    clf = ZeroShotClassifier(
+        EmbeddingVectorizer(glove),
+        class_descriptions=DESCRIPTIONS,
+        example_weight=2.5,
+        center=True,
+        temperature=0.2,
+    ).fit(small["X"], small["y"])
+
+    def raw(docs):
+        return np.asarray(clf.vectorizer_.transform(docs), dtype=np.float64)
+
+    def unit(rows):
+        rows = rows - raw(small["X"]).mean(axis=0)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    y = np.asarray(small["y"])
+    for prototype, label in zip(clf.prototypes_, clf.classes_, strict=True):
+        examples = [doc for doc, t in zip(small["X"], y, strict=True) if t == label]
+        expected = unit(raw([DESCRIPTIONS[label]]))[0] + 2.5 * unit(raw(examples)).sum(
+            0
+        )
+        expected /= np.linalg.norm(expected)
+        np.testing.assert_allclose(prototype, expected, rtol=1e-5, atol=1e-6)
+    similarity = unit(raw(small["X_test"][:5])) @ clf.prototypes_.T
+    np.testing.assert_allclose(
+        clf.predict_proba(small["X_test"][:5]),
+        scipy.special.softmax(similarity / 0.2, axis=1),
+        rtol=1e-5,
+    )
+
+
+def test_labels_made_readable():
+    assert readable_label("comp.sys.ibm.pc.hardware") == "comp sys ibm pc hardware"
+    assert readable_label("misc-for_sale/used.") == "misc for sale used"
+    assert readable_label(7) == "7"
 
 
 def test_zero_shot_descriptions_keyed_by_integer_labels(glove, small):

@@ -4,6 +4,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, make_pipeline
 
@@ -90,6 +91,21 @@ def test_in_pipeline_feature_union_and_column_transformer(glove, news):
     frame = pd.DataFrame({"text": news["X"][:10], "n": np.arange(10)})
     columns = ColumnTransformer([("text", EmbeddingVectorizer(glove), "text")])
     assert columns.fit_transform(frame).shape == (10, 50)
+
+
+def test_a_column_of_texts_after_an_imputer(glove, news):
+    """SimpleImputer fills missing texts and hands on an (n, 1) array: one
+    document a row, as a list of the same texts gives."""
+    texts = news["X"][:6]
+    column = np.array([[t] for t in texts[:5]] + [[None]], dtype=object)
+    pipe = make_pipeline(
+        SimpleImputer(missing_values=None, strategy="constant", fill_value=""),
+        EmbeddingVectorizer(glove),
+    )
+    expected = EmbeddingVectorizer(glove).fit(texts[:5] + [""])
+    np.testing.assert_array_equal(
+        pipe.fit_transform(column), expected.transform(texts[:5] + [""])
+    )
 
 
 def test_vectorizer_bad_input(glove):
