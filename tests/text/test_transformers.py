@@ -381,5 +381,6 @@ def test_zero_shot_fit_errors():
         ZeroShotClassifier().fit(None, ["only"])
     with pytest.raises(ValueError, match="not classes: \\['typo'\\]"):
         ZeroShotClassifier(class_descriptions={"typo": "x"}).fit(None, ["a", "b"])
-    with pytest.raises(ValueError, match="non-empty string"):
-        ZeroShotClassifier(class_descriptions={"a": ""}).fit(None, ["a", "b"])
+    for blank in ("", " \n", ["x", "\t"]):
+        with pytest.raises(ValueError, match="non-empty string"):
+            ZeroShotClassifier(class_descriptions={"a": blank}).fit(None, ["a", "b"])
