@@ -103,7 +103,7 @@ def newsgroups_workload():
         )
 
     def arrays(model, docs):
-        return model._encode(model.tokenizer_.corpus(docs), "mean")
+        return model._encode(model.tokenizer_.corpus(docs))
 
     vectors = resolve_word_vectors("glove-wiki-gigaword-50")
     word_index = {word: i for i, word in enumerate(vectors.words)}  # kv.key_to_index

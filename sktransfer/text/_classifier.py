@@ -24,7 +24,6 @@ from sktransfer._persistence import restore_classifier_net, standardized_head
 from sktransfer.text._corpus import KnownWords
 from sktransfer.text._modules import (
     ENCODERS,
-    KIM_WIDTHS,
     TextEncoder,
     TextTransferModule,
 )
@@ -286,7 +285,7 @@ default="glove-wiki-gigaword-50"
             )
             if self.transfer == "unfreeze":
                 warn_unreached([self.unfreeze_epoch], self.max_epochs, "unfreeze_epoch")
-            ids = self._encode(corpus, self.encoder)
+            ids = self._encode(corpus)
             self._train(module, plan, ids, y, device=device, seed=seed)
         return self
 
@@ -367,16 +366,15 @@ default="glove-wiki-gigaword-50"
         )
         return TextTransferModule(backbone, oov_embedding, encoder, head)
 
-    def _encode(self, corpus, encoder, word_ids=None):
+    def _encode(self, corpus, word_ids=None):
         """Padded matrix of vocabulary ids of ``corpus`` (see Corpus.index_matrix).
 
         ``word_ids``: the id of each of ``corpus.words`` (default: from
         ``vocabulary_``, 0 for a word not in it).
         """
-        min_length = max(KIM_WIDTHS) if encoder == "cnn" else 1
         if word_ids is None:
             word_ids = self._word_ids(corpus)
-        return corpus.index_matrix(word_ids, self.max_length, min_length)
+        return corpus.index_matrix(word_ids, self.max_length)
 
     def _word_ids(self, corpus):
         """``vocabulary_`` id of each of ``corpus.words``, 0 where missing."""
@@ -468,8 +466,7 @@ default="glove-wiki-gigaword-50"
         rows = self._rows_needed(corpus, word_ids, extra)
         if rows is not None:
             word_ids = np.searchsorted(rows, word_ids)
-        mode = self.net_.module_.encoder.mode
-        return self._encode(corpus, mode, word_ids), extra, rows
+        return self._encode(corpus, word_ids), extra, rows
 
     def _rows_needed(self, corpus, word_ids, extra):
         """The rows of the word-vector table that ``corpus`` reads (0, padding,

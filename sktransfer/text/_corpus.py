@@ -133,15 +133,15 @@ class Corpus:
             doc, position, values = doc[short], position[short], values[short]
         return doc, position, values
 
-    def index_matrix(self, word_ids, max_length=None, min_length=1):
+    def index_matrix(self, word_ids, max_length=None):
         """Padded ``(n_docs, L)`` int64 matrix of ``word_ids`` (0 = padding).
 
         Words with id 0 (unknown) are dropped; each document keeps its first
-        ``max_length`` known tokens. ``L`` is the longest kept document, at
-        least ``min_length``.
+        ``max_length`` known tokens. ``L`` is the longest kept document (at
+        least 1).
         """
         doc, position, values = self.select(np.asarray(word_ids) - 1, max_length)
-        width = max(min_length, int(position.max(initial=-1)) + 1)
+        width = int(position.max(initial=0)) + 1
         out = np.zeros((self.n_docs, width), dtype=np.int64)
         out[doc, position] = values + 1
         return out

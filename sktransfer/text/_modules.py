@@ -97,7 +97,21 @@ class TextEncoder(nn.Module):
         """Encode the padded id matrix ``ids`` with the word vectors ``table``."""
         if self.cnn is None:
             return bag_pool(ids, table, self.mode)
+        ids = _without_trailing_padding(ids)
         return self.cnn(F.embedding(ids, table, padding_idx=0), ids != 0)
+
+
+def _without_trailing_padding(ids):
+    """``ids`` cut after its last column holding a token (keeping one column).
+
+    A :class:`KimCNN` sees each document as followed by padding whatever the
+    width, so the cut changes no feature; it spares the convolutions the
+    padding that a batch shares, which ``max_length=None`` makes as wide as
+    the longest document of the whole fit (11,302 tokens on 20 Newsgroups,
+    where a batch's longest is typically under 2,000).
+    """
+    used = (ids != 0).any(0).nonzero()
+    return ids[:, : int(used[-1]) + 1 if len(used) else 1]
 
 
 class TextTransferModule(TransferModule):

@@ -260,7 +260,7 @@ def test_tokenization_options(glove):
     assert words.vocabulary_ == clf.vocabulary_
     clf = PretrainedEmbeddingClassifier(glove, max_length=1, **FAST).fit(X, y)
     corpus = clf.tokenizer_.corpus(["good film bad"])
-    assert clf._encode(corpus, "mean").tolist() == [[clf.vocabulary_["good"]]]
+    assert clf._encode(corpus).tolist() == [[clf.vocabulary_["good"]]]
 
 
 def test_vocabulary_is_ordered_by_document_frequency_then_word(glove):

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from sktransfer.text._modules import bag_pool
+from sktransfer.text._modules import TextEncoder, bag_pool
 from sktransfer.text._tokenize import Tokenizer
 
 
@@ -41,3 +42,27 @@ def test_bag_pooling_of_real_glove_documents(glove, news, mode, real_tokens_only
     torch.testing.assert_close(weights[0].grad, weights[1].grad, rtol=1e-5, atol=1e-6)
     unused = np.setdiff1d(np.arange(len(table)), ids.unique().numpy())
     assert torch.equal(weights[0].grad[unused], torch.zeros(len(unused), 50))
+
+
+def test_the_cnn_encoder_skips_a_batchs_trailing_padding(glove, news):
+    """The Kim CNN sees each document as followed by endless padding, so
+    cutting the columns of padding a batch shares changes no feature."""
+    torch.manual_seed(0)
+    encoder = TextEncoder("cnn", 50)
+    table = torch.cat([torch.zeros(1, 50), torch.from_numpy(glove.vectors)])
+    rows = [
+        [glove.key_to_index[t] + 1 for t in doc if t in glove.key_to_index][:40]
+        for doc in map(Tokenizer(), news["X"][:8])
+    ]
+    ids = torch.zeros((len(rows), 300), dtype=torch.long)  # 260+ padding columns
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+    with torch.no_grad():
+        cut = encoder(ids, table)
+        whole = encoder.cnn(F.embedding(ids, table, padding_idx=0), ids != 0)
+        alone = torch.cat([encoder(ids[i : i + 1], table) for i in range(len(rows))])
+        empty = encoder(torch.zeros((2, 300), dtype=torch.long), table)
+    torch.testing.assert_close(cut, whole)
+    torch.testing.assert_close(alone, whole)
+    assert cut.shape == (len(rows), 300) and empty.shape == (2, 300)
+    assert torch.equal(empty[0], empty[1])
