@@ -275,7 +275,8 @@ class SourceSelector(
         ``embeddings``.
     top_k : int, default=1
         Fine-tune the ``top_k`` best-scored sources on a holdout split and keep
-        the best by accuracy (``1``: trust the score).
+        the best by accuracy, a tie going to the better-scored source (``1``:
+        trust the score).
     validation_fraction : float, default=0.2
         Holdout share for ``top_k > 1``.
     random_state : int or None, default=None

@@ -5,6 +5,7 @@ from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sktransfer import EmbeddingVectorizer, FineTunedCNNClassifier
@@ -130,6 +131,25 @@ def test_source_selector_picks_the_informative_source(
     names = {row["name"]: row["candidate"] for row in top2.scores_}
     best_name = max(top2.validation_scores_, key=top2.validation_scores_.get)
     assert top2.best_source_ is names[best_name]  # chosen by held-out accuracy
+
+
+def test_a_tie_in_held_out_accuracy_goes_to_the_better_scored_source():
+    """top_k > 1: sources that classify the holdout equally well are told
+    apart by their transferability score, not by the order given."""
+    y = np.repeat([0, 1], 30)
+    X = np.c_[y, np.random.RandomState(0).randn(60)]
+    clean = FunctionTransformer(lambda Z: Z[:, :1])
+    blurred = FunctionTransformer(lambda Z: Z[:, :1] + 0.1 * Z[:, 1:])
+    selector = SourceSelector(
+        Pipeline([("features", "passthrough"), ("clf", LogisticRegression())]),
+        [blurred, clean],
+        source_param="features",
+        top_k=2,
+        random_state=0,
+    ).fit(X, y)
+    assert [row["candidate"] for row in selector.scores_] == [clean, blurred]
+    assert set(selector.validation_scores_.values()) == {1.0}  # a tie
+    assert selector.best_source_ is clean
 
 
 def test_source_selector_errors(target, source_model):
