@@ -8,7 +8,11 @@ from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from sktransfer import EmbeddingVectorizer, FineTunedCNNClassifier
+from sktransfer import (
+    EmbeddingVectorizer,
+    FineTunedCNNClassifier,
+    PretrainedEmbeddingClassifier,
+)
 from sktransfer.transferability import (
     SourceSelector,
     logme_score,
@@ -67,6 +71,16 @@ def test_rank_word_vector_sources(glove, news):
     fake.add_vectors(glove.index_to_key, np.random.RandomState(0).randn(len(glove), 50))
     ranking = rank_sources([fake, glove], news["X"], news["y"])
     assert ranking[0]["candidate"] is glove
+
+
+def test_a_fitted_text_classifier_is_scored_on_the_features_its_head_sees(glove, news):
+    """Its encoder's output (here a CNN's), not its word vectors averaged."""
+    clf = PretrainedEmbeddingClassifier(
+        glove, encoder="cnn", max_epochs=1, device="cpu", random_state=0
+    ).fit(news["X"], news["y"])
+    (row,) = rank_sources([clf], news["X"], news["y"])
+    expected = logme_score(clf.extract_features(news["X"]), news["y"])
+    assert row["score"] == pytest.approx(expected, abs=1e-9)
 
 
 def test_rank_word_vectors_against_tfidf(glove, news):
