@@ -45,6 +45,18 @@ def test_shuffled_batches_are_the_dataloaders(arrays, drop_last):
     assert torch.equal(after, torch.rand(1))
 
 
+def test_what_cannot_be_one_tensor_goes_through_skorchs_dataloader(arrays):
+    X, y = arrays
+    assert isinstance(batch_iterator(Dataset(X, y), 32), BatchSlicer)
+    texts = np.array(["a text", "another"] * 3, dtype=object)  # no tensor dtype
+    dicts = {"ids": X[:6]}  # skorch's dict input
+    for data in (texts, dicts):
+        batches = batch_iterator(Dataset(data, None), 4)
+        assert isinstance(batches, DataLoader)
+        assert len(list(batches)) == 2
+    assert isinstance(batch_iterator(Dataset(X, y), 32, num_workers=0), DataLoader)
+
+
 def test_an_unshuffled_pass_draws_only_inside_a_seeded_fit(arrays):
     X, y = arrays
     torch.manual_seed(7)
