@@ -22,6 +22,11 @@ def digit_folder(tmp_path_factory):
         folder.mkdir(exist_ok=True)
         Image.fromarray(image).save(folder / f"{i:04d}.png")
     (root / "digit0" / ".DS_Store").write_bytes(b"\0\1")  # skipped: hidden
+    # macOS copies leave "._" files, no image whatever their ending; Jupyter a
+    # hidden folder: both skipped
+    (root / "digit0" / "._0000.png").write_bytes(b"\0\5\26\7")
+    (root / ".ipynb_checkpoints").mkdir()
+    Image.fromarray(pixels[0]).save(root / ".ipynb_checkpoints" / "0000.png")
     (root / "digit0" / "notes.txt").write_text("skipped: not an image")
     (root / "README.md").write_text("skipped: not a class folder")
     return root, pixels, y
