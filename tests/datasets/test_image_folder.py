@@ -20,7 +20,8 @@ def digit_folder(tmp_path_factory):
     for i, (image, label) in enumerate(zip(pixels, y, strict=True)):
         folder = root / f"digit{label}"
         folder.mkdir(exist_ok=True)
-        Image.fromarray(image).save(folder / f"{i:04d}.png")
+        suffix = ".PNG" if i == 1 else ".png"  # cameras write upper case
+        Image.fromarray(image).save(folder / f"{i:04d}{suffix}")
     (root / "digit0" / ".DS_Store").write_bytes(b"\0\1")  # skipped: hidden
     # macOS copies leave "._" files, no image whatever their ending; Jupyter a
     # hidden folder: both skipped
