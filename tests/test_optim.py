@@ -119,6 +119,16 @@ def test_the_steps_are_torchs_lbfgs_steps(history_size, line_search, monkeypatch
     torch.testing.assert_close(heads[0].bias, heads[1].bias, atol=1e-4, rtol=0)
 
 
+def test_a_pair_without_positive_curvature_is_not_remembered():
+    """As torch skips it: it would make the inverse Hessian indefinite."""
+    state = {}
+    s = torch.tensor([1.0, 0.0])
+    _optim._remember(state, s=s, y=torch.tensor([-1.0, 2.0]), history_size=4)
+    assert state == {}
+    _optim._remember(state, s=s, y=torch.tensor([2.0, 0.0]), history_size=4)
+    assert len(state["S"]) == 1 and state["H_diag"] == 0.5
+
+
 def test_the_penalty_shrinks_a_weight_the_loss_does_not_use():
     torch.manual_seed(0)
     X, y = torch.randn(40, 3), torch.arange(40) % 2
