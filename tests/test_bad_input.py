@@ -235,6 +235,27 @@ def _cases():
         "X.transpose(0, 3, 1, 2)",
     )
     add(
+        "channels-last-rgba",
+        "data",
+        "FineTunedCNNClassifier",
+        "images of shape (n, 16, 16, 4), RGBA channels last",
+        lambda tmp: _cnn().fit(RNG.rand(20, 16, 16, 4), LABELS),
+        ValueError,
+        "read as (C, H, W): 16 channels of 16x4 pixels. That looks channels-last",
+    )
+    add(
+        "image-shape-contradicts-images",
+        "data",
+        "FineTunedCNNClassifier",
+        "image_shape=(1, 4, 16) for images of shape (n, 1, 8, 8)",
+        lambda tmp: _cnn(image_shape=(1, 4, 16)).fit(
+            IMAGES.reshape(20, 1, 8, 8), LABELS
+        ),
+        ValueError,
+        "image_shape=(1, 4, 16) does not match the shape of the images in X, "
+        "(1, 8, 8)",
+    )
+    add(
         "single-class",
         "data",
         "FineTunedCNNClassifier",

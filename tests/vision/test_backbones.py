@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from sktransfer import FineTunedCNNClassifier
+from sktransfer import FineTunedCNNClassifier, PretrainedFeatureExtractor
 from sktransfer.utils._testing import FAST_PROBE
 from sktransfer.vision import BACKBONES, Backbone, SmallCNN, register_backbone
 
@@ -69,3 +69,28 @@ def test_bad_registrations_and_factories(registry, digits, fast):
     register_backbone("broken", lambda channels, pretrained: None)
     with pytest.raises(TypeError, match="'broken' returned NoneType; it must return"):
         FineTunedCNNClassifier("broken", **fast).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "shape, size", [((1, 8, 32), (16, 32)), ((1, 20, 20), None), ((1, 16, 9), (16, 16))]
+)
+def test_images_under_a_backbones_least_size_grow_on_the_short_sides(
+    registry, shape, size
+):
+    """Each side under ``min_size`` is upsampled to it, the others kept."""
+    register_backbone(
+        "needs16",
+        lambda channels, pretrained: Backbone(
+            SmallCNN(channels, (4, 4, 4)), channels, min_size=16
+        ),
+    )
+    X = np.random.RandomState(0).rand(3, *shape)
+    extractor = PretrainedFeatureExtractor("needs16", device="cpu").fit(X)
+    assert extractor.net_.module_.preprocess.size == size
+
+
+def test_pixels_scale_by_the_largest_magnitude():
+    X = -np.random.RandomState(0).rand(4, 1, 8, 8) * 16  # negative pixels
+    X[0, 0, 0, 0] = 3.0
+    scale = PretrainedFeatureExtractor(device="cpu").fit(X).pixel_scale_
+    assert scale == pytest.approx(np.abs(X).max())
