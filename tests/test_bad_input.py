@@ -216,6 +216,15 @@ def _cases():
         "image_shape must be (C, H, W) or (H, W)",
     )
     add(
+        "resize-zero-side",
+        "data",
+        "PretrainedFeatureExtractor",
+        "resize=(0, 8)",
+        lambda tmp: PretrainedFeatureExtractor(resize=(0, 8)).fit(IMAGES),
+        ValueError,
+        "resize must be an int or (height, width), positive; got (0, 8)",
+    )
+    add(
         "ragged-images",
         "data",
         "FineTunedCNNClassifier",
@@ -252,8 +261,7 @@ def _cases():
             IMAGES.reshape(20, 1, 8, 8), LABELS
         ),
         ValueError,
-        "image_shape=(1, 4, 16) does not match the shape of the images in X, "
-        "(1, 8, 8)",
+        "image_shape=(1, 4, 16) does not match the shape of the images in X, (1, 8, 8)",
     )
     add(
         "single-class",

@@ -34,6 +34,28 @@ def test_image_classifier_round_trip(tmp_path, digits, transfer):
     assert loaded.net_.history.to_list() == clf.net_.history.to_list()
 
 
+def test_a_saved_model_loads_without_its_weights_file(tmp_path, digits):
+    """backbone=(architecture, path): the saved model holds the trained
+    weights, so it loads where that file is not (another machine)."""
+    X, y = digits
+    weights = tmp_path / "source.pt"
+    torch.save(
+        FineTunedCNNClassifier(**FAST_TRAINING)
+        .fit(X[:100], y[:100])
+        .net_.module_.backbone.state_dict(),
+        weights,
+    )
+    clf = FineTunedCNNClassifier(("small_cnn", str(weights)), **FAST_TRAINING)
+    clf.fit(X[:100], y[:100])
+    sktransfer.save(clf, tmp_path / "m.skt")
+    weights.unlink()
+    loaded = sktransfer.load(tmp_path / "m.skt")
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X[:50]), clf.predict_proba(X[:50])
+    )
+    assert loaded.backbone == ("small_cnn", str(weights))
+
+
 def test_class_weights_weigh_the_restored_loss(tmp_path, digits):
     """A restored model's loss weighs classes as the fitted one's, so that
     ``net_.partial_fit`` continues the same training."""

@@ -72,3 +72,12 @@ def test_feature_extraction_classifier_and_partial_blocks(digits):
     }
     assert trainable == {"_conv_head", "_bn1"}
     assert clf.predict(X[:4]).shape == (4,)
+    # as a source it lends its preprocessing: ImageNet's normalization, three
+    # channels, 64 pixels; its features are those its head saw
+    extractor = PretrainedFeatureExtractor(clf, device="cpu").fit(X[:8])
+    ours, theirs = extractor.net_.module_.preprocess, clf.net_.module_.preprocess
+    assert ours.size == theirs.size == (64, 64) and ours.out_channels == 3
+    assert torch.equal(ours.mean, theirs.mean) and torch.equal(ours.std, theirs.std)
+    np.testing.assert_allclose(
+        extractor.transform(X[:8]), clf.extract_features(X[:8]), rtol=1e-5, atol=1e-5
+    )
