@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
@@ -177,6 +178,12 @@ def test_memory_keys_on_the_weights(digits, tmp_path):
     fa, fb = a.fit(X).transform(X), b.fit(X).transform(X)
     assert not np.allclose(fa, fb)  # other weights: not served from the cache
     np.testing.assert_array_equal(a.transform(X), fa)
+    # the same weights, other preprocessing: not served from the cache either
+    for other in ({"pixel_scale": 8.0}, {"resize": 16}):
+        c = clone(a).set_params(**other).fit(X)
+        fresh = clone(c).set_params(memory=None).fit(X).transform(X)
+        np.testing.assert_array_equal(c.transform(X), fresh)
+        assert not np.allclose(fresh, fa)
 
 
 def test_verbose_shows_progress_on_many_images_with_the_same_features(
