@@ -37,7 +37,8 @@ def bag_pool(ids, table, mode, real_tokens_only=None):
     if real_tokens_only:
         real = ids != 0
         counts = real.sum(1)
-        bags = {"input": ids[real], "offsets": counts.cumsum(0) - counts}
+        offsets = (counts.cumsum(0) - counts).to(ids.dtype)  # as input's: older torch
+        bags = {"input": ids[real], "offsets": offsets}
     else:
         bags = {"input": ids, "padding_idx": 0}
     pooled = [F.embedding_bag(weight=table, mode=m, **bags) for m in POOLS[mode]]

@@ -18,7 +18,10 @@ def _reference(ids, table, mode):
 
 @pytest.mark.parametrize("mode", ["mean", "max", "mean_max"])
 @pytest.mark.parametrize("real_tokens_only", [True, False])
-def test_bag_pooling_of_real_glove_documents(glove, news, mode, real_tokens_only):
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
+def test_bag_pooling_of_real_glove_documents(
+    glove, news, mode, real_tokens_only, dtype
+):
     # real documents as GloVe rows + 1 (0: padding), one of them without a
     # known word, padded to the longest
     rows = [
@@ -31,7 +34,7 @@ def test_bag_pooling_of_real_glove_documents(glove, news, mode, real_tokens_only
     assert 0 < (ids != 0).float().mean() < 1 and not rows[-1]
     table = torch.cat([torch.zeros(1, 50), torch.from_numpy(glove.vectors)])
     weights = [table.clone().requires_grad_() for _ in range(2)]
-    pooled = bag_pool(ids, weights[0], mode, real_tokens_only)
+    pooled = bag_pool(ids.to(dtype), weights[0], mode, real_tokens_only)
     expected = _reference(ids, weights[1], mode)
     torch.testing.assert_close(pooled, expected, rtol=1e-5, atol=1e-6)
     assert torch.equal(pooled[-1], torch.zeros_like(pooled[-1]))
