@@ -387,6 +387,16 @@ CHANGES = [
         "188 s / 103 s",
         "37 s / 16 s",
     ),
+    (
+        "(2026-11-29, AMD EPYC) the id matrix of a text fit or predict is "
+        "int32, not int64 (torch's lookups take either): half the memory. "
+        "PretrainedEmbeddingClassifier(transfer='fine_tune'), 2 epochs on the "
+        "training set, then score on the test set; median of 5, interleaved "
+        "in one process; accuracies identical; times unchanged within noise",
+        "20 Newsgroups: ids held (max_length=512) / epochs / predict",
+        "46 MB / 1.95 s / 220 ms",
+        "23 MB / 2.02 s / 224 ms",
+    ),
 ]
 """Measured before/after pairs of the optimizations (this machine)."""
 
