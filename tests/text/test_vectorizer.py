@@ -156,3 +156,13 @@ def test_a_fitted_classifier_lends_its_fine_tuned_vectors(glove, news):
     np.testing.assert_allclose(out[1], glove[unseen], rtol=1e-6)
     np.testing.assert_allclose(out[2], (tuned + glove[unseen]) / 2, rtol=1e-5)
     assert clone(vec).embeddings is source  # shared, not refitted or copied
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_max_length_keeps_the_first_tokens_with_a_vector(glove, pooling):
+    # "zzqx" has no vector: the first two tokens with one are good and film
+    vec = EmbeddingVectorizer(glove, pooling=pooling, max_length=2)
+    out = vec.fit(["x"]).transform(["zzqx good film space"])[0]
+    pair = np.stack([glove["good"], glove["film"]])
+    expected = pair.mean(0) if pooling == "mean" else pair.max(0)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
