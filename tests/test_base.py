@@ -130,6 +130,7 @@ def test_class_weight_reaches_every_classifier(glove):
         ({"nien": 2.0}, r"not classes of y: \['nien'\]; the classes are"),
         ({"nine": -1.0}, "finite numbers >= 0"),
         ({"nine": float("nan")}, "finite numbers >= 0"),
+        ({"nine": float("inf")}, "finite numbers >= 0"),
     ],
 )
 def test_class_weight_errors(digits, class_weight, match):
