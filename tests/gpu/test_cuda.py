@@ -96,9 +96,10 @@ def test_efficientnet_features_on_cuda_match_cpu(cuda, digits):
     assert np.abs(a - b).max() < 0.1 * np.abs(b).max()
 
 
-@pytest.mark.parametrize("encoder", ["mean", "max", "mean_max"])
+@pytest.mark.parametrize("encoder", ["mean", "max", "mean_max", "cnn"])
 def test_text_classifier_on_cuda_matches_cpu(cuda, news, encoder):
-    # pooling reads the padded matrix on a GPU, the real tokens alone on a CPU
+    # pooling reads the padded (int32) matrix on a GPU, the real tokens alone
+    # on a CPU; the CNN cuts each batch's trailing padding on both
     cpu, gpu = _fit_both(
         lambda device: PretrainedEmbeddingClassifier(
             device=device, transfer="fine_tune", encoder=encoder, **SETTINGS
