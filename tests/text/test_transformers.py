@@ -109,6 +109,18 @@ def test_linear_probe_beats_tfidf_on_newsgroups(small):
     assert probe > tfidf + 0.05, (probe, tfidf)
 
 
+def test_cls_pooling_is_the_first_tokens_state(source):
+    """Texts of different lengths (one padded): each gets its [CLS] state."""
+    docs = ["the goalie stopped the puck in overtime", "a rocket"]
+    vec = TransformerVectorizer(device="cpu", normalize=False, pooling="cls")
+    out = vec.fit(docs).transform(docs)
+    tokenizer, _ = resolve_transformer("sentence-transformers/all-MiniLM-L6-v2")
+    with torch.no_grad():
+        for doc, row in zip(docs, out, strict=True):
+            states = source(**tokenizer([doc], return_tensors="pt")).last_hidden_state
+            np.testing.assert_allclose(row, states[0, 0].numpy(), atol=1e-5)
+
+
 def test_vectorizer_options_and_small_pickle():
     docs = ["the goalie stopped the puck", "a rocket launch"]
     vec = TransformerVectorizer(device="cpu", normalize=False, pooling="cls").fit(docs)
