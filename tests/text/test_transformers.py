@@ -20,6 +20,7 @@ from sktransfer import (  # noqa: E402
     ZeroShotClassifier,
 )
 from sktransfer.text import TransformerTransferModule, resolve_transformer  # noqa: E402
+from sktransfer.text._transformers import transformer_layers  # noqa: E402
 from sktransfer.text._zero_shot import readable_label  # noqa: E402
 from sktransfer.transfer import shared_parameters  # noqa: E402
 
@@ -119,6 +120,18 @@ def test_cls_pooling_is_the_first_tokens_state(source):
         for doc, row in zip(docs, out, strict=True):
             states = source(**tokenizer([doc], return_tensors="pt")).last_hidden_state
             np.testing.assert_allclose(row, states[0, 0].numpy(), atol=1e-5)
+
+
+def test_the_layers_are_the_largest_module_list():
+    """Models hold other ModuleLists (a few heads or adapters) before their
+    stack of layers: partial transfer counts the stack's layers."""
+    model = torch.nn.Module()
+    model.heads = torch.nn.ModuleList(torch.nn.Linear(2, 2) for _ in range(2))
+    model.encoder = torch.nn.Module()
+    model.encoder.layer = torch.nn.ModuleList(torch.nn.Linear(2, 2) for _ in range(4))
+    assert transformer_layers(model) == [f"encoder.layer.{i}.*" for i in range(4)]
+    with pytest.raises(ValueError, match="cannot find the layers of Linear"):
+        transformer_layers(torch.nn.Linear(2, 2))
 
 
 def test_vectorizer_options_and_small_pickle():
