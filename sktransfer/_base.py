@@ -302,16 +302,22 @@ class TransferNet(skorch.NeuralNet):
 
     def initialize(self):
         super().initialize()
-        for name in ("module", "scaler_"):  # both may hold CUDA tensors
+        self._pickle_device_free("module", "scaler_")  # may hold CUDA tensors
+        self.scaler_ = torch.amp.GradScaler(
+            self._device_type(), enabled=self.precision == "16-mixed"
+        )
+        return self
+
+    def _pickle_device_free(self, *names):
+        """Pickle the attributes ``names`` as skorch pickles ``module_``: in
+        the same torch pickle (``module`` is ``module_``, and stays so) and
+        loadable on a machine without the device they were on."""
+        for name in names:
             if name not in self.cuda_dependent_attributes_:
                 self.cuda_dependent_attributes_ = [
                     *self.cuda_dependent_attributes_,
                     name,
                 ]
-        self.scaler_ = torch.amp.GradScaler(
-            self._device_type(), enabled=self.precision == "16-mixed"
-        )
-        return self
 
     def _device_type(self):
         return torch.device(self.device).type
@@ -452,7 +458,10 @@ def accelerated_net_class():
             {
                 "__module__": __name__,
                 "__doc__": "TransferNet trained through an accelerate.Accelerator.",
-                "_check_device": _accelerated_check_device,
+                "__setstate__": _accelerated_setstate,
+                "initialize": _accelerated_initialize,
+                "get_iterator": _accelerated_get_iterator,
+                "on_train_end": _accelerated_on_train_end,
             },
         )
         globals()["AcceleratedTransferNet"] = _ACCELERATED
@@ -462,13 +471,87 @@ def accelerated_net_class():
 _ACCELERATED = None
 
 
-def _accelerated_check_device(net, requested_device, map_device):
-    """On unpickling: an accelerated net has no device of its own (``None``:
-    the Accelerator places it), which skorch would replace by the map device
-    with a DeviceWarning. Keep it."""
-    if requested_device is None:
-        return None
-    return TransferNet._check_device(net, requested_device, map_device)
+def check_accelerator_device(estimator):
+    """A ValueError when ``estimator`` predicts through an Accelerator whose
+    CUDA device this machine lacks (a model fitted on a GPU, unpickled on a
+    machine without one), instead of torch's error on the first batch."""
+    accelerator = getattr(estimator.net_, "accelerator", None)
+    device = None if accelerator is None else torch.device(accelerator.device)
+    if device is None or device.type != "cuda":
+        return
+    try:
+        resolve_device(str(device))
+    except ValueError:
+        raise ValueError(
+            f"This {type(estimator).__name__} was trained through an "
+            f"accelerate.Accelerator on {device}, which this machine lacks, and "
+            "predicts through it. For a copy that runs here: sktransfer.save(model, "
+            "path), then sktransfer.load(path, device='cpu')."
+        ) from None
+
+
+def __getattr__(name):
+    """The class of accelerated nets, built on first use; pickle looks it up
+    here when a process that has not built it yet unpickles such a net."""
+    if name == "AcceleratedTransferNet":
+        return accelerated_net_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# An Accelerator keeps every model, optimizer and data loader it prepares, for
+# its own save_state and free_memory. An estimator holds its Accelerator as a
+# parameter, so it would keep them all for as long as it lives, and a pickle of
+# it would store them -- the training data among them -- by plain pickle, with
+# CUDA tensors that a machine without a GPU cannot load. The accelerated net
+# takes its own objects back out of those registries once it has used them.
+
+
+def _forget(accelerator, registry, objects):
+    """Remove ``objects`` (by identity) from the Accelerator's ``registry``
+    list (``_models``, ``_optimizers``, ``_dataloaders``) where it has one."""
+    held = getattr(accelerator, registry, None)
+    if isinstance(held, list):
+        ids = {id(obj) for obj in objects}
+        held[:] = [obj for obj in held if id(obj) not in ids]
+
+
+def _accelerated_initialize(net):
+    # AccelerateMixin.initialize repeats skorch's, not TransferNet's
+    super(accelerated_net_class(), net).initialize()
+    net._pickle_device_free("module")
+    return net
+
+
+def _accelerated_get_iterator(net, *args, **kwargs):
+    iterator = super(accelerated_net_class(), net).get_iterator(*args, **kwargs)
+    _forget(net.accelerator, "_dataloaders", [iterator])
+    return iterator
+
+
+def _accelerated_on_train_end(net, *args, **kwargs):
+    prepared = {  # the prepared objects, before skorch unwraps the modules
+        name: getattr(net, name + "_", None)
+        for name in net._modules + net._criteria + net._optimizers
+    }
+    super(accelerated_net_class(), net).on_train_end(*args, **kwargs)
+    _forget(net.accelerator, "_models", prepared.values())
+    _forget(net.accelerator, "_optimizers", prepared.values())
+
+
+def _accelerated_setstate(net, state):
+    """On unpickling: the weights go where the Accelerator sends the batches.
+
+    An accelerated net has no device of its own (``None``: the Accelerator
+    placed it), for which skorch would load the weights on the CPU while the
+    Accelerator moves each batch to its device (CUDA after a fit on a GPU).
+    Loaded on the Accelerator's device instead; where this machine lacks it,
+    on the CPU with skorch's DeviceWarning (:func:`check_accelerator_device`
+    then refuses to predict through that Accelerator).
+    """
+    accelerator = state.get("accelerator")
+    state["device"] = None if accelerator is None else str(accelerator.device)
+    super(accelerated_net_class(), net).__setstate__(state)
+    net.device = None
 
 
 def is_fitted_estimator(obj):
@@ -1019,6 +1102,7 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
     def _forward(self, X, progress=False):
         """Run ``net_`` in eval mode over ``X`` in batches; return a numpy array.
         ``progress=True`` shows a progress bar (tqdm) over the batches."""
+        check_accelerator_device(self)
         with torch.inference_mode():
             if not progress:
                 return self.net_.forward(X, training=False, device="cpu").numpy()

@@ -177,7 +177,9 @@ def save(estimator, path, *, compact=False):
     estimator : fitted sktransfer estimator
         Its sources must be names or paths (``backbone="efficientnet_lite0"``,
         ``embeddings="glove-wiki-gigaword-50"``); no callable ``tokenizer`` or
-        ``callbacks``.
+        ``callbacks``. Its ``accelerator`` is not stored (like ``device``, it
+        says where the model ran): :func:`load` gives a model that runs on
+        ``device``.
     path : str or path-like
         The file to write (a zip; ``.skt`` is a good extension).
     compact : bool, default=False
@@ -212,6 +214,8 @@ def save(estimator, path, *, compact=False):
 
     check_is_fitted(estimator)
     params = estimator.get_params(deep=False)
+    if "accelerator" in params:  # where the model ran, as device: not stored
+        params["accelerator"] = None
     meta = {
         "format": FORMAT,
         "version": VERSION,

@@ -12,9 +12,12 @@ import gzip
 import json
 import os
 import pathlib
+import pickle
 import sys
+import warnings
 import zipfile
 from collections.abc import Callable
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -1233,6 +1236,16 @@ def _cases():
         "CUDA is not available",
     )
     add(
+        "accelerator-device-absent",
+        "environment",
+        "FineTunedCNNClassifier",
+        "predict with a model trained through an Accelerator on CUDA, unpickled "
+        "on a machine without a GPU",
+        lambda tmp: _accelerated_on_absent_cuda().predict(IMAGES),
+        ValueError,
+        "trained through an accelerate.Accelerator on cuda:0, which this machine lacks",
+    )
+    add(
         "missing-efficientnet-extra",
         "environment",
         "PretrainedFeatureExtractor",
@@ -1473,6 +1486,24 @@ def _cuda_absent():
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     _cnn(device="cuda").fit(IMAGES, LABELS)
+
+
+def _accelerated_on_absent_cuda():
+    """A model fitted through an Accelerator whose device is CUDA (as on a GPU
+    machine), pickled and unpickled on this machine, which has none."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    try:
+        import accelerate
+    except ImportError:
+        raise ImportError('pip install "sktransfer[accelerate]"') from None
+    model = _cnn(accelerator=accelerate.Accelerator(cpu=True))
+    model.fit(IMAGES, LABELS)
+    with mock.patch.object(model.accelerator.state, "device", torch.device("cuda", 0)):
+        data = pickle.dumps(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skorch's DeviceWarning
+        return pickle.loads(data)
 
 
 def _without(module, action):

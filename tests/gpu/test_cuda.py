@@ -159,6 +159,56 @@ def test_mixed_precision_on_cuda(cuda, digits, precision, tmp_path):
     )
 
 
+def test_accelerate_in_bf16_on_cuda_matches_a_plain_bf16_fit(
+    cuda, digits, news, tmp_path
+):
+    # one Accelerator configuration per process: accelerate keeps its state
+    accelerate = pytest.importorskip("accelerate")
+    X, y = digits
+    plain = FineTunedCNNClassifier(device="cuda", precision="bf16", **SETTINGS)
+    plain.fit(X[:600], y[:600])
+    accelerator = accelerate.Accelerator(mixed_precision="bf16")
+    accelerated = FineTunedCNNClassifier(accelerator=accelerator, **SETTINGS)
+    accelerated.fit(X[:600], y[:600])
+    assert next(accelerated.net_.module_.parameters()).is_cuda
+    assert accelerated.score(X[600:], y[600:]) > 0.85
+    agree = np.mean(accelerated.predict(X[600:]) == plain.predict(X[600:]))
+    assert agree > 0.9, agree
+    restored = pickle.loads(pickle.dumps(accelerated))  # weights on the GPU again
+    np.testing.assert_allclose(
+        restored.predict_proba(X[:20]), accelerated.predict_proba(X[:20]), atol=1e-6
+    )
+    # on a machine without CUDA: a clear error, and save/load for a CPU copy
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(accelerated))
+    np.save(tmp_path / "X.npy", X[:20])
+    script = textwrap.dedent(f"""
+        import pickle, warnings, numpy as np, sktransfer
+        warnings.simplefilter("ignore")  # skorch's DeviceWarning
+        X = np.load({str(tmp_path / "X.npy")!r})
+        model = pickle.loads(open({str(tmp_path / "model.pkl")!r}, "rb").read())
+        try:
+            model.predict(X)
+        except ValueError as exc:
+            assert "which this machine lacks" in str(exc), exc
+        else:
+            raise AssertionError("predicted through a CUDA Accelerator")
+        sktransfer.save(model, {str(tmp_path / "model.skt")!r})
+        model = sktransfer.load({str(tmp_path / "model.skt")!r})
+        np.save({str(tmp_path / "proba.npy")!r}, model.predict_proba(X))
+    """)
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    expected = accelerated.predict_proba(X[:20])
+    np.testing.assert_allclose(np.load(tmp_path / "proba.npy"), expected, atol=1e-2)
+    text = PretrainedEmbeddingClassifier(accelerator=accelerator, **SETTINGS)
+    text.fit(news["X"], news["y"])
+    assert next(text.net_.module_.parameters()).is_cuda
+    assert text.score(news["X_test"], news["y_test"]) > 0.6
+
+
 # ------------------------------------------------------ transformer sources
 
 

@@ -1,10 +1,15 @@
 """The Hugging Face Accelerate path (skorch's AccelerateMixin), on the CPU."""
 
 import pickle
+import subprocess
+import sys
+import textwrap
 import warnings
 
 import numpy as np
 import pytest
+import torch
+from skorch.exceptions import DeviceWarning
 
 from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
 from sktransfer.utils._testing import FAST_TRAINING
@@ -74,3 +79,89 @@ def test_accelerated_fit_is_quiet_at_verbose_0_and_weighs_classes(digits, capsys
     assert 0 <= clf.net_.history[-1, "valid_acc"] <= 1
     clf.set_params(verbose=1).fit(X[:300], y[:300])
     assert "valid_acc" in capsys.readouterr().out
+
+
+def _accelerated_digits_model(X, y):
+    settings = {k: v for k, v in FAST_TRAINING.items() if k != "device"}
+    return FineTunedCNNClassifier(
+        accelerator=accelerate.Accelerator(cpu=True), random_state=0, **settings
+    ).fit(X, y)
+
+
+def test_an_accelerated_model_unpickles_in_a_fresh_process(digits, tmp_path):
+    # pickle finds AcceleratedTransferNet, which sktransfer builds on first use
+    X, y = digits
+    model = _accelerated_digits_model(X[:300], y[:300])
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(model))
+    np.save(tmp_path / "X.npy", X[300:350])
+    script = textwrap.dedent(f"""
+        import pickle, numpy as np
+        model = pickle.loads(open({str(tmp_path / "model.pkl")!r}, "rb").read())
+        assert type(model.net_).__name__ == "AcceleratedTransferNet"
+        X = np.load({str(tmp_path / "X.npy")!r})
+        np.save({str(tmp_path / "proba.npy")!r}, model.predict_proba(X))
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(
+        np.load(tmp_path / "proba.npy"), model.predict_proba(X[300:350]), atol=1e-6
+    )
+
+
+def test_save_leaves_the_accelerator_out(digits, tmp_path):
+    import sktransfer
+
+    X, y = digits
+    model = _accelerated_digits_model(X[:300], y[:300])
+    sktransfer.save(model, tmp_path / "model.skt")
+    loaded = sktransfer.load(tmp_path / "model.skt")
+    assert loaded.accelerator is None
+    assert type(loaded.net_).__name__ == "ClassifierNet"
+    np.testing.assert_allclose(
+        loaded.predict_proba(X[300:350]), model.predict_proba(X[300:350]), atol=1e-6
+    )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_model_accelerated_on_cuda_predicts_here_after_save_and_load(
+    digits, monkeypatch, tmp_path
+):
+    import sktransfer
+
+    X, y = digits
+    model = _accelerated_digits_model(X[:300], y[:300])
+    expected = model.predict_proba(X[300:350])
+    # as if it had been fitted on a GPU: the Accelerator's device is CUDA
+    monkeypatch.setattr(model.accelerator.state, "device", torch.device("cuda", 0))
+    data = pickle.dumps(model)
+    monkeypatch.undo()
+    with pytest.warns(DeviceWarning, match="(?i)cuda"):
+        restored = pickle.loads(data)
+    assert next(restored.net_.module_.parameters()).device.type == "cpu"
+    with pytest.raises(ValueError, match="Accelerator on cuda:0, which this machine"):
+        restored.predict(X[:5])
+    assert restored.extract_features(X[:5]).shape == (5, 64)  # not through it
+    sktransfer.save(restored, tmp_path / "model.skt")
+    np.testing.assert_allclose(
+        sktransfer.load(tmp_path / "model.skt").predict_proba(X[300:350]),
+        expected,
+        atol=1e-6,
+    )
+
+
+def test_the_accelerator_lets_go_of_the_model_and_the_data(digits):
+    # accelerate keeps what it prepares; the estimator holds its Accelerator,
+    # so a pickle of it would carry the models, optimizer and training data
+    X, y = digits
+    model = _accelerated_digits_model(X, y)  # 1,797 images: 460 kB as float32
+    model.predict(X)
+    model.fit(X, y)  # a second fit prepares new objects
+    assert len(pickle.dumps(model.accelerator)) < 10_000
+    restored = pickle.loads(pickle.dumps(model))
+    # the module parameter is module_, pickled once, the device-free way
+    assert restored.net_.module is restored.net_.module_
+    np.testing.assert_allclose(
+        restored.predict_proba(X[:20]), model.predict_proba(X[:20])
+    )
