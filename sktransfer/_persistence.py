@@ -206,8 +206,12 @@ def save(estimator, path, *, compact=False):
     """
     name = type(estimator).__name__
     if name not in FITTED or _estimator_classes()[name] is not type(estimator):
+        cls = type(estimator)  # by its full name: a subclass may share the name
+        full = cls.__qualname__
+        if cls.__module__ != "builtins":
+            full = f"{cls.__module__}.{full}"
         raise TypeError(
-            f"sktransfer.save stores {', '.join(sorted(FITTED))}; not {name} "
+            f"sktransfer.save stores {', '.join(sorted(FITTED))}; not {full} "
             "(pickle or joblib it instead)."
         )
     from sklearn.utils.validation import check_is_fitted

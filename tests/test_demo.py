@@ -1,9 +1,16 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from sktransfer._demo import digits_gain_curve, main, newsgroups_gain_curve
+from sktransfer._demo import (
+    digits_gain_curve,
+    digits_source_and_target,
+    main,
+    newsgroups_gain_curve,
+    text_epochs,
+)
 
 
 def test_digits_curve_shows_what_transfer_buys():
@@ -17,13 +24,25 @@ def test_digits_curve_shows_what_transfer_buys():
 
 
 def test_text_curve():
-    try:
-        curve = newsgroups_gain_curve(n_per_class=(3,))
+    try:  # one curve per size (epochs depend on it), joined into one
+        curve = newsgroups_gain_curve(n_per_class=(3, 4))
     except FileNotFoundError as exc:
         pytest.skip(str(exc))
     assert curve.models == ["frozen", "fine_tune", "structure", "tfidf_logreg"]
+    assert curve.sizes == [3, 4] and len(curve.records) == 8
     frozen, scratch = curve._by(3, "frozen")["mean"], curve._by(3, "structure")["mean"]
     assert frozen > scratch + 0.05  # pretrained vectors pay with 3 labels per class
+
+
+def test_text_epochs_keep_the_steps_of_small_sets_up():
+    # a few labels per class get 10x the epochs of the whole training set
+    assert [text_epochs(n) for n in (1, 20, 21, None)] == [100, 100, 10, 10]
+
+
+def test_the_digits_target_is_split_evenly_by_class():
+    _, (_, y_pool, _, y_test) = digits_source_and_target()
+    pool, test = np.bincount(y_pool)[5:], np.bincount(y_test)[5:]
+    assert np.abs(pool - test).max() <= 1  # stratified: no class short in either
 
 
 def test_main_saves_the_curves(tmp_path, capsys, monkeypatch):

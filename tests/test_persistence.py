@@ -86,6 +86,8 @@ def test_a_torch_device_parameter_is_kept_by_name(tmp_path, digits):
     assert meta["params"]["device"] == "cpu"
     loaded = sktransfer.load(tmp_path / "m.skt")
     np.testing.assert_array_equal(loaded.predict(X[100:]), clf.predict(X[100:]))
+    # load's device replaces the saved one (default "cpu")
+    assert sktransfer.load(tmp_path / "m.skt", device="auto").device == "auto"
     extractor = PretrainedFeatureExtractor(device=torch.device("cpu")).fit(X[:10])
     assert extractor.transform(X[:3]).shape == (3, extractor.n_features_out_)
 
@@ -206,6 +208,44 @@ def test_weights_that_do_not_fit(tmp_path, digits):
     with pytest.raises(ValueError, match="the weights do not fit the model"):
         sktransfer.load(tmp_path / "bad.skt")
     assert torch.is_tensor(state["head.0.weight"])
+    # the right architecture, one tensor missing: not left at its initial values
+    with zipfile.ZipFile(tmp_path / "good.skt") as good:
+        meta = good.read("meta.json")
+    state.pop("head.0.bias")
+    with zipfile.ZipFile(tmp_path / "short.skt", "w") as bad:
+        bad.writestr("meta.json", meta)
+        bad.writestr(
+            "weights.safetensors",
+            save_tensors({k: v.contiguous() for k, v in state.items()}),
+        )
+    with pytest.raises(ValueError, match='Missing key.*"head.0.bias"'):
+        sktransfer.load(tmp_path / "short.skt")
+
+
+def test_only_sktransfer_archives_load(tmp_path, digits):
+    X, y = digits
+    clf = FineTunedCNNClassifier(**FAST_TRAINING).fit(X[:50], y[:50])
+    sktransfer.save(clf, tmp_path / "good.skt")
+    with zipfile.ZipFile(tmp_path / "good.skt") as good:
+        members = {name: good.read(name) for name in good.namelist()}
+    with zipfile.ZipFile(tmp_path / "more.skt", "w") as more:
+        for name, data in {**members, "notes.txt": b"hello"}.items():
+            more.writestr(name, data)
+    with pytest.raises(ValueError, match="unexpected members"):
+        sktransfer.load(tmp_path / "more.skt")
+
+
+def test_a_subclass_is_not_saved_as_its_base(tmp_path, digits):
+    class FineTunedCNNClassifier(sktransfer.FineTunedCNNClassifier):
+        """Same name, other class: its file would load as the base class."""
+
+    X, y = digits
+    clf = FineTunedCNNClassifier(**FAST_TRAINING).fit(X[:50], y[:50])
+    with pytest.raises(
+        TypeError,
+        match=r"not \S*test_persistence.test_a_subclass_is_not_saved_as_its_base",
+    ):
+        sktransfer.save(clf, tmp_path / "m.skt")
 
 
 # ------------------------------------------------------------ the compact form
@@ -253,6 +293,14 @@ def _set_fitted(key, value):
         (_set_fitted("image_shape_", {"__tuple__": 5}), "'int' object is not iterable"),
         (_set_fitted("image_shape_", {"__what__": 5}), "unexpected object"),
         (_set_fitted("pixel_scale_", 0), "pixel_scale_=0 is not a positive scale"),
+        (
+            _set_fitted("pixel_scale_", float("inf")),
+            "pixel_scale_=inf is not a positive scale",
+        ),
+        (
+            lambda meta: meta.update(format="another-tool"),
+            "is not a model saved by sktransfer.save",
+        ),
         (_set_fitted("pixel_scale_", True), "pixel_scale_ is a bool"),
         (_set_fitted("n_features_in_", -64), "n_features_in_=-64 is not a count"),
     ],
@@ -324,6 +372,17 @@ def test_compact_fine_tuned_efficientnet(tmp_path, digits):
         clf.predict_proba(X[40:60]),
         atol=1e-6,
     )
+
+
+def test_the_checksum_covers_names_and_values():
+    from sktransfer._persistence import checksum
+
+    one, two = torch.ones(3), torch.arange(3.0)
+    base = checksum({"a": one, "b": two}, ["a", "b"])
+    assert checksum({"b": two, "a": one}, ["b", "a"]) == base  # order-free
+    assert checksum({"a": one, "c": two}, ["a", "c"]) != base  # a renamed tensor
+    assert checksum({"a": one, "b": two + 1}, ["a", "b"]) != base
+    assert checksum({"a": one.double(), "b": two}, ["a", "b"]) != base
 
 
 def test_compact_is_refused_for_word_vector_tables(tmp_path, news):

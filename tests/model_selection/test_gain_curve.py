@@ -1,6 +1,10 @@
+import warnings
+
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils._param_validation import StrOptions
 
 from sktransfer import FineTunedCNNClassifier
 from sktransfer.model_selection import (
@@ -19,6 +23,9 @@ def test_subsampling_is_stratified_and_seeded():
     np.testing.assert_array_equal(idx, stratified_subsample(y, 4, random_state=1))
     assert not np.array_equal(idx, stratified_subsample(y, 4, random_state=2))
     np.testing.assert_array_equal(stratified_subsample(y, None, 0), np.arange(60))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 'a' has 10: enough for 10 per class
+        assert len(stratified_subsample(y, 10, 0)) == 30
     with pytest.warns(UserWarning) as warned:
         assert len(stratified_subsample(y, 15, 0)) == 10 + 15 + 15
     # one warning naming every short class, not one per class
@@ -85,6 +92,95 @@ def _record(model, kind, mean, std):
         "std": std,
         "seconds": 0.0,
     }
+
+
+class _FirstRow(ClassifierMixin, BaseEstimator):
+    """A stand-in with a ``transfer`` parameter whose score is the id in the
+    first training row: which rows a fit got shows in the curve."""
+
+    _parameter_constraints = {"transfer": [StrOptions({"copy", "structure"})]}
+
+    def __init__(self, transfer="copy", random_state=None):
+        self.transfer = transfer
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        self.classes_, self.first_ = np.unique(y), float(X[0, 0])
+        return self
+
+    def score(self, X, y):
+        return self.first_
+
+
+class _NoOptions(_FirstRow):
+    _parameter_constraints = {}
+
+
+def test_each_repeat_draws_its_own_subsample_for_every_model():
+    X, y = np.arange(60.0)[:, None], np.repeat([0, 1, 2], 20)
+    curve = transfer_gain_curve(_FirstRow(), X, y, X, y, n_per_class=2, n_repeats=4)
+    copy, structure = (r["scores"] for r in curve.records)
+    assert copy == structure  # the same rows for every model in a repeat
+    assert len(set(copy)) > 1  # other rows in other repeats
+    assert all(r["seconds"] > 0 for r in curve.records)
+    with pytest.raises(TypeError, match="has no 'transfer' options; pass transfers="):
+        transfer_gain_curve(_NoOptions(), X, y, X, y, n_per_class=2)
+    curve = transfer_gain_curve(_NoOptions(), X, y, X, y, transfers="copy")
+    assert curve.models == ["copy", "structure"]
+
+
+def test_the_curve_sets_transfer_without_warning_about_other_modes(digits_split):
+    # trainable_blocks is for transfer="partial": the curve fits other modes
+    # on purpose, so the warning it would give each fit is left out
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        transfer_gain_curve(
+            FineTunedCNNClassifier(trainable_blocks=1, **FAST_TRAINING),
+            digits_split["X_pool"],
+            digits_split["y_pool"],
+            digits_split["X_test"][:20],
+            digits_split["y_test"][:20],
+            n_per_class=1,
+            transfers="fine_tune",
+            n_repeats=1,
+        )
+
+
+def test_transfer_is_compared_with_the_best_baseline():
+    curve = GainCurve(
+        [
+            _record("fine_tune", "transfer", 0.80, 0.0),
+            _record("structure", "scratch", 0.70, 0.0),
+            _record("weak", "baseline", 0.50, 0.0),
+            _record("a_strong_baseline_with_a_long_name", "baseline", 0.90, 0.0),
+        ],
+        n_repeats=1,
+    )
+    (finding,) = curve.negative_transfer
+    assert "below the best baseline a_strong_baseline_with_a_long_name" in finding
+    # a name longer than the column width widens every column alike
+    lines = curve.table().splitlines()
+    assert len({len(line) for line in lines}) == 1
+    header, _, row = lines
+    bars = [[i for i, c in enumerate(line) if c == "|"] for line in (header, row)]
+    assert bars[0] == bars[1] and len(bars[0]) == 4
+
+
+def test_the_plot_draws_each_kind_of_model_its_own_way():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    curve = GainCurve(
+        [
+            _record("fine_tune", "transfer", 0.8, 0.05),
+            _record("structure", "scratch", 0.7, 0.05),
+            _record("logreg", "baseline", 0.6, 0.05),
+        ],
+        n_repeats=3,
+    )
+    ax = plot_transfer_gain_curve(curve)
+    assert [line.get_linestyle() for line in ax.lines] == ["-", "--", ":"]
+    assert len(ax.collections) == 3  # a band of +- one std per model
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == curve.models
 
 
 def test_negative_transfer_is_a_loss_beyond_twice_the_standard_error():

@@ -2,6 +2,7 @@
 
 import pickle
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -143,6 +144,28 @@ def test_vectorizer_options_and_small_pickle():
     assert vec.get_feature_names_out()[0] == "transformervectorizer0"
     assert len(pickle.dumps(vec)) < 10_000  # the model is not in the pickle
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(vec)).transform(docs), out)
+    # float32 whatever comes in: the tags do not claim to keep float64
+    assert out.dtype == np.float32
+    assert vec.__sklearn_tags__().transformer_tags.preserves_dtype == []
+
+
+def test_verbose_shows_progress_over_many_texts(capsys):
+    docs = [f"text number {i}" for i in range(1001)]
+    quiet = TransformerVectorizer(device="cpu", max_length=8).fit(docs)
+    expected = quiet.transform(docs)
+    assert capsys.readouterr().err == ""
+    loud = TransformerVectorizer(device="cpu", max_length=8, verbose=1).fit(docs)
+    np.testing.assert_array_equal(loud.transform(docs), expected)
+    err = capsys.readouterr().err
+    assert "features" in err and "/16" in err  # 1,001 texts in batches of 64
+    loud.transform(docs[:1000])  # not more than 1,000: no bar
+    assert capsys.readouterr().err == ""
+    # the classifier's frozen features, embedded once per fit, report the same way
+    labels = np.arange(len(docs)) % 2
+    FineTunedTransformerClassifier(max_epochs=1, verbose=1, **PROBE).set_params(
+        max_length=8
+    ).fit(docs, labels)
+    assert "features" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------- the classifier
@@ -167,8 +190,14 @@ def test_frozen_keeps_weights_bit_identical_and_embeds_once(small, source, monke
 
 def test_fine_tune_changes_every_layer_at_the_scaled_rate(small, source):
     clf = FineTunedTransformerClassifier(
-        transfer="fine_tune", max_epochs=2, backbone_lr_scale=0.1, **FAST
-    ).fit(small["X"][:24], small["y"][:24])
+        transfer="fine_tune",
+        max_epochs=2,
+        backbone_lr_scale=0.1,
+        trainable_layers=3,  # for transfer="partial" only
+        **FAST,
+    )
+    with pytest.warns(UserWarning, match="trainable_layers=3 has no effect"):
+        clf.fit(small["X"][:24], small["y"][:24])
     changed = _changed(clf, source)
     for layer in range(6):
         assert any(n.startswith(f"encoder.layer.{layer}.") for n in changed), layer
@@ -180,12 +209,25 @@ def test_fine_tune_changes_every_layer_at_the_scaled_rate(small, source):
 def test_partial_trains_only_the_top_layers(small, source):
     clf = FineTunedTransformerClassifier(
         transfer="partial", trainable_layers=2, max_epochs=2, **FAST
-    ).fit(small["X"][:24], small["y"][:24])
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # backbone_lr_scale applies to partial
+        clf.set_params(backbone_lr_scale=0.2).fit(small["X"][:24], small["y"][:24])
     changed = _changed(clf, source)
     assert changed and all(
         n.startswith(("encoder.layer.4.", "encoder.layer.5.")) for n in changed
     )
     assert clf.n_layers_ == 6
+    groups = clf.net_.optimizer_.param_groups
+    assert sorted(g["lr"] for g in groups) == pytest.approx([2e-3, 1e-2])
+    # more layers asked for than the model has: every layer trains
+    clf.set_params(trainable_layers=10, max_epochs=1).fit(
+        small["X"][:24], small["y"][:24]
+    )
+    changed = _changed(clf, source)
+    for layer in range(6):
+        assert any(n.startswith(f"encoder.layer.{layer}.") for n in changed), layer
+    assert not any(n.startswith("embeddings.") for n in changed)
 
 
 def test_structure_shares_no_weights_with_the_source(small, source):
@@ -194,6 +236,8 @@ def test_structure_shares_no_weights_with_the_source(small, source):
     ).fit(small["X"][:24], small["y"][:24])
     assert shared_parameters(_backbone(clf), source) == []
     assert type(_backbone(clf)) is type(source)
+    # fresh weights train at lr, not at the source's backbone_lr_scale
+    assert {g["lr"] for g in clf.net_.optimizer_.param_groups} == {1e-2}
 
 
 def test_the_source_model_is_never_modified(small, source):
@@ -229,6 +273,8 @@ def test_long_texts_are_truncated_at_max_length():
         FineTunedTransformerClassifier(max_length=1000, device="cpu").fit(
             ["a", "b"], [0, 1]
         )
+    with pytest.raises(ValueError, match="max_length=1000 exceeds"):
+        TransformerVectorizer(max_length=1000, device="cpu").fit(["a", "b"])
 
 
 def test_only_empty_strings_is_a_clear_error():
