@@ -217,9 +217,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
                 TRANSFORMER_TRANSFER_MODES[self.transfer],
                 backbone,
                 lr=self.lr,
-                source_lr_scale=(
-                    1.0 if self.transfer == "structure" else self.backbone_lr_scale
-                ),
+                source_lr_scale=self.backbone_lr_scale,  # structure: all at lr
                 trainable_blocks=tuple(top),
             )
             self._train(module, plan, packed, y, device=device, seed=seed)

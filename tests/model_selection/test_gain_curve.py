@@ -129,13 +129,22 @@ def test_each_repeat_draws_its_own_subsample_for_every_model():
     assert curve.models == ["copy", "structure"]
 
 
+def test_a_test_set_of_mismatched_lengths_is_refused_before_any_fit(monkeypatch):
+    fits = []
+    monkeypatch.setattr(_FirstRow, "fit", lambda self, X, y: fits.append(1))
+    X, y = np.arange(60.0)[:, None], np.repeat([0, 1, 2], 20)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        transfer_gain_curve(_FirstRow(), X, y, X[:10], y[:9], n_per_class=2)
+    assert fits == []
+
+
 def test_the_curve_sets_transfer_without_warning_about_other_modes(digits_split):
     # trainable_blocks is for transfer="partial": the curve fits other modes
     # on purpose, so the warning it would give each fit is left out
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         transfer_gain_curve(
-            FineTunedCNNClassifier(trainable_blocks=1, **FAST_TRAINING),
+            FineTunedCNNClassifier(trainable_blocks=2, **FAST_TRAINING),
             digits_split["X_pool"],
             digits_split["y_pool"],
             digits_split["X_test"][:20],
