@@ -460,7 +460,9 @@ def accelerated_net_class():
                 "__doc__": "TransferNet trained through an accelerate.Accelerator.",
                 "__setstate__": _accelerated_setstate,
                 "initialize": _accelerated_initialize,
+                "_initialize_accelerator": _prepare_trainable_only,
                 "get_iterator": _accelerated_get_iterator,
+                "forward_iter": _accelerated_forward_iter,
                 "on_train_end": _accelerated_on_train_end,
             },
         )
@@ -522,10 +524,50 @@ def _accelerated_initialize(net):
     return net
 
 
+def _prepare_trainable_only(net):
+    """skorch's preparation, without the criteria that have nothing to train
+    (CrossEntropyLoss): on several CPU processes accelerate wraps every module
+    it prepares in DistributedDataParallel, which refuses a module without
+    trainable parameters (on GPUs accelerate leaves such a module as it is)."""
+    idle = {
+        name: criterion
+        for name in net._criteria
+        if isinstance(criterion := getattr(net, name + "_", None), torch.nn.Module)
+        and not any(p.requires_grad for p in criterion.parameters())
+    }
+    for name in idle:
+        setattr(net, name + "_", None)
+    try:
+        return super(accelerated_net_class(), net)._initialize_accelerator()
+    finally:
+        for name, criterion in idle.items():
+            setattr(net, name + "_", criterion)
+
+
 def _accelerated_get_iterator(net, *args, **kwargs):
     iterator = super(accelerated_net_class(), net).get_iterator(*args, **kwargs)
     _forget(net.accelerator, "_dataloaders", [iterator])
     return iterator
+
+
+def _accelerated_forward_iter(net, X, training=False, device="cpu"):
+    """Outside training (the modules unwrapped), every row on this process,
+    where the module is, as a plain net predicts. Through the Accelerator each
+    process would get a shard of the rows and gather the others', which needs
+    the state of the data loader it prepared: a model unpickled in another
+    process got back the padded shards (1,216 rows for 1,197)."""
+    if net._wrapped_with_accelerator:  # scoring callbacks during fit
+        yield from super(accelerated_net_class(), net).forward_iter(
+            X, training=training, device=device
+        )
+        return
+    place = module_device(net.module_)
+    for batch in batch_iterator(net.get_dataset(X), net.batch_size, device=place):
+        Xi, _ = skorch.dataset.unpack_data(batch)
+        with torch.set_grad_enabled(training):
+            net._set_training(training)
+            out = net.infer(skorch.utils.to_tensor(Xi, device=place))
+        yield skorch.utils.to_device(out, device)
 
 
 def _accelerated_on_train_end(net, *args, **kwargs):
@@ -534,8 +576,10 @@ def _accelerated_on_train_end(net, *args, **kwargs):
         for name in net._modules + net._criteria + net._optimizers
     }
     super(accelerated_net_class(), net).on_train_end(*args, **kwargs)
-    _forget(net.accelerator, "_models", prepared.values())
-    _forget(net.accelerator, "_optimizers", prepared.values())
+    # the registries hold either (on several CPU processes, the unwrapped one)
+    ours = [*prepared.values(), *(getattr(net, name + "_") for name in prepared)]
+    _forget(net.accelerator, "_models", ours)
+    _forget(net.accelerator, "_optimizers", ours)
 
 
 def _accelerated_setstate(net, state):
@@ -549,7 +593,10 @@ def _accelerated_setstate(net, state):
     then refuses to predict through that Accelerator).
     """
     accelerator = state.get("accelerator")
-    state["device"] = None if accelerator is None else str(accelerator.device)
+    device = None if accelerator is None else torch.device(accelerator.device)
+    if device is not None:  # "cpu:0" (one of several CPU processes): "cpu"
+        device = "cpu" if device.type == "cpu" else str(device)
+    state["device"] = device
     super(accelerated_net_class(), net).__setstate__(state)
     net.device = None
 

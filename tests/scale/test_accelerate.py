@@ -165,3 +165,47 @@ def test_the_accelerator_lets_go_of_the_model_and_the_data(digits):
     np.testing.assert_allclose(
         restored.predict_proba(X[:20]), model.predict_proba(X[:20])
     )
+
+
+DISTRIBUTED_FIT = """
+import pickle, sys, warnings
+import numpy as np, accelerate
+from sklearn.datasets import load_digits
+from sktransfer import FineTunedCNNClassifier
+
+warnings.simplefilter("ignore")
+out = sys.argv[1]
+accelerator = accelerate.Accelerator(cpu=True)
+X, y = load_digits(return_X_y=True)
+clf = FineTunedCNNClassifier(accelerator=accelerator, max_epochs=3, random_state=0)
+clf.fit(X[:600], y[:600])
+restored = pickle.loads(pickle.dumps(clf))
+rank = accelerator.process_index
+np.savez(
+    f"{out}/rank{rank}.npz",
+    n_processes=accelerator.num_processes,
+    predicted=clf.predict(X[600:]),
+    restored=restored.predict(X[600:]),
+    head=clf.net_.module_.head[-1].weight.detach().numpy(),
+    pickled=len(pickle.dumps(accelerator)),
+)
+"""
+
+
+def test_two_processes_train_one_model_and_each_predicts_every_row(digits, tmp_path):
+    # `torchrun` (as `accelerate launch`) on the CPU: DistributedDataParallel
+    (tmp_path / "fit.py").write_text(DISTRIBUTED_FIT)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += ["--nproc_per_node", "2", str(tmp_path / "fit.py"), str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    X, y = digits
+    ranks = [np.load(tmp_path / f"rank{r}.npz") for r in (0, 1)]
+    for rank in ranks:
+        assert rank["n_processes"] == 2
+        assert len(rank["predicted"]) == len(X) - 600  # every row, not a shard
+        assert np.mean(rank["predicted"] == y[600:]) > 0.7
+        np.testing.assert_array_equal(rank["restored"], rank["predicted"])
+        assert rank["pickled"] < 10_000  # the Accelerator let go of the model
+    # one model: the gradients were averaged over the processes
+    np.testing.assert_allclose(ranks[0]["head"], ranks[1]["head"], atol=1e-6)
