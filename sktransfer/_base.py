@@ -462,7 +462,8 @@ def accelerated_net_class():
                 "initialize": _accelerated_initialize,
                 "_initialize_accelerator": _prepare_trainable_only,
                 "get_iterator": _accelerated_get_iterator,
-                "forward_iter": _accelerated_forward_iter,
+                "evaluation_step": ClassifierNet.evaluation_step,  # no gather
+                "notify": _accelerated_notify,
                 "on_train_end": _accelerated_on_train_end,
             },
         )
@@ -544,30 +545,49 @@ def _prepare_trainable_only(net):
             setattr(net, name + "_", criterion)
 
 
-def _accelerated_get_iterator(net, *args, **kwargs):
-    iterator = super(accelerated_net_class(), net).get_iterator(*args, **kwargs)
+def _accelerated_get_iterator(net, dataset, training=False):
+    """Training batches through the Accelerator: each process its share of
+    the rows. Validation and prediction batches, every row on every process,
+    on the process's own device, as in a plain net: the processes then agree
+    on the validation loss, so early stopping stops them at the same epoch,
+    and predict returns every row (the Accelerator's gather needs the state of
+    the loader it prepared: a model unpickled in another process got back the
+    padded shards, 1,216 rows for 1,197)."""
+    if not training:
+        place = module_device(net.module_)
+        batches = batch_iterator(dataset, net.batch_size, device=place)
+        return _OnDevice(batches, place)
+    iterator = super(accelerated_net_class(), net).get_iterator(dataset, True)
     _forget(net.accelerator, "_dataloaders", [iterator])
     return iterator
 
 
-def _accelerated_forward_iter(net, X, training=False, device="cpu"):
-    """Outside training (the modules unwrapped), every row on this process,
-    where the module is, as a plain net predicts. Through the Accelerator each
-    process would get a shard of the rows and gather the others', which needs
-    the state of the data loader it prepared: a model unpickled in another
-    process got back the padded shards (1,216 rows for 1,197)."""
-    if net._wrapped_with_accelerator:  # scoring callbacks during fit
-        yield from super(accelerated_net_class(), net).forward_iter(
-            X, training=training, device=device
-        )
-        return
-    place = module_device(net.module_)
-    for batch in batch_iterator(net.get_dataset(X), net.batch_size, device=place):
-        Xi, _ = skorch.dataset.unpack_data(batch)
-        with torch.set_grad_enabled(training):
-            net._set_training(training)
-            out = net.infer(skorch.utils.to_tensor(Xi, device=place))
-        yield skorch.utils.to_device(out, device)
+class _OnDevice:
+    """``(X, y)`` batches moved to ``device`` (a DataLoader's are on the CPU;
+    ``y`` may be None)."""
+
+    def __init__(self, batches, device):
+        self.batches, self.device = batches, device
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __iter__(self):
+        move = skorch.utils.to_device
+        for X, y in self.batches:
+            yield move(X, self.device), None if y is None else move(y, self.device)
+
+
+def _accelerated_notify(net, method_name, **cb_kwargs):
+    """skorch's, but at the end of training the callbacks come before the net,
+    which unwraps its modules from the Accelerator's: EarlyStopping's
+    ``load_best`` restores weights it copied from the wrapped module (on
+    several processes their names start with ``module.``)."""
+    if method_name != "on_train_end":
+        return super(accelerated_net_class(), net).notify(method_name, **cb_kwargs)
+    for _, callback in net.callbacks_:
+        callback.on_train_end(net, **cb_kwargs)
+    return net.on_train_end(net, **cb_kwargs)
 
 
 def _accelerated_on_train_end(net, *args, **kwargs):

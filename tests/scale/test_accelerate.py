@@ -177,8 +177,14 @@ warnings.simplefilter("ignore")
 out = sys.argv[1]
 accelerator = accelerate.Accelerator(cpu=True)
 X, y = load_digits(return_X_y=True)
-clf = FineTunedCNNClassifier(accelerator=accelerator, max_epochs=3, random_state=0)
-clf.fit(X[:600], y[:600])
+clf = FineTunedCNNClassifier(
+    accelerator=accelerator,
+    early_stopping=True,
+    n_iter_no_change=1,
+    lr=0.05,
+    max_epochs=30,
+    random_state=0,
+).fit(X[:600], y[:600])
 restored = pickle.loads(pickle.dumps(clf))
 rank = accelerator.process_index
 np.savez(
@@ -188,11 +194,14 @@ np.savez(
     restored=restored.predict(X[600:]),
     head=clf.net_.module_.head[-1].weight.detach().numpy(),
     pickled=len(pickle.dumps(accelerator)),
+    valid_loss=clf.net_.history[:, "valid_loss"],
 )
 """
 
 
-def test_two_processes_train_one_model_and_each_predicts_every_row(digits, tmp_path):
+def test_two_processes_train_one_model_stop_together_and_predict_every_row(
+    digits, tmp_path
+):
     # `torchrun` (as `accelerate launch`) on the CPU: DistributedDataParallel
     (tmp_path / "fit.py").write_text(DISTRIBUTED_FIT)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
@@ -209,3 +218,6 @@ def test_two_processes_train_one_model_and_each_predicts_every_row(digits, tmp_p
         assert rank["pickled"] < 10_000  # the Accelerator let go of the model
     # one model: the gradients were averaged over the processes
     np.testing.assert_allclose(ranks[0]["head"], ranks[1]["head"], atol=1e-6)
+    # validated on the same rows: one loss, so both stopped at the same epoch
+    assert len(ranks[0]["valid_loss"]) < 30
+    np.testing.assert_allclose(ranks[0]["valid_loss"], ranks[1]["valid_loss"])
