@@ -595,6 +595,11 @@ def _accelerated_on_train_end(net, *args, **kwargs):
         name: getattr(net, name + "_", None)
         for name in net._modules + net._criteria + net._optimizers
     }
+    if net.accelerator.num_processes > 1:  # all of them train, all end here
+        # each process updated its BatchNorm statistics on its own rows: the
+        # first process's everywhere, so that every process holds one model
+        for buffer in net.module_.buffers():
+            torch.distributed.broadcast(buffer, src=0)
     super(accelerated_net_class(), net).on_train_end(*args, **kwargs)
     # the registries hold either (on several CPU processes, the unwrapped one)
     ours = [*prepared.values(), *(getattr(net, name + "_") for name in prepared)]

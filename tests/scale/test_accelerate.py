@@ -216,8 +216,10 @@ def test_two_processes_train_one_model_stop_together_and_predict_every_row(
         assert np.mean(rank["predicted"] == y[600:]) > 0.7
         np.testing.assert_array_equal(rank["restored"], rank["predicted"])
         assert rank["pickled"] < 10_000  # the Accelerator let go of the model
-    # one model: the gradients were averaged over the processes
+    # one model: the gradients were averaged over the processes, and the
+    # BatchNorm statistics are the first process's on both
     np.testing.assert_allclose(ranks[0]["head"], ranks[1]["head"], atol=1e-6)
+    np.testing.assert_array_equal(ranks[0]["predicted"], ranks[1]["predicted"])
     # validated on the same rows: one loss, so both stopped at the same epoch
     assert len(ranks[0]["valid_loss"]) < 30
     np.testing.assert_allclose(ranks[0]["valid_loss"], ranks[1]["valid_loss"])
