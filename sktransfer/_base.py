@@ -474,23 +474,22 @@ def accelerated_net_class():
 _ACCELERATED = None
 
 
-def check_accelerator_device(estimator):
-    """A ValueError when ``estimator`` predicts through an Accelerator whose
-    CUDA device this machine lacks (a model fitted on a GPU, unpickled on a
-    machine without one), instead of torch's error on the first batch."""
-    accelerator = getattr(estimator.net_, "accelerator", None)
-    device = None if accelerator is None else torch.device(accelerator.device)
-    if device is None or device.type != "cuda":
-        return
-    try:
-        resolve_device(str(device))
-    except ValueError:
-        raise ValueError(
-            f"This {type(estimator).__name__} was trained through an "
-            f"accelerate.Accelerator on {device}, which this machine lacks, and "
-            "predicts through it. For a copy that runs here: sktransfer.save(model, "
-            "path), then sktransfer.load(path, device='cpu')."
-        ) from None
+def accelerator_device(accelerator, name):
+    """Where ``accelerator`` places the model, as a string; a ValueError
+    naming the problem where this machine lacks that device (an Accelerator
+    made on a GPU machine and unpickled here), instead of torch's error at
+    the first batch."""
+    device = torch.device(accelerator.device)
+    if device.type == "cuda":
+        try:
+            resolve_device(str(device))
+        except ValueError:
+            raise ValueError(
+                f"{name}: accelerator= places the model on {device}, which this "
+                "machine lacks (an Accelerator made on another machine?); pass "
+                "an Accelerator made here."
+            ) from None
+    return str(device)
 
 
 def __getattr__(name):
@@ -608,14 +607,14 @@ def _accelerated_on_train_end(net, *args, **kwargs):
 
 
 def _accelerated_setstate(net, state):
-    """On unpickling: the weights go where the Accelerator sends the batches.
+    """On unpickling: the weights go to the Accelerator's device.
 
     An accelerated net has no device of its own (``None``: the Accelerator
-    placed it), for which skorch would load the weights on the CPU while the
-    Accelerator moves each batch to its device (CUDA after a fit on a GPU).
-    Loaded on the Accelerator's device instead; where this machine lacks it,
-    on the CPU with skorch's DeviceWarning (:func:`check_accelerator_device`
-    then refuses to predict through that Accelerator).
+    placed it), for which skorch would load the weights on the CPU: a model
+    fitted on a GPU would then predict on the CPU, and train on two devices
+    if fitted again. Where this machine lacks the Accelerator's device, the
+    weights go to the CPU with skorch's DeviceWarning and predict there; a new
+    fit then asks for an Accelerator made here (:func:`accelerator_device`).
     """
     accelerator = state.get("accelerator")
     device = None if accelerator is None else torch.device(accelerator.device)
@@ -1162,7 +1161,7 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
 
     def _device(self):
         if getattr(self, "accelerator", None) is not None:
-            return str(self.accelerator.device)
+            return accelerator_device(self.accelerator, type(self).__name__)
         device = resolve_device(self.device)
         if getattr(self, "precision", "32") == "16-mixed" and device == "cpu":
             raise ValueError(
@@ -1174,7 +1173,6 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
     def _forward(self, X, progress=False):
         """Run ``net_`` in eval mode over ``X`` in batches; return a numpy array.
         ``progress=True`` shows a progress bar (tqdm) over the batches."""
-        check_accelerator_device(self)
         with torch.inference_mode():
             if not progress:
                 return self.net_.forward(X, training=False, device="cpu").numpy()

@@ -1239,11 +1239,11 @@ def _cases():
         "accelerator-device-absent",
         "environment",
         "FineTunedCNNClassifier",
-        "predict with a model trained through an Accelerator on CUDA, unpickled "
-        "on a machine without a GPU",
-        lambda tmp: _accelerated_on_absent_cuda().predict(IMAGES),
+        "fit again a model trained through an Accelerator on CUDA, unpickled on "
+        "a machine without a GPU",
+        lambda tmp: _accelerated_on_absent_cuda().fit(IMAGES, LABELS),
         ValueError,
-        "trained through an accelerate.Accelerator on cuda:0, which this machine lacks",
+        "accelerator= places the model on cuda:0, which this machine lacks",
     )
     add(
         "missing-efficientnet-extra",

@@ -178,7 +178,8 @@ def test_accelerate_in_bf16_on_cuda_matches_a_plain_bf16_fit(
     np.testing.assert_allclose(
         restored.predict_proba(X[:20]), accelerated.predict_proba(X[:20]), atol=1e-6
     )
-    # on a machine without CUDA: a clear error, and save/load for a CPU copy
+    # on a machine without CUDA: predictions on the CPU, a clear error for a
+    # new fit through that Accelerator, and save/load for a plain CPU copy
     (tmp_path / "model.pkl").write_bytes(pickle.dumps(accelerated))
     np.save(tmp_path / "X.npy", X[:20])
     script = textwrap.dedent(f"""
@@ -186,12 +187,13 @@ def test_accelerate_in_bf16_on_cuda_matches_a_plain_bf16_fit(
         warnings.simplefilter("ignore")  # skorch's DeviceWarning
         X = np.load({str(tmp_path / "X.npy")!r})
         model = pickle.loads(open({str(tmp_path / "model.pkl")!r}, "rb").read())
+        np.save({str(tmp_path / "pickled.npy")!r}, model.predict_proba(X))
         try:
-            model.predict(X)
+            model.fit(X, np.arange(20) % 2)
         except ValueError as exc:
             assert "which this machine lacks" in str(exc), exc
         else:
-            raise AssertionError("predicted through a CUDA Accelerator")
+            raise AssertionError("fitted through a CUDA Accelerator")
         sktransfer.save(model, {str(tmp_path / "model.skt")!r})
         model = sktransfer.load({str(tmp_path / "model.skt")!r})
         np.save({str(tmp_path / "proba.npy")!r}, model.predict_proba(X))
@@ -202,7 +204,8 @@ def test_accelerate_in_bf16_on_cuda_matches_a_plain_bf16_fit(
     )
     assert result.returncode == 0, result.stderr
     expected = accelerated.predict_proba(X[:20])
-    np.testing.assert_allclose(np.load(tmp_path / "proba.npy"), expected, atol=1e-2)
+    for name in ("pickled.npy", "proba.npy"):
+        np.testing.assert_allclose(np.load(tmp_path / name), expected, atol=1e-2)
     text = PretrainedEmbeddingClassifier(accelerator=accelerator, **SETTINGS)
     text.fit(news["X"], news["y"])
     assert next(text.net_.module_.parameters()).is_cuda
