@@ -177,8 +177,10 @@ class or functools.partial of one, default="auto"
     accelerator : accelerate.Accelerator or None, default=None
         Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
         multi-GPU and distributed set-ups launched with ``accelerate launch``.
-        The accelerator then places the model (``device`` is ignored) and sets
-        the mixed precision (leave ``precision="32"``).
+        The accelerator then places the model (``device`` is ignored), sets
+        the mixed precision (leave ``precision="32"``) and gives each process
+        its share of the training rows; validation and predictions cover
+        every row on every process, on its own device.
     random_state : int, RandomState instance or None, default=None
         Seeds torch and numpy inside ``fit`` (initialisation, shuffling, dropout,
         the validation split) without changing the caller's global RNG state.
