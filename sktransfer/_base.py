@@ -37,6 +37,7 @@ from sktransfer._checkpoint import (
     fingerprint,
     load_checkpoint,
     remove_checkpoint,
+    restore_module,
 )
 from sktransfer._nn import Standardize
 from sktransfer._optim import LBFGS, StopWhenConverged
@@ -1115,7 +1116,7 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             net.fit(X, y)
             return
         net.initialize()
-        net.module_.load_state_dict(state["module"])
+        restore_module(net, state)
         net.optimizer_.load_state_dict(state["optimizer"])
         net.history = history_from(json.loads(state["history"]))
         dict(net.callbacks_)["checkpoint"].resumed = state.get("callbacks")

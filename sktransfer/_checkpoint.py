@@ -9,6 +9,11 @@ starts from the last finished epoch and, since the RNG state is restored too,
 reaches the same weights as an uninterrupted run with the same seed. The
 checkpoint is removed when training finishes. Files are read with
 ``torch.load(weights_only=True)``.
+
+Weights are stored under the model's own names. A fit on several processes
+(Hugging Face Accelerate) trains the module wrapped in DistributedDataParallel,
+whose names start with ``module.``; its checkpoint, written by the first
+process, is stored unwrapped too, so it resumes in one process or in several.
 """
 
 import copy
@@ -21,6 +26,7 @@ import pathlib
 import numpy as np
 import torch
 from skorch.callbacks import Callback, EarlyStopping
+from torch.nn.parallel import DistributedDataParallel
 
 from sktransfer._persistence import checksum
 
@@ -118,22 +124,27 @@ class EpochCheckpoint(Callback):
                 for attr in _EARLY_STOPPING_STATE:
                     setattr(callback, attr, saved[attr])
                 weights = saved.get("best_model_weights_")
+                if weights is not None:  # named as the module is now
+                    weights = _wrapped_names(weights, net.module_)
                 if saved.get("best_is_current"):  # the weights just restored
                     weights = copy.deepcopy(net.module_.state_dict())
                 callback.best_model_weights_ = weights
         self.resumed = None
 
     def on_epoch_end(self, net, **kwargs):
+        accelerator = getattr(net, "accelerator", None)
+        if accelerator is not None and not accelerator.is_main_process:
+            return  # the processes hold one model: the first one writes it
         directory = pathlib.Path(self.directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = {
             "tag": self.tag,
-            "module": net.module_.state_dict(),
+            "module": unwrapped(net.module_).state_dict(),
             "optimizer": net.optimizer_.state_dict(),
             "history": json.dumps(net.history.to_list(), default=float),
             "rng": torch.get_rng_state(),
             "callbacks": {
-                name: _early_stopping_state(callback, net.history[-1, "epoch"])
+                name: _early_stopping_state(callback, net.history[-1, "epoch"], net)
                 for name, callback in net.callbacks_
                 if isinstance(callback, EarlyStopping)
             },
@@ -146,13 +157,35 @@ class EpochCheckpoint(Callback):
         os.replace(tmp, path)
 
 
-def _early_stopping_state(callback, epoch):
+def unwrapped(module):
+    """``module`` without the DistributedDataParallel wrapper of a fit on
+    several processes."""
+    return module.module if isinstance(module, DistributedDataParallel) else module
+
+
+def _wrapped_names(weights, module):
+    """A state dict named as the model's own, renamed for ``module`` (the
+    model, or its DistributedDataParallel wrapper)."""
+    if module is unwrapped(module):
+        return weights
+    return {f"module.{name}": value for name, value in weights.items()}
+
+
+def _own_names(weights, module):
+    """A state dict of ``module`` (maybe wrapped), named as the model's own."""
+    if module is unwrapped(module):
+        return weights
+    return {name.removeprefix("module."): value for name, value in weights.items()}
+
+
+def _early_stopping_state(callback, epoch, net):
     """What an ``EarlyStopping`` knows after ``epoch``, in types that
     ``torch.load(weights_only=True)`` reads back.
 
     Its best weights are saved only when they are not the module's: after an
     epoch that improved, they are the weights the checkpoint holds anyway,
     and a flag says so (a checkpoint of twice the model's size otherwise).
+    They are saved under the model's own names (see the module's docstring).
     """
     state = {
         "misses_": int(callback.misses_),
@@ -164,7 +197,9 @@ def _early_stopping_state(callback, epoch):
     if callback.best_epoch_ == epoch:
         state["best_is_current"] = True
     else:
-        state["best_model_weights_"] = callback.best_model_weights_
+        state["best_model_weights_"] = _own_names(
+            callback.best_model_weights_, net.module_
+        )
     return state
 
 
@@ -189,6 +224,20 @@ def check_directory(directory):
             f"checkpoint_dir={os.fspath(directory)!r} is not writable; choose a "
             "folder this process may write to."
         )
+
+
+def restore_module(net, state):
+    """Load a checkpoint's weights into ``net``'s module (maybe wrapped)."""
+    try:
+        unwrapped(net.module_).load_state_dict(state["module"])
+    except RuntimeError as exc:  # e.g. written by another version's model
+        checkpoint = dict(net.callbacks_)["checkpoint"]
+        path = checkpoint_path(checkpoint.directory, checkpoint.tag)
+        problem = str(exc).split("\n")[0].rstrip(":. ")
+        raise ValueError(
+            f"checkpoint {path} does not fit this model ({problem}); delete it "
+            "to train from the first epoch."
+        ) from exc
 
 
 def load_checkpoint(directory, tag):

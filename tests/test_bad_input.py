@@ -6,6 +6,7 @@ script to regenerate it); a test keeps the two in sync. New estimators add
 their cases here.
 """
 
+import contextlib
 import dataclasses
 import functools
 import gzip
@@ -24,7 +25,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 from gensim.models import KeyedVectors
-from skorch.callbacks import EarlyStopping, EpochScoring
+from skorch.callbacks import Callback, EarlyStopping, EpochScoring
 
 import sktransfer
 from sktransfer import (
@@ -103,6 +104,29 @@ def _write(tmp, name, content, mode="w"):
     else:
         path.write_bytes(content)
     return str(path)
+
+
+class _PowerCut(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == 2:  # after the first epoch's checkpoint
+            raise RuntimeError("power cut")
+
+
+def _resumed_from_edited_checkpoint(tmp, edit):
+    """Fit again after a fit cut short left a checkpoint, edited by
+    ``edit(path)``."""
+    settings = {"max_epochs": 3, "checkpoint_dir": tmp}
+    with contextlib.suppress(RuntimeError):
+        _cnn(callbacks=[_PowerCut()], **settings).fit(IMAGES, LABELS)
+    (path,) = pathlib.Path(tmp).glob("checkpoint-*.pt")
+    edit(path)
+    _cnn(**settings).fit(IMAGES, LABELS)
+
+
+def _renamed_weight(path):
+    state = torch.load(path, weights_only=True)
+    state["module"]["head.renamed.weight"] = state["module"].pop("head.0.weight")
+    torch.save(state, path)
 
 
 def _edited_model_file(tmp, edit):
@@ -1161,6 +1185,27 @@ def _cases():
         lambda tmp: _cnn(checkpoint_dir=_write(tmp, "taken", "x")).fit(IMAGES, LABELS),
         ValueError,
         "is a file; give a folder",
+    )
+    add(
+        "checkpoint-damaged",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "checkpoint_dir= holding this fit's checkpoint, damaged",
+        lambda tmp: _resumed_from_edited_checkpoint(
+            tmp, lambda path: path.write_bytes(b"not a checkpoint")
+        ),
+        ValueError,
+        "is not readable",
+    )
+    add(
+        "checkpoint-does-not-fit",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "checkpoint_dir= holding this fit's checkpoint, with weights named "
+        "otherwise (another version of the model)",
+        lambda tmp: _resumed_from_edited_checkpoint(tmp, _renamed_weight),
+        ValueError,
+        "does not fit this model",
     )
     add(
         "validation-fraction-leaves-nothing",

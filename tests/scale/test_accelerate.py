@@ -1,5 +1,6 @@
 """The Hugging Face Accelerate path (skorch's AccelerateMixin), on the CPU."""
 
+import json
 import pickle
 import subprocess
 import sys
@@ -225,3 +226,93 @@ def test_two_processes_train_one_model_stop_together_and_predict_every_row(
     # validated on the same rows: one loss, so both stopped at the same epoch
     assert len(ranks[0]["valid_loss"]) < 30
     np.testing.assert_allclose(ranks[0]["valid_loss"], ranks[1]["valid_loss"])
+
+
+CHECKPOINTED_FIT = """
+import sys, warnings
+import accelerate, numpy as np
+from skorch.callbacks import Callback
+from sklearn.datasets import load_digits
+from sktransfer import FineTunedCNNClassifier
+
+warnings.simplefilter("ignore")
+folder, cut = sys.argv[1], sys.argv[2] == "cut"
+
+
+class PowerCut(Callback):  # two epochs after the best: its weights are apart
+    def on_epoch_end(self, net, **kwargs):
+        losses = net.history[:, "valid_loss"]
+        if len(losses) >= int(np.argmin(losses)) + 3:
+            raise RuntimeError("power cut")
+
+
+class Names(Callback):  # the restored best weights, named as the module is
+    def on_epoch_begin(self, net, **kwargs):
+        best = dict(net.callbacks_)["early_stopping"].best_model_weights_
+        self.__dict__.setdefault("same", set(best) == set(net.module_.state_dict()))
+
+
+accelerator = accelerate.Accelerator(cpu=True)
+X, y = load_digits(return_X_y=True)
+clf = FineTunedCNNClassifier(
+    accelerator=accelerator,
+    checkpoint_dir=folder,
+    callbacks=[PowerCut()] if cut else [("names", Names())],
+    **SETTINGS,
+)
+try:
+    clf.fit(X[:600], y[:600])
+except RuntimeError:
+    sys.exit(0)
+if accelerator.is_main_process:
+    np.savez(f"{folder}/resumed.npz", proba=clf.predict_proba(X[600:]),
+             valid_loss=clf.net_.history[:, "valid_loss"],
+             names=dict(clf.net_.callbacks_)["names"].same)
+"""
+CHECKPOINT_SETTINGS = {
+    "early_stopping": True,
+    "n_iter_no_change": 3,
+    "lr": 0.05,
+    "max_epochs": 30,
+    "random_state": 0,
+}
+
+
+def test_a_checkpoint_of_two_processes_resumes_in_one_or_two(digits, tmp_path):
+    # DistributedDataParallel names the weights module.*: the checkpoint holds
+    # the model's own names (a single process's fit failed on them in torch)
+    script = tmp_path / "fit.py"
+    script.write_text(f"SETTINGS = {CHECKPOINT_SETTINGS!r}\n" + CHECKPOINTED_FIT)
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    launch += ["--nproc_per_node", "2", str(script)]
+    folders = [tmp_path / "two", tmp_path / "one"]
+    result = subprocess.run(launch + [str(folders[0]), "cut"], capture_output=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (saved,) = folders[0].glob("checkpoint-*.pt")
+    folders[1].mkdir()
+    (folders[1] / saved.name).write_bytes(saved.read_bytes())
+    state = torch.load(saved, weights_only=True)
+    (stopping,) = state["callbacks"].values()
+    assert "best_model_weights_" in stopping  # saved after the best epoch
+    for weights in (state["module"], stopping["best_model_weights_"]):
+        assert "head.0.weight" in weights and not any(
+            name.startswith("module.") for name in weights
+        )
+    saved_epochs = json.loads(state["history"])
+    result = subprocess.run(launch + [str(folders[0]), "resume"], capture_output=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    two = np.load(folders[0] / "resumed.npz")
+    assert two["names"]  # module.* on two processes
+    X, y = digits
+    one = FineTunedCNNClassifier(
+        checkpoint_dir=folders[1], device="cpu", **CHECKPOINT_SETTINGS
+    ).fit(X[:600], y[:600])
+    for history in (two["valid_loss"], one.net_.history[:, "valid_loss"]):
+        assert len(history) > len(saved_epochs)  # resumed, not started again
+        np.testing.assert_allclose(
+            history[: len(saved_epochs)], [e["valid_loss"] for e in saved_epochs]
+        )
+    # each ended with the best epoch's weights, restored under its names
+    assert np.mean(one.predict(X[600:]) == y[600:]) > 0.7
+    assert np.mean(two["proba"].argmax(axis=1) == y[600:]) > 0.7
+    assert not list(tmp_path.glob("*/checkpoint-*.pt"))  # both finished
