@@ -44,7 +44,7 @@ from sktransfer._optim import LBFGS, StopWhenConverged
 from sktransfer._persistence import history_from
 from sktransfer._probe import linear_tail
 from sktransfer.transfer import batched_features
-from sktransfer.transfer._module import feature_progress
+from sktransfer.transfer._module import feature_progress, unwrapped
 from sktransfer.utils import resolve_device
 
 OPTIMIZERS = {
@@ -468,6 +468,7 @@ def accelerated_net_class():
                 "evaluation_step": ClassifierNet.evaluation_step,  # no gather
                 "notify": _accelerated_notify,
                 "on_train_end": _accelerated_on_train_end,
+                "refresh_trainable": _accelerated_refresh_trainable,
             },
         )
         globals()["AcceleratedTransferNet"] = _ACCELERATED
@@ -607,6 +608,23 @@ def _accelerated_on_train_end(net, *args, **kwargs):
     ours = [*prepared.values(), *(getattr(net, name + "_") for name in prepared)]
     _forget(net.accelerator, "_models", ours)
     _forget(net.accelerator, "_optimizers", ours)
+
+
+def _accelerated_refresh_trainable(net):
+    """After an unfreeze on several processes: DistributedDataParallel
+    averages the gradients of the parameters that trained when it wrapped the
+    module, so the module is wrapped again, for the ones unfrozen since (the
+    processes each trained its own copy of them, and a gradual fit's unfrozen
+    blocks did not train at all: their names, ``module.*``, matched no
+    pattern). Every process unfreezes at the same epoch, and wrapping
+    (collective) runs on all of them. Unwrapped the Accelerator's way first:
+    with mixed precision it patched the module's forward, once."""
+    wrapper = net.module_
+    if wrapper is unwrapped(wrapper):
+        return
+    _forget(net.accelerator, "_models", [wrapper])
+    module = net.accelerator.unwrap_model(wrapper, keep_fp32_wrapper=False)
+    net.module_ = net.accelerator.prepare_model(module)
 
 
 def _accelerated_setstate(net, state):

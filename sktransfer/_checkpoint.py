@@ -26,9 +26,9 @@ import pathlib
 import numpy as np
 import torch
 from skorch.callbacks import Callback, EarlyStopping
-from torch.nn.parallel import DistributedDataParallel
 
 from sktransfer._persistence import checksum
+from sktransfer.transfer._module import unwrapped
 
 
 def checkpoint_path(directory, tag):
@@ -155,12 +155,6 @@ class EpochCheckpoint(Callback):
         tmp = directory / f".{path.name}.{os.getpid()}"
         torch.save(state, tmp)
         os.replace(tmp, path)
-
-
-def unwrapped(module):
-    """``module`` without the DistributedDataParallel wrapper of a fit on
-    several processes."""
-    return module.module if isinstance(module, DistributedDataParallel) else module
 
 
 def _wrapped_names(weights, module):

@@ -11,6 +11,15 @@ BATCHNORM_POLICIES = ("frozen", "eval", "train")
 _BATCHNORM_TYPES = (nn.modules.batchnorm._BatchNorm,)
 
 
+def unwrapped(module):
+    """``module`` without the DistributedDataParallel wrapper that a fit on
+    several processes (Hugging Face Accelerate) puts around it, and whose
+    parameter names start with ``module.``."""
+    if isinstance(module, nn.parallel.DistributedDataParallel):
+        return module.module
+    return module
+
+
 def apply_batchnorm_policy(module, policy):
     """Put BatchNorm layers of ``module`` in eval mode as ``policy`` says.
 

@@ -8,6 +8,7 @@ from skorch.callbacks import Callback
 
 from sktransfer.transfer._blocks import block_patterns, prefixed, transfer_blocks
 from sktransfer.transfer._freeze import set_trainable
+from sktransfer.transfer._module import unwrapped
 
 
 def default_unfreeze_schedule(n_blocks):
@@ -104,7 +105,11 @@ class UnfreezeSchedule(Callback):
     trainable, and the number of trainable parameter tensors is recorded in the
     history as ``"n_trainable"``. The optimizer must already hold the frozen
     parameters (skorch's optimizer does: it is built over all parameters), so
-    unfreezing needs no new optimizer and keeps its state.
+    unfreezing needs no new optimizer and keeps its state. The patterns name
+    the model's own parameters, also when a fit on several processes has
+    wrapped it in DistributedDataParallel; a net with a
+    ``refresh_trainable()`` method (sktransfer's accelerated one) is told when
+    something was unfrozen.
 
     Parameters
     ----------
@@ -117,9 +122,14 @@ class UnfreezeSchedule(Callback):
 
     def on_epoch_begin(self, net, **kwargs):
         epoch = len(net.history) - 1
+        module = unwrapped(net.module_)
+        frozen = sum(1 for p in module.parameters() if not p.requires_grad)
         for start, patterns in self.schedule:
             if start <= epoch:
-                set_trainable(net.module_, patterns, trainable=True)
+                set_trainable(module, patterns, trainable=True)
+        unfrozen = frozen - sum(1 for p in module.parameters() if not p.requires_grad)
+        if unfrozen and hasattr(net, "refresh_trainable"):
+            net.refresh_trainable()
         net.history.record(
             "n_trainable",
             sum(1 for p in net.module_.parameters() if p.requires_grad),

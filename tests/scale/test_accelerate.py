@@ -188,9 +188,22 @@ stopper = FineTunedCNNClassifier(
     random_state=0,
 ).fit(X[:600], y[:600])
 restored = pickle.loads(pickle.dumps(clf))
+source = FineTunedCNNClassifier(max_epochs=2, random_state=0, device="cpu")
+source.fit(X[:300], y[:300])
+gradual = FineTunedCNNClassifier(
+    source,
+    transfer="gradual",
+    unfreeze_schedule={1: 1},
+    accelerator=accelerator,
+    max_epochs=3,
+    random_state=0,
+).fit(X[:600], y[:600])
 rank = accelerator.process_index
 np.savez(
     f"{out}/rank{rank}.npz",
+    gradual_predicted=gradual.predict(X[600:]),
+    gradual_block=gradual.net_.module_.backbone.block3[0].weight.detach().numpy(),
+    source_block=source.net_.module_.backbone.block3[0].weight.detach().numpy(),
     n_processes=accelerator.num_processes,
     predicted=clf.predict(X[600:]),
     restored=restored.predict(X[600:]),
@@ -226,6 +239,15 @@ def test_two_processes_train_one_model_stop_together_and_predict_every_row(
     # validated on the same rows: one loss, so both stopped at the same epoch
     assert len(ranks[0]["valid_loss"]) < 30
     np.testing.assert_allclose(ranks[0]["valid_loss"], ranks[1]["valid_loss"])
+    # gradual unfreezing: the last block unfrozen after an epoch trained (the
+    # schedule's names matched DistributedDataParallel's module.*), on the
+    # gradients of both processes (the module was wrapped again)
+    for rank in ranks:
+        assert not np.allclose(rank["gradual_block"], rank["source_block"])
+        assert np.mean(rank["gradual_predicted"] == y[600:]) > 0.6
+    np.testing.assert_allclose(
+        ranks[0]["gradual_block"], ranks[1]["gradual_block"], atol=1e-6
+    )
 
 
 CHECKPOINTED_FIT = """
