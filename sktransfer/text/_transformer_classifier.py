@@ -2,6 +2,7 @@
 
 from numbers import Integral, Real
 
+import torch
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -224,8 +225,17 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         return self
 
     def _build_module(self, source_model):
-        """A private copy of the source transformer and a new head."""
+        """A private copy of the source transformer and a new head.
+
+        The copy's pooler (BERT's dense layer over the first token), which
+        the forward pass computes but the pooling never reads, is frozen: it
+        gets no gradient either way, and on several processes
+        DistributedDataParallel fails waiting for one.
+        """
         backbone = trainable_copy(source_model)
+        pooler = getattr(backbone, "pooler", None)
+        if isinstance(pooler, torch.nn.Module):
+            pooler.requires_grad_(False)
         head = MLPHead(
             backbone.config.hidden_size,
             self.hidden_layer_sizes,

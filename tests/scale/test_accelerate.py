@@ -338,3 +338,41 @@ def test_a_checkpoint_of_two_processes_resumes_in_one_or_two(digits, tmp_path):
     assert np.mean(one.predict(X[600:]) == y[600:]) > 0.7
     assert np.mean(two["proba"].argmax(axis=1) == y[600:]) > 0.7
     assert not list(tmp_path.glob("*/checkpoint-*.pt"))  # both finished
+
+
+TRANSFORMER_FIT = """
+import sys, warnings
+import accelerate, numpy as np
+from sktransfer import FineTunedTransformerClassifier
+
+warnings.simplefilter("ignore")
+out = sys.argv[1]
+accelerator = accelerate.Accelerator(cpu=True)
+texts = ["the goalie stopped the puck", "the rocket reached orbit"] * 16
+labels = ["hockey", "space"] * 16
+arrays = {}
+for transfer in ("fine_tune", "structure"):
+    clf = FineTunedTransformerClassifier(
+        transfer=transfer, max_length=16, max_epochs=1, batch_size=8,
+        accelerator=accelerator, random_state=0,
+    ).fit(texts, labels)
+    layer = clf.net_.module_.backbone.encoder.layer[-1].output.dense.weight
+    arrays[transfer] = layer.detach().numpy()
+    arrays[transfer + "_proba"] = clf.predict_proba(texts[:4])
+np.savez(f"{out}/rank{accelerator.process_index}.npz", **arrays)
+"""
+
+
+def test_a_transformer_fine_tunes_on_two_processes(tmp_path):
+    # BERT's pooler runs in the forward pass but no loss reaches it: on
+    # several processes DistributedDataParallel failed, waiting for its
+    # gradients ("parameters that were not used in producing loss")
+    pytest.importorskip("transformers")
+    (tmp_path / "fit.py").write_text(TRANSFORMER_FIT)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += ["--nproc_per_node", "2", str(tmp_path / "fit.py"), str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [np.load(tmp_path / f"rank{r}.npz") for r in (0, 1)]
+    for name in ("fine_tune", "structure", "fine_tune_proba", "structure_proba"):
+        np.testing.assert_allclose(ranks[0][name], ranks[1][name], atol=1e-6)
