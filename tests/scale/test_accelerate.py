@@ -198,9 +198,17 @@ gradual = FineTunedCNNClassifier(
     max_epochs=3,
     random_state=0,
 ).fit(X[:600], y[:600])
+frozen = FineTunedCNNClassifier(
+    source,
+    transfer="feature_extraction",
+    accelerator=accelerator,
+    max_epochs=3,
+    random_state=0,
+).fit(X[:600], y[:600])
 rank = accelerator.process_index
 np.savez(
     f"{out}/rank{rank}.npz",
+    frozen_proba=frozen.predict_proba(X[600:]),
     gradual_predicted=gradual.predict(X[600:]),
     gradual_block=gradual.net_.module_.backbone.block3[0].weight.detach().numpy(),
     source_block=source.net_.module_.backbone.block3[0].weight.detach().numpy(),
@@ -247,6 +255,11 @@ def test_two_processes_train_one_model_stop_together_and_predict_every_row(
         assert np.mean(rank["gradual_predicted"] == y[600:]) > 0.6
     np.testing.assert_allclose(
         ranks[0]["gradual_block"], ranks[1]["gradual_block"], atol=1e-6
+    )
+    # a head on cached features: gradients averaged too (by autograd's hooks,
+    # not in the closed form a single process uses)
+    np.testing.assert_allclose(
+        ranks[0]["frozen_proba"], ranks[1]["frozen_proba"], atol=1e-6
     )
 
 
