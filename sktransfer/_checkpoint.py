@@ -29,6 +29,7 @@ from skorch.callbacks import Callback, EarlyStopping
 
 from sktransfer._persistence import checksum
 from sktransfer.transfer._module import unwrapped
+from sktransfer.utils._files import replaced_atomically
 
 
 def checkpoint_path(directory, tag):
@@ -151,10 +152,8 @@ class EpochCheckpoint(Callback):
         }
         if torch.cuda.is_available():
             state["rng_cuda"] = torch.cuda.get_rng_state_all()
-        path = checkpoint_path(directory, self.tag)
-        tmp = directory / f".{path.name}.{os.getpid()}"
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        with replaced_atomically(checkpoint_path(directory, self.tag)) as tmp:
+            torch.save(state, tmp)
 
 
 def _wrapped_names(weights, module):

@@ -19,6 +19,8 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 
+from sktransfer.utils._files import replaced_atomically
+
 FORMAT = "sktransfer-model"
 VERSION = 1
 LOSS_WEIGHT = "criterion.weight"
@@ -240,9 +242,11 @@ def save(estimator, path, *, compact=False):
         meta["history"] = json.loads(json.dumps(net.history.to_list(), default=float))
     if compact:
         tensors, meta["compact"] = _leave_out_source(estimator, tensors)
-    with zipfile.ZipFile(os.fspath(path), "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("meta.json", json.dumps(meta))
-        archive.writestr("weights.safetensors", _safetensors().save(tensors))
+    weights = _safetensors().save(tensors)
+    with replaced_atomically(path) as tmp:  # a failed save leaves the old file
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("meta.json", json.dumps(meta))
+            archive.writestr("weights.safetensors", weights)
 
 
 # -------------------------------------------------------------------- loading

@@ -1021,6 +1021,24 @@ def _cases():
         ValueError,
         "compact=True is not supported for PretrainedEmbeddingClassifier",
     )
+    add(
+        "save-into-a-missing-folder",
+        "persistence",
+        "sktransfer.save",
+        "a path in a folder that does not exist",
+        lambda tmp: sktransfer.save(_fitted_cnn(), pathlib.Path(tmp) / "no" / "m.skt"),
+        FileNotFoundError,
+        "does not exist",
+    )
+    add(
+        "save-onto-a-folder",
+        "persistence",
+        "sktransfer.save",
+        "a path that is a folder",
+        lambda tmp: sktransfer.save(_fitted_cnn(), tmp),
+        IsADirectoryError,
+        "it is a folder",
+    )
     # ---- hyperparameters
     for est, param, value, make in (
         ("FineTunedCNNClassifier", "transfer", "magic", _cnn),

@@ -392,3 +392,34 @@ def test_compact_is_refused_for_word_vector_tables(tmp_path, news):
     )
     with pytest.raises(ValueError, match="compact=True is not supported"):
         sktransfer.save(clf, tmp_path / "m.skt", compact=True)
+
+
+def test_a_failed_save_leaves_the_file_that_was_there(tmp_path, digits, monkeypatch):
+    X, y = digits
+    first = FineTunedCNNClassifier(random_state=0, **FAST_TRAINING).fit(
+        X[:100], y[:100]
+    )
+    second = FineTunedCNNClassifier(random_state=1, **FAST_TRAINING).fit(
+        X[:100], y[:100]
+    )
+    path = tmp_path / "m.skt"
+    sktransfer.save(first, path)
+    writestr = zipfile.ZipFile.writestr
+
+    def disk_full(archive, name, data, *args, **kwargs):
+        if name == "weights.safetensors":
+            raise OSError(28, "No space left on device")
+        return writestr(archive, name, data, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        sktransfer.save(second, path)
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["m.skt"]  # no temporary file
+    np.testing.assert_array_equal(
+        sktransfer.load(path).predict_proba(X[:20]), first.predict_proba(X[:20])
+    )
+    sktransfer.save(second, path)  # a save that succeeds replaces it
+    np.testing.assert_array_equal(
+        sktransfer.load(path).predict_proba(X[:20]), second.predict_proba(X[:20])
+    )

@@ -1,6 +1,9 @@
-"""Paths the estimators read: clear errors for a missing file or a folder."""
+"""Paths the estimators read and write: clear errors for a missing file or a
+folder; files written whole or not at all."""
 
+import contextlib
 import os
+import uuid
 
 
 def check_file(path, what, suffixes=()):
@@ -29,3 +32,40 @@ def check_file(path, what, suffixes=()):
     )
     hint = f"; it holds {', '.join(inside[:3])}" if inside else ""
     raise ValueError(f"{what} {path!r} is a folder, not a file{hint}.")
+
+
+@contextlib.contextmanager
+def replaced_atomically(path):
+    """A temporary path beside ``path`` to write; renamed to ``path`` when the
+    block ends, removed if it raises.
+
+    An interrupted write (an error, Ctrl-C, a full disk) leaves the file that
+    was there, never a truncated one, and processes writing one path at once
+    (each process of a distributed fit) leave one whole file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sktransfer.utils._files import replaced_atomically
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.skt")
+    >>> with replaced_atomically(path) as tmp:
+    ...     with open(tmp, "w") as f:
+    ...         _ = f.write("whole")
+    >>> open(path).read(), os.listdir(os.path.dirname(path))
+    ('whole', ['model.skt'])
+    """
+    path = os.fspath(path)
+    folder, name = os.path.split(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot write {path!r}: it is a folder.")
+    if not os.path.isdir(folder or "."):
+        raise FileNotFoundError(
+            f"cannot write {path!r}: the folder {folder!r} does not exist."
+        )
+    tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
