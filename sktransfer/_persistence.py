@@ -19,6 +19,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 
+from sktransfer.utils._device import resolve_device
 from sktransfer.utils._files import replaced_atomically
 
 FORMAT = "sktransfer-model"
@@ -290,13 +291,15 @@ def load(path, *, device="cpu"):
     Parameters
     ----------
     path : str or path-like
-    device : str, default="cpu"
-        Where the loaded network runs (sets the ``device`` parameter).
+    device : str or torch.device, default="cpu"
+        Where the loaded network runs (sets the ``device`` parameter):
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
 
     Returns
     -------
     estimator : fitted sktransfer estimator
     """
+    resolve_device(device)  # a bad device is the caller's error, not the file's
     meta, tensors = _read(path)
     estimator = _described_estimator(meta, os.fspath(path), device)
     if hasattr(estimator, "token_pattern"):

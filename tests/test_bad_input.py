@@ -129,10 +129,16 @@ def _renamed_weight(path):
     torch.save(state, path)
 
 
-def _edited_model_file(tmp, edit):
-    """Load a saved model whose meta.json went through ``edit(meta)``."""
+def _saved_model(tmp):
+    """The path of a fitted model saved in ``tmp``."""
     path = pathlib.Path(tmp) / "m.skt"
     sktransfer.save(_fitted_cnn(), path)
+    return path
+
+
+def _edited_model_file(tmp, edit):
+    """Load a saved model whose meta.json went through ``edit(meta)``."""
+    path = _saved_model(tmp)
     with zipfile.ZipFile(path) as archive:
         meta = json.loads(archive.read("meta.json"))
         weights = archive.read("weights.safetensors")
@@ -1020,6 +1026,15 @@ def _cases():
         ),
         ValueError,
         "compact=True is not supported for PretrainedEmbeddingClassifier",
+    )
+    add(
+        "load-device-not-a-device",
+        "persistence",
+        "sktransfer.load",
+        "device=5",
+        lambda tmp: sktransfer.load(_saved_model(tmp), device=5),
+        ValueError,
+        "device=5 is not a device",
     )
     add(
         "save-into-a-missing-folder",
