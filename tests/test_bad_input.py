@@ -1491,6 +1491,15 @@ def _cases():
         ValueError,
         "holds continuous values",
     )
+    add(
+        "nce-source-probabilities",
+        "measuring",
+        "nce_score",
+        "the source model's predict_proba (n, k) where its predict belongs",
+        lambda tmp: _selection().nce_score(np.eye(4)[:, :3], [0, 1, 0, 1]),
+        ValueError,
+        "source_labels has shape (4, 3): it takes the labels the source model predicts",
+    )
     return c
 
 

@@ -230,6 +230,13 @@ def nce_score(source_labels, y):
     score : float
         At most 0 (0: the source label determines the target label).
     """
+    shape = np.shape(source_labels)
+    if len(shape) == 2 and shape[1] > 1:  # column_or_1d's error would blame y
+        raise ValueError(
+            f"source_labels has shape {shape}: it takes the labels the source "
+            "model predicts (its predict), one per sample, not its probabilities "
+            "(its predict_proba, which leep_score takes)."
+        )
     z = column_or_1d(source_labels, warn=True)
     check_consistent_length(z, y)
     _check_discrete(z, "source_labels (the source model's predict, not its scores)")
