@@ -3,6 +3,7 @@
 import collections
 import os
 import time
+from collections.abc import Mapping
 from numbers import Integral, Real
 
 import numpy as np
@@ -125,8 +126,9 @@ def _names(candidates):
 class Ranking(list):
     """Rows ``{"rank", "candidate", "name", "score", "seconds"}``, best first.
 
-    ``name`` is the source's name or path, or its type; candidates that would
-    share one are numbered in the order given (``"FineTunedCNNClassifier #2"``).
+    ``name`` is the candidate's key when they were given as a dict, else the
+    source's name or path, or its type; candidates that would share one are
+    numbered in the order given (``"FineTunedCNNClassifier #2"``).
     """
 
     def __str__(self):
@@ -147,8 +149,10 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None):
 
     Parameters
     ----------
-    candidates : list
-        Sources (see :func:`candidate_outputs`).
+    candidates : list or dict
+        Sources (see :func:`candidate_outputs`); a dict names them
+        (``{"digits 0-4": source_model, "random": "small_cnn"}``), and the
+        ranking shows those names.
     X, y : target inputs and labels
     metric : {"logme", "h_score", "leep", "nce"}, default="logme"
     random_state : int or None, default=None
@@ -158,8 +162,8 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None):
     Returns
     -------
     Ranking
-        A list of dict rows with the candidate, its score and the seconds it
-        took; ``print`` shows a table.
+        A list of dict rows with the candidate, its name, its score and the
+        seconds it took; ``print`` shows a table.
 
     Examples
     --------
@@ -184,8 +188,13 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None):
     if _num_samples(X) == 0:
         raise ValueError("rank_sources needs target samples; X is empty.")
     check_consistent_length(X, y)  # before any candidate runs over X
+    if isinstance(candidates, Mapping):  # named: iterating it gives the names
+        names = [str(name) for name in candidates]
+        candidates = list(candidates.values())
+    else:
+        names = _names(candidates)
     rows = []
-    for candidate, name in zip(candidates, _names(candidates), strict=True):
+    for candidate, name in zip(candidates, names, strict=True):
         start = time.perf_counter()
         try:
             score = score_fn(candidate_outputs(candidate, X, need, random_state), y)
@@ -267,8 +276,9 @@ class SourceSelector(
     ----------
     estimator : sktransfer estimator
         The target model, e.g. ``FineTunedCNNClassifier(transfer="fine_tune")``.
-    sources : list
-        Candidate sources for ``estimator``'s source parameter.
+    sources : list or dict
+        Candidate sources for ``estimator``'s source parameter; a dict names
+        them (as in :func:`rank_sources`).
     metric : {"logme", "h_score", "leep", "nce"}, default="logme"
     source_param : str or None, default=None
         The parameter that takes the source; ``None`` finds ``backbone`` or
@@ -301,7 +311,7 @@ class SourceSelector(
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict"])],
-        "sources": ["array-like"],
+        "sources": ["array-like", dict],
         "metric": [StrOptions(set(METRICS))],
         "source_param": [str, None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
@@ -333,9 +343,10 @@ class SourceSelector(
     def fit(self, X, y):
         """Score the sources, choose one, fit ``estimator`` with it."""
         param = _source_param(self.estimator, self.source_param)
-        self.scores_ = rank_sources(
-            list(self.sources), X, y, self.metric, self.random_state
-        )
+        sources = self.sources
+        if not isinstance(sources, Mapping):
+            sources = list(sources)
+        self.scores_ = rank_sources(sources, X, y, self.metric, self.random_state)
         best = self.scores_[0]["candidate"]
         self.validation_scores_ = {}
         if self.top_k > 1 and len(self.scores_) > 1:

@@ -223,6 +223,35 @@ def test_candidates_of_one_type_get_different_names():
     assert lone[0]["name"] == "FunctionTransformer"
 
 
+def test_candidates_given_as_a_dict_are_ranked_under_their_names(
+    target, source_model, shuffled_source
+):
+    X, y = target
+    named = {"digits 0-4": source_model, "shuffled": shuffled_source, 3: "small_cnn"}
+    ranking = rank_sources(named, X, y, random_state=0)
+    by_name = {row["name"]: row["candidate"] for row in ranking}
+    assert by_name == {
+        "digits 0-4": source_model,
+        "shuffled": shuffled_source,
+        "3": "small_cnn",
+    }
+    assert "digits 0-4" in str(ranking)
+    listed = rank_sources(list(named.values()), X, y, random_state=0)
+    assert [row["score"] for row in ranking] == [row["score"] for row in listed]
+    selector = SourceSelector(
+        FineTunedCNNClassifier(
+            transfer="feature_extraction", random_state=0, **FAST_PROBE
+        ),
+        named,
+        top_k=2,
+        random_state=0,
+    )
+    assert clone(selector).sources is named  # shared, not copied
+    selector.fit(X, y)
+    assert set(selector.validation_scores_) <= set(by_name)
+    assert any(selector.best_source_ is source for source in named.values())
+
+
 def test_a_frozen_candidate_is_named_by_what_it_wraps(digits_split, source_model):
     from sklearn.frozen import FrozenEstimator
 
