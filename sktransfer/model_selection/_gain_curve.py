@@ -4,6 +4,7 @@ import dataclasses
 import numbers
 import time
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -13,6 +14,7 @@ from sklearn.utils.validation import check_consistent_length
 
 from sktransfer._base import IGNORED_PARAM_WARNING
 from sktransfer.utils import seed_from
+from sktransfer.utils._naming import distinct_names
 
 
 def stratified_subsample(y, n_per_class, random_state):
@@ -99,6 +101,36 @@ def _checked_sizes(n_per_class):
             _check_size(n)
     _check_unique("n_per_class sizes", [(n,) for n in sizes])
     return sizes
+
+
+def _checked_baselines(baselines):
+    """``baselines`` as ``(name, estimator)`` pairs: from a dict, from pairs,
+    or from estimators alone (one, or a list), named by their class
+    (``LogisticRegression``; ``#1``, ``#2`` for a class given twice)."""
+    if baselines is None:
+        return []
+    if isinstance(baselines, Mapping):
+        items = list(baselines.items())
+    elif hasattr(baselines, "fit"):
+        items = [baselines]
+    elif isinstance(baselines, (list, tuple)):
+        items = list(baselines)
+    else:
+        items = [baselines]  # refused below
+    for item in items:
+        name, estimator = item if _is_pair(item) else ("", item)
+        if not (isinstance(name, str) and hasattr(estimator, "fit")):
+            raise TypeError(
+                "baselines must be a dict {name: estimator}, (name, estimator) "
+                f"pairs or estimators; {item!r:.60} is none of these."
+            )
+    unnamed = [item for item in items if not _is_pair(item)]
+    names = iter(distinct_names([type(item).__name__ for item in unnamed]))
+    return [item if _is_pair(item) else (next(names), item) for item in items]
+
+
+def _is_pair(item):
+    return isinstance(item, tuple) and len(item) == 2
 
 
 def _check_unique(what, rows):
@@ -234,9 +266,12 @@ def transfer_gain_curve(
     transfers : str, tuple of str or None, default=None
         Transfer modes; ``None`` is every mode of ``estimator`` but structure
         (which the curve always fits, as scratch).
-    baselines : dict or list of (name, estimator), default=None
+    baselines : dict, list of (name, estimator) or of estimators, or an \
+estimator, default=None
         Other models, e.g. ``{"tfidf_logreg": make_pipeline(...)}``; their
-        names must differ from the transfer modes' and ``"structure"``.
+        names must differ from the transfer modes' and ``"structure"``. An
+        estimator given without a name is named by its class
+        (``LogisticRegression``, numbered if the class comes twice).
     n_repeats : int, default=3
         Subsamples per size (the seed of repeat ``r`` is ``random_state + r``,
         also given to the estimators).
@@ -269,7 +304,7 @@ def transfer_gain_curve(
     check_consistent_length(X_test, y_test)
     n_per_class = _checked_sizes(n_per_class)
     transfers = _checked_transfers(estimator, transfers)
-    baselines = list(dict(baselines or {}).items())
+    baselines = _checked_baselines(baselines)
     has_seed = "random_state" in estimator.get_params()
     models = [(t, "transfer", estimator, {"transfer": t}) for t in transfers]
     models.append(("structure", "scratch", estimator, {"transfer": "structure"}))

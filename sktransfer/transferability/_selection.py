@@ -1,6 +1,5 @@
 """Rank candidate sources by a transferability score; pick the best one."""
 
-import collections
 import os
 import time
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ from sktransfer.transferability._scores import (
     logme_score,
     nce_score,
 )
+from sktransfer.utils._naming import distinct_names
 
 METRICS = {
     "logme": (logme_score, "features"),
@@ -113,14 +113,7 @@ def _name(candidate):
 def _names(candidates):
     """Display names, one per candidate and all different: objects of one type
     (two fitted estimators, two modules) are numbered in candidate order."""
-    names = [_name(candidate) for candidate in candidates]
-    counts = collections.Counter(names)
-    seen = collections.Counter()
-    unique = []
-    for name in names:
-        seen[name] += 1
-        unique.append(f"{name} #{seen[name]}" if counts[name] > 1 else name)
-    return unique
+    return distinct_names([_name(candidate) for candidate in candidates])
 
 
 class Ranking(list):

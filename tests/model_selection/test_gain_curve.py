@@ -129,6 +129,29 @@ def test_each_repeat_draws_its_own_subsample_for_every_model():
     assert curve.models == ["copy", "structure"]
 
 
+def test_baselines_given_without_names_are_named_by_their_class():
+    X, y = np.arange(60.0)[:, None], np.repeat([0, 1, 2], 20)
+
+    def models(baselines):
+        curve = transfer_gain_curve(
+            _FirstRow(), X, y, X, y, n_per_class=2, n_repeats=1, baselines=baselines
+        )
+        return curve.models
+
+    assert models(_NoOptions()) == ["copy", "structure", "_NoOptions"]
+    assert models([_NoOptions(), ("mine", _NoOptions()), _NoOptions()]) == [
+        "copy",
+        "structure",
+        "_NoOptions #1",
+        "mine",
+        "_NoOptions #2",
+    ]
+    assert models({"mine": _NoOptions()}) == ["copy", "structure", "mine"]
+    for bad in (["logreg"], {"mine": "logreg"}, [(1, _NoOptions())], 5):
+        with pytest.raises(TypeError, match="is none of these"):
+            models(bad)
+
+
 def test_a_test_set_of_mismatched_lengths_is_refused_before_any_fit(monkeypatch):
     fits = []
     monkeypatch.setattr(_FirstRow, "fit", lambda self, X, y: fits.append(1))
