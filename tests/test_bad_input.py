@@ -402,7 +402,9 @@ def _cases():
         "data",
         "load_image_folder",
         "images of two sizes, size=None",
-        lambda tmp: load_image_folder(_image_folder(tmp, (8, 8), (8, 6))),
+        lambda tmp: load_image_folder(
+            _image_folder(tmp, (8, 8), (8, 6)), shuffle=False
+        ),
         ValueError,
         "cat1.png is 8x6 (height x width); pass size=(height, width) to resize",
     )

@@ -7,7 +7,7 @@ import joblib
 import numpy as np
 
 from sktransfer._batches import pipelined
-from sktransfer.datasets._orange_text import checked_categories, dataset
+from sktransfer.datasets._orange_text import checked_categories, dataset, shuffled
 from sktransfer.vision._images import image_size
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
@@ -22,6 +22,8 @@ def load_image_folder(
     size=None,
     mode="RGB",
     categories=None,
+    shuffle=True,
+    random_state=0,
     return_X_y=False,
     n_jobs=-1,
     verbose=False,
@@ -53,6 +55,14 @@ def load_image_folder(
         shows it).
     categories : list of str or None, default=None
         Only these class folders (None: every folder in ``path``).
+    shuffle : bool, default=True
+        Shuffle the images, as scikit-learn's ``load_files`` does (the same
+        layout, for text files): in the folders' order, a slice such as
+        ``data[:100]`` would hold one class. ``False`` keeps them sorted by
+        class, then by file name.
+    random_state : int, RandomState instance or None, default=0
+        The shuffle's seed (scikit-learn's ``load_files`` default, 0: the
+        same order in every call).
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of a Bunch.
     n_jobs : int or None, default=-1
@@ -68,8 +78,7 @@ def load_image_folder(
     Bunch or (ndarray, ndarray)
         ``data`` (uint8, ``(n, channels, height, width)``), ``target`` (class
         folder names), ``target_names`` (sorted), ``filenames`` (the path of
-        each image, in the order of ``data``), ``DESCR``. Images are sorted
-        by class, then by file name.
+        each image, in the order of ``data``), ``DESCR``.
 
     Raises
     ------
@@ -94,6 +103,8 @@ def load_image_folder(
         raise ValueError(f"mode must be 'RGB' or 'L'; got {mode!r}.")
     workers = _threads(n_jobs)
     files, target = _image_files(os.fspath(path), categories)
+    if shuffle:
+        files, target = shuffled(files, target, random_state)
     data, progress = None, None
     if verbose:
         from tqdm.auto import tqdm

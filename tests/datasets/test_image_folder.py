@@ -35,13 +35,22 @@ def digit_folder(tmp_path_factory):
 
 def test_digits_come_back_exactly_and_train_a_classifier(digit_folder):
     root, pixels, y = digit_folder
-    data = load_image_folder(root, mode="L")
+    data = load_image_folder(root, mode="L", shuffle=False)
     assert data.data.dtype == np.uint8 and data.data.shape == (len(y), 1, 8, 8)
     assert data.target_names == ["digit0", "digit1", "digit2"]
     order = np.argsort(y, kind="stable")  # by class, then by file name
     np.testing.assert_array_equal(data.data[:, 0], pixels[order])
     np.testing.assert_array_equal(data.target, [f"digit{k}" for k in y[order]])
     assert data.filenames[0].endswith("digit0/0000.png")
+    shuffled = load_image_folder(root, mode="L")  # as sklearn's load_files
+    assert len(set(shuffled.target[:10])) == 3
+    position = {name: i for i, name in enumerate(data.filenames)}
+    at = [position[name] for name in shuffled.filenames]
+    assert sorted(at) == list(range(len(y)))  # each image once, with its label
+    np.testing.assert_array_equal(shuffled.data, data.data[at])
+    np.testing.assert_array_equal(shuffled.target, data.target[at])
+    again = load_image_folder(root, mode="L", random_state=0)
+    np.testing.assert_array_equal(again.filenames, shuffled.filenames)
     X, labels = load_image_folder(root, mode="L", return_X_y=True)
     rng = np.random.RandomState(0)
     test = rng.rand(len(X)) < 0.3
@@ -148,7 +157,7 @@ def test_a_photo_is_turned_upright_as_its_exif_orientation_says(tmp_path):
 
 def test_images_of_different_sizes_need_a_size(photo_folder):
     with pytest.raises(ValueError, match=r"differ in size: .*0.jpg is 90x60 and "):
-        load_image_folder(photo_folder)
+        load_image_folder(photo_folder, shuffle=False)
 
 
 @pytest.mark.parametrize("size", [0, (8,), (8, -1), "8", 8.5, (True, 8)])

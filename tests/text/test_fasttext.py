@@ -25,7 +25,7 @@ def fasttext_wv():
     from sktransfer.datasets import load_20newsgroups
 
     try:
-        posts = load_20newsgroups("train").data[-1000:]
+        posts = load_20newsgroups("train", shuffle=False).data[-1000:]
     except FileNotFoundError as exc:
         pytest.skip(str(exc))
     tokenize = Tokenizer()
