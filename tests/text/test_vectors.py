@@ -348,3 +348,36 @@ def test_vectors_with_nan_or_infinity_are_refused_where_used(small_glove):
     # documents that do not use the word are fine: the table is not scanned
     vectorizer = EmbeddingVectorizer(kv).fit(["and so"])
     assert np.isfinite(vectorizer.transform(["so and", "of"])).all()
+
+
+@pytest.mark.parametrize("name", ["glove.txt", "glove.txt.gz"])
+def test_parsing_a_large_text_file_shows_its_progress(
+    tmp_path, cache, small_glove, monkeypatch, capsys, name
+):
+    from sktransfer.text import _formats
+
+    path = tmp_path / name
+    _write_glove(small_glove, path, gzip.open if name.endswith(".gz") else open)
+    quiet = resolve_word_vectors(str(path))  # under PROGRESS_FROM: no bar
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(cache, "_PROCESS_CACHE", {})
+    monkeypatch.setenv("SKTRANSFER_CACHE", str(tmp_path / "another-cache"))
+    monkeypatch.setattr(_formats, "PROGRESS_FROM", path.stat().st_size)
+    monkeypatch.setattr(_formats, "_PROGRESS_LINES", 16)
+    import tqdm.auto
+
+    positions = []
+
+    class Recorded(tqdm.auto.tqdm):
+        def update(self, n=1):
+            super().update(n)
+            positions.append(self.n)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recorded)
+    vectors = resolve_word_vectors(str(path))
+    bar, size = capsys.readouterr().err, path.stat().st_size
+    assert f"parsing {name} (once per machine)" in bar and "100%" in bar
+    # it moved as it read (every 16 of the 300 lines), not only at the end
+    assert len(set(positions)) > 2 and positions == sorted(positions)
+    assert positions[-1] == size
+    assert vectors.words == quiet.words and cache.STATS["parsed"] == 2
