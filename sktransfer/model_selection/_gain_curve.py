@@ -198,16 +198,22 @@ class GainCurve:
                         (row["std"] ** 2 + other["std"] ** 2) / self.n_repeats
                     )
                     if gap < -max(noise, 0.005):
+                        beyond = (
+                            f"more than the noise ({noise:.3f})"
+                            if self.n_repeats > 1
+                            else "on one subsample (n_repeats=1 measures no noise)"
+                        )
                         findings.append(
                             f"negative transfer at {_size(n)}: {row['model']} "
                             f"({row['mean']:.3f}) is below {label} "
                             f"{other['model']} ({other['mean']:.3f}) by "
-                            f"{-gap:.3f}, more than the noise ({noise:.3f})."
+                            f"{-gap:.3f}, {beyond}."
                         )
         return findings
 
     def table(self):
-        """Mean ± std accuracy: one row per size, one column per model."""
+        """Mean ± std accuracy (the accuracy, with one repeat): one row per
+        size, one column per model."""
         models = self.models
         width = max(18, *(len(m) for m in models))
         lines = [
@@ -218,7 +224,7 @@ class GainCurve:
             cells = []
             for m in models:
                 r = self._by(n, m)
-                cells.append(f"{r['mean']:.3f} ± {r['std']:.3f}".rjust(width))
+                cells.append(_accuracy(r, self.n_repeats).rjust(width))
             lines.append(f"{_size(n):>12} | " + " | ".join(cells))
         return "\n".join(lines)
 
@@ -230,6 +236,14 @@ class GainCurve:
 
 def _size(n):
     return "all" if n is None else str(n)
+
+
+def _accuracy(record, n_repeats):
+    """``mean ± std``, or the one accuracy of a single repeat (whose spread
+    is not 0 but unmeasured)."""
+    if n_repeats == 1:
+        return f"{record['mean']:.3f}"
+    return f"{record['mean']:.3f} ± {record['std']:.3f}"
 
 
 def transfer_gain_curve(
@@ -348,7 +362,7 @@ estimator, default=None
         records.append(record)
         log(
             f"[{done}/{len(groups)}] N={_size(n):>3} {name:<20} "
-            f"accuracy={record['mean']:.3f} ± {record['std']:.3f} "
+            f"accuracy={_accuracy(record, n_repeats)} "
             f"({record['seconds']:.1f}s)"
         )
     return GainCurve(records, n_repeats)

@@ -241,6 +241,12 @@ def test_negative_transfer_is_a_loss_beyond_twice_the_standard_error():
     assert [f.split(":")[1].split()[0] for f in curve.negative_transfer] == [
         "real_loss"
     ]
+    # ... and says so, not "more than the noise (0.000)"; its table shows the
+    # accuracies alone, not "± 0.000"
+    assert curve.negative_transfer[0].endswith(
+        "by 0.010, on one subsample (n_repeats=1 measures no noise)."
+    )
+    assert "±" not in curve.table() and "0.797" in curve.table()
 
 
 def test_default_transfers_and_plot(digits_split, source_model):
