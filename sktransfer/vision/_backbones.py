@@ -3,6 +3,7 @@
 import copy
 import dataclasses
 import os
+import warnings
 
 import torch
 from torch import nn
@@ -195,6 +196,36 @@ def _from_fitted_estimator(estimator):
     )
 
 
+IMAGENET_CLASSES = 1000
+
+
+def _warn_if_classifier(module):
+    """Warn when ``module`` ends in an ImageNet classifier, as torchvision's
+    and timm's models do: a module is used as it is, so its 1000 class scores,
+    not the features before them, would be what the new head sees."""
+    with_parameters = [
+        (name, child)
+        for name, child in module.named_children()
+        if any(True for _ in child.parameters())
+    ]
+    if not with_parameters:
+        return
+    name, last = with_parameters[-1]
+    linears = [m for m in last.modules() if isinstance(m, nn.Linear)]
+    if linears and linears[-1].out_features == IMAGENET_CLASSES:
+        warnings.warn(
+            f"backbone {type(module).__name__} ends in {name!r}, a classifier of "
+            f"{IMAGENET_CLASSES} outputs (ImageNet's classes?): the module is used "
+            "as it is, so the new head would see those class scores, not the "
+            f"features before them. Set model.{name} = torch.nn.Identity() to "
+            "transfer the features, and declare the normalisation its weights "
+            "expect by registering it as a sktransfer.vision.Backbone (user "
+            "guide: 'A torchvision or timm model as the source').",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def resolve_backbone(backbone, in_channels, pretrained=True):
     """Turn the ``backbone`` hyperparameter into a :class:`Backbone` (a copy).
 
@@ -227,6 +258,7 @@ def resolve_backbone(backbone, in_channels, pretrained=True):
             return _from_factory(backbone[0], in_channels, pretrained=False)
         return _from_weights_file(backbone[0], backbone[1], in_channels)
     if isinstance(backbone, nn.Module):
+        _warn_if_classifier(backbone)
         return Backbone(copy.deepcopy(backbone).cpu(), name=type(backbone).__name__)
     if hasattr(backbone, "get_params") and hasattr(backbone, "fit"):
         return _from_fitted_estimator(backbone)

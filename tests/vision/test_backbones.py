@@ -1,5 +1,7 @@
 """Named backbones: the registry users extend with register_backbone."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -94,3 +96,51 @@ def test_pixels_scale_by_the_largest_magnitude():
     X[0, 0, 0, 0] = 3.0
     scale = PretrainedFeatureExtractor(device="cpu").fit(X).pixel_scale_
     assert scale == pytest.approx(np.abs(X).max())
+
+
+class _ImageNetShaped(torch.nn.Module):
+    """The layout of torchvision's and timm's models: features, pooling, then
+    a classifier of ImageNet's 1000 classes as the last child."""
+
+    def __init__(self, classifier):
+        super().__init__()
+        self.features = SmallCNN(1, (4, 4, 8))  # digits: one channel
+        self.avgpool = torch.nn.Sequential(
+            torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()
+        )
+        self.fc = classifier
+
+    def forward(self, x):
+        return self.fc(self.avgpool(self.features(x)))
+
+
+@pytest.mark.parametrize(
+    "classifier",
+    [
+        torch.nn.Linear(8, 1000),  # ResNet's fc
+        torch.nn.Sequential(  # MobileNetV3's classifier
+            torch.nn.Linear(8, 16), torch.nn.Hardswish(), torch.nn.Linear(16, 1000)
+        ),
+    ],
+)
+def test_a_module_ending_in_an_imagenet_classifier_is_warned_about(
+    digits, fast, classifier
+):
+    X, y = digits[0][:60], digits[1][:60]
+    module = _ImageNetShaped(classifier)
+    with pytest.warns(UserWarning, match=r"ends in 'fc', a classifier of 1000"):
+        clf = FineTunedCNNClassifier(module, **fast).fit(X, y)
+    # it still trains, on the 1000 scores, as the warning says
+    assert clf.net_.module_.head[0].in_features == 1000
+    module.fc = torch.nn.Identity()  # as the warning advises: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = FineTunedCNNClassifier(module, **fast).fit(X, y)
+    assert clf.net_.module_.head[0].in_features == 8
+
+
+def test_a_module_ending_in_another_linear_layer_is_not_warned_about(digits, fast):
+    module = _ImageNetShaped(torch.nn.Linear(8, 32))  # a projection, say
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FineTunedCNNClassifier(module, **fast).fit(digits[0][:60], digits[1][:60])
