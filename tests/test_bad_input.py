@@ -39,6 +39,7 @@ from sktransfer import (
 )
 from sktransfer.datasets import load_image_folder
 from sktransfer.text._formats import FASTTEXT_MAGIC
+from sktransfer.vision import SmallCNN
 
 DOC = pathlib.Path(__file__).parents[1] / "docs" / "bad_input.md"
 FAST = {"max_epochs": 1, "device": "cpu", "random_state": 0}
@@ -653,6 +654,16 @@ def _cases():
         ValueError,
         "must map images to one tensor, (n, features) or feature maps (n, C, H, W); "
         "it returned a tuple",
+    )
+    add(
+        "greyscale-for-a-bare-rgb-module",
+        "sources",
+        "FineTunedCNNClassifier",
+        "greyscale images, a bare torch module taking 3 channels",
+        lambda tmp: _cnn(backbone=SmallCNN(3, (4, 4, 4))).fit(IMAGES, LABELS),
+        ValueError,
+        "register the module as a sktransfer.vision.Backbone with in_channels=3, "
+        "and greyscale images are replicated to it",
     )
     add(
         "fitted-non-image-source",
@@ -1564,8 +1575,6 @@ def _supervised_fasttext(tmp):
 
 
 def _save_small_cnn(tmp, channels):
-    from sktransfer.vision import SmallCNN
-
     path = pathlib.Path(tmp) / f"small_cnn_{channels}.pt"
     torch.save(SmallCNN(channels).state_dict(), path)
     return str(path)

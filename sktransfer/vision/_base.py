@@ -129,6 +129,7 @@ class ImageEstimatorMixin:
             raise ValueError(
                 f"backbone {source.name} cannot process images of shape "
                 f"{tuple(image_shape)} (after preprocessing): {exc}"
+                + _channels_hint(source, image_shape[0])
             ) from exc
         finally:
             module.train()
@@ -144,3 +145,23 @@ class ImageEstimatorMixin:
                 f"{got}. Wrap it in a module that returns the features."
             )
         return pool_features(out).shape[1]
+
+
+def _channels_hint(source, n_channels):
+    """Advice when ``source`` is a bare module whose first convolution takes
+    more channels than the greyscale images have (a 3-channel ImageNet model):
+    a bare module declares nothing, so nothing replicates the channels."""
+    first = next(
+        (m for m in source.module.modules() if isinstance(m, torch.nn.Conv2d)), None
+    )
+    if source.in_channels is not None or first is None or n_channels != 1:
+        return ""
+    if first.in_channels == 1:
+        return ""
+    return (
+        f". Its first convolution takes {first.in_channels} channels and the "
+        "images have 1: register the module as a sktransfer.vision.Backbone "
+        f"with in_channels={first.in_channels}, and greyscale images are "
+        "replicated to it (user guide: 'A torchvision or timm model as the "
+        "source')."
+    )

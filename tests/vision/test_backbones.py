@@ -144,3 +144,15 @@ def test_a_module_ending_in_another_linear_layer_is_not_warned_about(digits, fas
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         FineTunedCNNClassifier(module, **fast).fit(digits[0][:60], digits[1][:60])
+
+
+def test_greyscale_images_for_a_bare_three_channel_module_say_what_to_do(
+    registry, digits, fast
+):
+    X, y = digits[0][:60], digits[1][:60]  # one channel
+    with pytest.raises(ValueError, match=r"Backbone with in_channels=3, and grey"):
+        FineTunedCNNClassifier(SmallCNN(3, (4, 4, 4)), **fast).fit(X, y)
+    register_backbone(  # as the message says: the channels are replicated
+        "rgb", lambda channels, pretrained: Backbone(SmallCNN(3, (4, 4, 4)), 3)
+    )
+    assert FineTunedCNNClassifier("rgb", **fast).fit(X, y).score(X, y) > 0.1
