@@ -694,6 +694,26 @@ class SharedSourceCloneMixin:
         }
         return type(self)(**params)
 
+    def __getstate__(self):
+        """The state, with the registrations of the backbone names the
+        sources hold (``register_backbone``): joblib's worker processes get
+        the estimator by pickle, and know only the built-in names otherwise."""
+        state = super().__getstate__()
+        from sktransfer.vision._backbones import registrations
+
+        sources = [getattr(self, name, None) for name in self._source_params]
+        carried = registrations(sources)
+        return {**state, _REGISTRATIONS: carried} if carried else state
+
+    def __setstate__(self, state):
+        state = {k: v for k, v in state.items() if k != _REGISTRATIONS}
+        super().__setstate__(state)
+
+
+_REGISTRATIONS = "_sktransfer_registered_backbones"
+"""Where a pickled estimator carries them (see ``__getstate__``); unpickling
+them registered them already."""
+
 
 IGNORED_PARAM_WARNING = r".* has no effect with transfer="
 """The message of :meth:`TransferEstimatorBase._warn_ignored_params`'s

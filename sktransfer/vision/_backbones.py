@@ -3,6 +3,7 @@
 import copy
 import dataclasses
 import os
+import pickle
 import warnings
 
 import torch
@@ -69,6 +70,76 @@ def _efficientnet_lite0(in_channels, pretrained=True):
 
 BACKBONES = {"small_cnn": _small_cnn, "efficientnet_lite0": _efficientnet_lite0}
 """Named backbones: ``name -> factory(in_channels, pretrained) -> Backbone``."""
+_BUILT_IN = dict(BACKBONES)
+_CARRIED = set()
+"""Names registered in this process by unpickling, not by register_backbone."""
+
+
+class _Registration:
+    """A :func:`register_backbone` of this process, as a pickle carries it.
+
+    An estimator whose source names a backbone registered in this process
+    carries the registration in its pickle (see :func:`registrations`), so
+    the processes that joblib sends it to -- the workers of
+    ``GridSearchCV(n_jobs=2)``, a Dask cluster -- know the name too: a
+    registry is per process, and theirs hold the built-in names only. The
+    factory goes as cloudpickle's bytes, by value (a lambda, a function of a
+    notebook or script); one that cannot be pickled is left out, and the name
+    stays unknown there. Unpickling registers the factory unless that
+    process registered the name itself (a worker that a search reuses takes
+    the latest pickle's factory).
+    """
+
+    def __init__(self, name, factory):
+        self.name = name
+        self.factory = factory
+
+    def __reduce__(self):
+        try:
+            import cloudpickle  # what joblib's workers unpickle with
+        except ImportError:  # joblib < 1.5 holds its own copy
+            from joblib.externals import cloudpickle
+        try:
+            return _registered, (self.name, cloudpickle.dumps(self.factory))
+        except Exception as exc:  # e.g. a closure over a lock or an open file
+            return _registered, (self.name, None, f"{type(exc).__name__}: {exc}")
+
+
+def _registered(name, factory, why_not=None):
+    """Unpickle a :class:`_Registration`: register ``factory`` (bytes; None
+    when it could not be pickled, ``why_not`` says why) unless this process
+    registered ``name`` itself."""
+    current = BACKBONES.get(name)
+    mine = current is not None and current is not _BUILT_IN.get(name)
+    if name in _CARRIED or not mine:
+        if factory is None:
+            _NOT_CARRIED[name] = why_not
+        else:
+            BACKBONES[name] = pickle.loads(factory)
+            _CARRIED.add(name)
+    return name
+
+
+_NOT_CARRIED = {}
+"""Names whose registration came in a pickle without its factory, and why."""
+
+
+def registrations(values):
+    """The registrations (:class:`_Registration`) of the backbone names
+    ``values`` hold (source parameters: a name, an ``(architecture, path)``
+    pair, lists and dicts of them) that this process registered, including
+    a built-in name registered anew."""
+    found, pending = {}, list(values)
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending += value.values()
+        elif isinstance(value, (list, tuple)):
+            pending += value
+        elif isinstance(value, str) and BACKBONES.get(value) is not None:
+            if BACKBONES[value] is not _BUILT_IN.get(value):
+                found[value] = _Registration(value, BACKBONES[value])
+    return list(found.values())
 
 
 def register_backbone(name, factory):
@@ -77,6 +148,13 @@ def register_backbone(name, factory):
     ``factory`` returns a :class:`Backbone` (or a bare ``torch.nn.Module``,
     which declares nothing about its input); with ``pretrained=False`` it may
     skip loading weights (used when a weights file is given instead).
+
+    The registry is per process. An estimator whose source names a registered
+    backbone carries the registration in its pickle, so the worker processes
+    of ``GridSearchCV(n_jobs=2)``, ``cross_val_score`` or a Dask cluster know
+    the name too: ``factory`` goes by value (cloudpickle), a lambda or a
+    notebook's function included. Unpickling such an estimator registers the
+    name in a process that has not registered it itself.
 
     Examples
     --------
@@ -90,6 +168,7 @@ def register_backbone(name, factory):
     if not isinstance(name, str) or not callable(factory):
         raise TypeError("register_backbone(name, factory) takes a str and a callable.")
     BACKBONES[name] = factory
+    _CARRIED.discard(name)  # this process's own registration: kept
 
 
 def _from_factory(name, in_channels, pretrained):
@@ -108,7 +187,15 @@ def _from_factory(name, in_channels, pretrained):
 
 def _unknown_name(name):
     hint = ""
-    if os.path.exists(name):
+    if name in _NOT_CARRIED:
+        hint = (
+            f" {name!r} was registered in the process that sent this estimator "
+            "(a search's worker gets it by pickle), but its factory could not "
+            f"be pickled ({_NOT_CARRIED[name]}): register it at the import of "
+            "a module the workers import too, or give it a factory without "
+            "unpicklable state."
+        )
+    elif os.path.exists(name):
         hint = (
             f" {name!r} is a file: pass the architecture with it, "
             f"backbone=('small_cnn', {name!r})."

@@ -14,9 +14,11 @@ from sktransfer.vision import BACKBONES, Backbone, SmallCNN, register_backbone
 @pytest.fixture
 def registry(monkeypatch):
     """BACKBONES as it was after the test, whatever the test registered."""
-    monkeypatch.setattr("sktransfer.vision._backbones.BACKBONES", dict(BACKBONES))
     from sktransfer.vision import _backbones
 
+    monkeypatch.setattr(_backbones, "BACKBONES", dict(BACKBONES))
+    monkeypatch.setattr(_backbones, "_CARRIED", set())
+    monkeypatch.setattr(_backbones, "_NOT_CARRIED", {})
     return _backbones.BACKBONES
 
 
@@ -156,3 +158,67 @@ def test_greyscale_images_for_a_bare_three_channel_module_say_what_to_do(
         "rgb", lambda channels, pretrained: Backbone(SmallCNN(3, (4, 4, 4)), 3)
     )
     assert FineTunedCNNClassifier("rgb", **fast).fit(X, y).score(X, y) > 0.1
+
+
+def _tiny(widths):
+    """A factory, local: pickled by value, as a notebook's would be."""
+
+    def factory(channels, pretrained=True):
+        return Backbone(SmallCNN(channels, widths=widths), channels, name="tiny")
+
+    return factory
+
+
+def test_a_registered_name_reaches_the_workers_of_a_parallel_search(
+    registry, digits, fast
+):
+    from sklearn.model_selection import cross_validate
+
+    X, y = digits[0][:200], digits[1][:200]
+    register_backbone("tiny", _tiny((4, 8, 8)))
+    model = FineTunedCNNClassifier("tiny", random_state=0, **fast)
+    # loky's worker processes: their registry holds the built-in names only,
+    # and they get the estimator by pickle, which carries the registration
+    apart = cross_validate(model, X, y, cv=2, n_jobs=2, return_estimator=True)
+    assert [_widths(clf) for clf in apart["estimator"]] == [[4, 8, 8]] * 2
+    assert (apart["test_score"] > 0.3).all()  # 10 classes: chance 0.1
+
+
+def test_a_pickle_carries_the_registration_and_never_overrides_one(registry):
+    import pickle
+    import threading
+
+    register_backbone("tiny", _tiny((4, 8, 8)))
+    assert (
+        "_sktransfer_registered_backbones"
+        not in FineTunedCNNClassifier("small_cnn").__getstate__()
+    )  # the built-in names: every process has them
+    from sktransfer.transferability import SourceSelector
+
+    selector = SourceSelector(FineTunedCNNClassifier(), {"a": ["tiny"], "b": "x"})
+    for carrier in (FineTunedCNNClassifier("tiny"), selector):
+        blob = pickle.dumps(carrier)  # the standard pickler: the factory is bytes
+        del registry["tiny"]
+        pickle.loads(blob)  # as in a fresh worker process
+        assert _widths_of(registry["tiny"]) == [4, 8, 8]
+    own = _tiny((2, 2, 2))
+    register_backbone("tiny", own)  # this process's own: kept
+    pickle.loads(blob)
+    assert registry["tiny"] is own
+    lock = threading.Lock()
+
+    def locked(channels, pretrained=True):
+        with lock:
+            return SmallCNN(channels)
+
+    register_backbone("locked", locked)
+    blob = pickle.dumps(FineTunedCNNClassifier("locked"))  # pickles all the same
+    del registry["locked"]
+    model = pickle.loads(blob)
+    with pytest.raises(ValueError, match=r"'locked' was registered in the process"):
+        model.fit(np.zeros((4, 64)), [0, 1, 0, 1])
+
+
+def _widths_of(factory):
+    built = factory(1, True)
+    return [m.out_channels for m in built.module.modules() if hasattr(m, "groups")]
