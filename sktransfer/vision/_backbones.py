@@ -200,6 +200,13 @@ def _unknown_name(name):
             f" {name!r} is a file: pass the architecture with it, "
             f"backbone=('small_cnn', {name!r})."
         )
+    else:
+        hint = (
+            " A name registered with sktransfer.vision.register_backbone is "
+            "known in the process that registered it (and in those it sends "
+            "estimators to): register it here before fitting or loading a "
+            "model built on it."
+        )
     return ValueError(
         f"Unknown backbone {name!r}; choose one of {sorted(BACKBONES)}, a "
         "torch.nn.Module, an (architecture, weights_path) pair, or a fitted "
