@@ -49,11 +49,11 @@ NEWSGROUPS_DESCRIPTIONS = {
 
 
 def data_home(path=None):
-    """``path``, else ``$SKTRANSFER_DATA``, else ``~/.cache/sktransfer/data``."""
-    return (
-        path
-        or os.environ.get("SKTRANSFER_DATA")
-        or os.path.join(os.path.expanduser("~"), ".cache", "sktransfer", "data")
+    """``path``, else ``$SKTRANSFER_DATA``, else ``~/.cache/sktransfer/data``;
+    ``~`` expanded, as scikit-learn's ``get_data_home`` does."""
+    return os.path.expanduser(
+        os.fspath(path or os.environ.get("SKTRANSFER_DATA") or "")
+        or os.path.join("~", ".cache", "sktransfer", "data")
     )
 
 

