@@ -53,9 +53,9 @@ def cache_dir():
     directory, with a warning.
     """
     root = os.environ.get("SKTRANSFER_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "sktransfer"
+        "~", ".cache", "sktransfer"
     )
-    path = pathlib.Path(root) / "vectors"
+    path = pathlib.Path(root).expanduser() / "vectors"  # "~/..." in the variable too
     try:
         path.mkdir(parents=True, exist_ok=True)
         if not os.access(path, os.W_OK):

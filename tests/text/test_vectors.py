@@ -287,6 +287,13 @@ def test_missing_offline_package_names_the_extra(cache, monkeypatch):
         resolve_word_vectors("glove-wiki-gigaword-50")
 
 
+def test_the_cache_variable_may_start_with_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("SKTRANSFER_CACHE", "~/word-vectors")
+    assert _vectors.cache_dir() == tmp_path / "word-vectors" / "vectors"
+    assert (tmp_path / "word-vectors" / "vectors").is_dir()
+
+
 def test_unwritable_cache_falls_back_with_a_warning(tmp_path, monkeypatch, small_glove):
     blocked = tmp_path / "blocked"
     blocked.write_text("a file, not a folder")
