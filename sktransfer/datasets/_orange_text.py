@@ -173,21 +173,30 @@ _LOADER_PARAMS = """
 """
 
 
-def load_20newsgroups(
-    subset="train",
-    *,
-    categories=None,
-    data_home=None,
-    shuffle=True,
-    random_state=42,
-    return_X_y=False,
-):
-    return _load(
-        "20newsgroups", subset, data_home, categories, return_X_y, shuffle, random_state
-    )
+def _loader(name, doc):
+    """The public loader of dataset ``name`` (a key of ``_FILES``)."""
+
+    def load(
+        subset="train",
+        *,
+        categories=None,
+        data_home=None,
+        shuffle=True,
+        random_state=42,
+        return_X_y=False,
+    ):
+        return _load(
+            name, subset, data_home, categories, return_X_y, shuffle, random_state
+        )
+
+    load.__name__ = load.__qualname__ = "load_" + name.replace("-", "_")
+    load.__doc__ = doc
+    return load
 
 
-load_20newsgroups.__doc__ = f"""20 Newsgroups, by-date split, offline.
+load_20newsgroups = _loader(
+    "20newsgroups",
+    f"""20 Newsgroups, by-date split, offline.
 
     11,293 training and 7,528 test documents. The text is pre-cleaned:
     lowercase letters only, no headers.
@@ -198,22 +207,10 @@ load_20newsgroups.__doc__ = f"""20 Newsgroups, by-date split, offline.
     >>> X, y = load_20newsgroups(  # doctest: +SKIP
     ...     categories=["sci.space", "rec.autos"], return_X_y=True
     ... )
-"""
-
-
-def load_reuters_r8(
-    subset="train",
-    *,
-    categories=None,
-    data_home=None,
-    shuffle=True,
-    random_state=42,
-    return_X_y=False,
-):
-    return _load(
-        "reuters-r8", subset, data_home, categories, return_X_y, shuffle, random_state
-    )
-
-
-load_reuters_r8.__doc__ = f"""Reuters-21578 R8 (8 classes), offline.
-{_LOADER_PARAMS}"""
+""",
+)
+load_reuters_r8 = _loader(
+    "reuters-r8",
+    f"""Reuters-21578 R8 (8 classes), offline.
+{_LOADER_PARAMS}""",
+)
