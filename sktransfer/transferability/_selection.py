@@ -134,7 +134,7 @@ class Ranking(list):
         return "\n".join(lines)
 
 
-def rank_sources(candidates, X, y, metric="logme", random_state=None):
+def rank_sources(candidates, X, y, metric="logme", random_state=None, *, log=None):
     """Score each candidate source on ``(X, y)`` and sort them, best first.
 
     No classifier is trained on the target: the score reads the source's
@@ -151,6 +151,9 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None):
     random_state : int or None, default=None
         Seeds the weights of a backbone candidate built at random
         (``"small_cnn"``): the same seed gives the same scores.
+    log : callable or None, default=None
+        Called with one progress line per candidate as it is scored
+        (``log=print``).
 
     Returns
     -------
@@ -187,7 +190,7 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None):
     else:
         names = _names(candidates)
     rows = []
-    for candidate, name in zip(candidates, names, strict=True):
+    for i, (candidate, name) in enumerate(zip(candidates, names, strict=True), 1):
         start = time.perf_counter()
         try:
             score = score_fn(candidate_outputs(candidate, X, need, random_state), y)
@@ -201,6 +204,11 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None):
                 "seconds": time.perf_counter() - start,
             }
         )
+        if log is not None:
+            log(
+                f"[{i}/{len(candidates)}] {name:<24} {metric}={score:.4f} "
+                f"({rows[-1]['seconds']:.1f}s)"
+            )
     rows.sort(key=lambda row: (np.isnan(row["score"]), -row["score"]))
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
@@ -285,6 +293,9 @@ class SourceSelector(
     random_state : int or None, default=None
         Seeds the holdout split and the weights of a backbone candidate built
         at random (``"small_cnn"``) while it is scored.
+    verbose : int, default=0
+        1 prints a line per candidate scored, per candidate fine-tuned on
+        the holdout, and for the final fit.
 
     Attributes
     ----------
@@ -310,6 +321,7 @@ class SourceSelector(
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -322,6 +334,7 @@ class SourceSelector(
         top_k=1,
         validation_fraction=0.2,
         random_state=None,
+        verbose=0,
     ):
         self.estimator = estimator
         self.sources = sources
@@ -330,6 +343,7 @@ class SourceSelector(
         self.top_k = top_k
         self.validation_fraction = validation_fraction
         self.random_state = random_state
+        self.verbose = verbose
 
     @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=False)
@@ -339,8 +353,11 @@ class SourceSelector(
         sources = self.sources
         if not isinstance(sources, Mapping):
             sources = list(sources)
-        self.scores_ = rank_sources(sources, X, y, self.metric, self.random_state)
-        best = self.scores_[0]["candidate"]
+        log = print if self.verbose else None
+        self.scores_ = rank_sources(
+            sources, X, y, self.metric, self.random_state, log=log
+        )
+        best, best_name = self.scores_[0]["candidate"], self.scores_[0]["name"]
         self.validation_scores_ = {}
         if self.top_k > 1 and len(self.scores_) > 1:
             y_arr = np.asarray(y)
@@ -360,13 +377,22 @@ class SourceSelector(
                     f"({exc}); raise validation_fraction, or use top_k=1."
                 ) from None
             best_score = -np.inf
-            for row in self.scores_[: self.top_k]:
+            top = self.scores_[: self.top_k]
+            for i, row in enumerate(top, 1):
+                start = time.perf_counter()
                 model = clone(self.estimator).set_params(**{param: row["candidate"]})
                 model.fit(_safe_indexing(X, train), y_arr[train])
                 score = model.score(_safe_indexing(X, valid), y_arr[valid])
                 self.validation_scores_[row["name"]] = score
                 if score > best_score:
-                    best, best_score = row["candidate"], score
+                    best, best_name, best_score = row["candidate"], row["name"], score
+                if log is not None:
+                    log(
+                        f"fine-tuned [{i}/{len(top)}] {row['name']:<24} holdout "
+                        f"accuracy={score:.4f} ({time.perf_counter() - start:.1f}s)"
+                    )
+        if log is not None:
+            log(f"fitting {type(self.estimator).__name__} on {best_name!r}")
         self.best_source_ = best
         self.best_estimator_ = (
             clone(self.estimator).set_params(**{param: best}).fit(X, y)

@@ -147,6 +147,37 @@ def test_source_selector_picks_the_informative_source(
     assert top2.best_source_ is names[best_name]  # chosen by held-out accuracy
 
 
+def test_progress_lines_of_rank_sources_and_the_selector(
+    target, source_model, shuffled_source, capsys
+):
+    X, y = target
+    lines = []
+    candidates = {"shuffled": shuffled_source, "digits 0-4": source_model}
+    ranking = rank_sources(candidates, X, y, log=lines.append)
+    score = {row["name"]: row["score"] for row in ranking}
+    assert [line.split("] ")[0] for line in lines] == ["[1/2", "[2/2"]
+    assert "shuffled" in lines[0] and f"logme={score['shuffled']:.4f}" in lines[0]
+    assert f"logme={score['digits 0-4']:.4f}" in lines[1]
+    estimator = FineTunedCNNClassifier(
+        transfer="feature_extraction", random_state=0, **FAST_PROBE
+    )
+    SourceSelector(estimator, candidates, random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""  # verbose=0: quiet
+    selector = SourceSelector(
+        estimator, candidates, top_k=2, random_state=0, verbose=1
+    ).fit(X, y)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[:2] == lines  # the same scores, in the same order
+    assert [line.split(" ")[:2] for line in printed[2:4]] == [
+        ["fine-tuned", "[1/2]"],
+        ["fine-tuned", "[2/2]"],
+    ]
+    accuracy = selector.validation_scores_[ranking[0]["name"]]
+    assert f"{ranking[0]['name']}" in printed[2] and f"={accuracy:.4f}" in printed[2]
+    best = "digits 0-4" if selector.best_source_ is source_model else "shuffled"
+    assert printed[4:] == [f"fitting FineTunedCNNClassifier on '{best}'"]
+
+
 def test_a_tie_in_held_out_accuracy_goes_to_the_better_scored_source():
     """top_k > 1: sources that classify the holdout equally well are told
     apart by their transferability score, not by the order given."""
