@@ -695,14 +695,15 @@ class SharedSourceCloneMixin:
         return type(self)(**params)
 
     def __getstate__(self):
-        """The state, with the registrations of the backbone names the
-        sources hold (``register_backbone``): joblib's worker processes get
+        """The state; an estimator with backbone sources adds the process's
+        ``register_backbone`` registrations: joblib's worker processes get
         the estimator by pickle, and know only the built-in names otherwise."""
         state = super().__getstate__()
+        if not {"backbone", "sources"}.intersection(self._source_params):
+            return state
         from sktransfer.vision._backbones import registrations
 
-        sources = [getattr(self, name, None) for name in self._source_params]
-        carried = registrations(sources)
+        carried = registrations()
         return {**state, _REGISTRATIONS: carried} if carried else state
 
     def __setstate__(self, state):

@@ -78,9 +78,9 @@ _CARRIED = set()
 class _Registration:
     """A :func:`register_backbone` of this process, as a pickle carries it.
 
-    An estimator whose source names a backbone registered in this process
-    carries the registration in its pickle (see :func:`registrations`), so
-    the processes that joblib sends it to -- the workers of
+    An image estimator carries this process's registrations in its pickle
+    (see :func:`registrations`), so the processes that joblib sends it to --
+    the workers of
     ``GridSearchCV(n_jobs=2)``, a Dask cluster -- know the name too: a
     registry is per process, and theirs hold the built-in names only. The
     factory goes as cloudpickle's bytes, by value (a lambda, a function of a
@@ -124,22 +124,16 @@ _NOT_CARRIED = {}
 """Names whose registration came in a pickle without its factory, and why."""
 
 
-def registrations(values):
-    """The registrations (:class:`_Registration`) of the backbone names
-    ``values`` hold (source parameters: a name, an ``(architecture, path)``
-    pair, lists and dicts of them) that this process registered, including
-    a built-in name registered anew."""
-    found, pending = {}, list(values)
-    while pending:
-        value = pending.pop()
-        if isinstance(value, dict):
-            pending += value.values()
-        elif isinstance(value, (list, tuple)):
-            pending += value
-        elif isinstance(value, str) and BACKBONES.get(value) is not None:
-            if BACKBONES[value] is not _BUILT_IN.get(value):
-                found[value] = _Registration(value, BACKBONES[value])
-    return list(found.values())
+def registrations():
+    """This process's registrations (:class:`_Registration`), a built-in
+    name registered anew included: what an image estimator's pickle carries.
+    All of them, not only the name its ``backbone`` holds: a search over
+    ``{"backbone": [...]}`` sets the name in the worker, after unpickling."""
+    return [
+        _Registration(name, factory)
+        for name, factory in BACKBONES.items()
+        if factory is not _BUILT_IN.get(name)
+    ]
 
 
 def register_backbone(name, factory):
@@ -149,12 +143,14 @@ def register_backbone(name, factory):
     which declares nothing about its input); with ``pretrained=False`` it may
     skip loading weights (used when a weights file is given instead).
 
-    The registry is per process. An estimator whose source names a registered
-    backbone carries the registration in its pickle, so the worker processes
-    of ``GridSearchCV(n_jobs=2)``, ``cross_val_score`` or a Dask cluster know
-    the name too: ``factory`` goes by value (cloudpickle), a lambda or a
-    notebook's function included. Unpickling such an estimator registers the
-    name in a process that has not registered it itself.
+    The registry is per process, but the pickle of an image estimator (and
+    of a :class:`~sktransfer.transferability.SourceSelector`) carries the
+    process's registrations, so the worker processes of
+    ``GridSearchCV(n_jobs=2)`` (a grid over ``backbone`` names too),
+    ``cross_val_score`` or a Dask cluster know the names: ``factory`` goes by
+    value (cloudpickle), a lambda or a notebook's function included.
+    Unpickling registers a name in a process that has not registered it
+    itself.
 
     Examples
     --------

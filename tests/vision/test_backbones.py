@@ -172,7 +172,7 @@ def _tiny(widths):
 def test_a_registered_name_reaches_the_workers_of_a_parallel_search(
     registry, digits, fast
 ):
-    from sklearn.model_selection import cross_validate
+    from sklearn.model_selection import GridSearchCV, cross_validate
 
     X, y = digits[0][:200], digits[1][:200]
     register_backbone("tiny", _tiny((4, 8, 8)))
@@ -182,21 +182,30 @@ def test_a_registered_name_reaches_the_workers_of_a_parallel_search(
     apart = cross_validate(model, X, y, cv=2, n_jobs=2, return_estimator=True)
     assert [_widths(clf) for clf in apart["estimator"]] == [[4, 8, 8]] * 2
     assert (apart["test_score"] > 0.3).all()  # 10 classes: chance 0.1
+    # a grid over names: the worker sets the name after unpickling
+    search = GridSearchCV(
+        FineTunedCNNClassifier(random_state=0, **fast),
+        {"backbone": ["small_cnn", "tiny"]},
+        cv=2,
+        n_jobs=2,
+        error_score="raise",
+    ).fit(X, y)
+    assert (search.cv_results_["mean_test_score"] > 0.3).all()
 
 
 def test_a_pickle_carries_the_registration_and_never_overrides_one(registry):
     import pickle
     import threading
 
-    register_backbone("tiny", _tiny((4, 8, 8)))
-    assert (
-        "_sktransfer_registered_backbones"
-        not in FineTunedCNNClassifier("small_cnn").__getstate__()
-    )  # the built-in names: every process has them
+    from sktransfer import PretrainedEmbeddingClassifier
     from sktransfer.transferability import SourceSelector
 
-    selector = SourceSelector(FineTunedCNNClassifier(), {"a": ["tiny"], "b": "x"})
-    for carrier in (FineTunedCNNClassifier("tiny"), selector):
+    key = "_sktransfer_registered_backbones"
+    assert key not in FineTunedCNNClassifier().__getstate__()  # built-in only
+    register_backbone("tiny", _tiny((4, 8, 8)))
+    assert key not in PretrainedEmbeddingClassifier().__getstate__()  # text
+    selector = SourceSelector(FineTunedCNNClassifier(), ["small_cnn"])
+    for carrier in (FineTunedCNNClassifier(), selector):  # names it or not
         blob = pickle.dumps(carrier)  # the standard pickler: the factory is bytes
         del registry["tiny"]
         pickle.loads(blob)  # as in a fresh worker process
