@@ -80,14 +80,13 @@ class _Registration:
 
     An image estimator carries this process's registrations in its pickle
     (see :func:`registrations`), so the processes that joblib sends it to --
-    the workers of
-    ``GridSearchCV(n_jobs=2)``, a Dask cluster -- know the name too: a
-    registry is per process, and theirs hold the built-in names only. The
-    factory goes as cloudpickle's bytes, by value (a lambda, a function of a
-    notebook or script); one that cannot be pickled is left out, and the name
-    stays unknown there. Unpickling registers the factory unless that
-    process registered the name itself (a worker that a search reuses takes
-    the latest pickle's factory).
+    the workers of ``GridSearchCV(n_jobs=2)``, a Dask cluster -- know the
+    names too: a registry is per process, and theirs hold the built-in names
+    only. The factory goes as cloudpickle's bytes, by value (a lambda, a
+    function of a notebook or script); one that cannot be pickled is left
+    out, and the name stays unknown there. Unpickling registers the factory
+    unless that process registered the name itself (a worker that a search
+    reuses takes the latest pickle's factory).
     """
 
     def __init__(self, name, factory):
