@@ -203,9 +203,19 @@ def module_device(module):
 def encode_labels(estimator, y):
     """Set ``classes_`` and return ``y`` as int64 class indices.
 
-    Raises a ValueError naming the problem for regression targets and for a
-    target with only one class.
+    Raises a ValueError naming the problem for missing labels (None or NaN
+    among labels of another type, which scikit-learn calls an "unknown label
+    type"), regression targets and a target with only one class.
     """
+    if getattr(getattr(y, "dtype", None), "kind", None) == "O":
+        missing = np.flatnonzero([v is None or v != v for v in y.tolist()])
+        if len(missing):
+            raise ValueError(
+                f"{type(estimator).__name__}: y holds {len(missing)} missing "
+                f"label(s) (None or NaN), at rows {missing[:5].tolist()}"
+                f"{' ...' if len(missing) > 5 else ''}; drop those samples or "
+                "give them a label."
+            )
     check_classification_targets(y)
     classes, y_index = np.unique(y, return_inverse=True)
     if len(classes) < 2:

@@ -307,6 +307,15 @@ def _cases():
         "only one class",
     )
     add(
+        "missing-labels",
+        "data",
+        "FineTunedCNNClassifier",
+        "string labels with None among them (a missing value)",
+        lambda tmp: _cnn().fit(IMAGES, np.array([None] + ["a", "b"] * 9 + ["a"])),
+        ValueError,
+        "y holds 1 missing label(s) (None or NaN), at rows [0]",
+    )
+    add(
         "continuous-y",
         "data",
         "FineTunedCNNClassifier",
@@ -550,6 +559,18 @@ def _cases():
         lambda tmp: _text().fit(TEXTS, np.ones(12)),
         ValueError,
         "only one class",
+    )
+    add(
+        "text-missing-labels",
+        "text",
+        "PretrainedEmbeddingClassifier",
+        "labels with None among them (a missing value)",
+        lambda tmp: _text().fit(
+            TEXTS, np.array([None, *TEXT_LABELS[1:]], dtype=object)
+        ),
+        ValueError,
+        "y holds 1 missing label(s) (None or NaN), at rows [0]; drop those "
+        "samples or give them a label.",
     )
     add(
         "text-length-mismatch",
