@@ -208,7 +208,9 @@ def encode_labels(estimator, y):
     type"), regression targets and a target with only one class.
     """
     if getattr(getattr(y, "dtype", None), "kind", None) == "O":
-        missing = np.flatnonzero([v is None or v != v for v in y.tolist()])
+        missing = np.flatnonzero(
+            [v is None or (isinstance(v, float) and v != v) for v in y.tolist()]
+        )
         if len(missing):
             raise ValueError(
                 f"{type(estimator).__name__}: y holds {len(missing)} missing "
