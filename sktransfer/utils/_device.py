@@ -4,7 +4,7 @@ import re
 
 import torch
 
-_DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+_DEVICE_PATTERN = re.compile(r"^(auto|cpu|cpu:\d+|cuda|cuda:\d+)$")
 
 
 def resolve_device(device):
@@ -14,6 +14,7 @@ def resolve_device(device):
     ----------
     device : str or torch.device
         ``"auto"`` picks CUDA when it is available and the CPU otherwise.
+        ``"cpu:N"`` (as torch writes ``torch.device("cpu", N)``) is the CPU.
 
     Returns
     -------
@@ -31,6 +32,8 @@ def resolve_device(device):
     >>> from sktransfer.utils import resolve_device
     >>> resolve_device("cpu")
     'cpu'
+    >>> resolve_device("cpu:0")
+    'cpu'
     """
     if isinstance(device, torch.device):
         device = str(device)
@@ -38,6 +41,8 @@ def resolve_device(device):
         raise ValueError(
             f"device={device!r} is not a device; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
         )
+    if device.startswith("cpu"):  # "cpu:0": torch has one CPU device
+        return "cpu"
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda"):

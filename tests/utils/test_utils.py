@@ -11,6 +11,7 @@ def test_resolve_device():
     assert resolve_device("cpu") == "cpu"
     assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
     assert resolve_device(torch.device("cpu")) == "cpu"
+    assert resolve_device("cpu:0") == resolve_device(torch.device("cpu", 0)) == "cpu"
     for bad in ("gpu", "cuda:x", 3, None):
         with pytest.raises(ValueError, match="is not a device"):
             resolve_device(bad)
