@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import pathlib
 import zipfile
 from numbers import Integral, Real
 
@@ -69,6 +70,8 @@ def _encode(value, where):
         return value
     if isinstance(value, torch.device):  # the device parameter: by its name
         return str(value)
+    if isinstance(value, os.PathLike):  # a source's path, loaded as a Path
+        return {"__path__": os.fspath(value)}
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
@@ -98,6 +101,8 @@ def _decode(value):
     if isinstance(value, dict):
         if "__tuple__" in value:
             return tuple(_decode(v) for v in value["__tuple__"])
+        if "__path__" in value:
+            return pathlib.Path(value["__path__"])
         if "__items__" in value:
             return {_decode(k): _decode(v) for k, v in value["__items__"]}
         if "__ndarray__" in value:

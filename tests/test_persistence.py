@@ -140,6 +140,23 @@ def test_text_round_trip(tmp_path, news):
     )
 
 
+def test_a_source_given_as_a_path_object_round_trips(tmp_path, news, glove):
+    vectors = tmp_path / "vectors.bin"  # a pathlib.Path, as users write them
+    small = type(glove)(vector_size=50)
+    small.add_vectors(glove.index_to_key[:5000], glove.vectors[:5000])
+    small.save_word2vec_format(str(vectors), binary=True)
+    clf = PretrainedEmbeddingClassifier(vectors, max_epochs=2, random_state=0)
+    clf.fit(news["X"], news["y"])
+    sktransfer.save(clf, tmp_path / "t.skt")
+    loaded = sktransfer.load(tmp_path / "t.skt")
+    assert loaded.embeddings == vectors  # a Path again, not its string
+    np.testing.assert_allclose(
+        loaded.predict_proba(news["X_test"][:20]),
+        clf.predict_proba(news["X_test"][:20]),
+        rtol=1e-6,
+    )
+
+
 def test_sources_must_be_named(tmp_path, digits, source_model):
     X, y = digits
     clf = FineTunedCNNClassifier(backbone=source_model, **FAST_TRAINING).fit(
