@@ -1,6 +1,7 @@
 """PretrainedEmbeddingClassifier: raw text -> pretrained word vectors -> head."""
 
 import itertools
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 
@@ -98,7 +99,9 @@ default="glove-wiki-gigaword-50"
         gensim ``.kv`` file, a ``KeyedVectors`` (or a gensim ``Word2Vec`` or
         ``FastText`` model you trained: its ``wv``), or a fitted
         PretrainedEmbeddingClassifier (its fine-tuned vectors, with its own
-        pretrained vectors for other words, and its encoder). Resolved in
+        pretrained vectors for other words, and its trained ``"cnn"`` encoder
+        when ``encoder`` is ``"cnn"`` too: another encoder takes the vectors
+        alone, with a warning). Resolved in
         ``fit`` through a per-process and on-disk cache. A fastText model
         (``.bin``, or gensim's ``FastTextKeyedVectors``) gives every word a
         vector, from its character n-grams when it is not in the model's
@@ -352,12 +355,18 @@ default="glove-wiki-gigaword-50"
                 torch.from_numpy(oov_table), freeze=False
             )
         encoder = TextEncoder(self.encoder, table.shape[1])
-        if (
-            encoder_state is not None
-            and encoder_state[0] == self.encoder
-            and self.transfer != "structure"
-        ):
-            encoder.load_state_dict(encoder_state[1])
+        if encoder_state is not None and self.transfer != "structure":
+            if encoder_state[0] == self.encoder:
+                encoder.load_state_dict(encoder_state[1])
+            elif encoder_state[1]:  # a trained encoder (cnn) left behind
+                warnings.warn(
+                    f"The source's trained {encoder_state[0]!r} encoder is not "
+                    f"transferred: this estimator's encoder is {self.encoder!r}, "
+                    "so only the word vectors are. Pass "
+                    f"encoder={encoder_state[0]!r} to carry it over.",
+                    UserWarning,
+                    stacklevel=5,  # this, fit, _fit_context, all_or_nothing
+                )
         head = MLPHead(
             encoder.out_features,
             self.hidden_layer_sizes,

@@ -1,5 +1,6 @@
 import pickle
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -310,6 +311,21 @@ def test_fitted_classifier_as_source(glove, news):
     word = new_words[0]
     row = target.net_.module_.backbone.weight[target.vocabulary_[word]]
     assert torch.equal(row, torch.tensor(glove[word]))
+    # the trained Kim CNN too: one epoch from the source's filters (0.21
+    # measured), not a fresh draw (two independent ones differ by about 1.4)
+    for conv, start in zip(tgt.encoder.cnn.convs, src.encoder.cnn.convs):
+        moved = (conv.weight - start.weight).norm() / start.weight.norm()
+        assert moved < 0.5, moved
+    # another encoder takes the vectors alone, and says the CNN is left behind
+    with pytest.warns(UserWarning, match="trained 'cnn' encoder is not transferred"):
+        PretrainedEmbeddingClassifier(source, **{**FAST, "max_epochs": 1}).fit(
+            news["X"][30:], news["y"][30:]
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # structure: nothing is meant to carry
+        PretrainedEmbeddingClassifier(
+            source, transfer="structure", **{**FAST, "max_epochs": 1}
+        ).fit(news["X"][30:], news["y"][30:])
     with pytest.raises(ValueError, match="unfitted PretrainedEmbeddingClassifier"):
         PretrainedEmbeddingClassifier(PretrainedEmbeddingClassifier()).fit(
             ["good", "bad"], [0, 1]
