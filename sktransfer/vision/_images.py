@@ -2,6 +2,7 @@
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -143,11 +144,30 @@ def _check_channels_first(shape):
 def pixel_scale_of(X, pixel_scale, source=None):
     """``pixel_scale`` or, when None, the ``pixel_scale_`` of ``source`` (a
     fitted estimator given as the backbone: its weights expect that scale),
-    or else the largest absolute pixel value of X."""
+    or else the largest absolute pixel value of X.
+
+    An inherited scale that X's pixels clearly are not on (their largest
+    value over 1.5 times it, or under an eighth of it: 0-255 images after a
+    source fitted on digits' 0-16, or [0, 1] floats after one fitted on 8-bit
+    pixels) is warned about: the images would reach the backbone far brighter
+    or darker than its source data did (EfficientNet features of digits in
+    [0, 1] read at the scale 256: 0.73 accuracy against 0.83).
+    """
     if pixel_scale is not None:
         return float(pixel_scale)
+    peak = float(np.abs(X).max()) if X.size else 0.0
     source_scale = getattr(source, "pixel_scale_", None)
     if source_scale is not None:
+        if peak and not source_scale / 8 <= peak <= 1.5 * source_scale:
+            warnings.warn(
+                f"X's largest pixel value is {peak:g}, but the fitted backbone "
+                f"was trained with pixel_scale_={source_scale:g} (the value it "
+                f"read as 1.0), which this fit inherits: X's images would reach "
+                f"{peak / source_scale:.3g} of that. If X is on another scale "
+                "than the source's data, say which: pixel_scale=1.0 for pixels "
+                "in [0, 1], 255 for 8-bit images.",
+                UserWarning,
+                stacklevel=6,  # this, _build_image_module, fit, 2 decorators
+            )
         return float(source_scale)
-    peak = float(np.abs(X).max()) if X.size else 0.0
     return peak if peak > 0 else 1.0

@@ -2,6 +2,7 @@ import contextlib
 import copy
 import pickle
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -329,6 +330,25 @@ def test_a_fitted_source_lends_its_pixel_scale(digits_split, source_model):
     # a scale given by the user still wins
     clf.set_params(pixel_scale=12).fit(faint, y)
     assert clf.pixel_scale_ == 12.0
+
+
+@pytest.mark.parametrize("factor", [1 / 16, 16])
+def test_an_inherited_pixel_scale_that_x_is_not_on_is_warned(
+    digits_split, source_model, factor
+):
+    # digits scaled to [0, 1] (or to 0-256) read at the source's 16: 16 times
+    # darker (or brighter) than what the transferred weights learned from
+    X, y = _few_shot(digits_split, 10)
+    clf = FineTunedCNNClassifier(
+        backbone=source_model, transfer="feature_extraction", **FAST_PROBE
+    )
+    with pytest.warns(UserWarning, match=r"pixel_scale_=16 .*would reach"):
+        clf.fit(X * factor, y)
+    assert clf.pixel_scale_ == 16.0  # still inherited: the warning says how not to
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.set_params(pixel_scale=16 * factor).fit(X * factor, y)
+        PretrainedFeatureExtractor(backbone=source_model).fit(np.minimum(X, 12))
 
 
 def test_feature_extraction_keeps_the_source_bit_identical(digits_split, source_model):
