@@ -36,8 +36,9 @@ IMAGE_PARAMS_DOC = """
         Raw pixel value that maps to 1.0 (e.g. 255 for 8-bit images, 16 for
         sklearn's digits). ``None``: the ``pixel_scale_`` of a fitted
         estimator given as ``backbone`` (its weights were trained at that
-        scale), otherwise the largest absolute value in the training data.
-        Stored as ``pixel_scale_``.
+        scale; a warning when X's largest value is over 1.5 times it or under
+        an eighth of it), otherwise the largest absolute value in the training
+        data. Stored as ``pixel_scale_``.
     resize : int, (int, int) or None, default=None
         Resize images to this size (``[height, width]`` as a list works too)
         on the device before the backbone. ``None`` upsamples images smaller
