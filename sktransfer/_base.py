@@ -8,6 +8,7 @@ of the training hyperparameters, the validation split and early stopping, the
 optimizer and per-group learning rates, progress reporting, seeding and device.
 """
 
+import contextlib
 import copy
 import functools
 import inspect
@@ -123,8 +124,7 @@ class or functools.partial of one, default="auto"
         ends once a step finds nothing left to do), the solver of
         scikit-learn's ``LogisticRegression``; only
         for a head that trains alone on features the frozen source computed
-        once, without dropout, at ``precision="32"`` and without
-        ``accelerator``. ``"auto"``: ``"lbfgs"`` where the head is linear and
+        once, without dropout and without ``accelerator``. ``"auto"``: ``"lbfgs"`` where the head is linear and
         those conditions hold (the linear probe of feature extraction,
         which a few hundred Adam steps on a small training set leave far from
         converged), ``"adamw"`` otherwise. ``"adamw"``, ``"adam"`` and
@@ -174,7 +174,9 @@ class or functools.partial of one, default="auto"
         unpickles on a CPU-only machine.
     precision : {"32", "bf16", "16-mixed"}, default="32"
         Arithmetic of the forward pass: float32; bfloat16 autocast (CUDA or
-        CPU); or float16 autocast with gradient scaling (CUDA only).
+        CPU); or float16 autocast with gradient scaling (CUDA only). Where a
+        frozen source's features are computed once per fit, they are computed
+        at this precision, and the head trains on them in float32.
     accelerator : accelerate.Accelerator or None, default=None
         Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
         multi-GPU and distributed set-ups launched with ``accelerate launch``.
@@ -298,6 +300,15 @@ class QuietPrintLog(PrintLog):
         super().on_epoch_end(net, **kwargs)
 
 
+def autocast(precision, device_type):
+    """``torch.autocast`` of ``precision`` (``"bf16"``: bfloat16,
+    ``"16-mixed"``: float16) on ``device_type``; nothing for ``"32"``."""
+    if precision == "32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device_type, dtype=dtype)
+
+
 class TransferNet(skorch.NeuralNet):
     """skorch's NeuralNet with mixed precision, and device-free pickling.
 
@@ -308,7 +319,8 @@ class TransferNet(skorch.NeuralNet):
 
     ``precision="bf16"`` runs the forward pass under ``torch.autocast`` in
     bfloat16 (CUDA or CPU); ``"16-mixed"`` in float16 with a gradient scaler
-    (CUDA). Losses are computed in float32.
+    (CUDA). Losses are computed in float32. A head training alone on cached
+    features runs in float32 (:meth:`_head_alone`).
     """
 
     def __init__(self, *args, precision="32", **kwargs):
@@ -395,12 +407,17 @@ class TransferNet(skorch.NeuralNet):
         return batch_iterator(dataset, device=self.device, **kwargs)
 
     def infer(self, x, **fit_params):
-        if self.precision == "32":
+        if self.precision == "32" or self._head_alone():
             return super().infer(x, **fit_params)
-        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
-        with torch.autocast(device_type=self._device_type(), dtype=dtype):
+        with autocast(self.precision, self._device_type()):
             out = super().infer(x, **fit_params)
         return out.float()
+
+    def _head_alone(self):
+        """Whether the head trains alone on cached float32 features: it then
+        runs in float32 whatever ``precision`` (which computed the features),
+        without gradient scaling, and L-BFGS can solve it."""
+        return getattr(self.module_, "takes_features", False)
 
     def train_step_single(self, batch, **fit_params):
         Xi, yi = skorch.dataset.unpack_data(batch)
@@ -409,7 +426,7 @@ class TransferNet(skorch.NeuralNet):
             self._set_training(True)
             loss, y_pred = probe(Xi, yi, self.criterion_.weight)
             return {"loss": loss, "y_pred": y_pred}
-        if not self.scaler_.is_enabled():
+        if not self.scaler_.is_enabled() or self._head_alone():
             return super().train_step_single(batch, **fit_params)
         self._set_training(True)
         Xi, yi = skorch.dataset.unpack_data(batch)
@@ -422,9 +439,7 @@ class TransferNet(skorch.NeuralNet):
         """:func:`~sktransfer._probe.linear_tail` of the head when it trains
         alone on cached features (``X``) in float32 against class labels
         ``y``; looked up at the first step of each epoch (None otherwise)."""
-        if fit_params or self.precision != "32":
-            return None
-        if not getattr(self.module_, "takes_features", False):
+        if fit_params or not self._head_alone():
             return None
         if not (isinstance(X, torch.Tensor) and isinstance(y, torch.Tensor)):
             return None
@@ -435,7 +450,7 @@ class TransferNet(skorch.NeuralNet):
         return self._probe or None
 
     def _step_optimizer(self, step_fn):
-        if not self.scaler_.is_enabled():
+        if not self.scaler_.is_enabled() or self._head_alone():
             return super()._step_optimizer(step_fn)
         step_fn()  # zero_grad, forward, scaled backward
         self.scaler_.step(self.optimizer_)
@@ -896,8 +911,6 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
             isinstance(m, torch.nn.Dropout) and m.p > 0 for m in cached_head.modules()
         ):
             return "dropout makes the loss random, which its line search cannot follow"
-        if self.precision != "32":
-            return f"precision={self.precision!r} needs precision='32'"
         if getattr(self, "accelerator", None) is not None:
             return "accelerator= steps optimizers without the closure it needs"
         return None
@@ -1204,14 +1217,17 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
     def _features_once(self, module, X, device):
         # a GPU wants large batches; on a CPU, cache-sized ones are faster
         # (EfficientNet-Lite0, 600 digits at 64x64: 1.7 s at 64, 3.0 s at 256)
-        floor = 256 if torch.device(device).type == "cuda" else 64
-        return batched_features(
-            module,
-            X,
-            batch_size=max(self.batch_size, floor),
-            device=device,
-            progress=self.verbose >= 1 and len(X) > PROGRESS_ABOVE,
-        )
+        device_type = torch.device(device).type
+        floor = 256 if device_type == "cuda" else 64
+        # at the fit's precision, as predict runs the source; float32 out
+        with autocast(getattr(self, "precision", "32"), device_type):
+            return batched_features(
+                module,
+                X,
+                batch_size=max(self.batch_size, floor),
+                device=device,
+                progress=self.verbose >= 1 and len(X) > PROGRESS_ABOVE,
+            )
 
     def _device(self):
         if getattr(self, "accelerator", None) is not None:
