@@ -278,6 +278,20 @@ default="sentence-transformers/all-MiniLM-L6-v2"
     def _logits(self, X):
         return self._forward(self._packed(X))
 
+    def _source_transformer(self, source):
+        """An unfitted transformer computing the features this estimator's
+        head would see from the named ``source`` (what
+        :class:`~sktransfer.transferability.SourceSelector` scores)."""
+        from sktransfer.text._transformer_vectorizer import TransformerVectorizer
+
+        return TransformerVectorizer(
+            source,
+            pooling=self.pooling,
+            normalize=False,
+            max_length=self.max_length,
+            device=self.device,
+        )
+
     def extract_features(self, X):
         """The pooled text embeddings the head sees (before it), float32.
 

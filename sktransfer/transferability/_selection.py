@@ -250,17 +250,32 @@ def make_transferability_scorer(metric="logme"):
     return TransferabilityScorer(metric)
 
 
+SOURCE_PARAMS = ("backbone", "embeddings", "source")
+"""The parameters that take the source, found by ``source_param=None``."""
+
+
 def _source_param(estimator, source_param):
     if source_param is not None:
         return source_param
     params = estimator.get_params(deep=False)
-    for name in ("backbone", "embeddings"):
+    for name in SOURCE_PARAMS:
         if name in params:
             return name
     raise ValueError(
-        f"{type(estimator).__name__} has no 'backbone' or 'embeddings' parameter; "
-        "pass source_param= naming the parameter that takes the source."
+        f"{type(estimator).__name__} has no {' or '.join(map(repr, SOURCE_PARAMS))}"
+        " parameter; pass source_param= naming the parameter that takes the source."
     )
+
+
+def _scored_as(estimator, candidate):
+    """What :func:`rank_sources` scores for ``candidate`` as ``estimator``'s
+    source: a name or path is embedded as ``estimator`` would embed it where
+    it says how (``_source_transformer``: a transformer model's name, which
+    :func:`candidate_outputs` would read as word vectors)."""
+    view = getattr(estimator, "_source_transformer", None)
+    if view is None or not isinstance(candidate, (str, os.PathLike)):
+        return candidate
+    return view(candidate)
 
 
 class SourceSelector(
@@ -282,8 +297,10 @@ class SourceSelector(
         them (as in :func:`rank_sources`).
     metric : {"logme", "h_score", "leep", "nce"}, default="logme"
     source_param : str or None, default=None
-        The parameter that takes the source; ``None`` finds ``backbone`` or
-        ``embeddings``.
+        The parameter that takes the source; ``None`` finds ``backbone``,
+        ``embeddings`` or ``source``. A name or path given for
+        FineTunedTransformerClassifier's ``source`` is scored on the pooled
+        embeddings that model computes.
     top_k : int, default=1
         Fine-tune the ``top_k`` best-scored sources on a holdout split and keep
         the best by accuracy, a tie going to the better-scored source (``1``:
@@ -351,12 +368,18 @@ class SourceSelector(
         """Score the sources, choose one, fit ``estimator`` with it."""
         param = _source_param(self.estimator, self.source_param)
         sources = self.sources
-        if not isinstance(sources, Mapping):
+        if isinstance(sources, Mapping):
+            names, sources = [str(name) for name in sources], list(sources.values())
+        else:
             sources = list(sources)
+            names = _names(sources)
         log = print if self.verbose else None
+        views = {n: _scored_as(self.estimator, s) for n, s in zip(names, sources)}
         self.scores_ = rank_sources(
-            sources, X, y, self.metric, self.random_state, log=log
+            views, X, y, self.metric, self.random_state, log=log
         )
+        for row in self.scores_:  # the source itself, not what was scored
+            row["candidate"] = sources[names.index(row["name"])]
         best, best_name = self.scores_[0]["candidate"], self.scores_[0]["name"]
         self.validation_scores_ = {}
         if self.top_k > 1 and len(self.scores_) > 1:

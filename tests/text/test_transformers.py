@@ -261,6 +261,31 @@ def test_fitted_classifier_as_source(small):
     assert shared_parameters(_backbone(second), _backbone(first)) == names
 
 
+def test_source_selector_scores_transformer_names_as_the_model_embeds(
+    small, source, tmp_path
+):
+    # a local model directory of MiniLM's architecture with fresh weights: a
+    # candidate to rank below the pretrained name
+    import transformers
+
+    from sktransfer.transferability import SourceSelector, logme_score
+
+    tokenizer, _ = resolve_transformer("sentence-transformers/all-MiniLM-L6-v2")
+    torch.manual_seed(0)
+    transformers.AutoModel.from_config(source.config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    name = "sentence-transformers/all-MiniLM-L6-v2"
+    estimator = FineTunedTransformerClassifier(**PROBE, max_epochs=5)
+    X, y = small["X"], small["y"]
+    selector = SourceSelector(estimator, [tmp_path, name]).fit(X, y)  # finds source=
+    assert [row["candidate"] for row in selector.scores_] == [name, tmp_path]
+    assert selector.best_source_ == selector.best_estimator_.source == name
+    # the score is LogME of the pooled embeddings the chosen model's head sees
+    features = selector.best_estimator_.extract_features(X)
+    assert selector.scores_[0]["score"] == pytest.approx(logme_score(features, y))
+    assert selector.score(small["X_test"], small["y_test"]) > 0.8
+
+
 def test_long_texts_are_truncated_at_max_length():
     clf = FineTunedTransformerClassifier(max_epochs=5, **{**PROBE, "max_length": 16})
     clf.fit(["hockey puck goal", "rocket orbit moon"], ["sport", "space"])
