@@ -1,6 +1,7 @@
 """EmbeddingVectorizer: raw text -> pooled pretrained word vectors."""
 
 import itertools
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -24,6 +25,17 @@ from sktransfer.text._tokenize import (
 )
 
 
+def _knows_a_word(vectors, words, counts):
+    """Whether ``vectors`` has a vector for one of ``words`` (with their
+    ``counts``): the 100 most frequent are looked up first, which settles it
+    for text in the vectors' language without looking up every word."""
+    frequent = np.argpartition(counts, -100)[-100:] if len(words) > 100 else ()
+    for part in (frequent, range(len(words))):
+        if len(part) and vectors.lookup([words[i] for i in part])[1].any():
+            return True
+    return False
+
+
 class EmbeddingVectorizer(
     SharedSourceCloneMixin,
     ClassNamePrefixFeaturesOutMixin,
@@ -36,7 +48,8 @@ class EmbeddingVectorizer(
     :class:`~sklearn.pipeline.Pipeline`, ``FeatureUnion`` or
     ``ColumnTransformer`` before any estimator. Every word of a document that
     has a pretrained vector counts, also words never seen in ``fit``; ``fit``
-    only learns the weighting statistics. The vectors are not stored in the
+    only learns the weighting statistics (and warns when no word of the
+    training texts has a vector: every document would embed as zeros). The vectors are not stored in the
     fitted estimator: they are resolved through sktransfer's per-process cache
     (memory-mapped, shared by every clone). A fitted
     :class:`PretrainedEmbeddingClassifier` is a source too: its word vectors,
@@ -139,6 +152,20 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
         self.word_probability_ = corpus.by_word(probability)
         self.sif_component_ = None
         self.n_features_out_ = vectors.dim * (2 if self.pooling == "mean_max" else 1)
+        if self.weighting != "sif" and not _knows_a_word(vectors, corpus.words, counts):
+            found = (
+                f"None of the {len(corpus.words)} distinct words of the training "
+                "texts has a vector in "
+                f"{getattr(vectors, 'name', 'the embeddings')}"
+                if corpus.words
+                else "The training texts hold no token"
+            )
+            warnings.warn(  # (sif's fit refuses such texts)
+                f"{found}: every document would embed as zeros. Check the "
+                "language, token_pattern (or tokenizer) and lowercase.",
+                UserWarning,
+                stacklevel=4,  # this, _fit_context, all_or_nothing
+            )
         if self.weighting == "sif":
             embedded = self._mean(self._token_rows(corpus, vectors), False)
             _, singular, vt = np.linalg.svd(embedded, full_matrices=False)

@@ -191,9 +191,12 @@ class ZeroShotClassifier(LogitClassifierMixin, ClassifierMixin, BaseEstimator):
             for label in self.classes_
         ]
         flat = [text for texts in self.descriptions_ for text in texts]
-        self.vectorizer_ = clone(_checked_vectorizer(self.vectorizer)).fit(
-            flat if docs is None else docs
-        )
+        with warnings.catch_warnings():
+            if docs is None:  # descriptions that embed as zeros are said below
+                warnings.filterwarnings("ignore", message=".*embed as zeros")
+            self.vectorizer_ = clone(_checked_vectorizer(self.vectorizer)).fit(
+                flat if docs is None else docs
+            )
         self.center_ = None
         if docs is not None:
             raw = self._raw(docs)

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -119,6 +121,23 @@ def test_vectorizer_bad_input(glove):
 
 
 @pytest.mark.parametrize(
+    "docs, match",
+    [
+        (["这是一个测试文本", "另一个句子"], "None of the 2 distinct words"),
+        ([f"zzq{i}x" for i in range(150)], "None of the 150 distinct words"),
+        (["!", "?"], "The training texts hold no token"),
+    ],
+)
+def test_texts_without_a_known_word_are_warned_about(glove, docs, match):
+    with pytest.warns(UserWarning, match=match + ".*embed as zeros"):
+        vectorizer = EmbeddingVectorizer(glove).fit(docs)
+    assert not vectorizer.transform(docs).any()
+    with warnings.catch_warnings():  # one known word is enough, frequent or not
+        warnings.simplefilter("error")
+        EmbeddingVectorizer(glove).fit([*docs, "film"])
+
+
+@pytest.mark.parametrize(
     "docs",
     [["a good film about space"], ["good film", "zzqx qqxz"], ["good film"] * 2],
 )
@@ -162,7 +181,7 @@ def test_a_fitted_classifier_lends_its_fine_tuned_vectors(glove, news):
 def test_max_length_keeps_the_first_tokens_with_a_vector(glove, pooling):
     # "zzqx" has no vector: the first two tokens with one are good and film
     vec = EmbeddingVectorizer(glove, pooling=pooling, max_length=2)
-    out = vec.fit(["x"]).transform(["zzqx good film space"])[0]
+    out = vec.fit(["a film"]).transform(["zzqx good film space"])[0]
     pair = np.stack([glove["good"], glove["film"]])
     expected = pair.mean(0) if pooling == "mean" else pair.max(0)
     np.testing.assert_allclose(out, expected, rtol=1e-6)
