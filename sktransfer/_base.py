@@ -122,10 +122,10 @@ class or functools.partial of one, default="auto"
         (``lr`` and the training batches do not apply; ``weight_decay`` is an
         L2 penalty; an epoch is one step of up to 20 iterations, and training
         ends once a step finds nothing left to do), the solver of
-        scikit-learn's ``LogisticRegression``; only
-        for a head that trains alone on features the frozen source computed
-        once, without dropout and without ``accelerator``. ``"auto"``: ``"lbfgs"`` where the head is linear and
-        those conditions hold (the linear probe of feature extraction,
+        scikit-learn's ``LogisticRegression``; only for a head that trains
+        alone on features the frozen source computed once, without dropout and
+        without ``accelerator``. ``"auto"``: ``"lbfgs"`` where the head is
+        linear and those conditions hold (the linear probe of feature extraction,
         which a few hundred Adam steps on a small training set leave far from
         converged), ``"adamw"`` otherwise. ``"adamw"``, ``"adam"`` and
         ``"sgd"`` get torch's fused implementation where this torch has it for

@@ -49,9 +49,9 @@ class EmbeddingVectorizer(
     ``ColumnTransformer`` before any estimator. Every word of a document that
     has a pretrained vector counts, also words never seen in ``fit``; ``fit``
     only learns the weighting statistics (and warns when no word of the
-    training texts has a vector: every document would embed as zeros). The vectors are not stored in the
-    fitted estimator: they are resolved through sktransfer's per-process cache
-    (memory-mapped, shared by every clone). A fitted
+    training texts has a vector: every document would embed as zeros). The
+    vectors are not stored in the fitted estimator: they are resolved through
+    sktransfer's per-process cache (memory-mapped, shared by every clone). A fitted
     :class:`PretrainedEmbeddingClassifier` is a source too: its word vectors,
     fine-tuned on its data, then the vectors it started from for other words.
 

@@ -374,7 +374,10 @@ class SourceSelector(
             sources = list(sources)
             names = _names(sources)
         log = print if self.verbose else None
-        views = {n: _scored_as(self.estimator, s) for n, s in zip(names, sources)}
+        views = {
+            n: _scored_as(self.estimator, s)
+            for n, s in zip(names, sources, strict=True)
+        }
         self.scores_ = rank_sources(
             views, X, y, self.metric, self.random_state, log=log
         )

@@ -313,7 +313,7 @@ def test_fitted_classifier_as_source(glove, news):
     assert torch.equal(row, torch.tensor(glove[word]))
     # the trained Kim CNN too: one epoch from the source's filters (0.21
     # measured), not a fresh draw (two independent ones differ by about 1.4)
-    for conv, start in zip(tgt.encoder.cnn.convs, src.encoder.cnn.convs):
+    for conv, start in zip(tgt.encoder.cnn.convs, src.encoder.cnn.convs, strict=True):
         moved = (conv.weight - start.weight).norm() / start.weight.norm()
         assert moved < 0.5, moved
     # another encoder takes the vectors alone, and says the CNN is left behind
