@@ -74,6 +74,20 @@ def test_string_labels_and_any_dtype(digits, fast):
         assert np.mean(pred == names) > 0.9, dtype
 
 
+def test_torch_tensors_are_taken_as_their_values(digits, fast):
+    # what numpy cannot convert itself: a tensor that requires grad, or one
+    # in bfloat16 (here every digit pixel is exact in bfloat16)
+    X, y = digits
+    images = X[:200].reshape(-1, 1, 8, 8).astype(np.float32)
+    clf = FineTunedCNNClassifier(random_state=0, **fast)
+    expected = clone(clf).fit(images, y[:200]).predict_proba(images)
+    tensor = torch.from_numpy(images)
+    for given in (tensor.clone().requires_grad_(), tensor.bfloat16()):
+        fitted = clone(clf).fit(given, torch.from_numpy(y[:200]))
+        np.testing.assert_array_equal(fitted.predict_proba(given), expected)
+        assert fitted.classes_.tolist() == list(range(10))
+
+
 def test_8_bit_images_stay_8_bit_and_train_the_same_model(digits, fast):
     # a quarter of the memory a float32 copy would take; the module scales
     # each batch, and the pixel values are the same
