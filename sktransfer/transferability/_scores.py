@@ -16,10 +16,12 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from sktransfer.utils._arrays import from_torch
+
 
 def _features(features, name="features", accept_sparse=False):
     features = check_array(
-        features,
+        from_torch(features),
         accept_sparse="csr" if accept_sparse else False,
         dtype=np.float64,
         ensure_min_samples=2,
@@ -30,7 +32,7 @@ def _features(features, name="features", accept_sparse=False):
 
 
 def _labels(y, n_samples, name="y"):
-    y = column_or_1d(y, warn=True)
+    y = column_or_1d(from_torch(y), warn=True)
     check_consistent_length(y, np.empty(n_samples))
     _check_discrete(y, name)
     classes, index = np.unique(y, return_inverse=True)
@@ -154,7 +156,7 @@ def logme_score(features, y, *, regression=None):
     True
     """
     F = _features(features, accept_sparse=True)
-    y = np.asarray(y)
+    y = np.asarray(from_torch(y))
     if y.dtype.kind == "f":  # before type_of_target casts NaN to int
         _assert_all_finite(y, input_name="y")
     if regression is None:
@@ -237,7 +239,7 @@ def nce_score(source_labels, y):
             "model predicts (its predict), one per sample, not its probabilities "
             "(its predict_proba, which leep_score takes)."
         )
-    z = column_or_1d(source_labels, warn=True)
+    z = column_or_1d(from_torch(source_labels), warn=True)
     check_consistent_length(z, y)
     _check_discrete(z, "source_labels (the source model's predict, not its scores)")
     index, n_classes = _labels(y, len(z))

@@ -6,8 +6,9 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 from sklearn.utils.validation import validate_data
+
+from sktransfer.utils._arrays import from_torch
 
 
 def image_size(value, name):
@@ -53,16 +54,6 @@ def infer_image_shape(n_features):
     return (1, 1, n_features)
 
 
-def _from_torch(value):
-    """A torch tensor as a numpy array -- detached, on the CPU, bfloat16 as
-    float32 (numpy has none) -- where numpy's conversion would fail with
-    torch's error; anything else as it is."""
-    if not isinstance(value, torch.Tensor):
-        return value
-    value = value.detach().cpu()
-    return (value.float() if value.dtype == torch.bfloat16 else value).numpy()
-
-
 def _flatten_nd(X):
     """Flatten a 3-D or 4-D image array to 2-D; return it and the image shape."""
     if sp.issparse(X) or not hasattr(X, "__len__") or isinstance(X, str):
@@ -100,8 +91,8 @@ def validate_images(estimator, X, y="no_validation", *, reset):
     ``image_shape_`` from the data and ``estimator.image_shape``; otherwise
     checks the data against them.
     """
-    X, nd_shape = _flatten_nd(_from_torch(X))
-    y = _from_torch(y)
+    X, nd_shape = _flatten_nd(from_torch(X))
+    y = from_torch(y)
     kwargs = dict(dtype=(np.float32, np.uint8), reset=reset, ensure_min_samples=1)
     if isinstance(y, str) and y == "no_validation":
         X = validate_data(estimator, X, **kwargs)

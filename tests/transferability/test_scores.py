@@ -2,6 +2,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from sktransfer.transferability import h_score, leep_score, logme_score, nce_score
 
@@ -183,3 +184,23 @@ def test_missing_labels_are_refused_without_a_cast_warning(score, outputs):
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="Input y contains NaN"):
             score(outputs, y)
+
+
+def test_torch_tensors_are_scored_as_their_values(digits):
+    # features straight from a model (requiring grad) or in bfloat16
+    X, y = digits
+    features = X[:300] / 16
+    expected = {score: score(features, y[:300]) for score in (logme_score, h_score)}
+    tensor = torch.tensor(features, dtype=torch.float32, requires_grad=True)
+    labels = torch.from_numpy(y[:300])
+    for score, value in expected.items():
+        assert score(tensor, labels) == pytest.approx(value, rel=1e-5)
+    half = torch.tensor(features).bfloat16()  # multiples of 1/16: exact
+    assert logme_score(half, labels) == pytest.approx(expected[logme_score], rel=1e-5)
+    probabilities = torch.softmax(tensor[:, :10] * 4, dim=1)  # grad too
+    assert leep_score(probabilities, labels) == pytest.approx(
+        leep_score(probabilities.detach().numpy(), y[:300])
+    )
+    assert nce_score(labels % 3, labels) == pytest.approx(
+        nce_score(y[:300] % 3, y[:300])
+    )
