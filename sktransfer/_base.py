@@ -47,6 +47,7 @@ from sktransfer._probe import linear_tail
 from sktransfer.transfer import batched_features
 from sktransfer.transfer._module import feature_progress, unwrapped
 from sktransfer.utils import resolve_device
+from sktransfer.utils._arrays import refuse_missing_labels
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -205,21 +206,11 @@ def module_device(module):
 def encode_labels(estimator, y):
     """Set ``classes_`` and return ``y`` as int64 class indices.
 
-    Raises a ValueError naming the problem for missing labels (None or NaN
-    among labels of another type, which scikit-learn calls an "unknown label
+    Raises a ValueError naming the problem for missing labels (None, NaN or
+    pandas' NA among labels of another type, which scikit-learn calls an "unknown label
     type"), regression targets and a target with only one class.
     """
-    if getattr(getattr(y, "dtype", None), "kind", None) == "O":
-        missing = np.flatnonzero(
-            [v is None or (isinstance(v, float) and v != v) for v in y.tolist()]
-        )
-        if len(missing):
-            raise ValueError(
-                f"{type(estimator).__name__}: y holds {len(missing)} missing "
-                f"label(s) (None or NaN), at rows {missing[:5].tolist()}"
-                f"{' ...' if len(missing) > 5 else ''}; drop those samples or "
-                "give them a label."
-            )
+    refuse_missing_labels(estimator, y)
     check_classification_targets(y)
     classes, y_index = np.unique(y, return_inverse=True)
     if len(classes) < 2:

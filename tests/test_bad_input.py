@@ -313,7 +313,21 @@ def _cases():
         "string labels with None among them (a missing value)",
         lambda tmp: _cnn().fit(IMAGES, np.array([None] + ["a", "b"] * 9 + ["a"])),
         ValueError,
-        "y holds 1 missing label(s) (None or NaN), at rows [0]",
+        "y holds 1 missing label(s) (None, NaN or NA), at rows [0]",
+    )
+    add(
+        "missing-labels-pandas-na",
+        "data",
+        "FineTunedCNNClassifier",
+        "a pandas 'string' Series of labels with pd.NA among them",
+        lambda tmp: _cnn().fit(
+            IMAGES,
+            pytest.importorskip("pandas").Series(
+                ["a", "b"] * 9 + ["a", None], dtype="string"
+            ),
+        ),
+        ValueError,
+        "y holds 1 missing label(s) (None, NaN or NA), at rows [19]",
     )
     add(
         "continuous-y",
@@ -448,6 +462,20 @@ def _cases():
         "item 1 is a float (nan): a missing value; fill missing texts",
     )
     add(
+        "text-missing-value-pandas-na",
+        "text",
+        "PretrainedEmbeddingClassifier",
+        "a pandas 'string' Series with pd.NA (an empty cell)",
+        lambda tmp: _text().fit(
+            pytest.importorskip("pandas").Series(
+                ["good film", None] * 6, dtype="string"
+            ),
+            TEXT_LABELS,
+        ),
+        TypeError,
+        "item 1 is a NAType (<NA>): a missing value; fill missing texts",
+    )
+    add(
         "text-all-empty",
         "text",
         "PretrainedEmbeddingClassifier",
@@ -569,7 +597,7 @@ def _cases():
             TEXTS, np.array([None, *TEXT_LABELS[1:]], dtype=object)
         ),
         ValueError,
-        "y holds 1 missing label(s) (None or NaN), at rows [0]; drop those "
+        "y holds 1 missing label(s) (None, NaN or NA), at rows [0]; drop those "
         "samples or give them a label.",
     )
     add(

@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from sktransfer._base import encode_labels
 from sktransfer.text._corpus import RUN_PATTERNS, tokenize_corpus
+from sktransfer.utils._arrays import is_missing
 
 DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
@@ -55,7 +56,7 @@ def validate_texts(X, estimator_name):
         )
     for i, doc in enumerate(docs):
         if not isinstance(doc, str):
-            missing = doc is None or (isinstance(doc, float) and np.isnan(doc))
+            missing = is_missing(doc)
             raise TypeError(
                 f"{estimator_name} expects documents as strings; item {i} is a "
                 f"{type(doc).__name__} ({doc!r:.40})"

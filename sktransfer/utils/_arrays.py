@@ -1,5 +1,6 @@
 """Array input shared by the estimators and the transferability scores."""
 
+import numpy as np
 import torch
 
 
@@ -12,3 +13,30 @@ def from_torch(value):
         return value
     value = value.detach().cpu()
     return (value.float() if value.dtype == torch.bfloat16 else value).numpy()
+
+
+def is_missing(value):
+    """None, a float NaN (numpy's too), or pandas' NA or NaT."""
+    if value is None:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value))
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def refuse_missing_labels(estimator, y):
+    """A ValueError that counts the missing labels of ``y`` (see
+    :func:`is_missing`) and names their rows; scikit-learn's checks call them
+    an "unknown label type", or fail on pandas' NA ("boolean value of NA is
+    ambiguous"). Labels of a numeric dtype are left to those checks."""
+    y = np.asarray(y)
+    if y.dtype.kind != "O":
+        return
+    missing = np.flatnonzero([is_missing(v) for v in y.ravel().tolist()])
+    if len(missing):
+        raise ValueError(
+            f"{type(estimator).__name__}: y holds {len(missing)} missing "
+            f"label(s) (None, NaN or NA), at rows {missing[:5].tolist()}"
+            f"{' ...' if len(missing) > 5 else ''}; drop those samples or "
+            "give them a label."
+        )

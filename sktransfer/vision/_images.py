@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import validate_data
 
-from sktransfer.utils._arrays import from_torch
+from sktransfer.utils._arrays import from_torch, refuse_missing_labels
 
 
 def image_size(value, name):
@@ -92,7 +92,9 @@ def validate_images(estimator, X, y="no_validation", *, reset):
     checks the data against them.
     """
     X, nd_shape = _flatten_nd(from_torch(X))
-    y = from_torch(y)
+    if not (isinstance(y, str) and y == "no_validation"):
+        y = from_torch(y)
+        refuse_missing_labels(estimator, y)  # before scikit-learn's checks
     kwargs = dict(dtype=(np.float32, np.uint8), reset=reset, ensure_min_samples=1)
     if isinstance(y, str) and y == "no_validation":
         X = validate_data(estimator, X, **kwargs)
