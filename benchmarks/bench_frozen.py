@@ -100,6 +100,16 @@ interleaved in one process, median of 9: 43-50 ms through autograd, 35 ms
 closed form (AdamW over 320 batches: 110-125 -> 94-104 ms); the same
 accuracies. In the run above SmallCNN's default is 11.1x and the matched
 AdamW column 4.0x.
+
+Since 2026-11-30, with precision="bf16" the frozen features are computed in
+bfloat16 (they were float32, while predict ran the backbone in bfloat16) and
+the head trains on them in float32, so "auto" solves the linear probe by
+L-BFGS there too (it fell back to AdamW in bfloat16). EfficientNet-Lite0
+feature extraction on 300 digits, default settings, three fits each, before
+and after in two processes one after the other on this CPU (which has
+avx512_bf16): bf16 2.45-5.07 s -> 0.24-1.01 s (float32: 1.39-2.06 s), test
+accuracy 0.775 -> 0.777 (float32 0.785); the SmallCNN digits 0-4 source fitted
+on the first 100 images of 5-9: 0.608 -> 0.768 (float32 0.768).
 """
 
 
