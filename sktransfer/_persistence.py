@@ -9,11 +9,13 @@ registered name, a file path) for the file to be self-describing; pickle and
 joblib keep working for everything else.
 """
 
+import functools
 import hashlib
 import json
 import math
 import os
 import pathlib
+import warnings
 import zipfile
 from numbers import Integral, Real
 
@@ -72,6 +74,12 @@ def _encode(value, where):
         return str(value)
     if isinstance(value, os.PathLike):  # a source's path, loaded as a Path
         return {"__path__": os.fspath(value)}
+    optimizer = _torch_optimizer(value)
+    if optimizer is not None:  # the optimizer parameter: by its name in torch.optim
+        return {
+            "__optimizer__": optimizer.__name__,
+            "keywords": _encode(dict(getattr(value, "keywords", {})), where),
+        }
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
@@ -95,6 +103,20 @@ def _encode(value, where):
     )
 
 
+def _torch_optimizer(value):
+    """The class, when ``value`` is one of ``torch.optim``'s optimizers or a
+    ``functools.partial`` of one with keywords only (None otherwise)."""
+    if isinstance(value, functools.partial) and not value.args:
+        value = value.func
+    if (
+        isinstance(value, type)
+        and issubclass(value, torch.optim.Optimizer)
+        and getattr(torch.optim, value.__name__, None) is value
+    ):
+        return value
+    return None
+
+
 def _decode(value):
     if isinstance(value, list):
         return [_decode(v) for v in value]
@@ -103,6 +125,12 @@ def _decode(value):
             return tuple(_decode(v) for v in value["__tuple__"])
         if "__path__" in value:
             return pathlib.Path(value["__path__"])
+        if "__optimizer__" in value:
+            optimizer = getattr(torch.optim, str(value["__optimizer__"]), None)
+            if _torch_optimizer(optimizer) is None:
+                raise ValueError("unexpected optimizer in the model file")
+            keywords = _decode(value["keywords"])
+            return functools.partial(optimizer, **keywords) if keywords else optimizer
         if "__items__" in value:
             return {_decode(k): _decode(v) for k, v in value["__items__"]}
         if "__ndarray__" in value:
@@ -184,10 +212,12 @@ def save(estimator, path, *, compact=False):
     ----------
     estimator : fitted sktransfer estimator
         Its sources must be names or paths (``backbone="efficientnet_lite0"``,
-        ``embeddings="glove-wiki-gigaword-50"``); no callable ``tokenizer`` or
-        ``callbacks``. Its ``accelerator`` is not stored (like ``device``, it
-        says where the model ran): :func:`load` gives a model that runs on
-        ``device``.
+        ``embeddings="glove-wiki-gigaword-50"``); no callable ``tokenizer``.
+        An ``optimizer`` of ``torch.optim`` (or a ``functools.partial`` of
+        one) is stored by name. ``callbacks`` are not stored, with a warning
+        (they act during training only), nor is ``accelerator`` (like
+        ``device``, it says where the model ran): :func:`load` gives a model
+        that runs on ``device``.
     path : str or path-like
         The file to write (a zip; ``.skt`` is a good extension).
     compact : bool, default=False
@@ -228,6 +258,15 @@ def save(estimator, path, *, compact=False):
     params = estimator.get_params(deep=False)
     if "accelerator" in params:  # where the model ran, as device: not stored
         params["accelerator"] = None
+    if params.get("callbacks"):  # training-time objects, with no JSON form
+        warnings.warn(
+            f"sktransfer.save does not store callbacks={params['callbacks']!r:.80}"
+            ": they act during training only. The loaded model predicts the "
+            "same, with callbacks=None (pickle keeps them).",
+            UserWarning,
+            stacklevel=2,
+        )
+        params["callbacks"] = None
     meta = {
         "format": FORMAT,
         "version": VERSION,

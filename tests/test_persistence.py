@@ -1,5 +1,6 @@
 """sktransfer.save / sktransfer.load: JSON + safetensors, never pickle."""
 
+import functools
 import json
 import pickle
 import zipfile
@@ -7,6 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import EpochScoring
 
 import sktransfer
 from sktransfer import (
@@ -155,6 +157,32 @@ def test_a_source_given_as_a_path_object_round_trips(tmp_path, news, glove):
         clf.predict_proba(news["X_test"][:20]),
         rtol=1e-6,
     )
+
+
+def test_training_only_parameters(tmp_path, digits):
+    # a torch.optim optimizer (or a partial of one) is stored by name; the
+    # callbacks, which act during training only, are left out with a warning
+    X, y = digits
+    clf = FineTunedCNNClassifier(
+        optimizer=functools.partial(torch.optim.SGD, momentum=0.9),
+        callbacks=[EpochScoring("accuracy", on_train=True)],
+        **FAST_TRAINING,
+    ).fit(X[:100], y[:100])
+    with pytest.warns(UserWarning, match="does not store callbacks=.*EpochScoring"):
+        sktransfer.save(clf, tmp_path / "m.skt")
+    loaded = sktransfer.load(tmp_path / "m.skt")
+    assert loaded.callbacks is None
+    assert loaded.optimizer.func is torch.optim.SGD
+    assert loaded.optimizer.keywords == {"momentum": 0.9}
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X[100:]), clf.predict_proba(X[100:])
+    )
+    loaded.fit(X[:100], y[:100])  # and refits with that optimizer
+    assert type(loaded.net_.optimizer_) is torch.optim.SGD
+    assert loaded.net_.optimizer_.defaults["momentum"] == 0.9
+    clf.set_params(optimizer=torch.optim.RMSprop, callbacks=None).fit(X[:100], y[:100])
+    sktransfer.save(clf, tmp_path / "r.skt")
+    assert sktransfer.load(tmp_path / "r.skt").optimizer is torch.optim.RMSprop
 
 
 def test_sources_must_be_named(tmp_path, digits, source_model):
@@ -320,6 +348,12 @@ def _set_fitted(key, value):
         ),
         (_set_fitted("pixel_scale_", True), "pixel_scale_ is a bool"),
         (_set_fitted("n_features_in_", -64), "n_features_in_=-64 is not a count"),
+        (
+            lambda meta: meta["params"].update(
+                optimizer={"__optimizer__": "__loader__", "keywords": {}}
+            ),
+            "unexpected optimizer",
+        ),
     ],
 )
 def test_a_malformed_description_is_a_clear_error(tmp_path, digits, edit, match):
