@@ -29,6 +29,8 @@ def refuse_missing_labels(estimator, y):
     :func:`is_missing`) and names their rows; scikit-learn's checks call them
     an "unknown label type", or fail on pandas' NA ("boolean value of NA is
     ambiguous"). Labels of a numeric dtype are left to those checks."""
+    if y is None:  # scikit-learn's "requires y to be passed"
+        return
     y = np.asarray(y)
     if y.dtype.kind != "O":
         return
