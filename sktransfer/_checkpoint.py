@@ -29,14 +29,14 @@ from skorch.callbacks import Callback, EarlyStopping
 
 from sktransfer._persistence import checksum
 from sktransfer.transfer._module import unwrapped
-from sktransfer.utils._files import replaced_atomically
+from sktransfer.utils._files import replaced_atomically, user_path
 
 
 def checkpoint_path(directory, tag):
     """Where the fit fingerprinted ``tag`` keeps its checkpoint: one file per
     fit, so the fits of a search can share ``checkpoint_dir``, each resumable,
     none removing another's."""
-    return pathlib.Path(directory) / f"checkpoint-{tag[:20]}.pt"
+    return pathlib.Path(user_path(directory)) / f"checkpoint-{tag[:20]}.pt"
 
 
 _NOT_FINGERPRINTED = {"callbacks", "verbose", "checkpoint_dir", "device", "accelerator"}
@@ -136,7 +136,7 @@ class EpochCheckpoint(Callback):
         accelerator = getattr(net, "accelerator", None)
         if accelerator is not None and not accelerator.is_main_process:
             return  # the processes hold one model: the first one writes it
-        directory = pathlib.Path(self.directory)
+        directory = pathlib.Path(user_path(self.directory))
         directory.mkdir(parents=True, exist_ok=True)
         state = {
             "tag": self.tag,
@@ -200,7 +200,7 @@ def check_directory(directory):
     """Create ``checkpoint_dir`` before training starts: a path that cannot
     hold checkpoints is a ValueError now, not an OSError after the first
     epoch."""
-    path = pathlib.Path(directory)
+    path = pathlib.Path(user_path(directory))
     if path.exists() and not path.is_dir():
         raise ValueError(
             f"checkpoint_dir={os.fspath(directory)!r} is a file; give a folder."

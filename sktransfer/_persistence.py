@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from sktransfer.utils._device import resolve_device
-from sktransfer.utils._files import replaced_atomically
+from sktransfer.utils._files import replaced_atomically, user_path
 
 FORMAT = "sktransfer-model"
 VERSION = 1
@@ -288,7 +288,7 @@ def save(estimator, path, *, compact=False):
     if compact:
         tensors, meta["compact"] = _leave_out_source(estimator, tensors)
     weights = _safetensors().save(tensors)
-    with replaced_atomically(path) as tmp:  # a failed save leaves the old file
+    with replaced_atomically(user_path(path)) as tmp:  # a failed save keeps the old
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("meta.json", json.dumps(meta))
             archive.writestr("weights.safetensors", weights)
@@ -299,7 +299,7 @@ def save(estimator, path, *, compact=False):
 
 def _read(path):
     try:
-        with zipfile.ZipFile(os.fspath(path)) as archive:
+        with zipfile.ZipFile(user_path(path)) as archive:
             names = set(archive.namelist())
             if names != {"meta.json", "weights.safetensors"}:
                 raise ValueError(f"unexpected members {sorted(names)}")

@@ -8,6 +8,7 @@ import numpy as np
 
 from sktransfer._batches import pipelined
 from sktransfer.datasets._orange_text import checked_categories, dataset, shuffled
+from sktransfer.utils._files import user_path
 from sktransfer.vision._images import image_size
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
@@ -102,7 +103,7 @@ def load_image_folder(
     if mode not in _MODES:
         raise ValueError(f"mode must be 'RGB' or 'L'; got {mode!r}.")
     workers = _threads(n_jobs)
-    files, target = _image_files(os.fspath(path), categories)
+    files, target = _image_files(user_path(path), categories)
     if shuffle:
         files, target = shuffled(files, target, random_state)
     data, progress = None, None

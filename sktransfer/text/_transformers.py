@@ -18,6 +18,7 @@ from torch import nn
 
 from sktransfer.text._vectors import _cached
 from sktransfer.transfer import TransferModule, batched_features
+from sktransfer.utils._files import user_path
 
 POOLINGS = ("mean", "cls")
 
@@ -130,7 +131,7 @@ def resolve_transformer(source, device="cpu"):
         tokenizer, model = source._transformer_source()
         return tokenizer, model if device == "cpu" else trainable_copy(model).to(device)
     if isinstance(source, (str, os.PathLike)):
-        location = os.fspath(source)
+        location = user_path(source)
         location = _ALIASES.get(location, location)
         pair = _cached(("transformer", location), lambda: _load_pretrained(location))
         if device == "cpu":

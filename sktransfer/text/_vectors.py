@@ -37,7 +37,7 @@ from sktransfer.text._formats import (
     keyed_vectors_subwords,
     read_vectors_file,
 )
-from sktransfer.utils._files import check_file
+from sktransfer.utils._files import check_file, user_path
 
 _PROCESS_CACHE = {}
 _LOCK = threading.Lock()
@@ -567,7 +567,7 @@ def resolve_word_vectors(embeddings):
     if hasattr(embeddings, "index_to_key") and hasattr(embeddings, "vectors"):
         return _from_keyed_vectors(embeddings)
     if isinstance(embeddings, (str, os.PathLike)):
-        path = os.fspath(embeddings)
+        path = user_path(embeddings)
         if os.path.isfile(path):
             return _from_file(path)
         if os.sep in path or path.endswith(VECTOR_FILE_SUFFIXES):

@@ -6,6 +6,22 @@ import os
 import uuid
 
 
+def user_path(path):
+    """``path`` (str or path-like) as a str, a leading ``~`` expanded to the
+    home folder as shells and scikit-learn's ``data_home`` do (otherwise
+    ``"~/ckpt"`` is a folder named ``~`` in the working directory).
+
+    Examples
+    --------
+    >>> import os
+    >>> from sktransfer.utils._files import user_path
+    >>> home = os.path.expanduser("~")
+    >>> user_path("~/vectors.txt") == os.path.join(home, "vectors.txt")
+    True
+    """
+    return os.path.expanduser(os.fspath(path))
+
+
 def check_file(path, what, suffixes=()):
     """Raise a ValueError unless ``path`` (a str) is an existing file.
 

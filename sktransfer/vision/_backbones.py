@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from sktransfer._base import is_fitted_estimator, unfitted_source_error
-from sktransfer.utils._files import check_file
+from sktransfer.utils._files import check_file, user_path
 from sktransfer.vision._modules import ImageTransferModule, SmallCNN
 
 
@@ -214,7 +214,7 @@ def load_state_dict_file(path):
 
     torch files are read with ``weights_only=True``: no code in them runs.
     """
-    path = os.fspath(path)
+    path = user_path(path)
     check_file(path, "backbone weights file", (".safetensors", ".pt", ".pth"))
     if path.endswith(".safetensors"):
         try:

@@ -3,6 +3,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import Callback
 
 from sktransfer.utils import resolve_device, seed_from, seeded
 
@@ -87,3 +88,42 @@ def test_seed_from():
     rng = np.random.RandomState(0)
     assert seed_from(rng) != seed_from(rng)
     assert seed_from(np.random.RandomState(1)) == seed_from(np.random.RandomState(1))
+
+
+def test_paths_starting_with_a_tilde_are_in_the_home_folder(
+    tmp_path, monkeypatch, digits, glove
+):
+    import sktransfer
+    from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    X, y = digits
+    small = type(glove)(vector_size=50)
+    small.add_vectors(glove.index_to_key[:2000], glove.vectors[:2000])
+    small.save_word2vec_format(str(home / "vectors.txt"))
+    texts = ["a good film", "a bad film", "good plot", "bad plot"] * 3
+    text = PretrainedEmbeddingClassifier("~/vectors.txt", max_epochs=2, device="cpu")
+    assert text.fit(texts, [1, 0, 1, 0] * 3).n_pretrained_ > 0
+
+    class PowerCut(Callback):  # after epoch 1 was checkpointed
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == 2:
+                raise RuntimeError("power cut")
+
+    clf = FineTunedCNNClassifier(
+        max_epochs=3, checkpoint_dir="~/ckpt", callbacks=[PowerCut()], device="cpu"
+    )
+    with pytest.raises(RuntimeError, match="power cut"):
+        clf.fit(X[:50], y[:50])
+    assert len(list((home / "ckpt").glob("checkpoint-*.pt"))) == 1
+    clf.set_params(callbacks=None).fit(X[:50], y[:50])  # resumed, then removed
+    assert list((home / "ckpt").glob("checkpoint-*.pt")) == []
+    sktransfer.save(clf, "~/model.skt")
+    assert sktransfer.load("~/model.skt").predict(X[:5]).tolist() == (
+        clf.predict(X[:5]).tolist()
+    )
+    assert list(work.iterdir()) == []  # no folder named "~" here
