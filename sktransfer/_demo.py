@@ -13,6 +13,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from sktransfer.model_selection import plot_transfer_gain_curve, transfer_gain_curve
+from sktransfer.utils._files import user_path
 from sktransfer.vision import FineTunedCNNClassifier
 
 DIGITS_SETTINGS = {"max_epochs": 20, "lr": 3e-3, "batch_size": 16, "device": "cpu"}
@@ -107,7 +108,7 @@ def newsgroups_gain_curve(
 
 def save(curve, out, name, title):
     """Write ``name.md`` (and ``name.png`` with matplotlib) into ``out``."""
-    out = pathlib.Path(out)
+    out = pathlib.Path(user_path(out))
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.md").write_text(f"# {title}\n\n```\n{curve}\n```\n")
     saved = [out / f"{name}.md"]
