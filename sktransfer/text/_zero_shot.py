@@ -261,8 +261,18 @@ class ZeroShotClassifier(LogitClassifierMixin, ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        scores : ndarray of shape (n_samples, n_classes)
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            With two classes, as scikit-learn's binary classifiers give it
+            (and its ``roc_auc`` scorer reads it): the similarity to
+            ``classes_[1]`` minus that to ``classes_[0]``, positive where
+            ``classes_[1]`` is predicted.
         """
+        similarities = self._similarities(X)
+        if similarities.shape[1] == 2:
+            return similarities[:, 1] - similarities[:, 0]
+        return similarities
+
+    def _similarities(self, X):
         check_is_fitted(self, "prototypes_")
         docs = validate_texts(X, type(self).__name__)
         return self._embed(docs) @ self.prototypes_.T.astype(np.float64)
@@ -270,7 +280,7 @@ class ZeroShotClassifier(LogitClassifierMixin, ClassifierMixin, BaseEstimator):
     def _logits(self, X):
         """The similarities over ``temperature``: ``predict_proba`` is their
         softmax, ``predict`` the class whose prototype is most similar."""
-        return self.decision_function(X) / self.temperature
+        return self._similarities(X) / self.temperature
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -227,6 +227,37 @@ def check_string_and_integer_labels(estimator, X=None, y=None):
         assert set(est.predict(X)) <= set(labels)
 
 
+def check_classifier_output_shapes(estimator, X=None, y=None):
+    """A classifier's outputs agree and have scikit-learn's shapes:
+    ``predict_proba`` ``(n, n_classes)`` rows summing to 1, ``predict`` its
+    argmax, and ``decision_function`` ``(n,)`` for two classes (positive for
+    ``classes_[1]``, what the ``roc_auc`` scorer reads), else ``(n, n_classes)``.
+    """
+    X, y = default_data() if X is None else (X, y)
+    if not is_classifier(estimator):
+        return
+    est = _fit(clone(estimator), X, y)
+    predicted = np.asarray(est.predict(X))
+    n_classes = len(est.classes_)
+    if hasattr(est, "predict_proba"):
+        proba = est.predict_proba(X)
+        assert proba.shape == (len(X), n_classes), proba.shape
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+        np.testing.assert_array_equal(est.classes_[proba.argmax(axis=1)], predicted)
+    if hasattr(est, "decision_function"):
+        scores = np.asarray(est.decision_function(X))
+        if n_classes == 2:
+            assert scores.shape == (len(X),), (
+                f"decision_function of a binary classifier has shape {scores.shape},"
+                f" not ({len(X)},)"
+            )
+            chosen = est.classes_[(scores > 0).astype(int)]
+        else:
+            assert scores.shape == (len(X), n_classes), scores.shape
+            chosen = est.classes_[scores.argmax(axis=1)]
+        np.testing.assert_array_equal(chosen, predicted)
+
+
 def check_bad_input(estimator, X=None, y=None):
     """Empty input, non-string items, a single class and X/y mismatch raise."""
     X, y = default_data() if X is None else (X, y)
@@ -252,6 +283,7 @@ TEXT_CHECKS = (
     check_subset_invariance,
     check_input_containers,
     check_string_and_integer_labels,
+    check_classifier_output_shapes,
     check_bad_input,
 )
 

@@ -378,6 +378,31 @@ def test_zero_shot_with_word_vectors(glove, small):
     assert few.score(small["X_test"], small["y_test"]) > 0.75
 
 
+def test_zero_shot_decision_function_has_scikit_learns_shapes(glove, small):
+    from sklearn.model_selection import cross_val_score
+
+    clf = ZeroShotClassifier(EmbeddingVectorizer(glove)).fit(small["X"], small["y"])
+    scores = clf.decision_function(small["X_test"])
+    assert scores.shape == (len(small["X_test"]), 4)
+    np.testing.assert_array_equal(
+        clf.classes_[scores.argmax(1)], clf.predict(small["X_test"])
+    )
+    # two classes: one column, the second class's similarity minus the
+    # first's, which scikit-learn's roc_auc scorer reads (it scored NaN)
+    two = np.isin(small["y"], ["sci.space", "rec.sport.hockey"])
+    X, y = [x for x, keep in zip(small["X"], two, strict=True) if keep], small["y"][two]
+    binary = ZeroShotClassifier(EmbeddingVectorizer(glove)).fit(X, y)
+    margin = binary.decision_function(X)
+    assert margin.shape == (len(y),)
+    np.testing.assert_array_equal(
+        binary.classes_[(margin > 0).astype(int)], binary.predict(X)
+    )
+    auc = cross_val_score(
+        ZeroShotClassifier(EmbeddingVectorizer(glove)), X, y, cv=3, scoring="roc_auc"
+    )
+    assert np.isfinite(auc).all() and auc.min() > 0.8, auc
+
+
 def test_few_shot_prototypes_written_out(glove, small):
     """A prototype is the normalised sum of its unit description embedding and
     example_weight times its unit examples, all centred on the fit texts;
