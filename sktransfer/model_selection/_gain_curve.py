@@ -54,6 +54,29 @@ def _check_size(n):
         )
 
 
+def _transfer_param(estimator):
+    """``(name, owner)``: the parameter that sets the transfer mode --
+    ``transfer``, or ``<step>__transfer`` of an estimator in a Pipeline (the
+    shallowest one: a fitted source's own ``backbone__transfer`` is not it)
+    -- and the estimator that has it."""
+    params = estimator.get_params() if hasattr(estimator, "set_params") else {}
+    names = [k for k in params if k == "transfer" or k.endswith("__transfer")]
+    if not names:
+        raise TypeError(
+            "transfer_gain_curve needs an estimator with a 'transfer' parameter "
+            "(or a Pipeline holding one)."
+        )
+    depth = min(name.count("__") for name in names)
+    shallowest = [name for name in names if name.count("__") == depth]
+    if len(shallowest) > 1:
+        raise ValueError(
+            f"{type(estimator).__name__} holds several transfer parameters "
+            f"({shallowest}); the curve sets one."
+        )
+    name = shallowest[0]
+    return name, params[name[: -len("__transfer")]] if "__" in name else estimator
+
+
 def _transfer_options(estimator):
     """The estimator's declared ``transfer`` values (None: not declared)."""
     constraints = getattr(estimator, "_parameter_constraints", {})
@@ -272,6 +295,8 @@ def transfer_gain_curve(
     Parameters
     ----------
     estimator : sktransfer estimator with a ``transfer`` parameter
+        Or a Pipeline holding one (its ``<step>__transfer`` is set, and
+        ``<step>__random_state``).
     X, y : training pool
     X_test, y_test : held-out test data
     n_per_class : tuple of int or None, default=(1, 5, 10, 20, None)
@@ -307,10 +332,7 @@ estimator, default=None
     GainCurve
         ``records``, ``table()``, ``negative_transfer`` and ``print``-able.
     """
-    if not hasattr(estimator, "set_params") or "transfer" not in estimator.get_params():
-        raise TypeError(
-            "transfer_gain_curve needs an estimator with a 'transfer' parameter."
-        )
+    param, owner = _transfer_param(estimator)
     if (
         isinstance(n_repeats, bool)
         or not isinstance(n_repeats, numbers.Integral)
@@ -320,11 +342,12 @@ estimator, default=None
     check_consistent_length(X, y)  # else the subsamples would pair them wrongly
     check_consistent_length(X_test, y_test)
     n_per_class = _checked_sizes(n_per_class)
-    transfers = _checked_transfers(estimator, transfers)
+    transfers = _checked_transfers(owner, transfers)
     baselines = _checked_baselines(baselines)
-    has_seed = "random_state" in estimator.get_params()
-    models = [(t, "transfer", estimator, {"transfer": t}) for t in transfers]
-    models.append(("structure", "scratch", estimator, {"transfer": "structure"}))
+    seed_param = param[: -len("transfer")] + "random_state"  # of the same step
+    has_seed = seed_param in estimator.get_params()
+    models = [(t, "transfer", estimator, {param: t}) for t in transfers]
+    models.append(("structure", "scratch", estimator, {param: "structure"}))
     models += [(name, "baseline", base, {}) for name, base in baselines]
     _check_unique("model names (transfer modes, structure, baselines)", models)
     random_state = seed_from(random_state)
@@ -336,7 +359,7 @@ estimator, default=None
         for name, kind, template, params in models:
             fits = []
             for r, idx in enumerate(subsamples):
-                seed = {"random_state": random_state + r}
+                seed = {seed_param: random_state + r}
                 own = {**params, **(seed if has_seed and kind != "baseline" else {})}
                 fits.append((template, own, idx))
             groups.append((n, name, kind, fits))

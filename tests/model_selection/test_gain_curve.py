@@ -2,8 +2,10 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils._param_validation import StrOptions
 
 from sktransfer import FineTunedCNNClassifier
@@ -356,3 +358,21 @@ def test_parallel_fits_give_the_same_curve(digits_split, source_model):
     # progress: one line per model and size, in order
     assert [line.split("]")[0] for line in lines_2] == [f"[{i}/6" for i in range(1, 7)]
     assert "N=  5 logreg" in lines_2[-1]
+
+
+def test_a_pipeline_holding_the_transfer_estimator(digits_split, source_model):
+    # a preprocessing step before the estimator: the curve sets its step's
+    # transfer (not the fitted source's own backbone__transfer) and seed
+    X, y = digits_split["X_pool"], digits_split["y_pool"]
+    X_test, y_test = digits_split["X_test"][:200], digits_split["y_test"][:200]
+    estimator = FineTunedCNNClassifier(backbone=source_model, **FAST_TRAINING)
+    pipeline = make_pipeline(FunctionTransformer(), clone(estimator))
+    arguments = dict(n_per_class=(3,), transfers=("fine_tune",), n_repeats=2)
+    piped = transfer_gain_curve(pipeline, X, y, X_test, y_test, **arguments)
+    plain = transfer_gain_curve(estimator, X, y, X_test, y_test, **arguments)
+    assert [r["model"] for r in piped.records] == ["fine_tune", "structure"]
+    for a, b in zip(piped.records, plain.records, strict=True):
+        assert a["scores"] == b["scores"]  # the same seeded fits
+    assert piped.records[0]["scores"] != piped.records[1]["scores"]
+    with pytest.raises(TypeError, match="or a Pipeline holding one"):
+        transfer_gain_curve(make_pipeline(LogisticRegression()), X, y, X, y)
