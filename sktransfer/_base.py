@@ -807,8 +807,8 @@ def all_or_nothing(fit):
     return guarded
 
 
-class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
-    """Shared fit machinery of every sktransfer estimator."""
+class ConditionalParamsMixin:
+    """Warns about parameters that another parameter's value makes ignored."""
 
     _conditional_params = {}
     """``{parameter: (controlling parameter, its values that use it)}``, e.g.
@@ -835,6 +835,12 @@ class TransferEstimatorBase(SharedSourceCloneMixin, BaseEstimator):
                     UserWarning,
                     stacklevel=5,  # this, fit, _fit_context, all_or_nothing
                 )
+
+
+class TransferEstimatorBase(
+    ConditionalParamsMixin, SharedSourceCloneMixin, BaseEstimator
+):
+    """Shared fit machinery of every sktransfer estimator."""
 
     def _optimizer_class(self, cached_head=None):
         """The optimizer to train with. ``cached_head``: the head, when it

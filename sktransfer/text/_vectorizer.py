@@ -15,7 +15,11 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from sktransfer._base import SharedSourceCloneMixin, all_or_nothing
+from sktransfer._base import (
+    ConditionalParamsMixin,
+    SharedSourceCloneMixin,
+    all_or_nothing,
+)
 from sktransfer.text._classifier import TEXT_CONSTRAINTS, TEXT_PARAMS_DOC
 from sktransfer.text._source import resolve_text_source
 from sktransfer.text._tokenize import (
@@ -37,6 +41,7 @@ def _knows_a_word(vectors, words, counts):
 
 
 class EmbeddingVectorizer(
+    ConditionalParamsMixin,
     SharedSourceCloneMixin,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
@@ -97,6 +102,10 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
     """
 
     _source_params = ("embeddings",)
+    _conditional_params = {
+        "weighting": ("pooling", ("mean", "mean_max")),
+        "sif_alpha": ("weighting", ("sif",)),
+    }
 
     _parameter_constraints = {
         "embeddings": "no_validation",
@@ -141,6 +150,7 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
         -------
         self : EmbeddingVectorizer
         """
+        self._warn_ignored_params()
         docs = validate_texts(X, type(self).__name__)
         self.tokenizer_ = Tokenizer(self.lowercase, self.token_pattern, self.tokenizer)
         corpus = self.tokenizer_.corpus(docs)

@@ -185,3 +185,16 @@ def test_max_length_keeps_the_first_tokens_with_a_vector(glove, pooling):
     pair = np.stack([glove["good"], glove["film"]])
     expected = pair.mean(0) if pooling == "mean" else pair.max(0)
     np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+def test_parameters_the_pooling_ignores_are_warned_about(glove):
+    X = ["a good film", "a bad film"]
+    with pytest.warns(UserWarning, match="weighting='tfidf' has no effect with"):
+        ignored = EmbeddingVectorizer(glove, weighting="tfidf", pooling="max").fit(X)
+    plain = EmbeddingVectorizer(glove, pooling="max").fit(X)
+    np.testing.assert_array_equal(ignored.transform(X), plain.transform(X))
+    with pytest.warns(UserWarning, match="sif_alpha=0.01 has no effect with"):
+        EmbeddingVectorizer(glove, sif_alpha=0.01).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        EmbeddingVectorizer(glove, weighting="tfidf", pooling="mean_max").fit(X)
