@@ -51,6 +51,10 @@ def test_every_classifier_with_modes_reports_them(glove):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         text.set_params(oov="zero").fit(["good", "bad"], [0, 1])
+    # random vectors for every word: no pretrained one for unseen words either
+    scratch = text.set_params(transfer="structure", unseen_words="ignore")
+    with pytest.warns(UserWarning, match="unseen_words='ignore' has no effect"):
+        scratch._warn_ignored_params()
     transformer = FineTunedTransformerClassifier(transfer="frozen", trainable_layers=4)
     with pytest.warns(UserWarning, match="trainable_layers=4 has no effect"):
         transformer._warn_ignored_params()

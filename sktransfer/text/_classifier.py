@@ -171,6 +171,7 @@ default="glove-wiki-gigaword-50"
         "unfreeze_epoch": ("transfer", ("unfreeze",)),
         "embedding_lr_scale": ("transfer", ("fine_tune", "unfreeze")),
         "min_df": ("oov", ("zero", "random", "trainable")),
+        "unseen_words": ("transfer", ("frozen", "fine_tune", "unfreeze")),
     }
 
     _parameter_constraints = {
