@@ -64,6 +64,18 @@ _NOT_UTF8 = (
 )
 
 
+def _warn_if_not_utf8(path, words):
+    """Warn about the ``words`` read with U+FFFD (bytes that are not UTF-8)."""
+    mangled = [word for word in words if "\ufffd" in word]
+    if mangled:
+        warnings.warn(
+            f"{path}: {len(mangled)} word(s) were read with U+FFFD, e.g. "
+            f"{mangled[0]!r}, and match no token. {_NOT_UTF8}",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def _is_header(fields):
     return len(fields) == 2 and all(f.isdigit() for f in fields)
 
@@ -109,14 +121,7 @@ def read_text_vectors(path):
         if not path.endswith(".gz"):
             raise
         raise ValueError(f"{path} is not a readable gzip file: {exc}") from exc
-    mangled = [word for word in words if "\ufffd" in word]
-    if mangled:
-        warnings.warn(
-            f"{path}: {len(mangled)} word(s) were read with U+FFFD, e.g. "
-            f"{mangled[0]!r}, and match no token. {_NOT_UTF8}",
-            UserWarning,
-            stacklevel=2,
-        )
+    _warn_if_not_utf8(path, words)
     if not words:
         raise ValueError(f"{path} holds no word vectors (the file is empty).")
     if declared is not None and declared != len(words):
@@ -205,13 +210,16 @@ def _check_dimension(path, lineno, found, declared):
 def read_gensim_vectors(path, binary):
     """word2vec binary or gensim native ``.kv``, via gensim; clear errors.
 
-    Returns words, vectors and subwords as :func:`read_vectors_file`.
+    Returns words, vectors and subwords as :func:`read_vectors_file`; warns
+    as :func:`read_text_vectors` about words with bytes that are not UTF-8.
     """
     from gensim.models import KeyedVectors
 
     try:
-        if binary:
-            kv = KeyedVectors.load_word2vec_format(path, binary=True)
+        if binary:  # bytes that are not UTF-8 as U+FFFD, as in text files
+            kv = KeyedVectors.load_word2vec_format(
+                path, binary=True, unicode_errors="replace"
+            )
         else:
             kv = KeyedVectors.load(path, mmap="r")
     except Exception as exc:
@@ -219,6 +227,7 @@ def read_gensim_vectors(path, binary):
         raise ValueError(f"{path} is not a readable {kind} file: {exc}") from exc
     if len(kv.index_to_key) == 0:
         raise ValueError(f"{path} holds no word vectors (the file is empty).")
+    _warn_if_not_utf8(path, kv.index_to_key)
     return (*keyed_vectors_arrays(kv), keyed_vectors_subwords(kv))
 
 

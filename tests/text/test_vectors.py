@@ -249,6 +249,16 @@ def test_words_that_are_not_utf8_are_reported(tmp_path, cache):
     path.write_bytes("café 0.1 0.2\ncafè 0.3 0.4\n".encode("latin-1"))
     with pytest.raises(ValueError, match="line 2: .*duplicate.*not UTF-8"):
         resolve_word_vectors(path)
+    # a word2vec binary the same: read, with the warning (it was refused whole)
+    path = tmp_path / "latin1.bin"
+    with open(path, "wb") as f:
+        f.write(b"2 2\n")
+        for word, values in (("café", (0.1, 0.2)), ("bad", (0.3, 0.4))):
+            f.write(word.encode("latin-1") + b" ")
+            f.write(np.array(values, dtype=np.float32).tobytes() + b"\n")
+    with pytest.warns(UserWarning, match="latin1.bin: 1 word\\(s\\) .*Latin-1"):
+        vectors = resolve_word_vectors(path)
+    assert vectors.lookup(["bad", "café"])[1].tolist() == [True, False]
 
 
 def test_bad_binary_and_missing_files(tmp_path, cache):
