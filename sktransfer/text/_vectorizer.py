@@ -162,7 +162,8 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
         self.word_probability_ = corpus.by_word(probability)
         self.sif_component_ = None
         self.n_features_out_ = vectors.dim * (2 if self.pooling == "mean_max" else 1)
-        if self.weighting != "sif" and not _knows_a_word(vectors, corpus.words, counts):
+        sif = self.weighting == "sif" and self.pooling != "max"  # max: no weights
+        if not sif and not _knows_a_word(vectors, corpus.words, counts):
             found = (
                 f"None of the {len(corpus.words)} distinct words of the training "
                 "texts has a vector in "
@@ -176,7 +177,7 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
                 UserWarning,
                 stacklevel=4,  # this, _fit_context, all_or_nothing
             )
-        if self.weighting == "sif":
+        if sif:
             embedded = self._mean(self._token_rows(corpus, vectors), False)
             _, singular, vt = np.linalg.svd(embedded, full_matrices=False)
             if np.sum(singular > singular.max(initial=0.0) * 1e-6) < 2:

@@ -195,6 +195,10 @@ def test_parameters_the_pooling_ignores_are_warned_about(glove):
     np.testing.assert_array_equal(ignored.transform(X), plain.transform(X))
     with pytest.warns(UserWarning, match="sif_alpha=0.01 has no effect with"):
         EmbeddingVectorizer(glove, sif_alpha=0.01).fit(X)
+    # nor is SIF's common component computed (which needs two directions)
+    with pytest.warns(UserWarning, match="weighting='sif' has no effect with"):
+        one = EmbeddingVectorizer(glove, weighting="sif", pooling="max").fit(X[:1])
+    np.testing.assert_array_equal(one.transform(X), plain.transform(X))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         EmbeddingVectorizer(glove, weighting="tfidf", pooling="mean_max").fit(X)
