@@ -255,16 +255,37 @@ SOURCE_PARAMS = ("backbone", "embeddings", "source")
 
 
 def _source_param(estimator, source_param):
+    """The parameter that takes the source: ``source_param``, or the first of
+    :data:`SOURCE_PARAMS` that ``estimator`` has -- or, in a Pipeline, that
+    a step has (``<step>__backbone``)."""
     if source_param is not None:
         return source_param
     params = estimator.get_params(deep=False)
     for name in SOURCE_PARAMS:
         if name in params:
             return name
+    for step, inner in getattr(estimator, "steps", []):
+        inner_params = getattr(inner, "get_params", dict)(deep=False)
+        for name in SOURCE_PARAMS:
+            if name in inner_params:
+                return f"{step}__{name}"
     raise ValueError(
         f"{type(estimator).__name__} has no {' or '.join(map(repr, SOURCE_PARAMS))}"
-        " parameter; pass source_param= naming the parameter that takes the source."
+        " parameter (nor a Pipeline step with one); pass source_param= naming "
+        "the parameter that takes the source."
     )
+
+
+def _scoring_inputs(estimator, param, X, y):
+    """``(owner, X)``: the estimator that takes the source and the inputs it
+    sees -- in a Pipeline, X through the steps before it, fitted on X."""
+    step = param.rpartition("__")[0]
+    if not step or not hasattr(estimator, "named_steps") or "__" in step:
+        return estimator, X
+    position = [name for name, _ in estimator.steps].index(step)
+    if position:
+        X = clone(estimator[:position]).fit_transform(X, y)
+    return estimator.named_steps[step], X
 
 
 def _scored_as(estimator, candidate):
@@ -298,7 +319,9 @@ class SourceSelector(
     metric : {"logme", "h_score", "leep", "nce"}, default="logme"
     source_param : str or None, default=None
         The parameter that takes the source; ``None`` finds ``backbone``,
-        ``embeddings`` or ``source``. A name or path given for
+        ``embeddings`` or ``source``, of ``estimator`` or of a step of it when
+        it is a Pipeline (whose earlier steps then prepare the data the
+        sources are scored on). A name or path given for
         FineTunedTransformerClassifier's ``source`` is scored on the pooled
         embeddings that model computes.
     top_k : int, default=1
@@ -374,12 +397,10 @@ class SourceSelector(
             sources = list(sources)
             names = _names(sources)
         log = print if self.verbose else None
-        views = {
-            n: _scored_as(self.estimator, s)
-            for n, s in zip(names, sources, strict=True)
-        }
+        owner, X_scored = _scoring_inputs(self.estimator, param, X, y)
+        views = {n: _scored_as(owner, s) for n, s in zip(names, sources, strict=True)}
         self.scores_ = rank_sources(
-            views, X, y, self.metric, self.random_state, log=log
+            views, X_scored, y, self.metric, self.random_state, log=log
         )
         for row in self.scores_:  # the source itself, not what was scored
             row["candidate"] = sources[names.index(row["name"])]

@@ -5,7 +5,7 @@ from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_validate
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sktransfer import (
@@ -297,3 +297,26 @@ def test_a_frozen_candidate_is_named_by_what_it_wraps(digits_split, source_model
     assert plain["name"] == "FineTunedCNNClassifier"
     assert frozen["name"] == "FineTunedCNNClassifier (frozen)"
     assert frozen["score"] == plain["score"]  # the same source, scored the same
+
+
+def _flipped(Z):
+    return Z[:, ::-1]
+
+
+def test_source_selector_over_a_pipeline(target, source_model, shuffled_source):
+    # the selector finds the step's backbone and scores the sources on what
+    # the steps before it make of X: here, images flipped pixel by pixel
+    X, y = target
+    estimator = FineTunedCNNClassifier(transfer="feature_extraction", **FAST_PROBE)
+    sources = {"digits": source_model, "shuffled": shuffled_source}
+    piped = SourceSelector(
+        make_pipeline(FunctionTransformer(_flipped), clone(estimator)), sources
+    ).fit(X, y)
+    bare = SourceSelector(estimator, sources).fit(_flipped(X), y)
+    assert [(r["name"], r["score"]) for r in piped.scores_] == [
+        (r["name"], r["score"]) for r in bare.scores_
+    ]
+    unflipped = SourceSelector(estimator, sources).fit(X, y)
+    assert piped.scores_[0]["score"] != unflipped.scores_[0]["score"]
+    assert piped.best_estimator_[-1].backbone is bare.best_source_
+    np.testing.assert_array_equal(piped.predict(X), bare.predict(_flipped(X)))
