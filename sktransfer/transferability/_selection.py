@@ -179,6 +179,8 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None, *, log=Non
             "candidates must be a list of sources; got the string "
             f"{candidates!r} (write [{candidates!r}])."
         )
+    if not isinstance(candidates, Mapping):  # a generator, a tuple
+        candidates = list(candidates)
     if len(candidates) == 0:
         raise ValueError("rank_sources needs at least one candidate source.")
     if _num_samples(X) == 0:

@@ -257,6 +257,9 @@ def test_candidates_of_one_type_get_different_names():
     assert "FunctionTransformer #2" in str(ranking).splitlines()[1]
     lone = rank_sources([useful], X, y)
     assert lone[0]["name"] == "FunctionTransformer"
+    # any iterable of candidates, a generator too
+    generated = rank_sources((c for c in (noise, useful)), X, y)
+    assert [row["name"] for row in generated] == [row["name"] for row in ranking]
 
 
 def test_candidates_given_as_a_dict_are_ranked_under_their_names(
