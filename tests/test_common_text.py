@@ -84,3 +84,23 @@ def test_the_checks_take_meta_estimators_and_sparse_outputs():
     # a vectorizer reads a one-column DataFrame as its column names: one text
     with pytest.raises(AssertionError, match="DataFrame"):
         check_input_containers(TfidfVectorizer())
+
+
+def test_the_checks_compare_predicted_labels_of_a_classifier_without_proba():
+    # LinearSVC answers with labels (strings here) and a one-column
+    # decision_function: the checks compare the labels, not as floats
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    from sktransfer.utils.estimator_checks import (
+        check_bad_input,
+        check_input_containers,
+        text_estimator_checks,
+    )
+
+    strict = {check_input_containers, check_bad_input}  # DataFrame; AttributeError
+    pipeline = make_pipeline(TfidfVectorizer(), LinearSVC())
+    for estimator, check in text_estimator_checks(pipeline):
+        if check.func not in strict:
+            check(estimator)

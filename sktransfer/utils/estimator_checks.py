@@ -93,6 +93,18 @@ def _same_params(a, b):
     return a.keys() == b.keys() and all(_same_param(a[k], b[k]) for k in a)
 
 
+def _assert_same(actual, expected, rtol=1e-6, atol=1e-7, err_msg=""):
+    """Equal outputs: close numbers, or equal labels (a classifier without
+    ``predict_proba`` answers with its predicted labels, strings perhaps)."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    if actual.dtype.kind in "biufc" and expected.dtype.kind in "biufc":
+        np.testing.assert_allclose(
+            actual, expected, rtol=rtol, atol=atol, err_msg=err_msg
+        )
+    else:
+        np.testing.assert_array_equal(actual, expected, err_msg=err_msg)
+
+
 def _raises(exc_types, fn, what):
     try:
         fn()
@@ -141,7 +153,7 @@ def check_fit_returns_self_and_is_idempotent(estimator, X=None, y=None):
     assert _fit(est, X, y) is est, "fit must return self"
     first = _outputs(est, X)
     second = _outputs(_fit(est, X, y), X)
-    np.testing.assert_allclose(first, second, rtol=1e-6, atol=1e-7)
+    _assert_same(first, second)
 
 
 def check_refit_resets_state(estimator, X=None, y=None):
@@ -154,9 +166,7 @@ def check_refit_resets_state(estimator, X=None, y=None):
         assert set(est.classes_) == set(renamed), "classes_ kept labels of an old fit"
     fresh = _fit(clone(estimator), X, y)
     _fit(est, X, y)
-    np.testing.assert_allclose(
-        _outputs(est, X), _outputs(fresh, X), rtol=1e-6, atol=1e-7
-    )
+    _assert_same(_outputs(est, X), _outputs(fresh, X))
 
 
 def check_pickle_round_trip(estimator, X=None, y=None):
@@ -172,11 +182,8 @@ def check_sample_order_invariance(estimator, X=None, y=None):
     X, y = default_data() if X is None else (X, y)
     est = _fit(clone(estimator), X, y)
     order = np.random.RandomState(0).permutation(len(X))
-    np.testing.assert_allclose(
-        _outputs(est, [X[i] for i in order]),
-        _outputs(est, X)[order],
-        rtol=1e-5,
-        atol=1e-6,
+    _assert_same(
+        _outputs(est, [X[i] for i in order]), _outputs(est, X)[order], 1e-5, 1e-6
     )
 
 
@@ -188,7 +195,7 @@ def check_subset_invariance(estimator, X=None, y=None):
     halves = np.concatenate(
         [_outputs(est, X[: len(X) // 2]), _outputs(est, X[len(X) // 2 :])]
     )
-    np.testing.assert_allclose(halves, full, rtol=1e-5, atol=1e-6)
+    _assert_same(halves, full, 1e-5, 1e-6)
 
 
 def check_input_containers(estimator, X=None, y=None):
@@ -206,12 +213,8 @@ def check_input_containers(estimator, X=None, y=None):
     except ImportError:
         pass
     for container in containers:
-        np.testing.assert_allclose(
-            _outputs(est, container),
-            expected,
-            rtol=1e-6,
-            atol=1e-7,
-            err_msg=type(container).__name__,
+        _assert_same(
+            _outputs(est, container), expected, err_msg=type(container).__name__
         )
 
 
