@@ -31,6 +31,7 @@ from sktransfer.transferability._scores import (
     logme_score,
     nce_score,
 )
+from sktransfer.utils import seed_from
 from sktransfer.utils._naming import distinct_names
 
 METRICS = {
@@ -333,8 +334,9 @@ class SourceSelector(
     validation_fraction : float, default=0.2
         Holdout share for ``top_k > 1``.
     random_state : int or None, default=None
-        Seeds the holdout split and the weights of a backbone candidate built
-        at random (``"small_cnn"``) while it is scored.
+        Seeds the holdout split, the weights of a backbone candidate built at
+        random (``"small_cnn"``) while it is scored, and the estimator's fits
+        where its own ``random_state`` is None.
     verbose : int, default=0
         1 prints a line per candidate scored, per candidate fine-tuned on
         the holdout, and for the final fit.
@@ -429,7 +431,7 @@ class SourceSelector(
             top = self.scores_[: self.top_k]
             for i, row in enumerate(top, 1):
                 start = time.perf_counter()
-                model = clone(self.estimator).set_params(**{param: row["candidate"]})
+                model = self._with_source(param, row["candidate"])
                 model.fit(_safe_indexing(X, train), y_arr[train])
                 score = model.score(_safe_indexing(X, valid), y_arr[valid])
                 self.validation_scores_[row["name"]] = score
@@ -443,13 +445,22 @@ class SourceSelector(
         if log is not None:
             log(f"fitting {type(self.estimator).__name__} on {best_name!r}")
         self.best_source_ = best
-        self.best_estimator_ = (
-            clone(self.estimator).set_params(**{param: best}).fit(X, y)
-        )
+        self.best_estimator_ = self._with_source(param, best).fit(X, y)
         self.classes_ = self.best_estimator_.classes_
         if hasattr(self.best_estimator_, "n_features_in_"):
             self.n_features_in_ = self.best_estimator_.n_features_in_
         return self
+
+    def _with_source(self, param, source):
+        """A clone of ``estimator`` with ``source``, seeded by ``random_state``
+        where its own (that of the step taking the source) is None, as
+        scikit-learn's ensembles seed theirs: the same seed, the same model."""
+        model = clone(self.estimator).set_params(**{param: source})
+        seed_param = param[: -len(param.rpartition("__")[2])] + "random_state"
+        params = model.get_params()
+        if self.random_state is not None and params.get(seed_param, 0) is None:
+            model.set_params(**{seed_param: seed_from(self.random_state)})
+        return model
 
     def predict(self, X):
         """``best_estimator_``'s predicted class labels."""

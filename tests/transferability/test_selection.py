@@ -19,6 +19,7 @@ from sktransfer.transferability import (
     make_transferability_scorer,
     rank_sources,
 )
+from sktransfer.utils import seed_from
 from sktransfer.utils._testing import FAST_PROBE, FAST_TRAINING
 
 
@@ -323,3 +324,22 @@ def test_source_selector_over_a_pipeline(target, source_model, shuffled_source):
     assert piped.scores_[0]["score"] != unflipped.scores_[0]["score"]
     assert piped.best_estimator_[-1].backbone is bare.best_source_
     np.testing.assert_array_equal(piped.predict(X), bare.predict(_flipped(X)))
+
+
+def test_the_selectors_seed_seeds_an_unseeded_estimator(target, source_model):
+    X, y = target
+    unseeded = FineTunedCNNClassifier(**FAST_TRAINING)  # random_state=None
+    fits = [
+        SourceSelector(
+            unseeded, [source_model, "small_cnn"], top_k=2, random_state=0
+        ).fit(X, y)
+        for _ in range(2)
+    ]
+    assert fits[0].validation_scores_ == fits[1].validation_scores_
+    np.testing.assert_array_equal(fits[0].predict_proba(X), fits[1].predict_proba(X))
+    assert fits[0].best_estimator_.random_state == seed_from(0)
+    assert unseeded.random_state is None  # a clone was seeded, not the template
+    assert source_model.random_state == 0  # nor the shared source
+    own = FineTunedCNNClassifier(random_state=5, **FAST_TRAINING)
+    chosen = SourceSelector(own, [source_model], random_state=0).fit(X, y)
+    assert chosen.best_estimator_.random_state == 5  # its own seed is kept
