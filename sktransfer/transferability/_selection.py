@@ -283,12 +283,13 @@ def _scoring_inputs(estimator, param, X, y):
     """``(owner, X)``: the estimator that takes the source and the inputs it
     sees -- in a Pipeline, X through the steps before it, fitted on X."""
     step = param.rpartition("__")[0]
-    if not step or not hasattr(estimator, "named_steps") or "__" in step:
+    steps = getattr(estimator, "named_steps", {})
+    if step not in steps:  # not a step (set_params then names the problem)
         return estimator, X
     position = [name for name, _ in estimator.steps].index(step)
     if position:
         X = clone(estimator[:position]).fit_transform(X, y)
-    return estimator.named_steps[step], X
+    return steps[step], X
 
 
 def _scored_as(estimator, candidate):
