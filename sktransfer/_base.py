@@ -211,7 +211,7 @@ def encode_labels(estimator, y):
     pandas' NA among labels of another type, which scikit-learn calls an "unknown label
     type"), regression targets and a target with only one class.
     """
-    refuse_missing_labels(estimator, y)
+    refuse_missing_labels(y, estimator)
     check_classification_targets(y)
     classes, y_index = np.unique(y, return_inverse=True)
     if len(classes) < 2:

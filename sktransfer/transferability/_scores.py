@@ -16,7 +16,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from sktransfer.utils._arrays import from_torch
+from sktransfer.utils._arrays import from_torch, refuse_missing_labels
 
 
 def _features(features, name="features", accept_sparse=False):
@@ -33,6 +33,7 @@ def _features(features, name="features", accept_sparse=False):
 
 def _labels(y, n_samples, name="y"):
     y = column_or_1d(from_torch(y), warn=True)
+    refuse_missing_labels(y)
     check_consistent_length(y, np.empty(n_samples))
     _check_discrete(y, name)
     classes, index = np.unique(y, return_inverse=True)
@@ -157,6 +158,7 @@ def logme_score(features, y, *, regression=None):
     """
     F = _features(features, accept_sparse=True)
     y = np.asarray(from_torch(y))
+    refuse_missing_labels(y)
     if y.dtype.kind == "f":  # before type_of_target casts NaN to int
         _assert_all_finite(y, input_name="y")
     if regression is None:

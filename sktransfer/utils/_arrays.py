@@ -15,6 +15,12 @@ def from_torch(value):
     return (value.float() if value.dtype == torch.bfloat16 else value).numpy()
 
 
+def _name(owner):
+    if owner is None:
+        return ""
+    return f"{owner if isinstance(owner, str) else type(owner).__name__}: "
+
+
 def is_missing(value):
     """None, a float NaN (numpy's too), or pandas' NA or NaT."""
     if value is None:
@@ -24,11 +30,12 @@ def is_missing(value):
     return type(value).__name__ in ("NAType", "NaTType")
 
 
-def refuse_missing_labels(estimator, y):
+def refuse_missing_labels(y, owner=None):
     """A ValueError that counts the missing labels of ``y`` (see
     :func:`is_missing`) and names their rows; scikit-learn's checks call them
     an "unknown label type", or fail on pandas' NA ("boolean value of NA is
-    ambiguous"). Labels of a numeric dtype are left to those checks."""
+    ambiguous"). Labels of a numeric dtype are left to those checks.
+    ``owner``: the estimator (or function name) the message starts with."""
     if y is None:  # scikit-learn's "requires y to be passed"
         return
     y = np.asarray(y)
@@ -37,7 +44,7 @@ def refuse_missing_labels(estimator, y):
     missing = np.flatnonzero([is_missing(v) for v in y.ravel().tolist()])
     if len(missing):
         raise ValueError(
-            f"{type(estimator).__name__}: y holds {len(missing)} missing "
+            f"{_name(owner)}y holds {len(missing)} missing "
             f"label(s) (None, NaN or NA), at rows {missing[:5].tolist()}"
             f"{' ...' if len(missing) > 5 else ''}; drop those samples or "
             "give them a label."

@@ -94,7 +94,7 @@ def validate_images(estimator, X, y="no_validation", *, reset):
     X, nd_shape = _flatten_nd(from_torch(X))
     if not (isinstance(y, str) and y == "no_validation"):
         y = from_torch(y)
-        refuse_missing_labels(estimator, y)  # before scikit-learn's checks
+        refuse_missing_labels(y, estimator)  # before scikit-learn's checks
     kwargs = dict(dtype=(np.float32, np.uint8), reset=reset, ensure_min_samples=1)
     if isinstance(y, str) and y == "no_validation":
         X = validate_data(estimator, X, **kwargs)

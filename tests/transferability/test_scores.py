@@ -184,6 +184,13 @@ def test_missing_labels_are_refused_without_a_cast_warning(score, outputs):
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="Input y contains NaN"):
             score(outputs, y)
+    # string labels with None, or pandas' NA (numpy failed on them before)
+    named = np.tile(np.array(["a", "b"], dtype=object), 10)
+    named[3] = None
+    pd = pytest.importorskip("pandas")
+    for labels in (named, pd.Series(named, dtype="string")):
+        with pytest.raises(ValueError, match=r"y holds 1 missing label\(s\).*\[3\]"):
+            score(outputs, labels)
 
 
 def test_torch_tensors_are_scored_as_their_values(digits):
