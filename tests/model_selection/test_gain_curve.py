@@ -280,6 +280,10 @@ def test_bad_arguments(digits_split):
     X, y = digits_split["X_pool"], digits_split["y_pool"]
     with pytest.raises(TypeError, match="'transfer' parameter"):
         transfer_gain_curve(LogisticRegression(), X, y, X, y)
+    named = y.astype(str).astype(object)
+    named[7] = None  # before any subsample is drawn, whose np.unique fails
+    with pytest.raises(ValueError, match=r"curve: y holds 1 missing label\(s\)"):
+        transfer_gain_curve(FineTunedCNNClassifier(), X, named, X, y)
     with pytest.raises(ValueError, match="n_repeats"):
         transfer_gain_curve(FineTunedCNNClassifier(), X, y, X, y, n_repeats=0)
 
