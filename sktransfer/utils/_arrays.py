@@ -36,10 +36,8 @@ def refuse_missing_labels(y, owner=None):
     an "unknown label type", or fail on pandas' NA ("boolean value of NA is
     ambiguous"). Labels of a numeric dtype are left to those checks.
     ``owner``: the estimator (or function name) the message starts with."""
-    if y is None:  # scikit-learn's "requires y to be passed"
-        return
     y = np.asarray(y)
-    if y.dtype.kind != "O":
+    if y.ndim == 0 or y.dtype.kind != "O":  # y=None: "requires y to be passed"
         return
     missing = np.flatnonzero([is_missing(v) for v in y.ravel().tolist()])
     if len(missing):
