@@ -242,6 +242,7 @@ def nce_score(source_labels, y):
             "(its predict_proba, which leep_score takes)."
         )
     z = column_or_1d(from_torch(source_labels), warn=True)
+    refuse_missing_labels(z, name="source_labels")
     check_consistent_length(z, y)
     _check_discrete(z, "source_labels (the source model's predict, not its scores)")
     index, n_classes = _labels(y, len(z))

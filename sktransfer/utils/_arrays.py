@@ -30,19 +30,20 @@ def is_missing(value):
     return type(value).__name__ in ("NAType", "NaTType")
 
 
-def refuse_missing_labels(y, owner=None):
+def refuse_missing_labels(y, owner=None, name="y"):
     """A ValueError that counts the missing labels of ``y`` (see
     :func:`is_missing`) and names their rows; scikit-learn's checks call them
     an "unknown label type", or fail on pandas' NA ("boolean value of NA is
     ambiguous"). Labels of a numeric dtype are left to those checks.
-    ``owner``: the estimator (or function name) the message starts with."""
+    ``owner``: the estimator (or function name) the message starts with;
+    ``name``: what the labels are called in it."""
     y = np.asarray(y)
     if y.ndim == 0 or y.dtype.kind != "O":  # y=None: "requires y to be passed"
         return
     missing = np.flatnonzero([is_missing(v) for v in y.ravel().tolist()])
     if len(missing):
         raise ValueError(
-            f"{_name(owner)}y holds {len(missing)} missing "
+            f"{_name(owner)}{name} holds {len(missing)} missing "
             f"label(s) (None, NaN or NA), at rows {missing[:5].tolist()}"
             f"{' ...' if len(missing) > 5 else ''}; drop those samples or "
             "give them a label."

@@ -191,6 +191,9 @@ def test_missing_labels_are_refused_without_a_cast_warning(score, outputs):
     for labels in (named, pd.Series(named, dtype="string")):
         with pytest.raises(ValueError, match=r"y holds 1 missing label\(s\).*\[3\]"):
             score(outputs, labels)
+    if score is nce_score:  # its source labels too
+        with pytest.raises(ValueError, match="source_labels holds 1 missing"):
+            score(named, np.arange(20) % 2)
 
 
 def test_torch_tensors_are_scored_as_their_values(digits):
