@@ -29,9 +29,12 @@ IMAGE_PARAMS_DOC = """
     image_shape : tuple of int or None, default=None
         ``(C, H, W)`` or ``(H, W)`` of one image when ``X`` is 2-D (flattened
         pixels), channels first. ``None`` infers it: 3-D/4-D ``X`` gives it
-        directly (4-D ``X`` that looks channels-last is refused); a square
-        number of features F is one ``sqrt(F) x sqrt(F)`` channel, any other F a
-        ``1 x F`` strip (so ordinary tabular arrays work too).
+        directly (4-D ``X`` that looks channels-last is refused); 2-D ``X``
+        takes the ``image_shape_`` of a fitted estimator given as ``backbone``
+        when it holds as many values per row, otherwise a square number of
+        features F is one ``sqrt(F) x sqrt(F)`` channel, any other F a
+        ``1 x F`` strip (so ordinary tabular arrays work too; warned when the
+        fitted backbone learned from images).
     pixel_scale : float or None, default=None
         Raw pixel value that maps to 1.0 (e.g. 255 for 8-bit images, 16 for
         sklearn's digits). ``None``: the ``pixel_scale_`` of a fitted

@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import validate_data
 
+from sktransfer._base import is_fitted_estimator
 from sktransfer.utils._arrays import from_torch, refuse_missing_labels
 
 
@@ -119,7 +120,7 @@ def validate_images(estimator, X, y="no_validation", *, reset):
             shape = declared
         elif shape is not None:
             _check_channels_first(shape)
-        estimator.image_shape_ = shape or infer_image_shape(n_features)
+        estimator.image_shape_ = shape or _flat_image_shape(estimator, n_features)
     elif nd_shape is not None and nd_shape != estimator.image_shape_:
         raise ValueError(
             f"X holds images of shape {nd_shape}, but {type(estimator).__name__} "
@@ -129,6 +130,34 @@ def validate_images(estimator, X, y="no_validation", *, reset):
     if isinstance(y, str) and y == "no_validation":
         return images
     return images, y
+
+
+def _flat_image_shape(estimator, n_features):
+    """The shape of flat images when no ``image_shape`` is given: a fitted
+    backbone's ``image_shape_`` when X's rows hold as many values (its
+    weights learned from such images: 8x6 digits must not become 1x48
+    strips), otherwise :func:`infer_image_shape`, with a warning when that
+    reads the rows as strips where the fitted backbone learned from images."""
+    backbone = estimator.backbone
+    learned = (
+        getattr(backbone, "image_shape_", None)
+        if is_fitted_estimator(backbone)
+        else None
+    )
+    if learned is not None and math.prod(learned) == n_features:
+        return tuple(learned)
+    shape = infer_image_shape(n_features)
+    if learned is not None and shape[1] == 1 < learned[1]:
+        warnings.warn(
+            f"X's rows of {n_features} values are read as 1x{n_features} "
+            f"strips, but the fitted backbone learned from images of shape "
+            f"{tuple(learned)}: its filters would slide along rows laid end to "
+            "end. If X holds flattened images, give their shape as "
+            "image_shape=(C, H, W).",
+            UserWarning,
+            stacklevel=6,  # this, validate_images, fit, 2 decorators
+        )
+    return shape
 
 
 def _check_channels_first(shape):

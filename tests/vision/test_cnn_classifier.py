@@ -365,6 +365,44 @@ def test_an_inherited_pixel_scale_that_x_is_not_on_is_warned(
         PretrainedFeatureExtractor(backbone=source_model).fit(np.minimum(X, 12))
 
 
+def test_a_fitted_source_lends_its_image_shape_to_flat_x(digits_split):
+    # digits cropped to 8x6: a source told their shape, a target given the same
+    # flat rows without it must read them as 8x6 images too, not 1x48 strips
+    def crop(X):
+        return X.reshape(-1, 8, 8)[:, :, 1:7].reshape(len(X), 48)
+
+    source = FineTunedCNNClassifier(
+        image_shape=(8, 6), random_state=0, **FAST_TRAINING
+    ).fit(crop(digits_split["X_source"]), digits_split["y_source"])
+    X, y = _few_shot(digits_split, 10)
+    X_test = crop(digits_split["X_test"])
+    inherited = FineTunedCNNClassifier(backbone=source, random_state=0, **FAST_PROBE)
+    inherited.fit(crop(X), y)
+    assert inherited.image_shape_ == (1, 8, 6)
+    told = clone(inherited).set_params(image_shape=(1, 8, 6)).fit(crop(X), y)
+    np.testing.assert_array_equal(inherited.predict(X_test), told.predict(X_test))
+    assert inherited.score(X_test, digits_split["y_test"]) > 0.7
+    extractor = PretrainedFeatureExtractor(backbone=source).fit(crop(X))
+    assert extractor.image_shape_ == (1, 8, 6)
+
+
+def test_flat_x_read_as_strips_after_a_source_of_images_is_warned(
+    digits_split, source_model
+):
+    # half of each 8x8 digit's pixels (a BaggingClassifier's max_features=0.5)
+    X, y = _few_shot(digits_split, 10)
+    with pytest.warns(UserWarning, match=r"1x32 strips.*\(1, 8, 8\)") as record:
+        clf = FineTunedCNNClassifier(backbone=source_model, **FAST_PROBE).fit(
+            X[:, :32], y
+        )
+    assert record[0].filename == __file__
+    assert clf.image_shape_ == (1, 1, 32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.set_params(image_shape=(4, 8)).fit(X[:, :32], y)  # said: no warning
+        FineTunedCNNClassifier(**FAST_PROBE).fit(X[:, :32], y)  # no fitted source
+
+
 def test_feature_extraction_keeps_the_source_bit_identical(digits_split, source_model):
     X, y = _few_shot(digits_split, 10)
     before = _backbone_state(source_model)
