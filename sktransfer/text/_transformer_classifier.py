@@ -32,6 +32,7 @@ from sktransfer.text._transformers import (
     transformer_layers,
 )
 from sktransfer.transfer import plan_transfer
+from sktransfer.transfer._schedule import warn_past_the_blocks
 from sktransfer.utils import seeded
 
 TRANSFORMER_TRANSFER_MODES = {
@@ -84,7 +85,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         ``max_position_embeddings``.
     trainable_layers : int, default=2
         For ``transfer="partial"``: how many of the top transformer layers
-        train.
+        train (more than the model has: all of them, with a warning).
     backbone_lr_scale : float, default=0.05
         Learning rate of the transformer relative to ``lr`` (``fine_tune`` and
         ``partial``); the default gives the usual 5e-5 with ``lr=1e-3``.
@@ -214,6 +215,10 @@ default="sentence-transformers/all-MiniLM-L6-v2"
             module = self._build_module(source_model)
             backbone = module.backbone
             top = layers[len(layers) - min(self.trainable_layers, len(layers)) :]
+            if self.transfer == "partial":
+                warn_past_the_blocks(
+                    self.trainable_layers, len(layers), "trainable_layers", "layers"
+                )
             plan = plan_transfer(
                 TRANSFORMER_TRANSFER_MODES[self.transfer],
                 backbone,

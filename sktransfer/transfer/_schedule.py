@@ -98,6 +98,21 @@ def warn_unreached(epochs, max_epochs, param):
         )
 
 
+def warn_past_the_blocks(k, n_blocks, param, unit="blocks"):
+    """Warn when ``param=k`` asks for more of the source's ``unit`` than the
+    ``n_blocks`` it has: all of them train, as with ``param=n_blocks``, so a
+    grid over larger values fits the same model again. Called from an
+    estimator's ``fit``, as :func:`warn_unreached`."""
+    if isinstance(k, numbers.Integral) and not isinstance(k, bool) and k > n_blocks:
+        warnings.warn(
+            f"{param}={k}, but the source has {n_blocks} {unit}: all of them "
+            f"train, as with {param}={n_blocks}, and larger values fit the "
+            "same model.",
+            UserWarning,
+            stacklevel=5,
+        )
+
+
 class UnfreezeSchedule(Callback):
     """skorch callback that unfreezes parameters at scheduled epochs.
 

@@ -16,8 +16,13 @@ from sktransfer._base import (
     module_device,
 )
 from sktransfer._persistence import restore_classifier_net
-from sktransfer.transfer import BATCHNORM_POLICIES, TRANSFER_MODES, plan_transfer
-from sktransfer.transfer._schedule import warn_unreached
+from sktransfer.transfer import (
+    BATCHNORM_POLICIES,
+    TRANSFER_MODES,
+    plan_transfer,
+    transfer_blocks,
+)
+from sktransfer.transfer._schedule import warn_past_the_blocks, warn_unreached
 from sktransfer.utils import seeded
 from sktransfer.vision._base import (
     IMAGE_CONSTRAINTS,
@@ -58,7 +63,8 @@ class FineTunedCNNClassifier(
         architecture with fresh weights (the no-transfer baseline).
     trainable_blocks : int or tuple of str, default=1
         For ``transfer="partial"``: how many blocks of the backbone (output side)
-        train, or globs on its parameter names (``("block3.*",)``).
+        train (more than it has: all of them, with a warning), or globs on its
+        parameter names (``("block3.*",)``).
     unfreeze_schedule : dict or sequence of (int, spec), default=None
         For ``transfer="gradual"``: ``{{epoch: spec}}``, from that epoch (0-based)
         on, ``spec`` trains too: an int k (the last k blocks), a glob or a tuple
@@ -214,6 +220,12 @@ class FineTunedCNNClassifier(
                 trainable_blocks=self.trainable_blocks,
                 unfreeze_schedule=self.unfreeze_schedule,
             )
+            if self.transfer == "partial":
+                warn_past_the_blocks(
+                    self.trainable_blocks,
+                    len(transfer_blocks(module.backbone)),
+                    "trainable_blocks",
+                )
             if self.transfer == "gradual" and self.unfreeze_schedule is not None:
                 schedule = dict(plan.callbacks)["unfreeze_schedule"].schedule
                 warn_unreached(

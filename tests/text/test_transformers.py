@@ -220,10 +220,10 @@ def test_partial_trains_only_the_top_layers(small, source):
     assert clf.n_layers_ == 6
     groups = clf.net_.optimizer_.param_groups
     assert sorted(g["lr"] for g in groups) == pytest.approx([2e-3, 1e-2])
-    # more layers asked for than the model has: every layer trains
-    clf.set_params(trainable_layers=10, max_epochs=1).fit(
-        small["X"][:24], small["y"][:24]
-    )
+    # more layers asked for than the model has: every layer trains, as said
+    clf.set_params(trainable_layers=10, max_epochs=1)
+    with pytest.warns(UserWarning, match="trainable_layers=10, but the source has 6"):
+        clf.fit(small["X"][:24], small["y"][:24])
     changed = _changed(clf, source)
     for layer in range(6):
         assert any(n.startswith(f"encoder.layer.{layer}.") for n in changed), layer

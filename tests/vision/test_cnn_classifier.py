@@ -524,6 +524,29 @@ def test_partial_trains_only_the_last_blocks_and_freezes_their_batchnorm(
         assert not torch.equal(before[name], after[name]), name
 
 
+def test_more_trainable_blocks_than_the_source_has_is_warned(
+    digits_split, source_model
+):
+    # a grid over trainable_blocks=[1, 2, 4, 8] on the 3-block SmallCNN would
+    # fit 4 and 8 as 3, identically, without a word
+    X, y = _few_shot(digits_split, 10)
+    clf = FineTunedCNNClassifier(
+        backbone=source_model, transfer="partial", random_state=0, **FAST_TRAINING
+    )
+    with pytest.warns(
+        UserWarning, match="trainable_blocks=4, but the source has 3 "
+    ) as w:
+        beyond = clf.set_params(trainable_blocks=4).fit(X, y)
+    assert w[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        every = clone(clf).set_params(trainable_blocks=3).fit(X, y)
+    np.testing.assert_array_equal(
+        beyond.predict_proba(digits_split["X_test"]),
+        every.predict_proba(digits_split["X_test"]),
+    )
+
+
 def test_batchnorm_policy(digits_split, source_model):
     X, y = _few_shot(digits_split, 10)
     stat = "block1.1.running_mean"
