@@ -16,6 +16,7 @@ import torch
 from skorch.dataset import Dataset
 from torch.utils.data import DataLoader
 
+from sktransfer.utils._arrays import as_tensor
 from sktransfer.utils._seed import in_seeded_context
 
 DEVICE_RESIDENT_BYTES = 1 << 30
@@ -138,12 +139,6 @@ def _gather_into(buffer, tensor, index):
     return out
 
 
-def _as_tensor(array):
-    if isinstance(array, torch.Tensor):
-        return array
-    return torch.from_numpy(np.ascontiguousarray(array))
-
-
 def _resident(dataset, X, y, device):
     """``X``, ``y`` moved to the GPU ``device`` once per dataset.
 
@@ -183,7 +178,7 @@ def batch_iterator(
             drop_last=drop_last,
             **kwargs,
         )
-    X, y = _as_tensor(X), None if y is None else _as_tensor(y)
+    X, y = as_tensor(X), None if y is None else as_tensor(y)
     if device is not None and torch.device(device).type == "cuda":
         if X.nbytes + (0 if y is None else y.nbytes) <= DEVICE_RESIDENT_BYTES:
             X, y = _resident(dataset, X, y, device)

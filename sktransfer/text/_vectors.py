@@ -37,6 +37,7 @@ from sktransfer.text._formats import (
     keyed_vectors_subwords,
     read_vectors_file,
 )
+from sktransfer.utils._arrays import as_tensor
 from sktransfer.utils._files import check_file, user_path
 
 _PROCESS_CACHE = {}
@@ -141,9 +142,7 @@ class Subwords:
         The n-gram vectors are averaged by torch's ``embedding_bag``: read
         where they lie (a memory map), never gathered into a copy.
         """
-        with warnings.catch_warnings():  # a read-only memory map: only read
-            warnings.filterwarnings("ignore", "The given NumPy array is not writ")
-            table = torch.from_numpy(self.ngrams)
+        table = as_tensor(self.ngrams)  # a read-only memory map: only read
         out = np.zeros((len(words), table.shape[1]), dtype=np.float32)
         found = np.zeros(len(words), dtype=bool)
         for start in range(0, len(words), self.CHUNK):

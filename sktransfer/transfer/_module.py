@@ -2,9 +2,10 @@
 
 import contextlib
 
-import numpy as np
 import torch
 from torch import nn
+
+from sktransfer.utils._arrays import as_tensor
 
 BATCHNORM_POLICIES = ("frozen", "eval", "train")
 
@@ -117,7 +118,7 @@ def batched_features(module, X, *, batch_size, device, progress=False):
     try:
         with torch.inference_mode():
             for start in starts:
-                batch = torch.from_numpy(np.asarray(X[start : start + batch_size]))
+                batch = as_tensor(X[start : start + batch_size])
                 chunks.append(module.features(batch.to(device)).float().cpu())
     finally:
         module.train(was_training)

@@ -1,5 +1,7 @@
 """Array input shared by the estimators and the transferability scores."""
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -13,6 +15,24 @@ def from_torch(value):
         return value
     value = value.detach().cpu()
     return (value.float() if value.dtype == torch.bfloat16 else value).numpy()
+
+
+def as_tensor(array):
+    """``array`` as a CPU tensor sharing its memory (a tensor as it is).
+
+    A read-only array -- the memory map joblib makes of data over 1 MB for
+    ``GridSearchCV(n_jobs=2)``'s workers, or ``np.load(mmap_mode="r")`` -- is
+    shared as well, without torch's warning that writing to it would be
+    undefined: sktransfer only reads its input.
+    """
+    if isinstance(array, torch.Tensor):
+        return array
+    array = np.ascontiguousarray(array)
+    if array.flags.writeable:
+        return torch.from_numpy(array)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The given NumPy array is not writ")
+        return torch.from_numpy(array)
 
 
 def _name(owner):

@@ -403,6 +403,41 @@ def test_flat_x_read_as_strips_after_a_source_of_images_is_warned(
         FineTunedCNNClassifier(**FAST_PROBE).fit(X[:, :32], y)  # no fitted source
 
 
+@pytest.fixture
+def torch_warns_always():
+    """torch's warnings every time, not once a process (a test before this
+    one may have had the one)."""
+    torch.set_warn_always(True)
+    yield
+    torch.set_warn_always(False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8])
+def test_read_only_images_are_read_where_they_lie_without_a_warning(
+    digits_split, source_model, tmp_path, dtype, torch_warns_always
+):
+    # a memory map, as joblib gives GridSearchCV(n_jobs=2)'s workers data over
+    # 1 MB: torch warned that writing to it would be undefined (none is done)
+    X, y = _few_shot(digits_split, 10)
+    np.save(tmp_path / "X.npy", X.astype(dtype))
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    assert not mapped.flags.writeable
+    settings = dict(backbone=source_model, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tuned = FineTunedCNNClassifier(**settings, **FAST_TRAINING).fit(mapped, y)
+        probe = FineTunedCNNClassifier(
+            transfer="feature_extraction", **settings, **FAST_PROBE
+        ).fit(mapped, y)
+        features = PretrainedFeatureExtractor(backbone=source_model).fit(mapped)
+        results = [m.predict(mapped) for m in (tuned, probe)]
+        results.append(features.transform(mapped))
+    writable = np.array(mapped)
+    np.testing.assert_array_equal(results[0], tuned.predict(writable))
+    np.testing.assert_array_equal(results[1], probe.predict(writable))
+    np.testing.assert_array_equal(results[2], features.transform(writable))
+
+
 def test_feature_extraction_keeps_the_source_bit_identical(digits_split, source_model):
     X, y = _few_shot(digits_split, 10)
     before = _backbone_state(source_model)
