@@ -46,6 +46,7 @@ from sktransfer._persistence import history_from
 from sktransfer._probe import linear_tail
 from sktransfer.transfer import batched_features
 from sktransfer.transfer._module import feature_progress, unwrapped
+from sktransfer.transfer._schedule import UnfreezeSchedule, UnfreezingEarlyStopping
 from sktransfer.utils import resolve_device
 from sktransfer.utils._arrays import refuse_missing_labels
 
@@ -148,7 +149,9 @@ class or functools.partial of one, default="auto"
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified when
         possible), stop when the validation loss has not improved for
-        ``n_iter_no_change`` epochs, and keep the best weights.
+        ``n_iter_no_change`` epochs, and keep the best weights. Training that
+        unfreezes the source on a schedule does not stop before the last
+        unfreeze, and the patience starts again at each.
     validation_fraction : float, default=0.1
         Share of the training data held out when ``early_stopping=True``.
     n_iter_no_change : int, default=5
@@ -1000,13 +1003,20 @@ class TransferEstimatorBase(
         if optimizer is LBFGS:  # after the user's: their scoring sees the last epoch
             callbacks.append(("lbfgs_converged", StopWhenConverged()))
         if valid is not None:  # last: the user's scoring sees the final epoch
+            unfreeze_at = tuple(
+                epoch
+                for _, callback in callbacks
+                if isinstance(callback, UnfreezeSchedule)
+                for epoch, _ in callback.schedule
+            )
             callbacks.append(
                 (
                     "early_stopping",
-                    EarlyStopping(
+                    UnfreezingEarlyStopping(
                         monitor="valid_loss",
                         patience=self.n_iter_no_change,
                         load_best=True,
+                        unfreeze_at=unfreeze_at,
                     ),
                 )
             )

@@ -4,7 +4,7 @@ import numbers
 import warnings
 from collections.abc import Mapping
 
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 
 from sktransfer.transfer._blocks import block_patterns, prefixed, transfer_blocks
 from sktransfer.transfer._freeze import set_trainable
@@ -149,3 +149,35 @@ class UnfreezeSchedule(Callback):
             "n_trainable",
             sum(1 for p in net.module_.parameters() if p.requires_grad),
         )
+
+
+class UnfreezingEarlyStopping(EarlyStopping):
+    """skorch's ``EarlyStopping`` that lets an unfreeze schedule run.
+
+    It does not stop training before the last epoch in ``unfreeze_at`` (a
+    frozen source's plateau would otherwise end the fit before the source
+    ever trained), and its patience starts again at each of those epochs:
+    the model has more to train from then on. The best weights are those of
+    the best epoch of the whole fit, frozen or not.
+
+    Parameters
+    ----------
+    monitor, patience, load_best
+        As skorch's ``EarlyStopping``.
+    unfreeze_at : tuple of int, default=()
+        The epochs (0-based) at which something is unfrozen.
+    """
+
+    def __init__(
+        self, monitor="valid_loss", patience=5, load_best=False, unfreeze_at=()
+    ):
+        super().__init__(monitor=monitor, patience=patience, load_best=load_best)
+        self.unfreeze_at = unfreeze_at
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = len(net.history) - 1
+        if epoch in self.unfreeze_at:
+            self.misses_ = 0
+        if epoch < max(self.unfreeze_at, default=-1):  # an unfreeze ahead
+            self.misses_ = min(self.misses_, self.patience - 2)  # +1: no stop
+        super().on_epoch_end(net, **kwargs)

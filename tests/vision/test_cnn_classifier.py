@@ -715,6 +715,29 @@ def test_gradual_unfreezes_at_the_scheduled_epoch(digits_split, source_model):
     assert set(empty.net_.history[:, "n_trainable"]) == {n_head}
 
 
+def test_early_stopping_waits_for_the_last_unfreeze(digits_split, source_model):
+    # the frozen head plateaus within a few epochs; early stopping used to end
+    # the fit there, and the scheduled unfreeze never came, without a word
+    X, y = _few_shot(digits_split, 10)
+    clf = FineTunedCNNClassifier(
+        backbone=source_model,
+        transfer="gradual",
+        unfreeze_schedule={12: 1, 16: 3},
+        early_stopping=True,
+        n_iter_no_change=2,
+        max_epochs=40,
+        lr=0.05,
+        random_state=0,
+    ).fit(X, y)
+    history = clf.net_.history
+    trainable = history[:, "n_trainable"]
+    assert trainable[11] == 2 < trainable[12] < trainable[16]
+    # patience starts again at each unfreeze, and the fit still stops early
+    assert 16 + 2 <= len(history) < 40
+    losses = history[:, "valid_loss"]
+    assert min(losses[:-2]) <= min(losses[-2:])  # the last two missed the best
+
+
 def test_gradual_default_schedule_one_block_per_epoch(digits_split, source_model):
     X, y = _few_shot(digits_split, 5)
     settings = {**FAST_TRAINING, "max_epochs": 4}
