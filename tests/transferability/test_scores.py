@@ -33,6 +33,16 @@ def test_logme_is_the_maximised_evidence():
     assert score == pytest.approx(best, abs=0.05)
 
 
+def test_logme_matches_the_papers_implementation_on_digits(digits):
+    # the values of the authors' fixed-point LogME (github.com/thuml/LogME,
+    # LogME.fit), computed outside this project on the same arrays
+    X, y = digits
+    assert logme_score(X / 16, y) == pytest.approx(0.2702776269748759, rel=1e-6)
+    assert logme_score(X[:300] / 16, y[:300]) == pytest.approx(
+        0.31132071457407073, rel=1e-6
+    )
+
+
 def test_logme_classification_is_the_mean_over_one_hot_columns():
     rng = np.random.RandomState(1)
     F = rng.randn(30, 4)
