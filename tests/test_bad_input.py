@@ -442,7 +442,11 @@ def _cases():
         "n_jobs must be a nonzero int or None (-1: every CPU); got 0.",
     )
     # ---- data, text
-    for bad, kind in ((None, "NoneType"), (3, "int"), (b"bytes", "bytes")):
+    for bad, kind, says in (
+        (None, "NoneType", ""),
+        (3, "int", ""),
+        (b"bytes", "bytes", " (b'bytes'): decode the documents first"),
+    ):
         add(
             f"text-item-{kind}",
             "text",
@@ -450,7 +454,7 @@ def _cases():
             f"a {kind} among the documents",
             lambda tmp, bad=bad: _text().fit(["good film", bad] * 6, TEXT_LABELS),
             TypeError,
-            f"item 1 is a {kind}",
+            f"item 1 is a {kind}{says}",
         )
     add(
         "text-missing-value",

@@ -56,15 +56,18 @@ def validate_texts(X, estimator_name):
         )
     for i, doc in enumerate(docs):
         if not isinstance(doc, str):
-            missing = is_missing(doc)
+            if is_missing(doc):
+                hint = ": a missing value; fill missing texts first, e.g. X.fillna('')."
+            elif isinstance(doc, (bytes, bytearray)):
+                hint = (
+                    ": decode the documents first, e.g. "
+                    "[doc.decode('utf-8') for doc in X]."
+                )
+            else:
+                hint = "."
             raise TypeError(
                 f"{estimator_name} expects documents as strings; item {i} is a "
-                f"{type(doc).__name__} ({doc!r:.40})"
-                + (
-                    ": a missing value; fill missing texts first, e.g. X.fillna('')."
-                    if missing
-                    else "."
-                )
+                f"{type(doc).__name__} ({doc!r:.40}){hint}"
             )
     return docs
 
