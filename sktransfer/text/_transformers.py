@@ -12,6 +12,9 @@ import copy
 import importlib
 import os
 import re
+import socket
+import urllib.parse
+import urllib.request
 
 import numpy as np
 from torch import nn
@@ -56,6 +59,24 @@ def _hub_offline():
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
 
 
+def _unresolved_hub():
+    """The Hub's host name when it does not resolve (no network, or none but
+    a package registry): asking the Hub then only retries for 45 s before
+    failing. None when it resolves, or when a proxy would resolve it."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        return None
+    host = urllib.parse.urlsplit(constants.ENDPOINT).hostname
+    if not host or urllib.request.getproxies().get("https"):
+        return None
+    try:
+        socket.getaddrinfo(host, 443)
+    except (socket.gaierror, UnicodeError):
+        return host
+    return None
+
+
 @contextlib.contextmanager
 def _quiet(transformers):
     """No "Loading weights" progress bar while sktransfer loads a model."""
@@ -75,7 +96,8 @@ def _load_pretrained(location):
     path = _offline_path(location) or location
     local = os.path.isdir(path)
     attempts = [{"local_files_only": True}]
-    if not local and not _hub_offline():
+    unresolved = None if local or _hub_offline() else _unresolved_hub()
+    if not local and not _hub_offline() and unresolved is None:
         attempts.append({})
     errors = []
     for kwargs in attempts:
@@ -95,6 +117,9 @@ def _load_pretrained(location):
         + (
             "the Hugging Face Hub is off (HF_HUB_OFFLINE)"
             if _hub_offline()
+            else f"the Hugging Face Hub cannot be reached ({unresolved} does not "
+            "resolve: no network?) nor is the model in its local cache"
+            if unresolved
             else "the Hugging Face Hub could not provide it"
         )
     )

@@ -77,6 +77,39 @@ def test_unknown_name_offline_is_a_clear_error(monkeypatch):
         TransformerVectorizer("/tmp").fit(["a"])
 
 
+def test_an_unreachable_hub_fails_at_once_not_after_its_retries(monkeypatch):
+    # offline, without HF_HUB_OFFLINE: the Hub's client retried for 45 s
+    # before the same error; a name that does not resolve skips it
+    import socket
+
+    from sktransfer.text import _transformers
+
+    transformers = pytest.importorskip("transformers")
+    asked = []
+
+    def from_pretrained(path, **kwargs):
+        asked.append(kwargs)
+        raise OSError("not in the local cache")
+
+    def unresolvable(host, *args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    for proxy in ("https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)
+    monkeypatch.setattr(socket, "getaddrinfo", unresolvable)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", from_pretrained)
+    with pytest.raises(ValueError, match=r"huggingface.co does not resolve"):
+        _transformers._load_pretrained("some/other-model")
+    assert asked == [{"local_files_only": True}]  # the Hub never asked
+    # behind a proxy, which resolves names itself, the Hub is asked
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    asked.clear()
+    with pytest.raises(ValueError, match="the Hugging Face Hub could not provide"):
+        _transformers._load_pretrained("some/other-model")
+    assert asked == [{"local_files_only": True}, {}]
+
+
 def test_missing_extra_is_a_clear_error(monkeypatch):
     from sktransfer.text import _transformers
 
