@@ -158,18 +158,32 @@ def resolve_transformer(source, device="cpu"):
     if isinstance(source, (str, os.PathLike)):
         location = user_path(source)
         location = _ALIASES.get(location, location)
-        pair = _cached(("transformer", location), lambda: _load_pretrained(location))
+        key = ("transformer", location, *_saved_as(location))
+        pair = _cached(key, lambda: _load_pretrained(location))
         if device == "cpu":
             return pair
-        model = _cached(
-            ("transformer", location, device),
-            lambda: trainable_copy(pair[1]).to(device),
-        )
+        model = _cached((*key, device), lambda: trainable_copy(pair[1]).to(device))
         return pair[0], model
     raise TypeError(
         "source must be a Hugging Face model name, a local model directory or a "
         f"fitted FineTunedTransformerClassifier; got {type(source).__name__}."
     )
+
+
+def _saved_as(location):
+    """What a local model directory holds now -- its absolute path and its
+    files' names, sizes and modification times -- so that a model saved there
+    again (``save_pretrained`` after more training) is loaded again, not
+    served from the process's cache; ``()`` for a name."""
+    if not os.path.isdir(location):
+        return ()
+    files = sorted(
+        (entry.name, stat.st_size, stat.st_mtime_ns)
+        for entry in os.scandir(location)
+        if entry.is_file()
+        for stat in (entry.stat(),)
+    )
+    return (os.path.abspath(location), *files)
 
 
 def trainable_copy(model):

@@ -1,6 +1,7 @@
 """Transformer sources on the real all-MiniLM-L6-v2 (offline package) and 20NG."""
 
 import pickle
+import shutil
 import sys
 import warnings
 
@@ -21,7 +22,10 @@ from sktransfer import (  # noqa: E402
     ZeroShotClassifier,
 )
 from sktransfer.text import TransformerTransferModule, resolve_transformer  # noqa: E402
-from sktransfer.text._transformers import transformer_layers  # noqa: E402
+from sktransfer.text._transformers import (  # noqa: E402
+    trainable_copy,
+    transformer_layers,
+)
 from sktransfer.text._zero_shot import readable_label  # noqa: E402
 from sktransfer.transfer import shared_parameters  # noqa: E402
 
@@ -67,6 +71,25 @@ def test_named_source_resolves_offline_to_the_packaged_model():
     # a local directory works too
     local = resolve_transformer(str(minilm.get_model_path()))[1]
     assert shared_parameters(local, model) == [n for n, _ in model.named_parameters()]
+
+
+def test_a_model_saved_again_in_its_folder_is_loaded_again(tmp_path, source):
+    # a notebook trains a model further and saves it over its folder: the
+    # next fit must use the new weights, not the process's cached ones
+    folder = tmp_path / "model"
+    shutil.copytree(minilm.get_model_path(), folder)
+    first = resolve_transformer(folder)[1]
+    assert resolve_transformer(str(folder))[1] is first  # cached meanwhile
+    changed = trainable_copy(source)
+    with torch.no_grad():
+        changed.embeddings.word_embeddings.weight.mul_(2)
+    changed.save_pretrained(folder)
+    again = resolve_transformer(folder)[1]
+    assert again is not first
+    assert torch.equal(
+        again.embeddings.word_embeddings.weight,
+        2 * first.embeddings.word_embeddings.weight,
+    )
 
 
 def test_unknown_name_offline_is_a_clear_error(monkeypatch):
