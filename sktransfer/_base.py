@@ -1003,11 +1003,12 @@ class TransferEstimatorBase(
         if optimizer is LBFGS:  # after the user's: their scoring sees the last epoch
             callbacks.append(("lbfgs_converged", StopWhenConverged()))
         if valid is not None:  # last: the user's scoring sees the final epoch
-            unfreeze_at = tuple(
+            unfreeze_at = tuple(  # those training reaches (others are warned)
                 epoch
                 for _, callback in callbacks
                 if isinstance(callback, UnfreezeSchedule)
                 for epoch, _ in callback.schedule
+                if epoch < self.max_epochs
             )
             callbacks.append(
                 (

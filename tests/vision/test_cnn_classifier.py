@@ -736,6 +736,11 @@ def test_early_stopping_waits_for_the_last_unfreeze(digits_split, source_model):
     assert 16 + 2 <= len(history) < 40
     losses = history[:, "valid_loss"]
     assert min(losses[:-2]) <= min(losses[-2:])  # the last two missed the best
+    # an unfreeze training never reaches (warned) does not hold it back
+    clf.set_params(unfreeze_schedule={12: 1, 16: 3, 40: 3})
+    with pytest.warns(UserWarning, match="unfreezes at epoch 40"):
+        clf.fit(X, y)
+    assert len(clf.net_.history) == len(history)
 
 
 def test_gradual_default_schedule_one_block_per_epoch(digits_split, source_model):
