@@ -187,8 +187,11 @@ def _saved_as(location):
 
 
 def trainable_copy(model):
-    """A private copy of a resolved (shared) model, free to train or move."""
-    return copy.deepcopy(model)
+    """A private copy of a resolved (shared) model, free to train or move:
+    every parameter requires grad, whatever the model's own flags (a fitted
+    source trained frozen has none that does), so the transfer mode alone
+    decides what trains."""
+    return copy.deepcopy(model).requires_grad_(True)
 
 
 def check_max_length(max_length, model):

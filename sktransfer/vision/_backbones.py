@@ -316,7 +316,10 @@ def _warn_if_classifier(module):
 
 
 def resolve_backbone(backbone, in_channels, pretrained=True):
-    """Turn the ``backbone`` hyperparameter into a :class:`Backbone` (a copy).
+    """Turn the ``backbone`` hyperparameter into a :class:`Backbone` (a copy)
+    whose parameters all require grad, whatever the source's own flags (a
+    module frozen by hand, a fitted source trained by feature extraction):
+    the transfer mode alone decides what trains.
 
     Parameters
     ----------
@@ -333,6 +336,12 @@ def resolve_backbone(backbone, in_channels, pretrained=True):
         ``False`` builds a named or file-based architecture without reading any
         weights (they are about to be overwritten, as in :func:`sktransfer.load`).
     """
+    source = _resolve(backbone, in_channels, pretrained)
+    source.module.requires_grad_(True)
+    return source
+
+
+def _resolve(backbone, in_channels, pretrained):
     if isinstance(backbone, str):
         if backbone not in BACKBONES:
             raise _unknown_name(backbone)

@@ -317,6 +317,24 @@ def test_fitted_classifier_as_source(small):
     assert shared_parameters(_backbone(second), _backbone(first)) == names
 
 
+def test_a_source_fitted_frozen_still_fine_tunes(small, source):
+    # the frozen source's transformer has no parameter that requires grad:
+    # fine_tune and structure from it trained nothing in the transformer
+    frozen = FineTunedTransformerClassifier(transfer="frozen", **PROBE).fit(
+        small["X"][:24], small["y"][:24]
+    )
+    assert not any(p.requires_grad for p in _backbone(frozen).parameters())
+    for transfer in ("fine_tune", "structure"):
+        clf = FineTunedTransformerClassifier(
+            frozen, transfer=transfer, max_epochs=1, **FAST
+        ).fit(small["X"][:24], small["y"][:24])
+        trained = _changed(clf, _backbone(frozen))
+        for layer in range(6):
+            assert any(n.startswith(f"encoder.layer.{layer}.") for n in trained)
+    # the source keeps its own flags
+    assert not any(p.requires_grad for p in _backbone(frozen).parameters())
+
+
 def test_source_selector_scores_transformer_names_as_the_model_embeds(
     small, source, tmp_path
 ):

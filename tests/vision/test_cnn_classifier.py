@@ -752,6 +752,35 @@ def test_gradual_default_schedule_one_block_per_epoch(digits_split, source_model
     assert clf.net_.history[:, "n_trainable"] == [2, 5, 8, 11]
 
 
+def test_the_transfer_mode_decides_what_trains_not_the_sources_flags(
+    digits_split, source_model
+):
+    # a source fitted by feature extraction (its backbone frozen), or a module
+    # frozen by hand: fine_tune and structure from it trained no backbone
+    # weight, silently
+    X, y = _few_shot(digits_split, 10)
+    probe = FineTunedCNNClassifier(
+        backbone=source_model, transfer="feature_extraction", **FAST_PROBE
+    ).fit(X, y)
+    frozen_by_hand = copy.deepcopy(source_model.net_.module_.backbone)
+    frozen_by_hand.requires_grad_(False)
+    for source in (probe, frozen_by_hand):
+        module = getattr(source, "net_", None)
+        module = frozen_by_hand if module is None else module.module_.backbone
+        before = {k: v.clone() for k, v in module.state_dict().items()}
+        tuned = FineTunedCNNClassifier(
+            backbone=source, transfer="fine_tune", random_state=0, **FAST_TRAINING
+        ).fit(X, y)
+        after = _backbone_state(tuned)
+        weights = [k for k in before if k.endswith("weight")]
+        assert all(not torch.equal(before[k], after[k]) for k in weights)
+        scratch = clone(tuned).set_params(transfer="structure").fit(X, y)
+        for clf in (tuned, scratch):
+            parameters = clf.net_.module_.backbone.parameters()
+            assert all(p.requires_grad for p in parameters)
+    assert not any(p.requires_grad for p in frozen_by_hand.parameters())  # as given
+
+
 def test_structure_shares_no_weights_with_the_source(digits_split, source_model):
     X, y = _few_shot(digits_split, 10)
     clf = FineTunedCNNClassifier(
