@@ -23,6 +23,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
+from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -148,10 +149,11 @@ class or functools.partial of one, default="auto"
         count as much as frequent ones. ``None``: every sample weighs 1.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified when
-        possible), stop when the validation loss has not improved for
-        ``n_iter_no_change`` epochs, and keep the best weights. Training that
-        unfreezes the source on a schedule does not stop before the last
-        unfreeze, and the patience starts again at each.
+        possible, and never a class's only sample), stop when the validation
+        loss has not improved for ``n_iter_no_change`` epochs, and keep the
+        best weights. Training that unfreezes the source on a schedule does
+        not stop before the last unfreeze, and the patience starts again at
+        each.
     validation_fraction : float, default=0.1
         Share of the training data held out when ``early_stopping=True``.
     n_iter_no_change : int, default=5
@@ -789,6 +791,23 @@ def _differs(value, default):
         return True
 
 
+def _spare_samples(y, n, seed):
+    """Up to ``n`` random indices of ``y`` to hold out for validation where a
+    stratified split cannot be made (a class with one sample, or fewer held
+    out than there are classes), never a class's last sample: a random
+    split held out the only example of a class of few-shot data, which the
+    model then never learned. A ValueError when every class has one sample."""
+    order = np.random.RandomState(seed).permutation(len(y))
+    _, first = np.unique(y[order], return_index=True)
+    spare = np.delete(order, first)  # each class keeps its first in order
+    if not len(spare):
+        raise ValueError(
+            "early_stopping holds out validation data, but every class has a "
+            "single sample, which training needs; set early_stopping=False."
+        )
+    return np.sort(spare[:n])
+
+
 def all_or_nothing(fit):
     """Decorate ``fit``: when it raises, undo every attribute it set or changed.
 
@@ -928,13 +947,18 @@ class TransferEstimatorBase(
                 f" leaves no training or validation data out of {n_samples} samples."
             )
         counts = np.bincount(y)
-        stratify = (
-            y if counts[counts > 0].min() >= 2 and n_valid >= len(counts) else None
+        if counts[counts > 0].min() >= 2 and n_valid >= len(counts):
+            X_train, X_valid, y_train, y_valid = train_test_split(
+                X, y, test_size=n_valid, stratify=y, random_state=seed
+            )
+            return X_train, y_train, (X_valid, y_valid)
+        valid = _spare_samples(y, n_valid, seed)
+        train = np.setdiff1d(np.arange(n_samples), valid)
+        return (
+            _safe_indexing(X, train),
+            y[train],
+            (_safe_indexing(X, valid), y[valid]),
         )
-        X_train, X_valid, y_train, y_valid = train_test_split(
-            X, y, test_size=n_valid, stratify=stratify, random_state=seed
-        )
-        return X_train, y_train, (X_valid, y_valid)
 
     def _user_callbacks(self):
         """``callbacks`` as skorch's ``(name, callback)`` pairs, each a copy."""

@@ -1318,6 +1318,15 @@ def _cases():
         "leaves no training or validation data out of 20 samples",
     )
     add(
+        "early-stopping-single-sample-classes",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "early_stopping=True on one sample of each class",
+        lambda tmp: _cnn(early_stopping=True).fit(IMAGES[:2], [0, 1]),
+        ValueError,
+        "every class has a single sample, which training needs",
+    )
+    add(
         "hidden-layer-width-0",
         "hyperparameters",
         "PretrainedEmbeddingClassifier",

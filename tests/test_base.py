@@ -82,6 +82,24 @@ def test_the_gain_curve_sets_transfer_itself_quietly(digits, fast):
     assert all(np.isfinite(r["mean"]) for r in curve.records)
 
 
+def test_early_stopping_never_holds_out_a_class_s_only_sample(digits, fast):
+    # two labelled digits per class but one of a single sample: 2 of 19 held
+    # out, too few to stratify; a random draw could take the single nine,
+    # which the model then never learned
+    X, y = digits
+    idx = np.concatenate(
+        [np.flatnonzero(y == c)[: 1 if c == 9 else 2] for c in range(10)]
+    )
+    settings = {**fast, "max_epochs": 1, "early_stopping": True}
+    for seed in range(20):
+        clf = FineTunedCNNClassifier(**settings, random_state=seed).fit(X[idx], y[idx])
+        valid = clf.net_.train_split.keywords["valid_ds"]
+        assert len(valid) == 2 and 9 not in valid.y.tolist()
+    # one sample of every class: nothing can be held out
+    with pytest.raises(ValueError, match="every class has a single sample"):
+        FineTunedCNNClassifier(**settings).fit(X[:10], y[:10])
+
+
 def _rare_nines(digits):
     """Digits as 'nine' vs 'other', with about one nine in seventy in training."""
     X, y = digits
