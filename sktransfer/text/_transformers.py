@@ -158,8 +158,9 @@ def resolve_transformer(source, device="cpu"):
     if isinstance(source, (str, os.PathLike)):
         location = user_path(source)
         location = _ALIASES.get(location, location)
-        key = ("transformer", location, *_saved_as(location))
-        pair = _cached(key, lambda: _load_pretrained(location))
+        family = ("transformer", location)
+        key = (*family, *_saved_as(location))
+        pair = _cached(key, lambda: _load_pretrained(location), family)
         if device == "cpu":
             return pair
         model = _cached((*key, device), lambda: trainable_copy(pair[1]).to(device))

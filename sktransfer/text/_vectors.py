@@ -325,13 +325,20 @@ class ChainedVectors:
         return out, found
 
 
-def _cached(key, load):
+def _cached(key, load, family=None):
+    """``load()``, once per process for ``key``. ``family``, a prefix of
+    ``key``: what ``load`` replaces -- the entries under the same prefix with
+    another key (a model folder saved again) are dropped, not kept alive."""
     with _LOCK:
         if key in _PROCESS_CACHE:
             STATS["memory_hits"] += 1
             return _PROCESS_CACHE[key]
     vectors = load()
     with _LOCK:
+        if family is not None:
+            for old in [k for k in _PROCESS_CACHE if k[: len(family)] == family]:
+                if old[: len(key)] != key:
+                    del _PROCESS_CACHE[old]
         return _PROCESS_CACHE.setdefault(key, vectors)
 
 

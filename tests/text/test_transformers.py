@@ -26,6 +26,7 @@ from sktransfer.text._transformers import (  # noqa: E402
     trainable_copy,
     transformer_layers,
 )
+from sktransfer.text._vectors import _PROCESS_CACHE  # noqa: E402
 from sktransfer.text._zero_shot import readable_label  # noqa: E402
 from sktransfer.transfer import shared_parameters  # noqa: E402
 
@@ -86,6 +87,8 @@ def test_a_model_saved_again_in_its_folder_is_loaded_again(tmp_path, source):
     changed.save_pretrained(folder)
     again = resolve_transformer(folder)[1]
     assert again is not first
+    cached = [key for key in _PROCESS_CACHE if str(folder) in map(str, key)]
+    assert len(cached) == 1  # the old model is not kept alive
     assert torch.equal(
         again.embeddings.word_embeddings.weight,
         2 * first.embeddings.word_embeddings.weight,
