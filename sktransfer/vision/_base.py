@@ -41,7 +41,9 @@ IMAGE_PARAMS_DOC = """
         estimator given as ``backbone`` (its weights were trained at that
         scale; a warning when X's largest value is over 1.5 times it or under
         an eighth of it), otherwise the largest absolute value in the training
-        data. Stored as ``pixel_scale_``.
+        data. Stored as ``pixel_scale_``; images given to ``predict`` or
+        ``transform`` whose largest value is over 4 times it or under an
+        eighth of it are warned about.
     resize : int, (int, int) or None, default=None
         Resize images to this size (``[height, width]`` as a list works too)
         on the device before the backbone. ``None`` upsamples images smaller

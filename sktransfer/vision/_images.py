@@ -10,6 +10,7 @@ from sklearn.utils.validation import validate_data
 
 from sktransfer._base import is_fitted_estimator
 from sktransfer.utils._arrays import from_torch, refuse_missing_labels
+from sktransfer.utils._warnings import caller_stacklevel
 
 
 def image_size(value, name):
@@ -127,9 +128,39 @@ def validate_images(estimator, X, y="no_validation", *, reset):
             f"was fitted on images of shape {estimator.image_shape_}."
         )
     images = np.ascontiguousarray(X.reshape(len(X), *estimator.image_shape_))
+    if not reset:
+        _warn_if_off_scale(estimator, images)
     if isinstance(y, str) and y == "no_validation":
         return images
     return images, y
+
+
+def _peak(X):
+    """The largest absolute value in X (0 when empty), without a copy of X."""
+    if not X.size:
+        return 0.0
+    return float(max(X.max(), -X.min()))
+
+
+def _warn_if_off_scale(estimator, X):
+    """Warn when images given to a fitted model are plainly not on the scale
+    it was trained at: their largest value over 4 times its ``pixel_scale_``
+    or under an eighth of it (0-255 photos to a model fitted on [0, 1]
+    floats, or the other way round), which it would read that much brighter
+    or darker, and answer without a word."""
+    scale = getattr(estimator, "pixel_scale_", None)
+    peak = _peak(X)
+    if scale is None or not (peak > 4 * scale or 0 < peak < scale / 8):
+        return
+    warnings.warn(
+        f"X's largest pixel value is {peak:g}, but {type(estimator).__name__} "
+        f"was fitted on images read at pixel_scale_={scale:g} (the value it "
+        f"maps to 1.0): these reach {peak / scale:.3g} times that. Give it "
+        "images on the scale of the training images (both 0-255, or both "
+        "in [0, 1]).",
+        UserWarning,
+        stacklevel=caller_stacklevel(),
+    )
 
 
 def _flat_image_shape(estimator, n_features):
@@ -189,7 +220,7 @@ def pixel_scale_of(X, pixel_scale, source=None):
     """
     if pixel_scale is not None:
         return float(pixel_scale)
-    peak = float(np.abs(X).max()) if X.size else 0.0
+    peak = _peak(X)
     source_scale = getattr(source, "pixel_scale_", None)
     if source_scale is not None:
         if peak and not source_scale / 8 <= peak <= 1.5 * source_scale:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -436,6 +437,24 @@ def test_read_only_images_are_read_where_they_lie_without_a_warning(
     np.testing.assert_array_equal(results[0], tuned.predict(writable))
     np.testing.assert_array_equal(results[1], probe.predict(writable))
     np.testing.assert_array_equal(results[2], features.transform(writable))
+
+
+def test_images_on_another_scale_than_the_training_ones_are_warned(digits_split):
+    # a model fitted on digits' 0-16 given 0-255 pixels (or [0, 1] floats)
+    # reads them 16 times too bright (or dark) and answers without a word
+    X, y = _few_shot(digits_split, 10)
+    X_test = digits_split["X_test"]
+    clf = FineTunedCNNClassifier(random_state=0, **FAST_TRAINING).fit(X, y)
+    pipe = make_pipeline(PretrainedFeatureExtractor(), LogisticRegression()).fit(X, y)
+    for scaled, factor in ((X_test * 16, "16"), (X_test / 16, "0.0625")):
+        for model in (clf, pipe):
+            with pytest.warns(UserWarning, match=f"reach {factor} times that") as w:
+                model.predict(scaled)
+            assert w[0].filename == __file__  # the caller's line, however deep
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.predict(X_test)
+        pipe.predict(np.minimum(X_test, 3))  # faint images: fine
 
 
 def test_feature_extraction_keeps_the_source_bit_identical(digits_split, source_model):
