@@ -275,7 +275,10 @@ default="glove-wiki-gigaword-50"
         y = validate_text_target(self, docs, y)
         self.tokenizer_ = Tokenizer(self.lowercase, self.token_pattern, self.tokenizer)
         corpus = self.tokenizer_.corpus(docs)
-        vectors, encoder_state = resolve_text_source(self.embeddings)
+        structure = self.transfer == "structure"  # nothing is meant to carry
+        vectors, encoder_state = resolve_text_source(
+            self.embeddings, None if structure else self
+        )
         device = self._device()
         with seeded(self.random_state, device) as seed:
             table, oov_table = self._build_vocabulary(corpus, vectors, seed)

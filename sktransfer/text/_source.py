@@ -1,9 +1,12 @@
 """The source of a text estimator: word vectors, or a fitted text classifier."""
 
+import warnings
+
 import numpy as np
 
 from sktransfer._base import unfitted_source_error
 from sktransfer.text._vectors import ChainedVectors, WordVectors, resolve_word_vectors
+from sktransfer.utils._warnings import caller_stacklevel
 
 
 def is_text_classifier(obj):
@@ -11,14 +14,23 @@ def is_text_classifier(obj):
     return hasattr(obj, "get_params") and hasattr(obj, "_text_source_state")
 
 
-def resolve_text_source(embeddings):
+TOKENIZATION = ("lowercase", "token_pattern", "tokenizer")
+"""The parameters that make a text estimator's words."""
+
+
+def resolve_text_source(embeddings, target=None):
     """Resolve ``embeddings`` to ``(vectors, encoder_state)``.
 
     ``vectors`` has ``dim`` and ``lookup(words)``. ``encoder_state`` is the
     trained encoder of a fitted source classifier (``(mode, state_dict)``), or
-    None for plain word vectors.
+    None for plain word vectors. ``target``, the estimator being fitted on
+    a fitted source classifier, is warned when it makes its words otherwise
+    than the source did: the source's fine-tuned vectors then reach only the
+    words both make.
     """
     if is_text_classifier(embeddings):
+        if target is not None:
+            _warn_if_tokenized_otherwise(embeddings, target)
         return embeddings._text_source_state()
     try:
         return resolve_word_vectors(embeddings), None
@@ -45,3 +57,21 @@ def fitted_classifier_source(estimator):
     encoder = module.encoder
     state = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()}
     return ChainedVectors(primary, fallback, "fitted source"), (encoder.mode, state)
+
+
+def _warn_if_tokenized_otherwise(source, target):
+    differ = [
+        f"{name}={getattr(target, name)!r} (the source's: {getattr(source, name)!r})"
+        for name in TOKENIZATION
+        if getattr(source, name, None) != getattr(target, name, None)
+    ]
+    if differ:
+        warnings.warn(
+            f"{type(target).__name__} makes its words otherwise than the fitted "
+            f"source did: {', '.join(differ)}. The source's fine-tuned vectors "
+            "reach only the words both make (a stemmed 'comput' is no "
+            "'computer'); the others get the vectors it started from. Give "
+            "both the same settings.",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )

@@ -8,7 +8,7 @@ import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
-from sktransfer import PretrainedEmbeddingClassifier
+from sktransfer import EmbeddingVectorizer, PretrainedEmbeddingClassifier
 from sktransfer.text import TextTransferModule
 from sktransfer.text._corpus import KnownWords
 
@@ -330,6 +330,30 @@ def test_fitted_classifier_as_source(glove, news):
         PretrainedEmbeddingClassifier(PretrainedEmbeddingClassifier()).fit(
             ["good", "bad"], [0, 1]
         )
+
+
+def test_a_source_that_made_its_words_otherwise_is_warned(glove, news):
+    # a source fitted on stemmed words ("comput"): a target tokenizing as
+    # scikit-learn does finds few of its fine-tuned vectors
+    def stem(doc):
+        return [word[:5] for word in doc.split()]
+
+    X, y = news["X"][:30], news["y"][:30]
+    source = PretrainedEmbeddingClassifier(
+        glove, tokenizer=stem, transfer="fine_tune", **{**FAST, "max_epochs": 1}
+    ).fit(X, y)
+    for target in (
+        PretrainedEmbeddingClassifier(source, **{**FAST, "max_epochs": 1}),
+        EmbeddingVectorizer(source),
+    ):
+        with pytest.warns(
+            UserWarning, match=r"tokenizer=None \(the source's: <fun"
+        ) as w:
+            target.fit(X, y)
+        assert w[0].filename == __file__
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            target.set_params(tokenizer=stem).fit(X, y)
 
 
 def test_a_source_with_trainable_oov_vectors_passes_them_on(glove):
