@@ -13,8 +13,12 @@ def caller_stacklevel():
     the number of calls in between.
     """
     frame, level = sys._getframe(2), 2
-    while frame is not None and frame.f_globals.get("__name__", "").startswith(
-        _LIBRARIES
-    ):
+    while frame is not None and _in_libraries(frame.f_globals.get("__name__", "")):
         frame, level = frame.f_back, level + 1
     return level
+
+
+def _in_libraries(module):
+    """Whether ``module`` belongs to one of the libraries (not, say, a user's
+    own ``sktransfer_experiments``)."""
+    return module.split(".", 1)[0] in _LIBRARIES
