@@ -50,6 +50,7 @@ from sktransfer.transfer._module import feature_progress, unwrapped
 from sktransfer.transfer._schedule import UnfreezeSchedule, UnfreezingEarlyStopping
 from sktransfer.utils import resolve_device
 from sktransfer.utils._arrays import refuse_missing_labels
+from sktransfer.utils._warnings import caller_stacklevel
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -855,7 +856,7 @@ class ConditionalParamsMixin:
                     f"{type(self).__name__}: {name}={value!r:.60} has no effect "
                     f"with {control}={setting!r}; only {control}{used} uses it.",
                     UserWarning,
-                    stacklevel=5,  # this, fit, _fit_context, all_or_nothing
+                    stacklevel=caller_stacklevel(),
                 )
 
 
@@ -917,7 +918,7 @@ class TransferEstimatorBase(
                 f"optimizer={self.optimizer!r}, which solve this head by "
                 "L-BFGS; optimizer='adamw' uses lr.",
                 UserWarning,
-                stacklevel=6,  # this, _train, fit, _fit_context, all_or_nothing
+                stacklevel=caller_stacklevel(),
             )
 
     def _lbfgs_obstacle(self, cached_head):
@@ -1244,7 +1245,7 @@ class TransferEstimatorBase(
             f"{len(net.history)} of {self.max_epochs} epochs; the estimator keeps "
             "the weights of the last finished epoch (or the best ones with "
             "early_stopping).",
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
 
     def _features_once(self, module, X, device):

@@ -38,6 +38,7 @@ from sktransfer.text._tokenize import (
 from sktransfer.transfer import plan_transfer
 from sktransfer.transfer._schedule import warn_unreached
 from sktransfer.utils import seeded
+from sktransfer.utils._warnings import caller_stacklevel
 
 TEXT_TRANSFER_MODES = {
     "frozen": "feature_extraction",
@@ -369,7 +370,7 @@ default="glove-wiki-gigaword-50"
                     "so only the word vectors are. Pass "
                     f"encoder={encoder_state[0]!r} to carry it over.",
                     UserWarning,
-                    stacklevel=5,  # this, fit, _fit_context, all_or_nothing
+                    stacklevel=caller_stacklevel(),
                 )
         head = MLPHead(
             encoder.out_features,

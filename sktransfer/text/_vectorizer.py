@@ -27,6 +27,7 @@ from sktransfer.text._tokenize import (
     Tokenizer,
     validate_texts,
 )
+from sktransfer.utils._warnings import caller_stacklevel
 
 
 def _knows_a_word(vectors, words, counts):
@@ -175,7 +176,7 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
                 f"{found}: every document would embed as zeros. Check the "
                 "language, token_pattern (or tokenizer) and lowercase.",
                 UserWarning,
-                stacklevel=4,  # this, _fit_context, all_or_nothing
+                stacklevel=caller_stacklevel(),
             )
         if sif:
             embedded = self._mean(self._token_rows(corpus, vectors), False)

@@ -18,6 +18,7 @@ from sktransfer._base import LogitClassifierMixin, all_or_nothing, encode_labels
 from sktransfer.text._tokenize import validate_texts
 from sktransfer.text._transformer_vectorizer import TransformerVectorizer
 from sktransfer.text._transformers import normalize_rows
+from sktransfer.utils._warnings import caller_stacklevel
 
 
 def readable_label(label):
@@ -243,7 +244,7 @@ class ZeroShotClassifier(LogitClassifierMixin, ClassifierMixin, BaseEstimator):
             "vectors (the vectorizer finds no word with a vector in them) and "
             "are left out of their classes' prototypes.",
             UserWarning,
-            stacklevel=5,  # _check_embedded, fit, _fit_context, all_or_nothing
+            stacklevel=caller_stacklevel(),
         )
 
     def _raw(self, docs):

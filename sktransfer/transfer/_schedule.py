@@ -9,6 +9,7 @@ from skorch.callbacks import Callback, EarlyStopping
 from sktransfer.transfer._blocks import block_patterns, prefixed, transfer_blocks
 from sktransfer.transfer._freeze import set_trainable
 from sktransfer.transfer._module import unwrapped
+from sktransfer.utils._warnings import caller_stacklevel
 
 
 def default_unfreeze_schedule(n_blocks):
@@ -85,7 +86,7 @@ def warn_unreached(epochs, max_epochs, param):
             "frozen; transfer='feature_extraction' trains the same head faster "
             "(on features computed once).",
             UserWarning,
-            stacklevel=5,
+            stacklevel=caller_stacklevel(),
         )
     late = sorted({int(epoch) for epoch in epochs if epoch >= max_epochs})
     if late:
@@ -94,7 +95,7 @@ def warn_unreached(epochs, max_epochs, param):
             f"training ends after max_epochs={max_epochs}: that part of the "
             "source stays frozen.",
             UserWarning,
-            stacklevel=5,
+            stacklevel=caller_stacklevel(),
         )
 
 
@@ -109,7 +110,7 @@ def warn_past_the_blocks(k, n_blocks, param, unit="blocks"):
             f"train, as with {param}={n_blocks}, and larger values fit the "
             "same model.",
             UserWarning,
-            stacklevel=5,
+            stacklevel=caller_stacklevel(),
         )
 
 

@@ -186,7 +186,7 @@ def _flat_image_shape(estimator, n_features):
             "end. If X holds flattened images, give their shape as "
             "image_shape=(C, H, W).",
             UserWarning,
-            stacklevel=6,  # this, validate_images, fit, 2 decorators
+            stacklevel=caller_stacklevel(),
         )
     return shape
 
@@ -232,7 +232,7 @@ def pixel_scale_of(X, pixel_scale, source=None):
                 "than the source's data, say which: pixel_scale=1.0 for pixels "
                 "in [0, 1], 255 for 8-bit images.",
                 UserWarning,
-                stacklevel=6,  # this, _build_image_module, fit, 2 decorators
+                stacklevel=caller_stacklevel(),
             )
         return float(source_scale)
     return peak if peak > 0 else 1.0
