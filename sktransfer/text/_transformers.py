@@ -95,12 +95,14 @@ def _load_pretrained(location):
     transformers = _import_transformers()
     path = _offline_path(location) or location
     local = os.path.isdir(path)
-    attempts = [{"local_files_only": True}]
-    unresolved = None if local or _hub_offline() else _unresolved_hub()
-    if not local and not _hub_offline() and unresolved is None:
-        attempts.append({})
-    errors = []
-    for kwargs in attempts:
+    errors, unresolved = [], None
+    for kwargs in ({"local_files_only": True}, {}):
+        if kwargs == {}:  # the Hub, where it may be reached
+            if local or _hub_offline():
+                break
+            unresolved = _unresolved_hub()
+            if unresolved:
+                break
         try:
             with _quiet(transformers):
                 tokenizer = transformers.AutoTokenizer.from_pretrained(path, **kwargs)

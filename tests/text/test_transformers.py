@@ -128,6 +128,21 @@ def test_an_unreachable_hub_fails_at_once_not_after_its_retries(monkeypatch):
     with pytest.raises(ValueError, match=r"huggingface.co does not resolve"):
         _transformers._load_pretrained("some/other-model")
     assert asked == [{"local_files_only": True}]  # the Hub never asked
+    # a model in the local cache is loaded without a look at the network
+    looked_up = []
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: looked_up.append(a))
+    monkeypatch.setattr(
+        transformers.AutoTokenizer, "from_pretrained", lambda path, **kw: "tok"
+    )
+    monkeypatch.setattr(
+        transformers.AutoModel,
+        "from_pretrained",
+        lambda path, **kw: torch.nn.Linear(1, 1),
+    )
+    assert _transformers._load_pretrained("some/cached-model")[0] == "tok"
+    assert looked_up == []
+    monkeypatch.setattr(socket, "getaddrinfo", unresolvable)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", from_pretrained)
     # behind a proxy, which resolves names itself, the Hub is asked
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     asked.clear()
