@@ -32,7 +32,7 @@ from sktransfer.text._transformers import (
     transformer_layers,
 )
 from sktransfer.transfer import plan_transfer
-from sktransfer.transfer._schedule import warn_past_the_blocks
+from sktransfer.transfer._schedule import warn_block_count
 from sktransfer.utils import seeded
 
 TRANSFORMER_TRANSFER_MODES = {
@@ -85,7 +85,8 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         ``max_position_embeddings``.
     trainable_layers : int, default=2
         For ``transfer="partial"``: how many of the top transformer layers
-        train (more than the model has: all of them, with a warning).
+        train (more than the model has: all of them; 0: none; either with a
+        warning).
     backbone_lr_scale : float, default=0.05
         Learning rate of the transformer relative to ``lr`` (``fine_tune`` and
         ``partial``); the default gives the usual 5e-5 with ``lr=1e-3``.
@@ -216,8 +217,12 @@ default="sentence-transformers/all-MiniLM-L6-v2"
             backbone = module.backbone
             top = layers[len(layers) - min(self.trainable_layers, len(layers)) :]
             if self.transfer == "partial":
-                warn_past_the_blocks(
-                    self.trainable_layers, len(layers), "trainable_layers", "layers"
+                warn_block_count(
+                    self.trainable_layers,
+                    len(layers),
+                    "trainable_layers",
+                    "layers",
+                    frozen="frozen",
                 )
             plan = plan_transfer(
                 TRANSFORMER_TRANSFER_MODES[self.transfer],

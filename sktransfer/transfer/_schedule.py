@@ -99,12 +99,23 @@ def warn_unreached(epochs, max_epochs, param):
         )
 
 
-def warn_past_the_blocks(k, n_blocks, param, unit="blocks"):
-    """Warn when ``param=k`` asks for more of the source's ``unit`` than the
-    ``n_blocks`` it has: all of them train, as with ``param=n_blocks``, so a
-    grid over larger values fits the same model again. Called from an
-    estimator's ``fit``, as :func:`warn_unreached`."""
-    if isinstance(k, numbers.Integral) and not isinstance(k, bool) and k > n_blocks:
+def warn_block_count(k, n_blocks, param, unit="blocks", frozen="feature_extraction"):
+    """Warn when ``param=k`` asks for none of the source's ``unit`` (the
+    source stays frozen, and ``transfer=frozen`` trains the same head
+    faster), or for more than the ``n_blocks`` it has: all of them train, as
+    with ``param=n_blocks``, so a grid over larger values fits the same model
+    again. Called from an estimator's ``fit``, as :func:`warn_unreached`."""
+    if not isinstance(k, numbers.Integral) or isinstance(k, bool):
+        return
+    if k == 0:
+        warnings.warn(
+            f"{param}=0 trains none of the source's {unit}: it stays frozen, "
+            f"and transfer={frozen!r} trains the same head faster (on "
+            "features computed once).",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
+    elif k > n_blocks:
         warnings.warn(
             f"{param}={k}, but the source has {n_blocks} {unit}: all of them "
             f"train, as with {param}={n_blocks}, and larger values fit the "

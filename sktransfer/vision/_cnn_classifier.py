@@ -22,7 +22,7 @@ from sktransfer.transfer import (
     plan_transfer,
     transfer_blocks,
 )
-from sktransfer.transfer._schedule import warn_past_the_blocks, warn_unreached
+from sktransfer.transfer._schedule import warn_block_count, warn_unreached
 from sktransfer.utils import seeded
 from sktransfer.vision._base import (
     IMAGE_CONSTRAINTS,
@@ -63,8 +63,8 @@ class FineTunedCNNClassifier(
         architecture with fresh weights (the no-transfer baseline).
     trainable_blocks : int or tuple of str, default=1
         For ``transfer="partial"``: how many blocks of the backbone (output side)
-        train (more than it has: all of them, with a warning), or globs on its
-        parameter names (``("block3.*",)``).
+        train (more than it has: all of them; 0: none; either with a
+        warning), or globs on its parameter names (``("block3.*",)``).
     unfreeze_schedule : dict or sequence of (int, spec), default=None
         For ``transfer="gradual"``: ``{{epoch: spec}}``, from that epoch (0-based)
         on, ``spec`` trains too: an int k (the last k blocks), a glob or a tuple
@@ -221,7 +221,7 @@ class FineTunedCNNClassifier(
                 unfreeze_schedule=self.unfreeze_schedule,
             )
             if self.transfer == "partial":
-                warn_past_the_blocks(
+                warn_block_count(
                     self.trainable_blocks,
                     len(transfer_blocks(module.backbone)),
                     "trainable_blocks",

@@ -302,6 +302,9 @@ def test_partial_trains_only_the_top_layers(small, source):
     for layer in range(6):
         assert any(n.startswith(f"encoder.layer.{layer}.") for n in changed), layer
     assert not any(n.startswith("embeddings.") for n in changed)
+    clf.set_params(trainable_layers=0)
+    with pytest.warns(UserWarning, match="transfer='frozen' trains the same head"):
+        clf.fit(small["X"][:24], small["y"][:24])
 
 
 def test_structure_shares_no_weights_with_the_source(small, source):

@@ -599,6 +599,11 @@ def test_more_trainable_blocks_than_the_source_has_is_warned(
         beyond.predict_proba(digits_split["X_test"]),
         every.predict_proba(digits_split["X_test"]),
     )
+    # none: the backbone stays frozen, feature extraction without its speed
+    with pytest.warns(UserWarning, match="trainable_blocks=0 trains none") as w:
+        none = clone(clf).set_params(trainable_blocks=0).fit(X, y)
+    assert "transfer='feature_extraction' trains the same head" in str(w[0].message)
+    assert not any(p.requires_grad for p in none.net_.module_.backbone.parameters())
 
 
 def test_batchnorm_policy(digits_split, source_model):
