@@ -142,6 +142,13 @@ def _peak(X):
     return float(max(X.max(), -X.min()))
 
 
+def _off_scale(peak, scale, over):
+    """Whether images whose largest value is ``peak`` are plainly not on the
+    ``scale`` (the value read as 1.0): ``peak`` over ``over`` times it, or
+    under an eighth of it (0 -- blank images -- says nothing)."""
+    return peak > over * scale or 0 < peak < scale / 8
+
+
 def _warn_if_off_scale(estimator, X):
     """Warn when images given to a fitted model are plainly not on the scale
     it was trained at: their largest value over 4 times its ``pixel_scale_``
@@ -150,7 +157,7 @@ def _warn_if_off_scale(estimator, X):
     or darker, and answer without a word."""
     scale = getattr(estimator, "pixel_scale_", None)
     peak = _peak(X)
-    if scale is None or not (peak > 4 * scale or 0 < peak < scale / 8):
+    if scale is None or not _off_scale(peak, scale, over=4):
         return
     warnings.warn(
         f"X's largest pixel value is {peak:g}, but {type(estimator).__name__} "
@@ -223,7 +230,7 @@ def pixel_scale_of(X, pixel_scale, source=None):
     peak = _peak(X)
     source_scale = getattr(source, "pixel_scale_", None)
     if source_scale is not None:
-        if peak and not source_scale / 8 <= peak <= 1.5 * source_scale:
+        if _off_scale(peak, source_scale, over=1.5):
             warnings.warn(
                 f"X's largest pixel value is {peak:g}, but the fitted backbone "
                 f"was trained with pixel_scale_={source_scale:g} (the value it "
