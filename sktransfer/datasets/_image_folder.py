@@ -43,8 +43,10 @@ def load_image_folder(
     Parameters
     ----------
     path : str or path-like
-        The folder holding one folder per class. Files directly in ``path``,
-        hidden files and files that are not images (by their ending, see
+        The folder holding one folder per class. A class folder's images may
+        lie in subfolders of it (``cat/2023/x.jpg`` is a cat), as torchvision
+        and Keras read them. Files directly in ``path``, hidden files and
+        folders, and files that are not images (by their ending, see
         :data:`IMAGE_SUFFIXES`) are skipped.
     size : int, (int, int) or None, default=None
         Resize every image to ``(height, width)`` (an int: square), bilinear.
@@ -181,13 +183,7 @@ def _image_files(path, categories):
     files, target = [], []
     for name in classes:
         folder = os.path.join(path, name)
-        images = sorted(
-            entry.path
-            for entry in os.scandir(folder)
-            if entry.is_file()
-            and not entry.name.startswith(".")
-            and entry.name.lower().endswith(IMAGE_SUFFIXES)
-        )
+        images = _images_under(folder)
         if not images:
             raise ValueError(
                 f"the class folder {folder} holds no image (files ending in "
@@ -197,6 +193,24 @@ def _image_files(path, categories):
         files += images
         target += [name] * len(images)
     return files, np.array(target)
+
+
+def _images_under(folder):
+    """The image files in ``folder`` and its subfolders, sorted by path.
+
+    Subfolders count, as in torchvision's ``ImageFolder`` and Keras'
+    ``image_dataset_from_directory`` (``cat/2023/x.jpg`` is a cat); hidden
+    files and folders do not.
+    """
+    images = []
+    for root, folders, names in os.walk(folder, followlinks=True):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        images += [
+            os.path.join(root, name)
+            for name in names
+            if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES)
+        ]
+    return sorted(images)
 
 
 _WIDE_MODES = ("I", "F")

@@ -1,6 +1,8 @@
 """load_image_folder on real images: sklearn's digits written as PNG files, and
 sklearn's two sample photographs (JPEG) cut into tiles."""
 
+import pathlib
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -58,6 +60,37 @@ def test_digits_come_back_exactly_and_train_a_classifier(digit_folder):
         "small_cnn", pixel_scale=255, max_epochs=5, device="cpu", random_state=0
     ).fit(X[~test], labels[~test])
     assert model.score(X[test], labels[test]) > 0.9  # 3 classes: chance 0.33
+
+
+def test_images_in_subfolders_of_a_class_folder_belong_to_it(tmp_path):
+    # torchvision's ImageFolder and Keras read class folders recursively: a
+    # cat photographed in 2023 is still a cat (they were skipped, silently)
+    X, y = load_digits(n_class=2, return_X_y=True)
+    pixels = (X[:6] * 255 / 16).round().astype(np.uint8).reshape(-1, 8, 8)
+    places = [
+        "one/a.png",
+        "one/2023/b.png",
+        "one/2023/june/c.png",
+        "two/d.png",
+        "two/x/e.png",
+        "two/.thumbs/f.png",
+    ]  # the last: hidden, skipped
+    for image, place in zip(pixels, places, strict=True):
+        (tmp_path / place).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(tmp_path / place)
+    data = load_image_folder(tmp_path, mode="L", shuffle=False)
+    names = [
+        str(name.relative_to(tmp_path)) for name in map(pathlib.Path, data.filenames)
+    ]
+    assert names == [
+        "one/2023/b.png",
+        "one/2023/june/c.png",
+        "one/a.png",
+        "two/d.png",
+        "two/x/e.png",
+    ]
+    np.testing.assert_array_equal(data.target, ["one"] * 3 + ["two"] * 2)
+    np.testing.assert_array_equal(data.data[:, 0], pixels[[1, 2, 0, 3, 4]])
 
 
 def test_threads_read_the_same_images_in_the_same_order(digit_folder, monkeypatch):
