@@ -62,7 +62,7 @@ def load_image_folder(
         Shuffle the images, as scikit-learn's ``load_files`` does (the same
         layout, for text files): in the folders' order, a slice such as
         ``data[:100]`` would hold one class. ``False`` keeps them sorted by
-        class, then by file name.
+        class, then by path.
     random_state : int, RandomState instance or None, default=0
         The shuffle's seed (scikit-learn's ``load_files`` default, 0: the
         same order in every call).
