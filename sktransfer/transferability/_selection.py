@@ -2,6 +2,7 @@
 
 import os
 import time
+import warnings
 from collections.abc import Mapping
 from numbers import Integral, Real
 
@@ -33,6 +34,7 @@ from sktransfer.transferability._scores import (
 )
 from sktransfer.utils import seed_from
 from sktransfer.utils._naming import distinct_names
+from sktransfer.utils._warnings import caller_stacklevel
 
 METRICS = {
     "logme": (logme_score, "features"),
@@ -331,7 +333,8 @@ class SourceSelector(
     top_k : int, default=1
         Fine-tune the ``top_k`` best-scored sources on a holdout split and keep
         the best by accuracy, a tie going to the better-scored source (``1``:
-        trust the score).
+        trust the score). More than there are sources warns, and compares
+        them all.
     validation_fraction : float, default=0.2
         Holdout share for ``top_k > 1``.
     random_state : int or None, default=None
@@ -411,6 +414,14 @@ class SourceSelector(
             row["candidate"] = sources[names.index(row["name"])]
         best, best_name = self.scores_[0]["candidate"], self.scores_[0]["name"]
         self.validation_scores_ = {}
+        if self.top_k > len(self.scores_):  # as SelectKBest's k > n_features
+            warnings.warn(
+                f"top_k={self.top_k} is more than the {len(self.scores_)} "
+                f"candidate source(s): all of them are compared (top_k="
+                f"{len(self.scores_)} does the same).",
+                UserWarning,
+                stacklevel=caller_stacklevel(),
+            )
         if self.top_k > 1 and len(self.scores_) > 1:
             y_arr = np.asarray(y)
             idx = np.arange(len(y_arr))

@@ -143,6 +143,12 @@ def test_source_selector_picks_the_informative_source(
     )
     top2.fit(X, y)
     assert len(top2.validation_scores_) == 2
+    # a top_k over the number of sources compares them all, with a word (in a
+    # grid over top_k, such values would fit the same model)
+    with pytest.warns(UserWarning, match="top_k=5 is more than the 2 candidate") as w:
+        top5 = clone(top2).set_params(top_k=5).fit(X, y)
+    assert w[0].filename == __file__
+    assert top5.validation_scores_ == top2.validation_scores_
     names = {row["name"]: row["candidate"] for row in top2.scores_}
     best_name = max(top2.validation_scores_, key=top2.validation_scores_.get)
     assert top2.best_source_ is names[best_name]  # chosen by held-out accuracy
