@@ -41,7 +41,7 @@ from sktransfer._checkpoint import (
     remove_checkpoint,
     restore_module,
 )
-from sktransfer._nn import Standardize
+from sktransfer._nn import CrossEntropyLoss, Standardize
 from sktransfer._optim import LBFGS, StopWhenConverged
 from sktransfer._persistence import history_from
 from sktransfer._probe import linear_tail
@@ -148,6 +148,8 @@ class or functools.partial of one, default="auto"
         ``{label: weight}`` (classes left out weigh 1), or ``"balanced"``,
         ``n_samples / (n_classes * np.bincount(y))``, so that rare classes
         count as much as frequent ones. ``None``: every sample weighs 1.
+        A class of weight 0 counts for nothing (a batch of its samples alone
+        leaves the weights as they are).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified when
         possible, and never a class's only sample), stop when the validation
@@ -1001,6 +1003,12 @@ class TransferEstimatorBase(
                 raise ValueError(
                     f"class_weight values must be finite numbers >= 0; got {weights}."
                 )
+            if not any(self.class_weight.get(label, 1) for label in classes):
+                raise ValueError(
+                    f"class_weight gives every class weight 0 ({self.class_weight}):"
+                    " no sample would count in the loss. Give the classes to "
+                    "learn a positive weight."
+                )
         return compute_class_weight(
             self.class_weight, classes=self.classes_, y=self.classes_[y]
         )
@@ -1086,7 +1094,7 @@ class TransferEstimatorBase(
             )
         net = net_class(
             module=module,
-            criterion=torch.nn.CrossEntropyLoss,
+            criterion=CrossEntropyLoss,
             optimizer=optimizer,
             optimizer__param_groups=plan.param_groups if plan is not None else [],
             lr=self.lr,

@@ -86,3 +86,30 @@ class MLPHead(nn.Sequential):
             width = size
         layers.append(nn.Linear(width, n_outputs))
         super().__init__(*layers)
+
+
+class CrossEntropyLoss(nn.CrossEntropyLoss):
+    """torch's ``CrossEntropyLoss``, except that a batch whose samples all
+    weigh 0 (their classes given weight 0 by ``class_weight``) has loss 0.
+
+    The weighted mean divides by the batch's summed weights, which is then
+    0: torch gives NaN, which ended the fit as if it had diverged (a small
+    batch of one class weighted 0 is likely). Such samples count for nothing
+    in any batch; here, a batch of them alone does not move the weights.
+    Otherwise the loss is torch's, to rounding.
+    """
+
+    def forward(self, input, target):
+        if self.weight is None or self.reduction != "mean":
+            return super().forward(input, target)
+        total = nn.functional.cross_entropy(
+            input,
+            target,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            reduction="sum",
+            label_smoothing=self.label_smoothing,
+        )
+        kept = target != self.ignore_index  # no boolean indexing: no GPU sync
+        weight = torch.where(kept, self.weight[target.where(kept, 0)], 0).sum()
+        return total / weight.clamp_min(torch.finfo(weight.dtype).tiny)

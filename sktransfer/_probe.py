@@ -18,7 +18,7 @@ standardized features kept: 500 x 64 features, 5 classes, 197 -> 70 us;
 import torch
 from torch import nn
 
-from sktransfer._nn import Standardize
+from sktransfer._nn import CrossEntropyLoss, Standardize
 
 
 def linear_tail(head, criterion):
@@ -27,7 +27,9 @@ def linear_tail(head, criterion):
     ``nn.Linear`` without hooks, after fixed maps alone (``Standardize``,
     ``Identity``, ``Flatten``, dropout of 0), and a plain mean
     ``CrossEntropyLoss`` -- else ``None``."""
-    if type(criterion) is not nn.CrossEntropyLoss or not _plain(criterion):
+    if type(criterion) not in (nn.CrossEntropyLoss, CrossEntropyLoss):
+        return None
+    if not _plain(criterion):
         return None
     leaves = _leaves(head)
     if not leaves or type(leaves[-1]) is not nn.Linear:
@@ -110,8 +112,8 @@ class LinearProbe:
                 if class_weight is None:
                     share = 1.0 / len(y)
                 else:
-                    share = class_weight[y]
-                    share = share / share.sum()
+                    share = class_weight[y]  # all 0: loss 0, as CrossEntropyLoss's
+                    share = share / share.sum().clamp_min(torch.finfo(share.dtype).tiny)
                 self._batch = inputs, share, one_hot.mul_(share)
             # the tensors are held, so their ids are not reused while seen
             self._seen, self._held = seen, held

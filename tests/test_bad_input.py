@@ -1327,6 +1327,15 @@ def _cases():
         "every class has a single sample, which training needs",
     )
     add(
+        "class-weight-all-zero",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "class_weight={0: 0, 1: 0}: no class counts in the loss",
+        lambda tmp: _cnn(class_weight={0: 0, 1: 0}).fit(IMAGES[:4], [0, 1, 0, 1]),
+        ValueError,
+        "class_weight gives every class weight 0",
+    )
+    add(
         "hidden-layer-width-0",
         "hyperparameters",
         "PretrainedEmbeddingClassifier",

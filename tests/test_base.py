@@ -147,12 +147,48 @@ def test_class_weight_reaches_every_classifier(glove):
 
 
 @pytest.mark.parametrize(
+    "settings",
+    [
+        {"transfer": "fine_tune"},  # autograd
+        {"transfer": "feature_extraction", "optimizer": "adamw"},  # closed form
+    ],
+)
+def test_a_batch_of_classes_weighted_0_alone_leaves_the_weights(digits, settings):
+    # their weighted mean loss is 0 / 0: torch's CrossEntropyLoss gives NaN,
+    # and the fit ended as "diverged" (here 1 batch of 2 in 10 has no "other")
+    X, y, X_test, y_test = _rare_nines(digits)
+    label = np.where(y == "nine", "nine", np.where(X[:, 20] > 8, "other", "rest"))
+    X, label = X[:200], label[:200]
+    clf = FineTunedCNNClassifier(
+        class_weight={"rest": 0.0},
+        batch_size=2,
+        max_epochs=2,
+        device="cpu",
+        random_state=0,
+        **settings,
+    ).fit(X, label)
+    assert np.isfinite(clf.net_.history[:, "train_loss"]).all()
+    # the weight-0 class taught nothing: its samples are called something else
+    assert (clf.predict(X[label == "rest"]) != "rest").mean() > 0.8
+    criterion = clf.net_.criterion_
+    logits = torch.randn(6, 3)
+    target = torch.tensor([0, 1, 1, 2, 0, 1])
+    expected = torch.nn.functional.cross_entropy(
+        logits, target, weight=criterion.weight
+    )
+    assert criterion(logits, target).item() == pytest.approx(expected.item(), rel=1e-6)
+    rest = list(clf.classes_).index("rest")
+    assert criterion(logits, torch.full((6,), rest)).item() == 0.0
+
+
+@pytest.mark.parametrize(
     "class_weight, match",
     [
         ({"nien": 2.0}, r"not classes of y: \['nien'\]; the classes are"),
         ({"nine": -1.0}, "finite numbers >= 0"),
         ({"nine": float("nan")}, "finite numbers >= 0"),
         ({"nine": float("inf")}, "finite numbers >= 0"),
+        ({"nine": 0, "other": 0.0}, "every class weight 0"),
     ],
 )
 def test_class_weight_errors(digits, class_weight, match):
