@@ -46,7 +46,11 @@ from sktransfer._optim import LBFGS, StopWhenConverged
 from sktransfer._persistence import history_from
 from sktransfer._probe import linear_tail
 from sktransfer.transfer import batched_features
-from sktransfer.transfer._module import feature_progress, unwrapped
+from sktransfer.transfer._module import (
+    batchnorm_training,
+    feature_progress,
+    unwrapped,
+)
 from sktransfer.transfer._schedule import UnfreezeSchedule, UnfreezingEarlyStopping
 from sktransfer.utils import resolve_device
 from sktransfer.utils._arrays import refuse_missing_labels
@@ -1113,6 +1117,27 @@ class TransferEstimatorBase(
         net.classes_ = np.arange(len(self.classes_))  # the encoded labels
         return net
 
+    def _warn_single_sample_batchnorm(self, module, plan):
+        """Warn when the source's BatchNorm layers would train on batches of
+        one sample: they normalise each by that sample's statistics, far from
+        the running ones they predict with (a SmallCNN on digits then
+        predicted one class for every image)."""
+        if self.batch_size != 1 or self._optimizer_class(None) is LBFGS:
+            return
+        unfreezes = any(isinstance(c, UnfreezeSchedule) for _, c in plan.callbacks)
+        policy = getattr(module, "batchnorm", "train")
+        layers = batchnorm_training(module.backbone, policy, unfreezes)
+        if layers:
+            warnings.warn(
+                f"batch_size=1: the source's {len(layers)} BatchNorm layer(s) "
+                "train on one sample's statistics at a time, far from the "
+                "running statistics they predict with, and the predictions "
+                "can collapse to one class. Use batch_size >= 2, or "
+                "batchnorm='eval' to keep the source's running statistics.",
+                UserWarning,
+                stacklevel=caller_stacklevel(),
+            )
+
     def _train(self, module, plan, X, y, *, device, seed):
         """Apply ``plan`` to ``module``, train it on ``(X, y)``, store ``net_``.
 
@@ -1130,6 +1155,8 @@ class TransferEstimatorBase(
             if not name.startswith("head.")
         )
         self._check_optimizer(module.head if cache else None)
+        if not cache:
+            self._warn_single_sample_batchnorm(module, plan)
         if cache:
             module.to(device)
             X_train = self._features_once(module, X_train, device)

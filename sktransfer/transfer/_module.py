@@ -49,6 +49,25 @@ def apply_batchnorm_policy(module, policy):
             layer.eval()
 
 
+def batchnorm_training(module, policy, unfreezes=False):
+    """The BatchNorm layers of ``module`` that normalise by their batch's
+    statistics while it trains under ``policy`` (see
+    :func:`apply_batchnorm_policy`); ``unfreezes``: a schedule will make its
+    frozen layers trainable."""
+    if policy == "eval":
+        return []
+    return [
+        layer
+        for layer in module.modules()
+        if isinstance(layer, _BATCHNORM_TYPES)
+        and (
+            policy == "train"
+            or unfreezes
+            or any(p.requires_grad for p in layer.parameters())
+        )
+    ]
+
+
 class TransferModule(nn.Module):
     """Base of sktransfer's top-level modules: ``features`` -> ``head``.
 

@@ -75,7 +75,9 @@ class FineTunedCNNClassifier(
     batchnorm : {{"frozen", "eval", "train"}}, default="frozen"
         ``frozen``: BatchNorm layers whose parameters are frozen keep their
         running statistics while the rest trains. ``eval``: all backbone
-        BatchNorm layers do. ``train``: they follow the training mode.
+        BatchNorm layers do (for tiny batches: at ``batch_size=1`` BatchNorm
+        layers that train would normalise each image by its own statistics,
+        which warns). ``train``: they follow the training mode.
     {IMAGE_PARAMS_DOC.strip()}
     {TRAINING_PARAMS_DOC.strip()}
 

@@ -301,6 +301,33 @@ def test_a_last_batch_of_one_image_is_dropped_not_fed_to_batchnorm(digits, fast)
     assert [b["train_batch_size"] for b in clf.net_.history[-1, "batches"]] == [32]
 
 
+def test_batches_of_one_image_through_training_batchnorm_warn(digits):
+    # BatchNorm then normalises each image by its own statistics: a SmallCNN
+    # on digits 0-2 predicted one class for every test image (0.33), at
+    # batch 2 it scores 0.99, and with batchnorm="eval" 0.88
+    X, y = digits
+    X, y = X[y < 3], y[y < 3]
+    settings = {"max_epochs": 2, "batch_size": 1, "device": "cpu"}
+    with pytest.warns(UserWarning, match="batch_size=1: the source's 3 BatchNorm"):
+        clf = FineTunedCNNClassifier(random_state=0, **settings).fit(X[:200], y[:200])
+    assert clf.score(X[200:], y[200:]) < 0.5
+    quiet = [
+        {"batchnorm": "eval"},  # normalises with the running statistics
+        {"transfer": "feature_extraction"},  # the source does not train
+        {"batch_size": 2},
+    ]
+    for change in quiet:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            clf = FineTunedCNNClassifier(random_state=0, **{**settings, **change})
+            clf.fit(X[:200], y[:200])
+    assert clf.score(X[200:], y[200:]) > 0.9
+    with pytest.warns(UserWarning, match="batch_size=1"):  # unfrozen later
+        FineTunedCNNClassifier(
+            transfer="gradual", unfreeze_schedule={1: "*"}, random_state=0, **settings
+        ).fit(X[:40], y[:40])
+
+
 def test_feature_extraction_is_blind_to_the_scale_of_the_features(digits_split):
     # the head trains on standardized features: a source whose features are
     # 1000 times larger gives the same linear probe
