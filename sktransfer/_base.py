@@ -866,6 +866,12 @@ class ConditionalParamsMixin:
                 )
 
 
+def _first_batch_loss(history):
+    """The training loss of a fit's first batch (NaN when none is recorded)."""
+    batches = history[0].get("batches", []) if len(history) else []
+    return batches[0].get("train_loss", float("nan")) if batches else float("nan")
+
+
 class TransferEstimatorBase(
     ConditionalParamsMixin, SharedSourceCloneMixin, BaseEstimator
 ):
@@ -1223,6 +1229,15 @@ class TransferEstimatorBase(
         if tag is not None:
             remove_checkpoint(self.checkpoint_dir, tag)
         loss = net.history[-1, "train_loss"] if len(net.history) else float("nan")
+        if not np.isfinite(_first_batch_loss(net.history)):
+            raise ValueError(  # not a divergence: no lr would help
+                f"{type(self).__name__}: the training loss was NaN or infinite "
+                "from the first batch, before any update: the source (or the "
+                "inputs) produce non-finite values, and the weights "
+                f"{broken[:3]} are now NaN. Check the source's weights and the "
+                "scale of the inputs it takes. The estimator was left as it was "
+                "before fit."
+            )
         raise ValueError(
             f"{type(self).__name__}: training diverged: after "
             f"{len(net.history)} epoch(s) the weights {broken[:3]} hold NaN or "
@@ -1289,14 +1304,30 @@ class TransferEstimatorBase(
         device_type = torch.device(device).type
         floor = 256 if device_type == "cuda" else 64
         # at the fit's precision, as predict runs the source; float32 out
-        with autocast(getattr(self, "precision", "32"), device_type):
-            return batched_features(
+        precision = getattr(self, "precision", "32")
+        with autocast(precision, device_type):
+            features = batched_features(
                 module,
                 X,
                 batch_size=max(self.batch_size, floor),
                 device=device,
                 progress=self.verbose >= 1 and len(X) > PROGRESS_ABOVE,
             )
+        broken = ~np.isfinite(features).all(axis=1)
+        if broken.any():  # else the head's training "diverged", misleadingly
+            hint = (
+                " float16 (precision='16-mixed') may overflow in it: use "
+                "precision='bf16' or '32'."
+                if precision == "16-mixed"
+                else " Check its weights, and the scale of the inputs it takes."
+            )
+            raise ValueError(
+                f"{type(self).__name__}: the frozen source's features of "
+                f"{broken.sum()} of {len(features)} training inputs hold NaN or "
+                f"infinite values, before any training: the source produces "
+                f"them.{hint} The estimator was left as it was before fit."
+            )
+        return features
 
     def _device(self):
         if getattr(self, "accelerator", None) is not None:

@@ -61,6 +61,22 @@ class _TupleBackbone(torch.nn.Module):
         return x.flatten(1), x
 
 
+class _NaNBackbone(torch.nn.Module):
+    """A source whose features are NaN (a broken checkpoint, say)."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(64, 4)
+
+    def forward(self, x):
+        return self.linear(x.flatten(1)) * float("nan")
+
+
+class _IntegerBackbone(torch.nn.Module):
+    def forward(self, x):
+        return (x.flatten(1) > 0).long()
+
+
 def _kv_with_nan():
     kv = _kv()
     kv.vectors[kv.key_to_index["good"], 0] = np.nan
@@ -707,6 +723,37 @@ def _cases():
         ValueError,
         "must map images to one tensor, (n, features) or feature maps (n, C, H, W); "
         "it returned a tuple",
+    )
+    add(
+        "backbone-returns-integers",
+        "sources",
+        "FineTunedCNNClassifier",
+        "a torch module returning int64 features",
+        lambda tmp: _cnn(backbone=_IntegerBackbone()).fit(IMAGES, LABELS),
+        ValueError,
+        "returned torch.int64 features; the head trains on floating-point ones",
+    )
+    add(
+        "frozen-backbone-returns-nan",
+        "sources",
+        "FineTunedCNNClassifier",
+        "transfer='feature_extraction' from a module whose features are NaN",
+        lambda tmp: _cnn(backbone=_NaNBackbone(), transfer="feature_extraction").fit(
+            IMAGES, LABELS
+        ),
+        ValueError,
+        "the frozen source's features of 20 of 20 training inputs hold NaN",
+    )
+    add(
+        "trained-backbone-returns-nan",
+        "sources",
+        "FineTunedCNNClassifier",
+        "transfer='fine_tune' from a module whose features are NaN",
+        lambda tmp: _cnn(backbone=_NaNBackbone(), transfer="fine_tune").fit(
+            IMAGES, LABELS
+        ),
+        ValueError,
+        "the training loss was NaN or infinite from the first batch, before any",
     )
     add(
         "greyscale-for-a-bare-rgb-module",

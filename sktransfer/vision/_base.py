@@ -150,6 +150,12 @@ class ImageEstimatorMixin:
                 "(n, features) or feature maps (n, C, H, W); it returned "
                 f"{got}. Wrap it in a module that returns the features."
             )
+        if not out.is_floating_point():
+            raise ValueError(
+                f"backbone {source.name} returned {out.dtype} features; the head "
+                "trains on floating-point ones. Wrap it in a module that "
+                "returns them as floats (e.g. .float())."
+            )
         return pool_features(out).shape[1]
 
 
