@@ -4,11 +4,13 @@ import dataclasses
 import numbers
 import time
 import warnings
+from collections import Counter
 from collections.abc import Mapping
 
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone
+from sklearn.exceptions import FitFailedWarning
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_consistent_length
 
@@ -16,6 +18,7 @@ from sktransfer._base import IGNORED_PARAM_WARNING
 from sktransfer.utils import seed_from
 from sktransfer.utils._arrays import refuse_missing_labels
 from sktransfer.utils._naming import distinct_names
+from sktransfer.utils._warnings import caller_stacklevel
 
 
 def stratified_subsample(y, n_per_class, random_state):
@@ -265,6 +268,8 @@ def _size(n):
 def _accuracy(record, n_repeats):
     """``mean ± std``, or the one accuracy of a single repeat (whose spread
     is not 0 but unmeasured)."""
+    if np.isnan(record["mean"]):
+        return "failed"
     if n_repeats == 1:
         return f"{record['mean']:.3f}"
     return f"{record['mean']:.3f} ± {record['std']:.3f}"
@@ -284,6 +289,7 @@ def transfer_gain_curve(
     random_state=0,
     log=None,
     n_jobs=None,
+    error_score=np.nan,
 ):
     """Accuracy of transfer vs scratch vs baselines as labelled data grows.
 
@@ -327,6 +333,15 @@ estimator, default=None
         torch fewer threads, which can sum in another order (a 2-fold
         ``cross_validate`` of SmallCNN on 200 digits: 0.84 with 2 threads,
         0.83 with 1).
+    error_score : "raise" or float, default=np.nan
+        The score of a fit that fails, as in scikit-learn's
+        ``learning_curve``: the curve goes on, warns once
+        (``FitFailedWarning``) with each distinct error, and shows the point
+        as failed (with NaN, its ``mean`` is NaN; ``scores`` hold each
+        repeat's). When every fit fails the curve raises, naming the errors.
+        ``"raise"`` stops at the first failure. So a curve of hours is not
+        lost to one size that cannot be fitted (``early_stopping=True`` at
+        one sample per class).
 
     Returns
     -------
@@ -334,6 +349,13 @@ estimator, default=None
         ``records``, ``table()``, ``negative_transfer`` and ``print``-able.
     """
     param, owner = _transfer_param(estimator)
+    if not (
+        (isinstance(error_score, str) and error_score == "raise")
+        or (isinstance(error_score, numbers.Real) and not isinstance(error_score, bool))
+    ):
+        raise ValueError(
+            f"error_score must be 'raise' or a number; got {error_score!r}."
+        )
     if (
         isinstance(n_repeats, bool)
         or not isinstance(n_repeats, numbers.Integral)
@@ -370,15 +392,22 @@ estimator, default=None
     y = np.asarray(y)
     jobs = (  # each job gets its subsample, not the whole pool
         delayed(_fit_and_score)(
-            template, params, _safe_indexing(X, idx), y[idx], X_test, y_test
+            template,
+            params,
+            _safe_indexing(X, idx),
+            y[idx],
+            X_test,
+            y_test,
+            error_score,
         )
         for *_, fits in groups
         for template, params, idx in fits
     )
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
-    records = []
+    records, failures = [], []
     for done, (n, name, kind, fits) in enumerate(groups, start=1):
-        scores, seconds = zip(*(next(results) for _ in fits), strict=True)
+        scores, seconds, errors = zip(*(next(results) for _ in fits), strict=True)
+        failures += [error for error in errors if error is not None]
         record = {
             "n_per_class": n,
             "model": name,
@@ -394,20 +423,47 @@ estimator, default=None
             f"accuracy={_accuracy(record, n_repeats)} "
             f"({record['seconds']:.1f}s)"
         )
+    _report_failures(failures, sum(len(fits) for *_, fits in groups), error_score)
     return GainCurve(records, n_repeats)
 
 
-def _fit_and_score(template, params, X, y, X_test, y_test):
+def _fit_and_score(template, params, X, y, X_test, y_test, error_score="raise"):
     """Fit a clone of ``template`` with ``params`` on ``(X, y)``; return its
-    test accuracy and the seconds fit and score took."""
+    test accuracy, the seconds fit and score took, and the error that failed
+    it (``error_score`` then being the accuracy), or None."""
     start = time.perf_counter()
     model = clone(template).set_params(**params)
-    with warnings.catch_warnings():
-        # the curve sets transfer itself: a parameter the user set for one
-        # mode is ignored by the others on purpose
-        warnings.filterwarnings("ignore", IGNORED_PARAM_WARNING)
-        model.fit(X, y)
-    return float(model.score(X_test, y_test)), time.perf_counter() - start
+    try:
+        with warnings.catch_warnings():
+            # the curve sets transfer itself: a parameter the user set for one
+            # mode is ignored by the others on purpose
+            warnings.filterwarnings("ignore", IGNORED_PARAM_WARNING)
+            model.fit(X, y)
+        score, error = float(model.score(X_test, y_test)), None
+    except Exception as exc:
+        if isinstance(error_score, str):  # "raise"
+            raise
+        score, error = float(error_score), f"{type(exc).__name__}: {exc}"
+    return score, time.perf_counter() - start, error
+
+
+def _report_failures(failures, n_fits, error_score):
+    """As scikit-learn's searches: raise when every fit failed, else warn
+    once, each distinct error with its count."""
+    if not failures:
+        return
+    counts = Counter(failures)
+    details = "\n".join(
+        f"{count} fit(s) failed with: {error}" for error, count in counts.items()
+    )
+    if len(failures) == n_fits:
+        raise ValueError(f"All the {n_fits} fits of the curve failed.\n{details}")
+    warnings.warn(
+        f"{len(failures)} of the {n_fits} fits of the curve failed; their "
+        f"accuracy is error_score={error_score!r}.\n{details}",
+        FitFailedWarning,
+        stacklevel=caller_stacklevel(),
+    )
 
 
 def plot_transfer_gain_curve(curve, ax=None):

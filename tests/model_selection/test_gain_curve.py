@@ -3,6 +3,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -274,6 +275,52 @@ def test_default_transfers_and_plot(digits_split, source_model):
     matplotlib.use("Agg")
     ax = plot_transfer_gain_curve(curve)
     assert len(ax.lines) == 5 and ax.get_xlabel() == "labelled samples per class"
+
+
+def test_a_size_that_cannot_be_fitted_fails_alone(digits_split, source_model):
+    # early stopping cannot hold out one of a single sample per class: the
+    # whole curve used to stop there; now that size shows as failed, warned,
+    # as in scikit-learn's learning_curve (error_score=np.nan)
+    X, y = digits_split["X_pool"], digits_split["y_pool"]
+    estimator = FineTunedCNNClassifier(
+        source_model, early_stopping=True, **{**FAST_TRAINING, "max_epochs": 2}
+    )
+    arguments = {
+        "n_per_class": (1, 3),
+        "transfers": "fine_tune",
+        "baselines": {"logreg": LogisticRegression(max_iter=200)},
+        "n_repeats": 2,
+    }
+    X_test, y_test = digits_split["X_test"][:100], digits_split["y_test"][:100]
+    with pytest.warns(FitFailedWarning, match="4 of the 12 fits") as caught:
+        curve = transfer_gain_curve(estimator, X, y, X_test, y_test, **arguments)
+    (warning,) = [w for w in caught if w.category is FitFailedWarning]
+    assert warning.filename == __file__
+    assert "4 fit(s) failed with: ValueError: early_stopping holds out" in str(
+        warning.message
+    )
+    one = {r["model"]: r for r in curve.records if r["n_per_class"] == 1}
+    assert np.isnan(one["fine_tune"]["scores"]).all()
+    assert np.isnan(one["structure"]["mean"])
+    assert one["logreg"]["mean"] > 0.5  # a baseline without early stopping fits
+    three = [r for r in curve.records if r["n_per_class"] == 3]
+    assert all(np.isfinite(r["scores"]).all() for r in three)
+    assert curve.table().splitlines()[2].split("|")[1].strip() == "failed"
+    with pytest.raises(ValueError, match="early_stopping holds out"):
+        transfer_gain_curve(
+            estimator, X, y, X_test, y_test, error_score="raise", **arguments
+        )
+    with pytest.raises(ValueError, match="All the 4 fits of the curve failed"):
+        transfer_gain_curve(
+            estimator,
+            X,
+            y,
+            X_test,
+            y_test,
+            **{**arguments, "n_per_class": 1, "baselines": None},
+        )
+    with pytest.raises(ValueError, match="error_score must be 'raise' or a number"):
+        transfer_gain_curve(estimator, X, y, X_test, y_test, error_score="nan")
 
 
 def test_bad_arguments(digits_split):
