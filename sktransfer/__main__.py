@@ -23,9 +23,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "demo":
         from sktransfer._demo import main as run_demo
+        from sktransfer.utils._files import user_path
 
         try:  # before the demo runs, not after its first minute
-            pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
+            # --out=~/curves reaches us unexpanded (no shell expands it there)
+            pathlib.Path(user_path(args.out)).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             parser.error(f"--out {args.out}: cannot make this folder ({exc.strerror})")
 

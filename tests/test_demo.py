@@ -86,3 +86,19 @@ def test_an_out_folder_that_cannot_be_made_fails_before_the_demo(tmp_path):
     assert result.returncode == 2
     assert "cannot make this folder" in result.stderr
     assert "Images" not in result.stdout  # nothing ran
+
+
+def test_an_out_folder_under_home_is_made_there(tmp_path, monkeypatch):
+    # a shell leaves the ~ of --out=~/curves as it is; the early check made a
+    # folder named "~" in the working folder, the demo saved under home
+    import sktransfer._demo
+    from sktransfer.__main__ import main
+
+    ran = []
+    monkeypatch.setattr(sktransfer._demo, "main", lambda **kw: ran.append(kw))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    main(["demo", "--only", "digits", "--out=~/curves"])
+    assert (tmp_path / "home" / "curves").is_dir()
+    assert not (tmp_path / "~").exists()
+    assert ran == [{"random_state": 0, "parts": ("digits",), "out": "~/curves"}]
