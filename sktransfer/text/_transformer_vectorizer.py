@@ -26,6 +26,7 @@ from sktransfer.text._transformers import (
     tokenize,
 )
 from sktransfer.utils import resolve_device
+from sktransfer.utils._arrays import float32_default
 
 
 class TransformerVectorizer(
@@ -135,6 +136,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         self.n_features_out_ = int(model.config.hidden_size)
         return self
 
+    @float32_default()
     def transform(self, X):
         """Sentence embeddings of the documents in ``X``.
 

@@ -1,5 +1,6 @@
 """Array input shared by the estimators and the transferability scores."""
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -33,6 +34,28 @@ def as_tensor(array):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "The given NumPy array is not writ")
         return torch.from_numpy(array)
+
+
+@contextlib.contextmanager
+def float32_default():
+    """Context (or decorator) in which torch's default float dtype is float32.
+
+    sktransfer computes in float32. A notebook that set
+    ``torch.set_default_dtype(torch.float64)`` (as GPyTorch and BoTorch
+    advise) made every new head, buffer and probe tensor float64 beside the
+    float32 inputs, and each fit failed with torch's dtype errors. The
+    caller's default is restored on exit; with float32 already the default,
+    nothing changes.
+    """
+    previous = torch.get_default_dtype()
+    if previous is torch.float32:
+        yield
+        return
+    torch.set_default_dtype(torch.float32)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
 
 
 def _name(owner):

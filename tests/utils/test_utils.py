@@ -127,3 +127,65 @@ def test_paths_starting_with_a_tilde_are_in_the_home_folder(
         clf.predict(X[:5]).tolist()
     )
     assert list(work.iterdir()) == []  # no folder named "~" here
+
+
+@pytest.fixture
+def float64_default():
+    """torch's default dtype set to float64, as GPyTorch and BoTorch advise."""
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(torch.float32)
+
+
+def _fits_and_outputs(digits, glove, tmp_path):
+    """Each torch-running estimator fitted and used, as plain numbers."""
+    import sktransfer
+    from sktransfer import (
+        EmbeddingVectorizer,
+        FineTunedCNNClassifier,
+        PretrainedEmbeddingClassifier,
+        PretrainedFeatureExtractor,
+    )
+
+    X, y = digits
+    docs = ["the goalie saved the puck", "the rocket reached orbit"] * 4
+    labels = ["sport", "space"] * 4
+    outputs = {}
+    for transfer in ("fine_tune", "feature_extraction"):
+        cnn = FineTunedCNNClassifier(
+            transfer=transfer, max_epochs=2, device="cpu", random_state=0
+        ).fit(X[:100], y[:100])
+        outputs[transfer] = cnn.predict_proba(X[100:120])
+    sktransfer.save(cnn, tmp_path / "cnn.skt")
+    outputs["loaded"] = sktransfer.load(tmp_path / "cnn.skt").predict_proba(X[:5])
+    outputs["extractor"] = (
+        PretrainedFeatureExtractor(device="cpu", random_state=0)
+        .fit(X[:20])
+        .transform(X[:5])
+    )
+    for encoder in ("mean", "cnn"):
+        text = PretrainedEmbeddingClassifier(
+            glove,
+            encoder=encoder,
+            transfer="fine_tune",
+            max_epochs=2,
+            device="cpu",
+            random_state=0,
+        ).fit(docs, labels)
+        outputs[encoder] = text.predict_proba(docs[:2])
+    outputs["vectorizer"] = EmbeddingVectorizer(glove).fit(docs).transform(docs[:2])
+    return outputs
+
+
+def test_a_float64_torch_default_changes_nothing(
+    digits, glove, tmp_path, float64_default
+):
+    # every fit failed with torch's dtype errors; now each runs in float32,
+    # as under torch's own default, and the caller's default stays float64
+    in_float64 = _fits_and_outputs(digits, glove, tmp_path)
+    assert torch.get_default_dtype() is torch.float64
+    torch.set_default_dtype(torch.float32)
+    in_float32 = _fits_and_outputs(digits, glove, tmp_path)
+    assert in_float64.keys() == in_float32.keys()
+    for name, output in in_float64.items():
+        np.testing.assert_array_equal(output, in_float32[name], err_msg=name)
