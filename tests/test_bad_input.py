@@ -915,17 +915,6 @@ def _cases():
         "line 2: expected a word and 2 values, found 1",
     )
     add(
-        "duplicate-word",
-        "sources",
-        "EmbeddingVectorizer",
-        "the same word twice",
-        lambda tmp: EmbeddingVectorizer(
-            _write(tmp, "w.txt", "a 1 2\nb 3 4\na 5 6\n")
-        ).fit(TEXTS),
-        ValueError,
-        "line 3: word 'a' already has a vector (line 1)",
-    )
-    add(
         "damaged-gzip-vectors",
         "sources",
         "EmbeddingVectorizer",

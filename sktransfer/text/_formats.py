@@ -13,6 +13,8 @@ import zlib
 
 import numpy as np
 
+from sktransfer.utils._warnings import caller_stacklevel
+
 VECTOR_FILE_SUFFIXES = (".txt", ".vec", ".bin", ".kv", ".gz")
 """Endings of the word-vector files :func:`read_vectors_file` reads (any
 other ending is read as text too)."""
@@ -72,7 +74,7 @@ def _warn_if_not_utf8(path, words):
             f"{path}: {len(mangled)} word(s) were read with U+FFFD, e.g. "
             f"{mangled[0]!r}, and match no token. {_NOT_UTF8}",
             UserWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
 
 
@@ -106,17 +108,19 @@ def read_text_vectors(path):
     ------
     ValueError
         Naming the file and line for an empty file, a line with the wrong
-        number of values, a value that is not a number, a word twice, fewer
-        vectors or more values a vector than the header declares, or a
-        damaged ``.gz`` file.
+        number of values, a value that is not a number, fewer vectors or
+        more values a vector than the header declares, or a damaged ``.gz``
+        file.
 
     Warns
     -----
     UserWarning
-        For words with bytes that are not UTF-8 (read as U+FFFD).
+        For words with bytes that are not UTF-8 (read as U+FFFD), and for
+        words on more than one line (their first vector is kept, as gensim
+        keeps it).
     """
     try:
-        words, rows, declared = _parse_text_vectors(path)
+        words, rows, declared, n_repeated = _parse_text_vectors(path)
     except (EOFError, OSError, zlib.error) as exc:  # a damaged .gz
         if not path.endswith(".gz"):
             raise
@@ -124,10 +128,10 @@ def read_text_vectors(path):
     _warn_if_not_utf8(path, words)
     if not words:
         raise ValueError(f"{path} holds no word vectors (the file is empty).")
-    if declared is not None and declared != len(words):
+    if declared is not None and declared != len(words) + n_repeated:
         raise ValueError(
             f"{path} declares {declared} vectors in its header but holds "
-            f"{len(words)} (truncated or corrupt file)."
+            f"{len(words) + n_repeated} (truncated or corrupt file)."
         )
     return words, np.vstack(rows)
 
@@ -138,9 +142,10 @@ _PROGRESS_LINES = 1 << 14
 
 def _parse_text_vectors(path):
     """:func:`read_text_vectors`' pass over the lines: the words, their
-    vectors (rows) and the header's count (or None)."""
+    vectors (rows), the header's count (or None) and the number of lines
+    that repeated a word."""
     words, rows, declared, dim, sep = [], [], None, None, " "
-    first_line = {}
+    first_line, repeated = {}, []
     with _open_text(path) as f, _progress(path, f) as advance:
         for lineno, line in enumerate(f, start=1):
             if not lineno % _PROGRESS_LINES:
@@ -177,15 +182,32 @@ def _parse_text_vectors(path):
                     f"{path}, line {lineno}: a value of word {parts[0]!r} is not "
                     "a number."
                 ) from None
-            if parts[0] in first_line:
-                hint = f" {_NOT_UTF8}" if "\ufffd" in parts[0] else ""
-                raise ValueError(
-                    f"{path}, line {lineno}: word {parts[0]!r} already has a vector "
-                    f"(line {first_line[parts[0]]}); remove the duplicate.{hint}"
-                )
+            if parts[0] in first_line:  # the vector of its first line stays
+                repeated.append((parts[0], first_line[parts[0]], lineno))
+                rows.pop()
+                continue
             first_line[parts[0]] = lineno
             words.append(parts[0])
-    return words, rows, declared
+    _warn_repeated(path, repeated)
+    return words, rows, declared, len(repeated)
+
+
+def _warn_repeated(path, repeated):
+    """Warn about words that had a vector already, ``(word, first line,
+    line)``; their first vector was kept, as gensim keeps it. Words read
+    with U+FFFD match no token whatever their vector (another warning says
+    so): GloVe 840B repeats such a word, and two words in another encoding
+    may read as one."""
+    repeated = [entry for entry in repeated if "\ufffd" not in entry[0]]
+    if repeated:
+        word, first, line = repeated[0]
+        warnings.warn(
+            f"{path}: {len(repeated)} word(s) have a vector on more than one "
+            f"line, e.g. {word!r} on lines {first} and {line}; the first vector "
+            "of each is used, as gensim does.",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
 
 
 def _check_dimension(path, lineno, found, declared):

@@ -1,4 +1,5 @@
 import gzip
+import warnings
 
 import numpy as np
 import pytest
@@ -237,6 +238,29 @@ def test_a_damaged_gzip_file_is_named(tmp_path, cache):
         resolve_word_vectors(path)
 
 
+def test_a_word_on_two_lines_keeps_its_first_vector(tmp_path, cache):
+    """As gensim reads it: GloVe 840B repeats a word, and a file that did was
+    refused whole after minutes of parsing. Said, with the lines."""
+    for name, header in (("glove.txt", ""), ("w2v.txt", "4 2\n")):
+        path = tmp_path / name
+        path.write_text(header + "a 1 2\nb 3 4\na 5 6\nc 7 8\n")
+        with pytest.warns(UserWarning, match=r"1 word\(s\) .* 'a' on lines") as w:
+            vectors = resolve_word_vectors(path)
+        assert w[0].filename == __file__
+        first = 1 + bool(header)
+        assert f"lines {first} and {first + 2}; the first vector" in str(w[0].message)
+        table, found = vectors.lookup(["a", "b", "c"])
+        assert found.all() and table.tolist() == [[1, 2], [3, 4], [7, 8]]
+        assert len(vectors) == 3
+    path = tmp_path / "short.txt"  # the header counts the repeated line too
+    path.write_text("5 2\na 1 2\nb 3 4\na 5 6\nc 7 8\n")
+    with pytest.raises(
+        ValueError, match="declares 5 vectors in its header but holds 4"
+    ):
+        with pytest.warns(UserWarning, match="'a' on lines 2 and 4"):
+            resolve_word_vectors(path)
+
+
 def test_words_that_are_not_utf8_are_reported(tmp_path, cache):
     """A Latin-1 file: its accented words read with U+FFFD and match no token;
     said, not silent, and two that become one are not called duplicates."""
@@ -245,10 +269,13 @@ def test_words_that_are_not_utf8_are_reported(tmp_path, cache):
     with pytest.warns(UserWarning, match="1 word\\(s\\) .* 'caf\ufffd'.*Latin-1"):
         vectors = resolve_word_vectors(path)
     assert vectors.lookup(["bad", "café"])[1].tolist() == [True, False]
-    path = tmp_path / "clash.txt"
-    path.write_bytes("café 0.1 0.2\ncafè 0.3 0.4\n".encode("latin-1"))
-    with pytest.raises(ValueError, match="line 2: .*duplicate.*not UTF-8"):
-        resolve_word_vectors(path)
+    path = tmp_path / "clash.txt"  # two words that read as one: not repeated
+    path.write_bytes("café 0.1 0.2\ncafè 0.3 0.4\nbad 0 1\n".encode("latin-1"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vectors = resolve_word_vectors(path)
+    assert [str(w.message).split(": ")[1][:11] for w in caught] == ["1 word(s) w"]
+    assert len(vectors) == 2
     # a word2vec binary the same: read, with the warning (it was refused whole)
     path = tmp_path / "latin1.bin"
     with open(path, "wb") as f:
