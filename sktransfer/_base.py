@@ -54,6 +54,7 @@ from sktransfer.transfer._module import (
 from sktransfer.transfer._schedule import UnfreezeSchedule, UnfreezingEarlyStopping
 from sktransfer.utils import resolve_device
 from sktransfer.utils._arrays import float32_default, refuse_missing_labels
+from sktransfer.utils._files import absolute_source_path
 from sktransfer.utils._warnings import caller_stacklevel
 
 OPTIMIZERS = {
@@ -724,6 +725,22 @@ class SharedSourceCloneMixin:
             for name, value in self.get_params(deep=False).items()
         }
         return type(self)(**params)
+
+    def _pin_source(self):
+        """In ``fit``: where a source given as a relative path lies
+        (``source_path_``, None otherwise), so that ``predict``,
+        ``transform``, :func:`sktransfer.load` and unpickling read the file
+        ``fit`` read, whatever the working folder is then."""
+        self.source_path_ = absolute_source_path(getattr(self, self._source_params[0]))
+
+    def _fitted_source(self):
+        """The source as ``fit`` found it: the absolute path of a relative one
+        while it exists, else the parameter (read from the working folder: a
+        model moved to another machine with its files)."""
+        path = getattr(self, "source_path_", None)  # models pickled before it
+        if path is not None and os.path.exists(path):
+            return path
+        return getattr(self, self._source_params[0])
 
     def __getstate__(self):
         """The state; an estimator with backbone sources adds the process's

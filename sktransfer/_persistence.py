@@ -169,6 +169,7 @@ FITTED = {
         "vocabulary_",
         "n_pretrained_",
         "n_oov_",
+        "source_path_",
     ),
     "EmbeddingVectorizer": (
         "df_",
@@ -176,10 +177,14 @@ FITTED = {
         "word_probability_",
         "sif_component_",
         "n_features_out_",
+        "source_path_",
     ),
-    "FineTunedTransformerClassifier": ("classes_", "n_layers_"),
-    "TransformerVectorizer": ("n_features_out_",),
+    "FineTunedTransformerClassifier": ("classes_", "n_layers_", "source_path_"),
+    "TransformerVectorizer": ("n_features_out_", "source_path_"),
 }
+
+OPTIONAL_FITTED = {"source_path_": None}
+"""Fitted attributes that files saved before them lack, and their value then."""
 
 FITTED_TYPES = {
     "classes_": np.ndarray,
@@ -189,6 +194,7 @@ FITTED_TYPES = {
     "df_": dict,
     "word_probability_": dict,
     "sif_component_": (np.ndarray, type(None)),
+    "source_path_": (str, os.PathLike, type(None)),
 }
 """What each fitted attribute decodes to; the others are counts (Integral)."""
 
@@ -387,11 +393,11 @@ def _described_estimator(meta, where, device):
     if unknown:
         raise ValueError(f"{where}: unexpected parameters {sorted(unknown)}.")
     fitted, expected = set(meta["fitted"]), set(FITTED[meta["class"]])
-    if fitted != expected:
+    missing = expected - fitted - set(OPTIONAL_FITTED)
+    if fitted - expected or missing:
         raise ValueError(
             f"{where}: the fitted attributes are not a {meta['class']}'s: "
-            f"unexpected {sorted(fitted - expected)}, missing "
-            f"{sorted(expected - fitted)}."
+            f"unexpected {sorted(fitted - expected)}, missing {sorted(missing)}."
         )
     try:
         params = {k: _decode(v) for k, v in meta["params"].items()}
@@ -399,6 +405,8 @@ def _described_estimator(meta, where, device):
             params["device"] = device
         estimator = cls(**params)
         estimator._validate_params()
+        for key in expected - fitted:  # a file saved before they existed
+            setattr(estimator, key, OPTIONAL_FITTED[key])
         for key, value in meta["fitted"].items():
             setattr(estimator, key, _fitted_value(key, _decode(value)))
     except (TypeError, ValueError) as exc:

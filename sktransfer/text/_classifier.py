@@ -148,6 +148,11 @@ default="glove-wiki-gigaword-50"
         Vocabulary words whose vector came from the source.
     n_oov_ : int
         Vocabulary words with a vector from the ``oov`` policy.
+    source_path_ : str, pathlib.Path or None
+        The absolute path of a source given as a relative one (``embeddings``), None
+        otherwise: ``predict``, ``transform``, :func:`sktransfer.load` and
+        unpickling read the file ``fit`` read, whatever the working folder
+        (the relative path again where that one no longer exists).
     net_ : skorch.NeuralNet
         The trained network (``net_.module_``: ``backbone`` = word vectors,
         ``oov_embedding``, ``encoder``, ``head``), with its ``history``.
@@ -276,6 +281,7 @@ default="glove-wiki-gigaword-50"
         y = validate_text_target(self, docs, y)
         self.tokenizer_ = Tokenizer(self.lowercase, self.token_pattern, self.tokenizer)
         corpus = self.tokenizer_.corpus(docs)
+        self._pin_source()
         structure = self.transfer == "structure"  # nothing is meant to carry
         vectors, encoder_state = resolve_text_source(
             self.embeddings, None if structure else self
@@ -507,7 +513,7 @@ default="glove-wiki-gigaword-50"
         unseen = np.flatnonzero(word_ids == 0)
         if not len(unseen):
             return None
-        vectors, _ = resolve_text_source(self.embeddings)
+        vectors, _ = resolve_text_source(self._fitted_source())
         rows, found = vectors.lookup([words[i] for i in unseen.tolist()])
         if not found.any():
             return None

@@ -53,7 +53,7 @@ def fitted_classifier_source(estimator):
         oov = module.oov_embedding.weight.detach().cpu().numpy()
         table = np.vstack([table, oov])
     primary = WordVectors(words, table.astype(np.float32), "fitted source")
-    fallback, _ = resolve_text_source(estimator.embeddings)
+    fallback, _ = resolve_text_source(estimator._fitted_source())
     encoder = module.encoder
     state = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()}
     return ChainedVectors(primary, fallback, "fitted source"), (encoder.mode, state)

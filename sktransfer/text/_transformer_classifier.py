@@ -100,6 +100,12 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         The source's tokenizer.
     n_layers_ : int
         Number of transformer layers of the source.
+    source_path_ : str, pathlib.Path or None
+        The absolute path of a source given as a relative one (``source``, a
+        model folder), None otherwise: ``predict``, ``transform``,
+        :func:`sktransfer.load` and unpickling read the folder ``fit`` read,
+        whatever the working folder (the relative path again where that one
+        no longer exists).
     net_ : skorch.NeuralNet
         The trained network (``net_.module_``: ``backbone`` = the transformer,
         ``head``), with its ``history``.
@@ -205,6 +211,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         docs = validate_texts(X, name)
         check_not_all_empty(docs, name)
         y = validate_text_target(self, docs, y)
+        self._pin_source()
         tokenizer, source_model = resolve_transformer(self.source)
         check_max_length(self.max_length, source_model)
         self.tokenizer_ = tokenizer
@@ -256,11 +263,11 @@ default="sentence-transformers/all-MiniLM-L6-v2"
 
     def _source_tensors(self):
         """The pretrained source's weights as the model names them (compact save)."""
-        _, model = resolve_transformer(self.source)
+        _, model = resolve_transformer(self._fitted_source())
         return {f"backbone.{k}": v for k, v in model.state_dict().items()}
 
     def _restore_net(self, tensors, history, source):
-        self.tokenizer_, model = resolve_transformer(self.source)
+        self.tokenizer_, model = resolve_transformer(self._fitted_source())
         module = standardized_head(self._build_module(model), tensors)
         restore_classifier_net(self, module, tensors, history, source)
 

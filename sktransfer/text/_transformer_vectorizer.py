@@ -71,6 +71,12 @@ default="sentence-transformers/all-MiniLM-L6-v2"
     ----------
     n_features_out_ : int
         Embedding size (the transformer's hidden size).
+    source_path_ : str, pathlib.Path or None
+        The absolute path of a source given as a relative one (``source``, a
+        model folder), None otherwise: ``predict``, ``transform``,
+        :func:`sktransfer.load` and unpickling read the folder ``fit`` read,
+        whatever the working folder (the relative path again where that one
+        no longer exists).
 
     Examples
     --------
@@ -131,6 +137,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         """
         name = type(self).__name__
         check_not_all_empty(validate_texts(X, name), name)
+        self._pin_source()
         _, model = resolve_transformer(self.source)
         check_max_length(self.max_length, model)
         self.n_features_out_ = int(model.config.hidden_size)
@@ -148,7 +155,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         name = type(self).__name__
         docs = validate_texts(X, name)  # an empty document is embedded as such
         device = resolve_device(self.device)
-        tokenizer, model = resolve_transformer(self.source, device)
+        tokenizer, model = resolve_transformer(self._fitted_source(), device)
         module = TransformerTransferModule(model, self.pooling, head=None).eval()
         features = sorted_features(
             module,

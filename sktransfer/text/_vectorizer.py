@@ -90,6 +90,11 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
         The common component removed by SIF weighting.
     n_features_out_ : int
         Output size (vector size, doubled for ``mean_max``).
+    source_path_ : str, pathlib.Path or None
+        The absolute path of a source given as a relative one (``embeddings``), None
+        otherwise: ``predict``, ``transform``, :func:`sktransfer.load` and
+        unpickling read the file ``fit`` read, whatever the working folder
+        (the relative path again where that one no longer exists).
 
     Examples
     --------
@@ -155,6 +160,7 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
         docs = validate_texts(X, type(self).__name__)
         self.tokenizer_ = Tokenizer(self.lowercase, self.token_pattern, self.tokenizer)
         corpus = self.tokenizer_.corpus(docs)
+        self._pin_source()
         vectors, _ = resolve_text_source(self.embeddings, self)
         self.df_ = corpus.by_word(corpus.document_frequencies())
         self.n_documents_ = len(docs)
@@ -248,7 +254,7 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
         check_is_fitted(self, "df_")
         docs = validate_texts(X, type(self).__name__)
         corpus = self.tokenizer_.corpus(docs)
-        vectors, _ = resolve_text_source(self.embeddings)
+        vectors, _ = resolve_text_source(self._fitted_source())
         parts = self._token_rows(corpus, vectors)
         outputs = []
         if self.pooling in ("mean", "mean_max"):

@@ -22,6 +22,29 @@ def user_path(path):
     return os.path.expanduser(os.fspath(path))
 
 
+def absolute_source_path(source):
+    """The absolute path of ``source`` when it is a relative path to a file
+    or folder that exists now (a str, or a ``pathlib.Path`` for a path-like);
+    None for anything else (a name, an absolute path, an object).
+
+    Examples
+    --------
+    >>> import os
+    >>> from sktransfer.utils._files import absolute_source_path
+    >>> absolute_source_path(".") == os.getcwd()
+    True
+    >>> absolute_source_path("glove-wiki-gigaword-50") is None
+    True
+    """
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    path = user_path(source)
+    if os.path.isabs(path) or not os.path.exists(path):
+        return None
+    absolute = os.path.abspath(path)
+    return absolute if isinstance(source, str) else type(source)(absolute)
+
+
 def check_file(path, what, suffixes=()):
     """Raise a ValueError unless ``path`` (a str) is an existing file.
 
