@@ -46,7 +46,7 @@ def stratified_subsample(y, n_per_class, random_state):
         warnings.warn(
             f"n_per_class={n_per_class}: these classes have fewer samples, all "
             f"of which are used: {', '.join(short)}.",
-            stacklevel=2,
+            stacklevel=caller_stacklevel(),
         )
     return np.sort(np.concatenate(chosen))
 

@@ -39,6 +39,7 @@ from sktransfer.text._formats import (
 )
 from sktransfer.utils._arrays import as_tensor
 from sktransfer.utils._files import check_file, user_path
+from sktransfer.utils._warnings import caller_stacklevel
 
 _PROCESS_CACHE = {}
 _LOCK = threading.Lock()
@@ -66,7 +67,7 @@ def cache_dir():
         warnings.warn(
             f"cannot use the word-vector cache {path} ({exc}); using {fallback}. "
             "Set SKTRANSFER_CACHE to a writable folder.",
-            stacklevel=2,
+            stacklevel=caller_stacklevel(),
         )
         fallback.mkdir(parents=True, exist_ok=True)
         path = fallback

@@ -11,6 +11,7 @@ from torch import nn
 
 from sktransfer._base import is_fitted_estimator, unfitted_source_error
 from sktransfer.utils._files import check_file, user_path
+from sktransfer.utils._warnings import caller_stacklevel
 from sktransfer.vision._modules import ImageTransferModule, SmallCNN
 
 
@@ -311,7 +312,7 @@ def _warn_if_classifier(module):
             "expect by registering it as a sktransfer.vision.Backbone (user "
             "guide: 'A torchvision or timm model as the source').",
             UserWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
 
 
