@@ -1180,8 +1180,6 @@ class TransferEstimatorBase(
             if not name.startswith("head.")
         )
         self._check_optimizer(module.head if cache else None)
-        if not cache:
-            self._warn_single_sample_batchnorm(module, plan)
         if cache:
             module.to(device)
             X_train = self._features_once(module, X_train, device)
@@ -1190,6 +1188,8 @@ class TransferEstimatorBase(
             )
             if valid is not None:
                 valid = (self._features_once(module, valid[0], device), valid[1])
+        else:
+            self._warn_single_sample_batchnorm(module, plan)
         net = self._make_net(
             module,
             device=device,
