@@ -695,6 +695,11 @@ def unfitted_source_error(param, estimator):
     Says how a fitted one arrives unfitted in a search: scikit-learn clones the
     values of a parameter grid, and a clone is unfitted.
     """
+    if isinstance(estimator, type):  # FineTunedCNNClassifier, not an instance
+        return ValueError(
+            f"{param} is the class {estimator.__name__}, not a fitted "
+            f"{estimator.__name__}: fit one on the source data and pass it."
+        )
     return ValueError(
         f"{param} is an unfitted {type(estimator).__name__}; fit it on the source "
         "data first. (In a GridSearchCV parameter grid a fitted source arrives "

@@ -806,6 +806,26 @@ def _cases():
         "unfitted PretrainedEmbeddingClassifier",
     )
     add(
+        "image-source-class",
+        "sources",
+        "FineTunedCNNClassifier",
+        "backbone=FineTunedCNNClassifier (the class, not a fitted one)",
+        lambda tmp: _cnn(backbone=FineTunedCNNClassifier).fit(IMAGES, LABELS),
+        ValueError,
+        "backbone is the class FineTunedCNNClassifier, not a fitted",
+    )
+    add(
+        "text-source-class",
+        "sources",
+        "PretrainedEmbeddingClassifier",
+        "embeddings=PretrainedEmbeddingClassifier (the class)",
+        lambda tmp: _text(embeddings=PretrainedEmbeddingClassifier).fit(
+            TEXTS, TEXT_LABELS
+        ),
+        ValueError,
+        "embeddings is the class PretrainedEmbeddingClassifier, not a fitted",
+    )
+    add(
         "embeddings-type",
         "sources",
         "PretrainedEmbeddingClassifier",
@@ -994,6 +1014,15 @@ def _cases():
         ),
         ValueError,
         "unfitted FineTunedTransformerClassifier",
+    )
+    add(
+        "transformer-source-class",
+        "sources",
+        "TransformerVectorizer",
+        "source=FineTunedTransformerClassifier (the class)",
+        lambda tmp: TransformerVectorizer(FineTunedTransformerClassifier).fit(TEXTS),
+        ValueError,
+        "source is the class FineTunedTransformerClassifier, not a fitted",
     )
     add(
         "only-empty-texts",

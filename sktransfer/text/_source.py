@@ -28,6 +28,8 @@ def resolve_text_source(embeddings, target=None):
     than the source did: the source's fine-tuned vectors then reach only the
     words both make.
     """
+    if isinstance(embeddings, type) and is_text_classifier(embeddings):
+        raise unfitted_source_error("embeddings", embeddings)
     if is_text_classifier(embeddings):
         if target is not None:
             _warn_if_tokenized_otherwise(embeddings, target)

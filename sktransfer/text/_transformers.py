@@ -19,6 +19,7 @@ import urllib.request
 import numpy as np
 from torch import nn
 
+from sktransfer._base import unfitted_source_error
 from sktransfer.text._vectors import _cached
 from sktransfer.transfer import TransferModule, batched_features
 from sktransfer.utils._files import user_path
@@ -154,6 +155,8 @@ def resolve_transformer(source, device="cpu"):
         In eval mode and shared: never train it in place; train a
         :func:`trainable_copy`.
     """
+    if isinstance(source, type) and is_transformer_classifier(source):
+        raise unfitted_source_error("source", source)
     if is_transformer_classifier(source):
         tokenizer, model = source._transformer_source()
         return tokenizer, model if device == "cpu" else trainable_copy(model).to(device)
