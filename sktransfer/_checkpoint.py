@@ -29,7 +29,7 @@ from skorch.callbacks import Callback, EarlyStopping
 
 from sktransfer._persistence import checksum
 from sktransfer.transfer._module import unwrapped
-from sktransfer.utils._files import replaced_atomically, user_path
+from sktransfer.utils._files import path_stamp, replaced_atomically, user_path
 
 
 def checkpoint_path(directory, tag):
@@ -47,11 +47,14 @@ def fingerprint(estimator, X, y):
 
     A source given as an object counts by its content: a torch module and a
     fitted estimator by their weights, word vectors by their words and
-    vectors; a class or function by its qualified name. So a fit from another
-    source never resumes this one's checkpoint.
+    vectors; a class or function by its qualified name; a file or folder by
+    its absolute path, size and modification time (a relative path from
+    another working folder, or a file written again, is another source). So
+    a fit from another source never resumes this one's checkpoint.
     """
+    sources = getattr(estimator, "_source_params", ())
     params = {
-        name: _described(value)
+        name: _described(value, name in sources)
         for name, value in estimator.get_params(deep=False).items()
         if name not in _NOT_FINGERPRINTED
     }
@@ -64,8 +67,11 @@ def fingerprint(estimator, X, y):
     return digest.hexdigest()
 
 
-def _described(value):
-    """``value`` as it enters the fingerprint (JSON-ready)."""
+def _described(value, source=False):
+    """``value`` as it enters the fingerprint (JSON-ready); ``source``: the
+    parameter holds the source, whose file or folder counts by its stamp."""
+    if source and isinstance(value, (str, os.PathLike)) and path_stamp(value):
+        return f"path {path_stamp(value)!r}"
     if isinstance(value, (str, int, float, bool, type(None))):
         return value
     if isinstance(value, np.generic):  # batch_size=np.int64(16) from a grid

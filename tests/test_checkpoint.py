@@ -41,6 +41,36 @@ def test_a_checkpoint_fingerprint_tells_source_objects_and_classes_apart(glove):
     assert fingerprint(clf, X, y) != fingerprint(clf, X.astype(np.int32), y)
 
 
+def test_a_source_file_counts_by_where_it_is_and_what_it_holds(tmp_path, monkeypatch):
+    # a path counted by its text: a fit from another working folder, or from
+    # vectors written again under the same name, resumed this one's checkpoint
+    import os
+
+    X, y = np.arange(6).reshape(3, 2), np.arange(3)
+    for folder, values in (("a", "1 2"), ("b", "3 4")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "vectors.txt").write_text(f"word {values}\n")
+
+    def tag(embeddings="vectors.txt"):
+        return fingerprint(PretrainedEmbeddingClassifier(embeddings), X, y)
+
+    monkeypatch.chdir(tmp_path / "a")
+    in_a = tag()
+    assert tag() == in_a == tag(str(tmp_path / "a" / "vectors.txt"))
+    monkeypatch.chdir(tmp_path / "b")
+    assert tag() != in_a
+    monkeypatch.chdir(tmp_path / "a")
+    stat = os.stat("vectors.txt")
+    (tmp_path / "a" / "vectors.txt").write_text("word 5 6\n")  # same size
+    os.utime("vectors.txt", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert tag() != in_a
+    # a name is its text; a parameter other than the source is never a file
+    assert tag("glove-wiki-gigaword-50") == tag("glove-wiki-gigaword-50")
+    before = fingerprint(PretrainedEmbeddingClassifier(encoder="max"), X, y)
+    (tmp_path / "a" / "max").write_text("not a source")
+    assert fingerprint(PretrainedEmbeddingClassifier(encoder="max"), X, y) == before
+
+
 def test_a_checkpoint_dir_that_cannot_be_a_folder_fails_before_training(tmp_path):
     from sktransfer._checkpoint import check_directory
 

@@ -22,7 +22,7 @@ from torch import nn
 from sktransfer._base import unfitted_source_error
 from sktransfer.text._vectors import _cached
 from sktransfer.transfer import TransferModule, batched_features
-from sktransfer.utils._files import user_path
+from sktransfer.utils._files import path_stamp, user_path
 
 POOLINGS = ("mean", "cls")
 
@@ -164,7 +164,9 @@ def resolve_transformer(source, device="cpu"):
         location = user_path(source)
         location = _ALIASES.get(location, location)
         family = ("transformer", location)
-        key = (*family, *_saved_as(location))
+        # what a local folder holds now: a model saved there again (after
+        # more training) is loaded again, not served from the cache
+        key = (*family, *path_stamp(location))
         pair = _cached(key, lambda: _load_pretrained(location), family)
         if device == "cpu":
             return pair
@@ -174,22 +176,6 @@ def resolve_transformer(source, device="cpu"):
         "source must be a Hugging Face model name, a local model directory or a "
         f"fitted FineTunedTransformerClassifier; got {type(source).__name__}."
     )
-
-
-def _saved_as(location):
-    """What a local model directory holds now -- its absolute path and its
-    files' names, sizes and modification times -- so that a model saved there
-    again (``save_pretrained`` after more training) is loaded again, not
-    served from the process's cache; ``()`` for a name."""
-    if not os.path.isdir(location):
-        return ()
-    files = sorted(
-        (entry.name, stat.st_size, stat.st_mtime_ns)
-        for entry in os.scandir(location)
-        if entry.is_file()
-        for stat in (entry.stat(),)
-    )
-    return (os.path.abspath(location), *files)
 
 
 def trainable_copy(model):

@@ -45,6 +45,26 @@ def absolute_source_path(source):
     return absolute if isinstance(source, str) else type(source)(absolute)
 
 
+def path_stamp(path):
+    """What the file or folder at ``path`` holds now, cheaply: its absolute
+    path with its size and modification time, or for a folder the name, size
+    and modification time of each file in it; ``()`` where there is none (a
+    name). Written again, it stamps otherwise."""
+    path = user_path(path)
+    if os.path.isfile(path):
+        stat = os.stat(path)
+        return (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+    if not os.path.isdir(path):
+        return ()
+    files = sorted(
+        (entry.name, stat.st_size, stat.st_mtime_ns)
+        for entry in os.scandir(path)
+        if entry.is_file()
+        for stat in (entry.stat(),)
+    )
+    return (os.path.abspath(path), *files)
+
+
 def check_file(path, what, suffixes=()):
     """Raise a ValueError unless ``path`` (a str) is an existing file.
 
