@@ -111,6 +111,14 @@ TRAINING_CONSTRAINTS = {
 }
 """``_parameter_constraints`` of the training knobs every estimator has."""
 
+SOURCE_PATH_DOC = """
+    source_path_ : str, pathlib.Path or None
+        The absolute path of a source given as a relative one (``{param}``),
+        None otherwise: ``predict``, ``transform``, :func:`sktransfer.load`
+        and unpickling read what ``fit`` read, whatever the working folder
+        (the relative path again where that one no longer exists)."""
+"""The ``source_path_`` attribute's entry (``.format(param=...)``)."""
+
 TRAINING_PARAMS_DOC = """
     hidden_layer_sizes : array-like of int or int, default=()
         Widths of the hidden layers of the new head (an int: one layer);

@@ -11,6 +11,7 @@ from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sktransfer._base import (
+    SOURCE_PATH_DOC,
     TRAINING_CONSTRAINTS,
     TRAINING_PARAMS_DOC,
     LogitClassifierMixin,
@@ -148,11 +149,7 @@ default="glove-wiki-gigaword-50"
         Vocabulary words whose vector came from the source.
     n_oov_ : int
         Vocabulary words with a vector from the ``oov`` policy.
-    source_path_ : str, pathlib.Path or None
-        The absolute path of a source given as a relative one (``embeddings``), None
-        otherwise: ``predict``, ``transform``, :func:`sktransfer.load` and
-        unpickling read the file ``fit`` read, whatever the working folder
-        (the relative path again where that one no longer exists).
+    {SOURCE_PATH_DOC.format(param="embeddings").strip()}
     net_ : skorch.NeuralNet
         The trained network (``net_.module_``: ``backbone`` = word vectors,
         ``oov_embedding``, ``encoder``, ``head``), with its ``history``.

@@ -7,6 +7,7 @@ from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sktransfer._base import (
+    SOURCE_PATH_DOC,
     TRAINING_CONSTRAINTS,
     TRAINING_PARAMS_DOC,
     LogitClassifierMixin,
@@ -100,12 +101,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         The source's tokenizer.
     n_layers_ : int
         Number of transformer layers of the source.
-    source_path_ : str, pathlib.Path or None
-        The absolute path of a source given as a relative one (``source``, a
-        model folder), None otherwise: ``predict``, ``transform``,
-        :func:`sktransfer.load` and unpickling read the folder ``fit`` read,
-        whatever the working folder (the relative path again where that one
-        no longer exists).
+    {SOURCE_PATH_DOC.format(param="source").strip()}
     net_ : skorch.NeuralNet
         The trained network (``net_.module_``: ``backbone`` = the transformer,
         ``head``), with its ``history``.

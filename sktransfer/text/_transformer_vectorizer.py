@@ -12,7 +12,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from sktransfer._base import SharedSourceCloneMixin, all_or_nothing
+from sktransfer._base import SOURCE_PATH_DOC, SharedSourceCloneMixin, all_or_nothing
 from sktransfer.text._tokenize import validate_texts
 from sktransfer.text._transformers import (
     DEFAULT_TRANSFORMER,
@@ -35,7 +35,7 @@ class TransformerVectorizer(
     TransformerMixin,
     BaseEstimator,
 ):
-    """Transformer: documents -> sentence embeddings of a pretrained transformer.
+    __doc__ = f"""Transformer: documents -> embeddings of a pretrained transformer.
 
     Put it in a :class:`~sklearn.pipeline.Pipeline` before any estimator (a
     linear probe: ``make_pipeline(TransformerVectorizer(), LogisticRegression())``).
@@ -52,7 +52,7 @@ class TransformerVectorizer(
     source : str, path or fitted FineTunedTransformerClassifier, \
 default="sentence-transformers/all-MiniLM-L6-v2"
         As in :class:`FineTunedTransformerClassifier`.
-    pooling : {"mean", "cls"}, default="mean"
+    pooling : {{"mean", "cls"}}, default="mean"
         Mean of the token states over real tokens, or the first token's state.
     normalize : bool, default=True
         L2-normalise each embedding (as sentence-transformers does for
@@ -62,7 +62,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         truncated (only their beginning is read).
     batch_size : int, default=64
         Texts per forward pass.
-    device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="auto"
+    device : {{"auto", "cpu", "cuda", "cuda:N"}} or torch.device, default="auto"
         Where the transformer runs; a ``torch.device`` is taken as its name.
     verbose : int, default=0
         1 shows a progress bar when embedding more than 1,000 texts.
@@ -71,12 +71,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
     ----------
     n_features_out_ : int
         Embedding size (the transformer's hidden size).
-    source_path_ : str, pathlib.Path or None
-        The absolute path of a source given as a relative one (``source``, a
-        model folder), None otherwise: ``predict``, ``transform``,
-        :func:`sktransfer.load` and unpickling read the folder ``fit`` read,
-        whatever the working folder (the relative path again where that one
-        no longer exists).
+    {SOURCE_PATH_DOC.format(param="source").strip()}
 
     Examples
     --------

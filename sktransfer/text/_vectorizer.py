@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from sktransfer._base import (
+    SOURCE_PATH_DOC,
     ConditionalParamsMixin,
     SharedSourceCloneMixin,
     all_or_nothing,
@@ -90,11 +91,7 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
         The common component removed by SIF weighting.
     n_features_out_ : int
         Output size (vector size, doubled for ``mean_max``).
-    source_path_ : str, pathlib.Path or None
-        The absolute path of a source given as a relative one (``embeddings``), None
-        otherwise: ``predict``, ``transform``, :func:`sktransfer.load` and
-        unpickling read the file ``fit`` read, whatever the working folder
-        (the relative path again where that one no longer exists).
+    {SOURCE_PATH_DOC.format(param="embeddings").strip()}
 
     Examples
     --------
