@@ -53,7 +53,7 @@ from sktransfer.transfer._module import (
 )
 from sktransfer.transfer._schedule import UnfreezeSchedule, UnfreezingEarlyStopping
 from sktransfer.utils import resolve_device
-from sktransfer.utils._arrays import float32_default, refuse_missing_labels
+from sktransfer.utils._arrays import refuse_missing_labels, torch_defaults
 from sktransfer.utils._files import absolute_source_path
 from sktransfer.utils._warnings import caller_stacklevel
 
@@ -850,15 +850,16 @@ def all_or_nothing(fit):
 
     A fit that fails midway (bad input found late, out of memory, Ctrl-C
     before training finished) leaves the estimator exactly as it was: unfitted,
-    or still the previous fitted model -- never half-built. The fit runs in
-    float32 whatever torch's default dtype (:func:`float32_default`).
+    or still the previous fitted model -- never half-built. Inside the fit,
+    new tensors are float32 on the CPU whatever the caller's torch defaults
+    (:func:`torch_defaults`); the fit moves what it trains to its device.
     """
 
     @functools.wraps(fit)
     def guarded(self, *args, **kwargs):
         before = dict(vars(self))
         try:
-            with float32_default():
+            with torch_defaults():
                 return fit(self, *args, **kwargs)
         except BaseException:
             vars(self).clear()
@@ -1375,7 +1376,7 @@ class TransferEstimatorBase(
     def _forward(self, X, progress=False):
         """Run ``net_`` in eval mode over ``X`` in batches; return a numpy array.
         ``progress=True`` shows a progress bar (tqdm) over the batches."""
-        with torch.inference_mode(), float32_default():
+        with torch.inference_mode(), torch_defaults():
             if not progress:
                 return self.net_.forward(X, training=False, device="cpu").numpy()
             batches = self.net_.forward_iter(X, training=False, device="cpu")

@@ -22,7 +22,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 
-from sktransfer.utils._arrays import float32_default
+from sktransfer.utils._arrays import torch_defaults
 from sktransfer.utils._device import resolve_device
 from sktransfer.utils._files import replaced_atomically, user_path
 
@@ -336,7 +336,7 @@ def _read(path):
     return meta, tensors
 
 
-@float32_default()
+@torch_defaults()
 def load(path, *, device="cpu"):
     """Load a model written by :func:`save`; no code in the file is run.
 

@@ -26,7 +26,7 @@ from sktransfer.text._transformers import (
     tokenize,
 )
 from sktransfer.utils import resolve_device
-from sktransfer.utils._arrays import float32_default
+from sktransfer.utils._arrays import torch_defaults
 
 
 class TransformerVectorizer(
@@ -138,7 +138,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         self.n_features_out_ = int(model.config.hidden_size)
         return self
 
-    @float32_default()
+    @torch_defaults()
     def transform(self, X):
         """Sentence embeddings of the documents in ``X``.
 

@@ -5,7 +5,7 @@ import contextlib
 import torch
 from torch import nn
 
-from sktransfer.utils._arrays import as_tensor, float32_default
+from sktransfer.utils._arrays import as_tensor, torch_defaults
 
 BATCHNORM_POLICIES = ("frozen", "eval", "train")
 
@@ -135,7 +135,7 @@ def batched_features(module, X, *, batch_size, device, progress=False):
     if progress:
         starts = feature_progress(starts)
     try:
-        with torch.inference_mode(), float32_default():
+        with torch.inference_mode(), torch_defaults():
             for start in starts:
                 batch = as_tensor(X[start : start + batch_size])
                 chunks.append(module.features(batch.to(device)).float().cpu())

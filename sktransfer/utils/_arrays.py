@@ -37,25 +37,29 @@ def as_tensor(array):
 
 
 @contextlib.contextmanager
-def float32_default():
-    """Context (or decorator) in which torch's default float dtype is float32.
+def torch_defaults():
+    """Context (or decorator) with torch's defaults for new tensors: float32,
+    on the CPU.
 
-    sktransfer computes in float32. A notebook that set
-    ``torch.set_default_dtype(torch.float64)`` (as GPyTorch and BoTorch
-    advise) made every new head, buffer and probe tensor float64 beside the
-    float32 inputs, and each fit failed with torch's dtype errors. The
-    caller's default is restored on exit; with float32 already the default,
-    nothing changes.
+    sktransfer computes in float32 and puts tensors on the fit's device
+    itself. A notebook that set ``torch.set_default_dtype(torch.float64)`` (as
+    GPyTorch and BoTorch advise) made every new head, buffer and probe tensor
+    float64 beside the float32 inputs, and one that set
+    ``torch.set_default_device("cuda")`` built them on the GPU beside the
+    CPU's: each fit failed with torch's errors. The caller's defaults are
+    restored on exit; where they are torch's own, nothing changes.
     """
-    previous = torch.get_default_dtype()
-    if previous is torch.float32:
+    dtype, device = torch.get_default_dtype(), torch.get_default_device()
+    if dtype is torch.float32 and device.type == "cpu":
         yield
         return
     torch.set_default_dtype(torch.float32)
+    torch.set_default_device("cpu")
     try:
         yield
     finally:
-        torch.set_default_dtype(previous)
+        torch.set_default_dtype(dtype)
+        torch.set_default_device(None if device.type == "cpu" else device)
 
 
 def _name(owner):

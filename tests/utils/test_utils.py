@@ -129,12 +129,18 @@ def test_paths_starting_with_a_tilde_are_in_the_home_folder(
     assert list(work.iterdir()) == []  # no folder named "~" here
 
 
-@pytest.fixture
-def float64_default():
-    """torch's default dtype set to float64, as GPyTorch and BoTorch advise."""
-    torch.set_default_dtype(torch.float64)
-    yield
+@pytest.fixture(params=["float64", "meta"])
+def other_defaults(request):
+    """torch's defaults for new tensors changed: float64 (as GPyTorch and
+    BoTorch advise), or a device other than the CPU ("meta" stands for a GPU,
+    whose tensors would not meet the CPU's either)."""
+    if request.param == "float64":
+        torch.set_default_dtype(torch.float64)
+    else:
+        torch.set_default_device("meta")
+    yield request.param
     torch.set_default_dtype(torch.float32)
+    torch.set_default_device(None)
 
 
 def _fits_and_outputs(digits, glove, tmp_path):
@@ -177,15 +183,20 @@ def _fits_and_outputs(digits, glove, tmp_path):
     return outputs
 
 
-def test_a_float64_torch_default_changes_nothing(
-    digits, glove, tmp_path, float64_default
+def test_torch_defaults_of_the_caller_change_nothing(
+    digits, glove, tmp_path, other_defaults
 ):
-    # every fit failed with torch's dtype errors; now each runs in float32,
-    # as under torch's own default, and the caller's default stays float64
-    in_float64 = _fits_and_outputs(digits, glove, tmp_path)
-    assert torch.get_default_dtype() is torch.float64
-    torch.set_default_dtype(torch.float32)
-    in_float32 = _fits_and_outputs(digits, glove, tmp_path)
-    assert in_float64.keys() == in_float32.keys()
-    for name, output in in_float64.items():
-        np.testing.assert_array_equal(output, in_float32[name], err_msg=name)
+    # every fit failed with torch's dtype or device errors; now each runs as
+    # under torch's own defaults, and the caller's stay as they were
+    changed = _fits_and_outputs(digits, glove, tmp_path)
+    if other_defaults == "float64":
+        assert torch.get_default_dtype() is torch.float64
+        torch.set_default_dtype(torch.float32)
+    else:
+        assert torch.get_default_device() == torch.device("meta")
+        torch.set_default_device(None)
+    assert torch.empty(1).dtype is torch.float32 and torch.empty(1).device.type == "cpu"
+    plain = _fits_and_outputs(digits, glove, tmp_path)
+    assert changed.keys() == plain.keys()
+    for name, output in changed.items():
+        np.testing.assert_array_equal(output, plain[name], err_msg=name)
