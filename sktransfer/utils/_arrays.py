@@ -49,7 +49,7 @@ def torch_defaults():
     CPU's: each fit failed with torch's errors. The caller's defaults are
     restored on exit; where they are torch's own, nothing changes.
     """
-    dtype, device = torch.get_default_dtype(), torch.get_default_device()
+    dtype, device = torch.get_default_dtype(), _default_device()
     if dtype is torch.float32 and device.type == "cpu":
         yield
         return
@@ -60,6 +60,13 @@ def torch_defaults():
     finally:
         torch.set_default_dtype(dtype)
         torch.set_default_device(None if device.type == "cpu" else device)
+
+
+def _default_device():
+    """Where new tensors go (``torch.get_default_device``, new in torch 2.3,
+    or where an empty one goes)."""
+    get = getattr(torch, "get_default_device", None)
+    return get() if get is not None else torch.empty(0).device
 
 
 def _name(owner):
