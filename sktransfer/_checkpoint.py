@@ -72,6 +72,8 @@ def _described(value, source=False):
     parameter holds the source, whose file or folder counts by its stamp."""
     if source and isinstance(value, (str, os.PathLike)) and path_stamp(value):
         return f"path {path_stamp(value)!r}"
+    if source and isinstance(value, tuple) and len(value) == 2:  # (arch, weights)
+        return f"tuple {value[0]!r} {_described(value[1], source=True)}"
     if isinstance(value, (str, int, float, bool, type(None))):
         return value
     if isinstance(value, np.generic):  # batch_size=np.int64(16) from a grid

@@ -64,6 +64,17 @@ def test_a_source_file_counts_by_where_it_is_and_what_it_holds(tmp_path, monkeyp
     (tmp_path / "a" / "vectors.txt").write_text("word 5 6\n")  # same size
     os.utime("vectors.txt", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     assert tag() != in_a
+    # an image source's weights file, given with its architecture, as well
+    from sktransfer import FineTunedCNNClassifier
+
+    def image_tag(path):
+        backbone = ("small_cnn", path)
+        return fingerprint(FineTunedCNNClassifier(backbone), X, y)
+
+    assert image_tag("vectors.txt") == image_tag(str(tmp_path / "a" / "vectors.txt"))
+    monkeypatch.chdir(tmp_path / "b")
+    assert image_tag("vectors.txt") != image_tag(str(tmp_path / "a" / "vectors.txt"))
+    monkeypatch.chdir(tmp_path / "a")
     # a name is its text; a parameter other than the source is never a file
     assert tag("glove-wiki-gigaword-50") == tag("glove-wiki-gigaword-50")
     before = fingerprint(PretrainedEmbeddingClassifier(encoder="max"), X, y)
