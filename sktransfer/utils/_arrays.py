@@ -1,6 +1,7 @@
 """Array input shared by the estimators and the transferability scores."""
 
 import contextlib
+import threading
 import warnings
 
 import numpy as np
@@ -48,18 +49,33 @@ def torch_defaults():
     ``torch.set_default_device("cuda")`` built them on the GPU beside the
     CPU's: each fit failed with torch's errors. The caller's defaults are
     restored on exit; where they are torch's own, nothing changes.
+
+    torch's default dtype is one for the process: fits in several threads
+    (joblib's threading backend) share one change, undone when the last
+    leaves. Its default device is each thread's own.
     """
-    dtype, device = torch.get_default_dtype(), _default_device()
-    if dtype is torch.float32 and device.type == "cpu":
-        yield
-        return
-    torch.set_default_dtype(torch.float32)
-    torch.set_default_device("cpu")
+    with _DTYPE_LOCK:
+        if not _DTYPE["users"]:
+            _DTYPE["saved"] = torch.get_default_dtype()
+            torch.set_default_dtype(torch.float32)
+        _DTYPE["users"] += 1
+    device = _default_device()
+    if device.type != "cpu":
+        torch.set_default_device("cpu")
     try:
         yield
     finally:
-        torch.set_default_dtype(dtype)
-        torch.set_default_device(None if device.type == "cpu" else device)
+        if device.type != "cpu":
+            torch.set_default_device(device)
+        with _DTYPE_LOCK:
+            _DTYPE["users"] -= 1
+            if not _DTYPE["users"]:
+                torch.set_default_dtype(_DTYPE["saved"])
+
+
+_DTYPE_LOCK = threading.Lock()
+_DTYPE = {"users": 0, "saved": None}
+"""The threads inside :func:`torch_defaults`, and the dtype to give back."""
 
 
 def _default_device():

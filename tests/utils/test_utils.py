@@ -200,3 +200,42 @@ def test_torch_defaults_of_the_caller_change_nothing(
     assert changed.keys() == plain.keys()
     for name, output in changed.items():
         np.testing.assert_array_equal(output, plain[name], err_msg=name)
+
+
+def test_fits_in_threads_share_the_float32_default(digits, glove):
+    # torch's default dtype is one for the process: a fit that ended restored
+    # float64 while another, in a thread beside it, still built its model
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
+
+    X, y = digits
+    docs = ["the goalie saved the puck", "the rocket reached orbit"] * 20
+    labels = ["sport", "space"] * 20
+
+    def short(_):  # many fits that end while the long one runs
+        return FineTunedCNNClassifier(max_epochs=1, device="cpu").fit(X[:40], y[:40])
+
+    def long(_):
+        return [
+            PretrainedEmbeddingClassifier(
+                glove,
+                encoder=encoder,
+                transfer="fine_tune",
+                max_epochs=1,
+                device="cpu",
+            ).fit(docs, labels)
+            for encoder in ("mean", "cnn") * 10
+        ]
+
+    torch.set_default_dtype(torch.float64)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            longs = pool.submit(long, None)
+            shorts = list(pool.map(short, range(20)))
+            fitted = longs.result()
+        assert torch.get_default_dtype() is torch.float64
+    finally:
+        torch.set_default_dtype(torch.float32)
+    assert len(shorts) == 20 and len(fitted) == 20
+    assert all(np.isfinite(m.predict_proba(docs[:2])).all() for m in fitted)
