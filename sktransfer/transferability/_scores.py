@@ -4,10 +4,12 @@ All scores are "higher is better" and computed in float64 with vectorized
 numpy; none fits a classifier on the target.
 """
 
+import warnings
 from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.covariance import ledoit_wolf_shrinkage
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import (
     _assert_all_finite,
@@ -17,6 +19,7 @@ from sklearn.utils.validation import (
 )
 
 from sktransfer.utils._arrays import from_torch, refuse_missing_labels
+from sktransfer.utils._warnings import caller_stacklevel
 
 
 def _features(features, name="features", accept_sparse=False):
@@ -256,7 +259,7 @@ def nce_score(source_labels, y):
     return float(terms.sum())
 
 
-def h_score(features, y, *, ridge=1e-6):
+def h_score(features, y, *, ridge=1e-6, shrinkage=None):
     r"""H-score: how much of the features' variance the class means explain.
 
     Bao, Li, Huang, Shao, Zheng, "An Information-Theoretic Approach to
@@ -270,12 +273,32 @@ def h_score(features, y, *, ridge=1e-6):
     (stable for rank-deficient features). Invariant to invertible linear maps
     of the features, such as rescaling.
 
+    With few samples a feature, ``cov(f)`` is (near) singular and any
+    features -- noise too -- score near the maximum, ``n_classes - 1``
+    (noise alone scores about ``(n_classes - 1) * n_features / n_samples``;
+    under two samples a feature warns). ``shrinkage`` is the remedy of Ibrahim,
+    Ponomareva, Mazumder, "Newer is not always better: Rethinking
+    transferability metrics, their peculiarities, stability and
+    performance", ECML-PKDD 2022:
+    :math:`H_\alpha = \operatorname{tr}(\operatorname{cov}_\alpha(f)^{-1}
+    (1 - \alpha)\operatorname{cov}(\mathbb E[f \mid y]))` with
+    :math:`\operatorname{cov}_\alpha = (1 - \alpha)\operatorname{cov}(f) +
+    \alpha\,\bar\sigma I`, :math:`\bar\sigma` the mean variance (the
+    ``metric="regularized_h_score"`` of :func:`rank_sources`).
+
     Parameters
     ----------
     features : array-like of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
     ridge : float, default=1e-6
         Relative regularisation of the feature covariance.
+    shrinkage : "auto", float in [0, 1] or None, default=None
+        The :math:`\alpha` of the shrinkage H-score: ``"auto"`` is the
+        Ledoit-Wolf estimate (scikit-learn's ``ledoit_wolf_shrinkage``);
+        None is the plain H-score. The covariances divide by ``n_samples``
+        (Transfer-Learning-Library's ``regularized_h_score`` divides the
+        class means' by ``n_samples - 1``: its scores are ``n / (n - 1)``
+        times these).
 
     Returns
     -------
@@ -289,6 +312,18 @@ def h_score(features, y, *, ridge=1e-6):
         )
     if not (isinstance(ridge, Real) and ridge >= 0):  # NaN fails too
         raise ValueError(f"ridge must be a number >= 0; got {ridge!r}.")
+    if not (
+        shrinkage is None
+        or (isinstance(shrinkage, str) and shrinkage == "auto")
+        or (
+            isinstance(shrinkage, Real)
+            and not isinstance(shrinkage, bool)
+            and 0 <= shrinkage <= 1
+        )
+    ):
+        raise ValueError(
+            f"shrinkage must be 'auto', a number in [0, 1] or None; got {shrinkage!r}."
+        )
     F = _features(features)
     index, n_classes = _labels(y, len(F))
     # the score does not depend on the features' scale: computed at unit
@@ -302,5 +337,21 @@ def h_score(features, y, *, ridge=1e-6):
     g = means[index]
     cov_g = g.T @ g / len(F)
     scale = np.trace(cov) / len(cov) if np.trace(cov) > 0 else 1.0
+    if shrinkage is None:
+        # noise alone scores about (n_classes - 1) * n_features / n_samples
+        if len(F) < 2 * F.shape[1] and n_classes - 1 < F.shape[1]:
+            warnings.warn(
+                f"h_score of {len(F)} samples with {F.shape[1]} features: with "
+                "fewer than two samples a feature, their covariance is (near) "
+                "singular, and any features -- noise too -- score near the "
+                f"maximum ({n_classes - 1}). Pass shrinkage='auto' "
+                "(metric='regularized_h_score'), or use logme_score.",
+                UserWarning,
+                stacklevel=caller_stacklevel(),
+            )
+    else:
+        alpha = ledoit_wolf_shrinkage(F) if shrinkage == "auto" else float(shrinkage)
+        cov = (1 - alpha) * cov + alpha * scale * np.eye(len(cov))
+        cov_g = (1 - alpha) * cov_g
     inv = np.linalg.pinv(cov + ridge * scale * np.eye(len(cov)), hermitian=True)
     return float(np.trace(inv @ cov_g))

@@ -1,5 +1,6 @@
 """Rank candidate sources by a transferability score; pick the best one."""
 
+import functools
 import os
 import time
 import warnings
@@ -39,6 +40,7 @@ from sktransfer.utils._warnings import caller_stacklevel
 METRICS = {
     "logme": (logme_score, "features"),
     "h_score": (h_score, "features"),
+    "regularized_h_score": (functools.partial(h_score, shrinkage="auto"), "features"),
     "leep": (leep_score, "predict_proba"),
     "nce": (nce_score, "predict"),
 }
@@ -141,7 +143,8 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None, *, log=Non
     """Score each candidate source on ``(X, y)`` and sort them, best first.
 
     No classifier is trained on the target: the score reads the source's
-    features (``logme``, ``h_score``) or predictions (``leep``, ``nce``).
+    features (``logme``, ``h_score``, ``regularized_h_score``) or predictions
+    (``leep``, ``nce``).
 
     Parameters
     ----------
@@ -150,7 +153,8 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None, *, log=Non
         (``{"digits 0-4": source_model, "random": "small_cnn"}``), and the
         ranking shows those names.
     X, y : target inputs and labels
-    metric : {"logme", "h_score", "leep", "nce"}, default="logme"
+    metric : {"logme", "h_score", "regularized_h_score", "leep", "nce"}, \
+default="logme"
     random_state : int or None, default=None
         Seeds the weights of a backbone candidate built at random
         (``"small_cnn"``): the same seed gives the same scores.
@@ -223,7 +227,7 @@ def rank_sources(candidates, X, y, metric="logme", random_state=None, *, log=Non
 class TransferabilityScorer:
     """A scorer ``(estimator, X, y) -> float`` from a transferability metric.
 
-    For ``logme``/``h_score`` the estimator is a fitted transformer (or
+    For the scores of features the estimator is a fitted transformer (or
     sktransfer classifier) whose features are scored; for ``leep``/``nce`` a
     fitted source classifier. Picklable, so it works with ``n_jobs > 1``.
     """
@@ -322,7 +326,8 @@ class SourceSelector(
     sources : list or dict
         Candidate sources for ``estimator``'s source parameter; a dict names
         them (as in :func:`rank_sources`).
-    metric : {"logme", "h_score", "leep", "nce"}, default="logme"
+    metric : {"logme", "h_score", "regularized_h_score", "leep", "nce"}, \
+default="logme"
     source_param : str or None, default=None
         The parameter that takes the source; ``None`` finds ``backbone``,
         ``embeddings`` or ``source``, of ``estimator`` or of a step of it when

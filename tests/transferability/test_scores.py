@@ -130,6 +130,76 @@ def test_h_score_by_hand_and_scale_invariance():
     assert scores == pytest.approx([h_score(G, labels)] * 4, rel=1e-9)
 
 
+def _few_samples_a_feature(seed, n_features=49):
+    """50 samples of 5 classes: pure noise, and noise with one informative column."""
+    rng = np.random.RandomState(seed)
+    y = np.repeat(np.arange(5), 10)
+    informative = rng.randn(50, n_features)
+    informative[:, 0] += 1.5 * y
+    return rng.randn(50, n_features), informative, y
+
+
+def test_the_shrinkage_h_score_tells_noise_apart_where_the_plain_one_cannot():
+    # with about one sample a feature the covariance is near singular: plain
+    # H-scores saturate at n_classes - 1 for noise and signal alike (warned)
+    plain, shrunk = [], []
+    for seed in range(5):
+        noise, informative, y = _few_samples_a_feature(seed)
+        with pytest.warns(UserWarning, match="50 samples with 49 features") as w:
+            plain.append([h_score(noise, y), h_score(informative, y)])
+        assert w[0].filename == __file__
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            shrunk.append(
+                [h_score(F, y, shrinkage="auto") for F in (noise, informative)]
+            )
+    plain, shrunk = np.mean(plain, axis=0), np.mean(shrunk, axis=0)
+    assert plain.min() > 3.9  # of 4; measured 4.00, 3.97
+    assert shrunk[1] > 1.0 > 0.2 > shrunk[0]  # measured 1.29, 0.06
+
+
+def test_the_shrinkage_h_score_matches_the_reference_formula(digits):
+    # Transfer-Learning-Library's regularized_h_score: Ledoit-Wolf covariance
+    # of the centred features, np.cov (n - 1) of the class means
+    from sklearn.covariance import LedoitWolf
+
+    X, y = digits
+    F = X[:300] + np.random.RandomState(0).randn(300, 64) * 0.01
+    y = y[:300]
+    centred = F - F.mean(axis=0)
+    lw = LedoitWolf(assume_centered=False).fit(centred)
+    g = np.stack([centred[y == k].mean(axis=0) for k in range(10)])[y]
+    cov_g = np.cov(g, rowvar=False)
+    reference = np.trace(
+        np.linalg.pinv(lw.covariance_, rcond=1e-15) @ ((1 - lw.shrinkage_) * cov_g)
+    )
+    n = len(F)
+    ours = h_score(F, y, shrinkage="auto", ridge=0)
+    assert ours * n / (n - 1) == pytest.approx(reference, rel=1e-6)
+    assert h_score(F, y, shrinkage=0.0) == pytest.approx(h_score(F, y), rel=1e-9)
+    assert h_score(F * 1e3, y, shrinkage=0.3) == pytest.approx(
+        h_score(F, y, shrinkage=0.3), rel=1e-9
+    )
+    for bad in ("ledoit", 1.5, -0.1, True):
+        with pytest.raises(ValueError, match="shrinkage must be 'auto'"):
+            h_score(F, y, shrinkage=bad)
+
+
+def test_rank_sources_takes_the_regularized_h_score():
+    from sklearn.preprocessing import FunctionTransformer
+
+    from sktransfer.transferability import rank_sources
+
+    noise, informative, y = _few_samples_a_feature(0)
+    candidates = {
+        "noise": FunctionTransformer(lambda Z: Z[:, :49]),
+        "informative": FunctionTransformer(lambda Z: Z[:, 49:]),
+    }
+    X = np.hstack([noise, informative])
+    ranking = rank_sources(candidates, X, y, metric="regularized_h_score")
+    assert [row["name"] for row in ranking] == ["informative", "noise"]
+
+
 def test_informative_features_beat_noise_on_digits(digits):
     X, y = digits
     rng = np.random.RandomState(0)
