@@ -1632,6 +1632,15 @@ def _cases():
         "ridge must be a number >= 0; got -1",
     )
     add(
+        "h-score-shrinkage-out-of-range",
+        "measuring",
+        "h_score",
+        "shrinkage=1.5 (the share of the identity, in [0, 1])",
+        lambda tmp: _selection().h_score(np.eye(4), [0, 1, 0, 1], shrinkage=1.5),
+        ValueError,
+        "shrinkage must be 'auto', a number in [0, 1] or None; got 1.5",
+    )
+    add(
         "nce-continuous-source-labels",
         "measuring",
         "nce_score",
