@@ -70,8 +70,12 @@ def fingerprint(estimator, X, y):
 def _described(value, source=False):
     """``value`` as it enters the fingerprint (JSON-ready); ``source``: the
     parameter holds the source, whose file or folder counts by its stamp."""
-    if source and isinstance(value, (str, os.PathLike)) and path_stamp(value):
-        return f"path {path_stamp(value)!r}"
+    if (
+        source
+        and isinstance(value, (str, os.PathLike))
+        and (stamp := path_stamp(value))
+    ):
+        return f"path {stamp!r}"
     if source and isinstance(value, tuple) and len(value) == 2:  # (arch, weights)
         return f"tuple {value[0]!r} {_described(value[1], source=True)}"
     if isinstance(value, (str, int, float, bool, type(None))):
