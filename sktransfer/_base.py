@@ -29,7 +29,9 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, EarlyStopping, PrintLog, ProgressBar
+from skorch.callbacks.scoring import ScoringBase
 from skorch.dataset import Dataset
+from skorch.exceptions import SkorchException
 from skorch.helper import predefined_split
 
 from sktransfer._batches import batch_iterator
@@ -178,7 +180,10 @@ class or functools.partial of one, default="auto"
         Extra skorch callbacks, copied at each fit (the parameter is not
         modified). Reach them after fit through ``net_.callbacks_``. Scoring
         callbacks work as with skorch's NeuralNetClassifier
-        (``EpochScoring("accuracy", name="valid_acc")``).
+        (``EpochScoring("accuracy", name="valid_acc")``); those that score
+        the validation set need ``early_stopping=True``, which holds it out
+        (without it they are warned of, and a callback that watches a
+        validation score is a clear error).
     checkpoint_dir : str, path or None, default=None
         Write a checkpoint after every epoch to this folder; a later ``fit`` with
         the same hyperparameters and data resumes from the last finished epoch
@@ -815,6 +820,25 @@ def _check_callback_names(user, callbacks, checkpoint_dir):
             )
 
 
+def _warn_unscored_validation(user):
+    """Warn of each user scoring callback that scores the validation set in
+    a fit that holds none out: skorch's skip it silently, so the score the
+    user asked for would be missing from the history without a word."""
+    for _, callback in user:
+        if isinstance(callback, ScoringBase) and not callback.on_train:
+            score = callback.name or callback.scoring
+            warnings.warn(
+                f"callbacks: {type(callback).__name__} {score!r} scores the "
+                "validation set, which this fit does not hold out "
+                "(early_stopping=False), so it records nothing. Set "
+                "early_stopping=True (it holds out validation_fraction; a "
+                "large n_iter_no_change keeps every epoch), or score the "
+                "training set with on_train=True.",
+                UserWarning,
+                stacklevel=caller_stacklevel(),
+            )
+
+
 def _presets(optimizer, keyword):
     """Whether ``optimizer`` is a ``functools.partial`` that sets ``keyword``."""
     return keyword in getattr(optimizer, "keywords", {})
@@ -1098,6 +1122,8 @@ class TransferEstimatorBase(
                 )
             )
         _check_callback_names(user, callbacks, self.checkpoint_dir)
+        if valid is None:
+            _warn_unscored_validation(user)
         net_class, net_device = ClassifierNet, device
         if getattr(self, "accelerator", None) is not None:
             if self.precision != "32":
@@ -1226,7 +1252,8 @@ class TransferEstimatorBase(
                 f"batch_size={self.batch_size}; use a smaller batch_size (or "
                 "device='cpu'). The estimator was left as it was before fit."
             ) from exc
-        except KeyError as exc:  # skorch's History, asked by a user's callback
+        # skorch's History asked by a user's callback (Checkpoint wraps it)
+        except (KeyError, SkorchException) as exc:
             if "not found in history" not in str(exc) or "valid" not in str(exc):
                 raise
             raise ValueError(
@@ -1234,7 +1261,8 @@ class TransferEstimatorBase(
                 "a fit with a validation set records validation scores: set "
                 "early_stopping=True (it holds out validation_fraction), or "
                 "have the callback watch a training score, e.g. "
-                "EarlyStopping(monitor='train_loss')."
+                "EarlyStopping(monitor='train_loss') or "
+                "Checkpoint(monitor='train_loss_best')."
             ) from exc
         self._refuse_diverged(net, tag)
         if not self._finished(net):

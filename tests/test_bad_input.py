@@ -25,7 +25,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 from gensim.models import KeyedVectors
-from skorch.callbacks import Callback, EarlyStopping, EpochScoring
+from skorch.callbacks import Callback, Checkpoint, EarlyStopping, EpochScoring
 
 import sktransfer
 from sktransfer import (
@@ -1331,6 +1331,15 @@ def _cases():
         lambda tmp: _cnn(callbacks=[EarlyStopping()]).fit(IMAGES, LABELS),
         ValueError,
         "Only a fit with a validation set records validation scores",
+    )
+    add(
+        "checkpoint-reads-validation-scores",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "callbacks=[Checkpoint()] (watches valid_loss_best) without a validation set",
+        lambda tmp: _cnn(callbacks=[Checkpoint(dirname=tmp)]).fit(IMAGES, LABELS),
+        ValueError,
+        "Checkpoint(monitor='train_loss_best')",
     )
     add(
         "callbacks-not-callbacks",

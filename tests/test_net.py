@@ -1,6 +1,8 @@
 """TransferNet and ClassifierNet: skorch nets without the per-step work nothing
 uses, and with scoring callbacks that work as in NeuralNetClassifier."""
 
+import warnings
+
 import numpy as np
 import pytest
 import skorch
@@ -119,6 +121,33 @@ def test_skorch_scoring_callbacks_work_on_a_classifier(digits):
         random_state=0,
     ).fit(X, y % 2)
     assert binary.net_.history[-1, "roc_auc"] > 0.8
+
+
+def test_validation_scoring_without_a_validation_set_is_warned(digits):
+    from skorch.callbacks import BatchScoring, EpochScoring
+
+    from sktransfer import FineTunedCNNClassifier
+
+    X, y = digits[0][:100], digits[1][:100]
+    scoring = [
+        EpochScoring("accuracy", name="valid_acc", lower_is_better=False),
+        BatchScoring("accuracy", name="valid_batch_acc"),
+        EpochScoring("accuracy", name="train_acc", on_train=True),
+    ]
+    clf = FineTunedCNNClassifier(callbacks=scoring, max_epochs=2, random_state=0)
+    with pytest.warns(UserWarning, match="does not hold out") as record:
+        clf.fit(X, y)
+    messages = [str(w.message) for w in record if "does not hold out" in str(w)]
+    assert len(messages) == 2  # the training score is not warned of
+    assert "EpochScoring 'valid_acc'" in messages[0]
+    assert "BatchScoring 'valid_batch_acc'" in messages[1]
+    assert record[0].filename == __file__  # the caller's line
+    assert "valid_acc" not in clf.net_.history[-1]  # what skorch skips silently
+    assert "train_acc" in clf.net_.history[-1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the validation set is there: no warning
+        clf.set_params(early_stopping=True).fit(X, y)
+    assert "valid_acc" in clf.net_.history[-1]
 
 
 def test_scoring_callbacks_record_the_epoch_early_stopping_ends_on(digits, stops_early):
