@@ -721,6 +721,11 @@ def unfitted_source_error(param, estimator):
     )
 
 
+def _is_architecture_and_path(source):
+    """Whether ``source`` is an image backbone's ``(architecture, path)``."""
+    return isinstance(source, tuple) and len(source) == 2
+
+
 class SharedSourceCloneMixin:
     """``clone`` shares the parameters that hold sources instead of copying them."""
 
@@ -748,17 +753,22 @@ class SharedSourceCloneMixin:
         """In ``fit``: where a source given as a relative path lies
         (``source_path_``, None otherwise), so that ``predict``,
         ``transform``, :func:`sktransfer.load` and unpickling read the file
-        ``fit`` read, whatever the working folder is then."""
-        self.source_path_ = absolute_source_path(getattr(self, self._source_params[0]))
+        ``fit`` read, whatever the working folder is then. The path of an
+        ``(architecture, path)`` source counts the same."""
+        source = getattr(self, self._source_params[0])
+        self.source_path_ = absolute_source_path(
+            source[1] if _is_architecture_and_path(source) else source
+        )
 
     def _fitted_source(self):
         """The source as ``fit`` found it: the absolute path of a relative one
         while it exists, else the parameter (read from the working folder: a
         model moved to another machine with its files)."""
+        source = getattr(self, self._source_params[0])
         path = getattr(self, "source_path_", None)  # models pickled before it
-        if path is not None and os.path.exists(path):
-            return path
-        return getattr(self, self._source_params[0])
+        if path is None or not os.path.exists(path):
+            return source
+        return (source[0], path) if _is_architecture_and_path(source) else path
 
     def __getstate__(self):
         """The state; an estimator with backbone sources adds the process's

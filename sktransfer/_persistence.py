@@ -157,12 +157,14 @@ FITTED = {
         "n_features_in_",
         "image_shape_",
         "pixel_scale_",
+        "source_path_",
     ),
     "PretrainedFeatureExtractor": (
         "n_features_in_",
         "image_shape_",
         "pixel_scale_",
         "n_features_out_",
+        "source_path_",
     ),
     "PretrainedEmbeddingClassifier": (
         "classes_",

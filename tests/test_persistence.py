@@ -59,6 +59,42 @@ def test_a_saved_model_loads_without_its_weights_file(tmp_path, digits):
     assert loaded.backbone == ("small_cnn", str(weights))
 
 
+def test_a_compact_model_reads_the_weights_file_fit_read(
+    tmp_path, digits, monkeypatch
+):
+    """backbone=("small_cnn", relative path): a compact file, which leaves the
+    source's weights out, read them again from the working folder of the
+    moment: another folder's file of that name was refused (or missing)."""
+    X, y = digits
+    fitted_in, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    fitted_in.mkdir(), elsewhere.mkdir()
+    for folder, seed in ((fitted_in, 0), (elsewhere, 1)):
+        source = FineTunedCNNClassifier(random_state=seed, **FAST_TRAINING)
+        state = source.fit(X[:100], y[:100]).net_.module_.backbone.state_dict()
+        torch.save(state, folder / "source.pt")
+    monkeypatch.chdir(fitted_in)
+    models = [
+        FineTunedCNNClassifier(
+            ("small_cnn", "source.pt"), transfer="feature_extraction", random_state=0
+        ).fit(X[:100], y[:100]),
+        PretrainedFeatureExtractor(("small_cnn", "source.pt")).fit(X[:100]),
+    ]
+    expected = []
+    for i, model in enumerate(models):
+        assert model.source_path_ == str(fitted_in / "source.pt")
+        sktransfer.save(model, f"{i}.skt", compact=True)
+        expected.append(_output(model, X[100:150]))
+    monkeypatch.chdir(elsewhere)
+    for i, model in enumerate(models):
+        loaded = sktransfer.load(fitted_in / f"{i}.skt")
+        assert loaded.backbone == ("small_cnn", "source.pt")  # as given
+        np.testing.assert_array_equal(_output(loaded, X[100:150]), expected[i])
+
+
+def _output(model, X):
+    return model.predict_proba(X) if hasattr(model, "classes_") else model.transform(X)
+
+
 def test_class_weights_weigh_the_restored_loss(tmp_path, digits):
     """A restored model's loss weighs classes as the fitted one's, so that
     ``net_.partial_fit`` continues the same training."""

@@ -120,7 +120,7 @@ class ImageEstimatorMixin:
 
     def _source_tensors(self):
         """The named source's weights as the model names them (compact save)."""
-        source = resolve_backbone(self.backbone, self.image_shape_[0])
+        source = resolve_backbone(self._fitted_source(), self.image_shape_[0])
         return {f"backbone.{k}": v for k, v in source.module.state_dict().items()}
 
     @staticmethod

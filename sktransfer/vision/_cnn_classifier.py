@@ -6,6 +6,7 @@ from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sktransfer._base import (
+    SOURCE_PATH_DOC,
     TRAINING_CONSTRAINTS,
     TRAINING_PARAMS_DOC,
     LogitClassifierMixin,
@@ -91,6 +92,7 @@ class FineTunedCNNClassifier(
         ``(C, H, W)`` of the training images.
     pixel_scale_ : float
         Raw pixel value mapped to 1.0.
+    {SOURCE_PATH_DOC.format(param="backbone=(architecture, path)").strip()}
     net_ : skorch.NeuralNet
         The trained network (``net_.module_``: ``preprocess``, ``backbone``,
         ``head``), with its ``history`` and ``callbacks_``.
@@ -212,6 +214,7 @@ class FineTunedCNNClassifier(
         X, y = validate_images(self, X, y, reset=True)
         y = encode_labels(self, y)
         device = self._device()
+        self._pin_source()
         with seeded(self.random_state, device) as seed:
             module = self._build_image_module(X, len(self.classes_), self.batchnorm)
             plan = plan_transfer(

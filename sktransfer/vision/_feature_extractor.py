@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_memory
 
 from sktransfer._base import (
     PROGRESS_ABOVE,
+    SOURCE_PATH_DOC,
     TransferEstimatorBase,
     TransferNet,
     all_or_nothing,
@@ -74,6 +75,7 @@ class PretrainedFeatureExtractor(
         Raw pixel value mapped to 1.0.
     n_features_out_ : int
         Size of the features.
+    {SOURCE_PATH_DOC.format(param="backbone=(architecture, path)").strip()}
     net_ : skorch.NeuralNet
         The (untrained) network holding the backbone, ``net_.module_.backbone``.
 
@@ -135,6 +137,7 @@ class PretrainedFeatureExtractor(
         self : PretrainedFeatureExtractor
         """
         X = validate_images(self, X, reset=True)
+        self._pin_source()
         device = self._device()
         with seeded(self.random_state, device):
             module = self._build_image_module(X, None)
