@@ -462,6 +462,7 @@ def _cases():
         (None, "NoneType", ""),
         (3, "int", ""),
         (b"bytes", "bytes", " (b'bytes'): decode the documents first"),
+        (["good", "film"], "list", " (['good', 'film']): a list of tokens; join"),
     ):
         add(
             f"text-item-{kind}",

@@ -63,6 +63,14 @@ def validate_texts(X, estimator_name):
                     ": decode the documents first, e.g. "
                     "[doc.decode('utf-8') for doc in X]."
                 )
+            elif isinstance(doc, (list, tuple)) and all(
+                isinstance(token, str) for token in doc
+            ):
+                hint = (
+                    ": a list of tokens; join each document's tokens, e.g. "
+                    "[' '.join(tokens) for tokens in X], with tokenizer=str.split "
+                    "to keep them as they are."
+                )
             else:
                 hint = "."
             raise TypeError(
