@@ -85,7 +85,7 @@ def test_a_compact_model_reads_the_weights_file_fit_read(
         sktransfer.save(model, f"{i}.skt", compact=True)
         expected.append(_output(model, X[100:150]))
     monkeypatch.chdir(elsewhere)
-    for i, model in enumerate(models):
+    for i in range(len(models)):
         loaded = sktransfer.load(fitted_in / f"{i}.skt")
         assert loaded.backbone == ("small_cnn", "source.pt")  # as given
         np.testing.assert_array_equal(_output(loaded, X[100:150]), expected[i])

@@ -14,11 +14,14 @@ Word vectors are resolved lazily in ``fit`` and cached twice:
   a parallel search) holds no private word list or dict unless it reads
   ``WordVectors.words``.
 
-The cache directory is ``$SKTRANSFER_CACHE`` or ``~/.cache/sktransfer``.
+The cache directory is ``$SKTRANSFER_CACHE`` or ``~/.cache/sktransfer``
+(:func:`cache_dir`); where no folder can be written, parsed vectors stay in
+memory, for the process.
 """
 
 import dataclasses
 import functools
+import getpass
 import hashlib
 import json
 import os
@@ -48,30 +51,57 @@ STATS = {"parsed": 0, "disk_hits": 0, "memory_hits": 0}
 
 
 def cache_dir():
-    """The directory where parsed word vectors are stored.
+    """The directory where parsed word vectors are stored, or None.
 
     ``$SKTRANSFER_CACHE/vectors`` (default ``~/.cache/sktransfer/vectors``);
-    when it cannot be created or written, a folder in the system's temporary
-    directory, with a warning.
+    when it cannot be created or written, a private folder of this user in
+    the system's temporary directory, with a warning; None, with a warning,
+    when that fails too: parsed vectors then stay in memory, for the process.
     """
     root = os.environ.get("SKTRANSFER_CACHE") or os.path.join(
         "~", ".cache", "sktransfer"
     )
     path = pathlib.Path(root).expanduser() / "vectors"  # "~/..." in the variable too
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        if not os.access(path, os.W_OK):
-            raise PermissionError(f"{path} is not writable")
-    except OSError as exc:
-        fallback = pathlib.Path(tempfile.gettempdir()) / "sktransfer" / "vectors"
-        warnings.warn(
-            f"cannot use the word-vector cache {path} ({exc}); using {fallback}. "
-            "Set SKTRANSFER_CACHE to a writable folder.",
-            stacklevel=caller_stacklevel(),
-        )
-        fallback.mkdir(parents=True, exist_ok=True)
-        path = fallback
+    problem = _unusable(path)
+    if problem is None:
+        return path
+    fallback = pathlib.Path(tempfile.gettempdir()) / f"sktransfer-vectors-{_user()}"
+    refused = _unusable(fallback, private=True)
+    if refused is None:
+        where, path = f"using {fallback}", fallback
+    else:  # another user's folder of that name, a read-only temporary directory
+        where = f"nor {fallback} ({refused}): parsed word vectors stay in memory"
+        path = None
+    warnings.warn(
+        f"cannot use the word-vector cache {root} ({problem}); {where}. Set "
+        "SKTRANSFER_CACHE to a writable folder.",
+        stacklevel=caller_stacklevel(),
+    )
     return path
+
+
+def _unusable(folder, private=False):
+    """None where ``folder`` exists (created if needed, ``private``: for this
+    user alone, and owned by them) and can be written; else why not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700 if private else 0o777)
+    except OSError as exc:
+        return str(exc)
+    if private and hasattr(os, "getuid") and folder.stat().st_uid != os.getuid():
+        return f"{folder} belongs to another user"
+    if not os.access(folder, os.W_OK):
+        return f"{folder} is not writable"
+    return None
+
+
+def _user():
+    """This user's id (a name where there are no ids), for folder names."""
+    if hasattr(os, "getuid"):
+        return str(os.getuid())
+    try:
+        return "".join(c for c in getpass.getuser() if c.isalnum()) or "user"
+    except (ImportError, KeyError, OSError):
+        return "user"
 
 
 class SortedWordIndex:
@@ -354,47 +384,67 @@ def _disk_key(*parts):
     return hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
-def _store(stem, words, vectors, name, subwords=None):
+def _store(directory, stem, words, vectors, name, subwords=None, *, index_only=False):
     """Write the matrix, the word index and any fastText ``subwords``
-    (``(ngram_vectors, min_n, max_n)``) atomically; return them memory-mapped.
+    (``(ngram_vectors, min_n, max_n)``) atomically into ``directory``; return
+    them memory-mapped. ``index_only``: ``vectors`` stays where it is (a
+    package's row-major matrix) and only the word index is written.
 
-    The matrix is renamed into place last: once it is there, the rest is too.
+    Where they cannot be written (no cache folder, a full disk), the vectors
+    stay in memory for this process, with a warning.
     """
-    directory = cache_dir()
     tmp = f".{os.getpid()}.tmp"
-    with open(directory / f"{stem}.npy{tmp}", "wb") as f:  # np.save(path) adds .npy
-        np.save(f, np.ascontiguousarray(vectors, np.float32))
-    _store_index(stem, words)
+    if directory is not None:
+        try:
+            matrix = None if index_only else vectors
+            _write_entry(directory, stem, tmp, words, matrix, subwords)
+            return _load_stored(directory, stem, name, vectors if index_only else None)
+        except OSError as exc:
+            for partial in directory.glob(f"{stem}.*{tmp}"):
+                partial.unlink(missing_ok=True)
+            warnings.warn(
+                f"cannot write {name}'s vectors to the word-vector cache "
+                f"{directory} ({exc}); they stay in memory, for this process.",
+                stacklevel=caller_stacklevel(),
+            )
+    return WordVectors(
+        words,
+        vectors if index_only else np.ascontiguousarray(vectors, np.float32),
+        name,
+        SortedWordIndex.build(words),
+        None if subwords is None else Subwords(*subwords),
+    )
+
+
+def _write_entry(directory, stem, tmp, words, vectors=None, subwords=None):
+    """Write the word list, its sorted index, ``vectors`` (unless None) and
+    any ``subwords``, each atomically. The matrix is renamed into place last:
+    once it is there, the rest is too."""
+    if vectors is not None:
+        with open(directory / f"{stem}.npy{tmp}", "wb") as f:  # np.save adds .npy
+            np.save(f, np.ascontiguousarray(vectors, np.float32))
+    index = SortedWordIndex.build(words)
+    for suffix, array in (("sorted", index.sorted_words), ("order", index.order)):
+        with open(directory / f"{stem}.{suffix}.npy{tmp}", "wb") as f:
+            np.save(f, array)
+    (directory / f"{stem}.words{tmp}").write_text("\n".join(words) + "\n", "utf-8")
+    done = ["sorted.npy", "order.npy", "words"]
     if subwords is not None:
         ngrams, min_n, max_n = subwords
         with open(directory / f"{stem}.ngrams.npy{tmp}", "wb") as f:
             np.save(f, np.ascontiguousarray(ngrams, np.float32))
         lengths = json.dumps({"min_n": min_n, "max_n": max_n})
         (directory / f"{stem}.ngrams.json{tmp}").write_text(lengths, "utf-8")
-        for suffix in ("ngrams.npy", "ngrams.json"):
-            os.replace(
-                directory / f"{stem}.{suffix}{tmp}", directory / f"{stem}.{suffix}"
-            )
-    os.replace(directory / f"{stem}.npy{tmp}", directory / f"{stem}.npy")
-    return _load_stored(stem, name)
-
-
-def _store_index(stem, words):
-    """Write the word list and its sorted index (each file atomically)."""
-    directory = cache_dir()
-    tmp = f".{os.getpid()}.tmp"
-    index = SortedWordIndex.build(words)
-    for suffix, array in (("sorted", index.sorted_words), ("order", index.order)):
-        with open(directory / f"{stem}.{suffix}.npy{tmp}", "wb") as f:
-            np.save(f, array)
-    (directory / f"{stem}.words{tmp}").write_text("\n".join(words) + "\n", "utf-8")
-    for suffix in ("sorted.npy", "order.npy", "words"):
+        done += ["ngrams.npy", "ngrams.json"]
+    for suffix in [*done, "npy"] if vectors is not None else done:
         os.replace(directory / f"{stem}.{suffix}{tmp}", directory / f"{stem}.{suffix}")
 
 
-def _load_stored(stem, name, vectors=None):
-    """The stored word vectors (``vectors``: a matrix kept elsewhere), or None."""
-    directory = cache_dir()
+def _load_stored(directory, stem, name, vectors=None):
+    """The word vectors stored in ``directory`` (None: no cache folder)
+    (``vectors``: a matrix kept elsewhere), or None."""
+    if directory is None:
+        return None
     files = [directory / f"{stem}.{s}" for s in ("sorted.npy", "order.npy", "words")]
     if vectors is None:
         files.append(directory / f"{stem}.npy")
@@ -411,12 +461,12 @@ def _load_stored(stem, name, vectors=None):
     def read_words():
         return files[2].read_text("utf-8").split("\n")[:-1]
 
-    return WordVectors(read_words, vectors, name, index, _load_subwords(stem))
+    subwords = _load_subwords(directory, stem)
+    return WordVectors(read_words, vectors, name, index, subwords)
 
 
-def _load_subwords(stem):
+def _load_subwords(directory, stem):
     """The stored fastText n-gram vectors of a cache entry, or None."""
-    directory = cache_dir()
     if not (directory / f"{stem}.ngrams.npy").exists():
         return None
     lengths = json.loads((directory / f"{stem}.ngrams.json").read_text("utf-8"))
@@ -430,14 +480,14 @@ def _from_file(path):
     stem = _disk_key("file", path, stat.st_size, stat.st_mtime_ns)
 
     def load():
-        name = os.path.basename(path)
-        stored = _load_stored(stem, name)
+        name, directory = os.path.basename(path), cache_dir()
+        stored = _load_stored(directory, stem, name)
         if stored is not None:
             STATS["disk_hits"] += 1
             return stored
         words, vectors, subwords = read_vectors_file(path)
         STATS["parsed"] += 1
-        return _store(stem, words, vectors, name, subwords)
+        return _store(directory, stem, words, vectors, name, subwords)
 
     return _cached(("file", stem), load)
 
@@ -489,15 +539,12 @@ def _from_package(name, matrix, read_words):
     stat = os.stat(matrix)
     stem = _disk_key("package", matrix, stat.st_size, stat.st_mtime_ns)
     vectors = np.load(matrix, mmap_mode="r")
-    row_major = vectors.flags.c_contiguous
-    stored = _load_stored(stem, name, vectors if row_major else None)
+    row_major, directory = vectors.flags.c_contiguous, cache_dir()
+    stored = _load_stored(directory, stem, name, vectors if row_major else None)
     if stored is not None:
         STATS["disk_hits"] += 1
         return stored
-    if not row_major:
-        return _store(stem, read_words(), vectors, name)
-    _store_index(stem, read_words())
-    return _load_stored(stem, name, vectors)
+    return _store(directory, stem, read_words(), vectors, name, index_only=row_major)
 
 
 WORD_VECTORS = {
@@ -527,8 +574,8 @@ def _from_name(name):
                 return _from_package(name, *spec["offline"]())
             except ImportError as exc:
                 errors.append(f"offline package missing ({exc.name})")
-        stem = _disk_key("gensim", name)
-        stored = _load_stored(stem, name)
+        stem, directory = _disk_key("gensim", name), cache_dir()
+        stored = _load_stored(directory, stem, name)
         if stored is not None:
             STATS["disk_hits"] += 1
             return stored
@@ -548,7 +595,7 @@ def _from_name(name):
                 "gensim KeyedVectors."
             ) from exc
         STATS["parsed"] += 1
-        return _store(stem, words, vectors, name)
+        return _store(directory, stem, words, vectors, name)
 
     return _cached(("name", name), load)
 

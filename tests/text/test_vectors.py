@@ -336,11 +336,79 @@ def test_unwritable_cache_falls_back_with_a_warning(tmp_path, monkeypatch, small
     blocked.write_text("a file, not a folder")
     monkeypatch.setenv("SKTRANSFER_CACHE", str(blocked))
     monkeypatch.setattr(_vectors, "_PROCESS_CACHE", {})
+    monkeypatch.setattr(_vectors.tempfile, "gettempdir", lambda: str(tmp_path))
     path = tmp_path / "glove.txt"
     _write_glove(small_glove, path)
-    with pytest.warns(UserWarning, match="cannot use the word-vector cache"):
+    with pytest.warns(UserWarning, match="cannot use the word-vector cache") as record:
         vectors = resolve_word_vectors(path)
+    assert len(record) == 1  # once, however many files a resolution reads
     assert len(vectors) == 300
+    # a folder of this user alone: the temporary directory is shared
+    (fallback,) = tmp_path.glob("sktransfer-vectors-*")
+    assert fallback.stat().st_mode & 0o077 == 0
+    assert any(fallback.glob("*.npy"))
+
+
+def test_without_a_writable_cache_the_vectors_stay_in_memory(
+    tmp_path, monkeypatch, small_glove
+):
+    # the fallback too unusable (on a shared machine another user's folder of
+    # that name; here the temporary directory is a file): a PermissionError
+    # ended the resolution
+    monkeypatch.setenv("SKTRANSFER_CACHE", str(tmp_path / "blocked"))
+    (tmp_path / "blocked").write_text("a file")
+    monkeypatch.setattr(_vectors.tempfile, "gettempdir", lambda: str(tmp_path / "t"))
+    (tmp_path / "t").write_text("a file")
+    monkeypatch.setattr(_vectors, "_PROCESS_CACHE", {})
+    path = tmp_path / "glove.txt"
+    _write_glove(small_glove, path)
+    with pytest.warns(UserWarning, match="parsed word vectors stay in memory"):
+        vectors = resolve_word_vectors(path)
+    np.testing.assert_allclose(
+        vectors.lookup(["the", "of"])[0], small_glove[["the", "of"]]
+    )
+    assert resolve_word_vectors(path) is vectors  # kept for the process
+
+
+def test_a_fallback_folder_of_another_user_is_not_used(tmp_path, monkeypatch):
+    # someone else's folder in the shared temporary directory could hold
+    # vectors of their making: it is refused, not read
+    monkeypatch.setenv("SKTRANSFER_CACHE", str(tmp_path / "blocked"))
+    (tmp_path / "blocked").write_text("a file")
+    monkeypatch.setattr(_vectors.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(_vectors, "_user", lambda: "someone")
+    (tmp_path / "sktransfer-vectors-someone").mkdir()
+    if not hasattr(_vectors.os, "getuid"):
+        pytest.skip("no user ids")
+    monkeypatch.setattr(_vectors.os, "getuid", lambda: 12345)
+    with pytest.warns(UserWarning, match="belongs to another user"):
+        assert _vectors.cache_dir() is None
+
+
+def test_a_full_disk_keeps_the_vectors_in_memory(
+    cache, tmp_path, monkeypatch, small_glove
+):
+    # the cache is written while the vectors are parsed; a full disk (or a
+    # quota) ended the resolution with an OSError and left partial files
+    path = tmp_path / "glove.txt"
+    _write_glove(small_glove, path)
+
+    def full(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_vectors.pathlib.Path, "write_text", full)
+    with pytest.warns(UserWarning, match="No space left on device"):
+        vectors = resolve_word_vectors(path)
+    np.testing.assert_allclose(vectors.lookup(["the"])[0], small_glove[["the"]])
+    assert list((tmp_path / "cache" / "vectors").iterdir()) == []  # nothing partial
+    monkeypatch.undo()  # space again: the next process stores and reads it
+    monkeypatch.setenv("SKTRANSFER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(_vectors, "_PROCESS_CACHE", {})
+    resolve_word_vectors(path)
+    monkeypatch.setattr(_vectors, "_PROCESS_CACHE", {})
+    stats = dict(cache.STATS)
+    resolve_word_vectors(path)
+    assert cache.STATS["disk_hits"] == stats["disk_hits"] + 1
 
 
 def _resolve_in_child(path):
