@@ -59,9 +59,7 @@ def test_a_saved_model_loads_without_its_weights_file(tmp_path, digits):
     assert loaded.backbone == ("small_cnn", str(weights))
 
 
-def test_a_compact_model_reads_the_weights_file_fit_read(
-    tmp_path, digits, monkeypatch
-):
+def test_a_compact_model_reads_the_weights_file_fit_read(tmp_path, digits, monkeypatch):
     """backbone=("small_cnn", relative path): a compact file, which leaves the
     source's weights out, read them again from the working folder of the
     moment: another folder's file of that name was refused (or missing)."""
