@@ -190,8 +190,9 @@ class or functools.partial of one, default="auto"
         and reaches the same weights as an uninterrupted run (the RNG state
         and early stopping's best epoch are saved too). Each fit has its own
         file, so the fits of a search can share the folder. The checkpoint is
-        removed when training completes. A leading ``~`` is the home folder,
-        here and in every path sktransfer takes.
+        removed when training completes. A checkpoint that cannot be written
+        (a full disk) is warned of, and training goes on. A leading ``~`` is
+        the home folder, here and in every path sktransfer takes.
     verbose : int, default=0
         0 is silent; 1 prints skorch's epoch table (and a progress bar while
         frozen features of more than 1,000 images are computed); 2 adds a

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import pathlib
+import warnings
 
 import numpy as np
 import torch
@@ -30,6 +31,7 @@ from skorch.callbacks import Callback, EarlyStopping
 from sktransfer._persistence import checksum
 from sktransfer.transfer._module import unwrapped
 from sktransfer.utils._files import path_stamp, replaced_atomically, user_path
+from sktransfer.utils._warnings import caller_stacklevel
 
 
 def checkpoint_path(directory, tag):
@@ -130,6 +132,7 @@ class EpochCheckpoint(Callback):
         self.resumed = resumed
 
     def on_train_begin(self, net, **kwargs):
+        self.write_failed_ = False  # warned of once a fit
         callbacks = dict(net.callbacks_)
         for name, saved in (self.resumed or {}).items():
             callback = callbacks.get(name)
@@ -164,8 +167,21 @@ class EpochCheckpoint(Callback):
         }
         if torch.cuda.is_available():
             state["rng_cuda"] = torch.cuda.get_rng_state_all()
-        with replaced_atomically(checkpoint_path(directory, self.tag)) as tmp:
-            torch.save(state, tmp)
+        path = checkpoint_path(directory, self.tag)
+        try:
+            with replaced_atomically(path) as tmp:
+                torch.save(state, tmp)
+        except OSError as exc:  # a full disk, a quota: not a reason to stop
+            if not self.write_failed_:
+                warnings.warn(
+                    f"could not write the checkpoint {path} after epoch "
+                    f"{len(net.history)} ({exc}); training goes on, and a fit "
+                    "interrupted now resumes from the last checkpoint written "
+                    "(if any). Free space in checkpoint_dir or set it elsewhere.",
+                    UserWarning,
+                    stacklevel=caller_stacklevel(),
+                )
+            self.write_failed_ = True
 
 
 def _wrapped_names(weights, module):

@@ -94,6 +94,34 @@ def test_a_checkpoint_dir_that_cannot_be_a_folder_fails_before_training(tmp_path
     assert (tmp_path / "new" / "deep").is_dir()
 
 
+def test_a_checkpoint_that_cannot_be_written_does_not_end_the_fit(
+    tmp_path, digits, monkeypatch
+):
+    # a full disk (or a quota) at epoch 2: the OSError ended the fit, and the
+    # training so far was lost with it
+    from sktransfer import FineTunedCNNClassifier, _checkpoint
+
+    X, y = digits[0][:200], digits[1][:200]
+    save, calls = torch.save, []
+
+    def fills_up(obj, path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) >= 2:
+            raise OSError(28, "No space left on device")
+        return save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(_checkpoint.torch, "save", fills_up)
+    params = dict(max_epochs=4, random_state=0)
+    with pytest.warns(UserWarning, match="after epoch 2 .*No space left") as record:
+        clf = FineTunedCNNClassifier(checkpoint_dir=tmp_path, **params).fit(X, y)
+    assert len([w for w in record if "checkpoint" in str(w.message)]) == 1
+    assert len(calls) == 4  # written every epoch still, warned of once
+    monkeypatch.undo()
+    expected = FineTunedCNNClassifier(**params).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(clf.predict_proba(X), expected)
+    assert list(tmp_path.iterdir()) == []  # no partial file; the fit finished
+
+
 def test_a_fit_that_stops_early_leaves_no_checkpoint_to_resume(
     tmp_path, digits, stops_early
 ):
