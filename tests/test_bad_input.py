@@ -1186,6 +1186,18 @@ def _cases():
         IsADirectoryError,
         "it is a folder",
     )
+    add(
+        "save-an-in-memory-source",
+        "persistence",
+        "sktransfer.save",
+        "a model whose backbone is a torch.nn.Module object",
+        lambda tmp: sktransfer.save(
+            _cnn(backbone=_fitted_cnn().net_.module_.backbone).fit(IMAGES, LABELS),
+            pathlib.Path(tmp) / "m.skt",
+        ),
+        ValueError,
+        "cannot store parameter backbone=",
+    )
     # ---- hyperparameters
     for est, param, value, make in (
         ("FineTunedCNNClassifier", "transfer", "magic", _cnn),
