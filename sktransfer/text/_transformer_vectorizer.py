@@ -9,10 +9,11 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, check_memory
 
 from sktransfer._base import SOURCE_PATH_DOC, SharedSourceCloneMixin, all_or_nothing
+from sktransfer._persistence import checksum
 from sktransfer.text._tokenize import validate_texts
 from sktransfer.text._transformers import (
     DEFAULT_TRANSFORMER,
@@ -64,6 +65,13 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         Texts per forward pass.
     device : {{"auto", "cpu", "cuda", "cuda:N"}} or torch.device, default="auto"
         Where the transformer runs; a ``torch.device`` is taken as its name.
+    memory : str, joblib.Memory or None, default=None
+        Cache the embeddings on disk (a folder or a ``joblib.Memory``, as
+        scikit-learn's ``Pipeline``): ``transform`` of the same texts by a
+        transformer with the same weights, tokenizer and settings returns the
+        stored embeddings instead of running the transformer again. In a
+        ``GridSearchCV`` over what comes after the vectorizer, the
+        transformer then runs once per fold, not once per grid point.
     verbose : int, default=0
         1 shows a progress bar when embedding more than 1,000 texts.
 
@@ -94,6 +102,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         "max_length": [Interval(Integral, 2, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
+        "memory": [None, str, HasMethods(["cache"])],
         "verbose": ["verbose"],
     }
 
@@ -106,6 +115,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         max_length=256,
         batch_size=64,
         device="auto",
+        memory=None,
         verbose=0,
     ):
         self.source = source
@@ -114,6 +124,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         self.max_length = max_length
         self.batch_size = batch_size
         self.device = device
+        self.memory = memory
         self.verbose = verbose
 
     @all_or_nothing
@@ -151,6 +162,15 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         docs = validate_texts(X, name)  # an empty document is embedded as such
         device = resolve_device(self.device)
         tokenizer, model = resolve_transformer(self._fitted_source(), device)
+        if self.memory is None:
+            return self._embeddings(tokenizer, model, docs, device)
+        cached = check_memory(self.memory).cache(
+            _cached_embeddings, ignore=["vectorizer", "tokenizer", "model", "device"]
+        )
+        key = self._cache_key(tokenizer, model)
+        return cached(key, docs, self, tokenizer, model, device)
+
+    def _embeddings(self, tokenizer, model, docs, device):
         module = TransformerTransferModule(model, self.pooling, head=None).eval()
         features = sorted_features(
             module,
@@ -160,6 +180,22 @@ default="sentence-transformers/all-MiniLM-L6-v2"
             progress=self.verbose >= 1 and len(docs) > 1000,
         )
         return normalize_rows(features) if self.normalize else features
+
+    def _cache_key(self, tokenizer, model):
+        """What the embeddings depend on: the weights, the tokenizer (its
+        class, its files' place and its vocabulary size) and the settings."""
+        state = model.state_dict()
+        return {
+            "weights": checksum(state, state),
+            "tokenizer": (
+                type(tokenizer).__name__,
+                tokenizer.name_or_path,
+                len(tokenizer),
+            ),
+            "pooling": self.pooling,
+            "normalize": self.normalize,
+            "max_length": self.max_length,
+        }
 
     @property
     def _n_features_out(self):
@@ -171,3 +207,8 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         tags.input_tags.two_d_array = False
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+
+def _cached_embeddings(key, docs, vectorizer, tokenizer, model, device):
+    """The disk-cached computation: ``key`` and ``docs`` are what joblib hashes."""
+    return vectorizer._embeddings(tokenizer, model, docs, device)

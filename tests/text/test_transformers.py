@@ -223,6 +223,65 @@ def test_vectorizer_options_and_small_pickle():
     assert vec.__sklearn_tags__().transformer_tags.preserves_dtype == []
 
 
+def test_memory_runs_the_transformer_once_per_fold_in_a_search(small, tmp_path):
+    from unittest import mock
+
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = small["X"], small["y"]
+    embeddings = TransformerVectorizer._embeddings
+    runs = {}
+
+    def search(memory):
+        calls = []
+
+        def counting(self, tokenizer, model, docs, device):
+            calls.append(len(docs))
+            return embeddings(self, tokenizer, model, docs, device)
+
+        pipe = make_pipeline(
+            TransformerVectorizer(max_length=32, device="cpu", memory=memory),
+            LogisticRegression(max_iter=500),
+        )
+        grid = {"logisticregression__C": [0.1, 1.0, 10.0]}
+        with mock.patch.object(TransformerVectorizer, "_embeddings", counting):
+            fitted = GridSearchCV(pipe, grid, cv=3).fit(X, y)
+        runs[memory is not None] = len(calls)
+        return fitted
+
+    plain, cached = search(None), search(str(tmp_path))
+    # 3 grid points x 3 folds x (train + test) + the refit = 19 transformer
+    # runs; with memory, once per distinct input: 3 train + 3 test folds + refit
+    assert runs == {False: 19, True: 7}
+    assert cached.best_params_ == plain.best_params_
+    np.testing.assert_array_equal(
+        cached.predict_proba(small["X_test"][:20]),
+        plain.predict_proba(small["X_test"][:20]),
+    )
+
+
+def test_memory_keys_on_the_weights_tokenizer_and_settings(small, tmp_path):
+    from sklearn.base import clone
+
+    X = small["X"][:20]
+    plain = TransformerVectorizer(max_length=32, device="cpu", memory=str(tmp_path))
+    expected = plain.fit(X).transform(X)
+    np.testing.assert_array_equal(plain.transform(X), expected)  # from the cache
+    tuned = FineTunedTransformerClassifier(
+        transfer="fine_tune", max_epochs=1, **FAST
+    ).fit(small["X"], small["y"])
+    for other in (
+        {"source": tuned},  # other weights
+        {"pooling": "cls"},
+        {"normalize": False},
+        {"max_length": 16},
+    ):
+        vec = clone(plain).set_params(**other).fit(X)
+        fresh = clone(vec).set_params(memory=None).fit(X).transform(X)
+        np.testing.assert_array_equal(vec.transform(X), fresh)
+        assert not np.allclose(fresh, expected)
+
+
 def test_verbose_shows_progress_over_many_texts(capsys):
     docs = [f"text number {i}" for i in range(1001)]
     quiet = TransformerVectorizer(device="cpu", max_length=8).fit(docs)
