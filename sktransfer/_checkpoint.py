@@ -23,6 +23,7 @@ import json
 import os
 import pathlib
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -86,6 +87,8 @@ def _described(value, source=False):
         return value.item()
     if isinstance(value, np.ndarray):  # hidden_layer_sizes=np.array([64])
         return f"ndarray {value.dtype.str} {value.tolist()!r}"
+    if source and isinstance(value, Mapping):  # a state dict: by its tensors
+        return "state dict " + checksum(value, value)
     if isinstance(value, (tuple, list, dict)):
         return repr(value)
     if isinstance(value, functools.partial):  # optimizer=partial(SGD, momentum=.9)

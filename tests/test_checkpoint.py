@@ -75,6 +75,16 @@ def test_a_source_file_counts_by_where_it_is_and_what_it_holds(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path / "b")
     assert image_tag("vectors.txt") != image_tag(str(tmp_path / "a" / "vectors.txt"))
     monkeypatch.chdir(tmp_path / "a")
+    # a state dict in memory counts by its tensors, not by its (abridged) repr
+    from sktransfer.vision import SmallCNN
+
+    state = SmallCNN(1).state_dict()
+    state, other = dict(state), {k: v.clone() for k, v in state.items()}
+    big = max(other.values(), key=torch.numel)
+    big.view(-1)[big.numel() // 2] += 1.0  # where repr shows "..."
+    assert repr(state) == repr(other)
+    assert image_tag(state) == image_tag(SmallCNN(1).state_dict() | state)
+    assert image_tag(state) != image_tag(other)
     # a name is its text; a parameter other than the source is never a file
     assert tag("glove-wiki-gigaword-50") == tag("glove-wiki-gigaword-50")
     before = fingerprint(PretrainedEmbeddingClassifier(encoder="max"), X, y)

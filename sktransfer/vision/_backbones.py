@@ -5,7 +5,9 @@ import dataclasses
 import os
 import pickle
 import warnings
+from collections.abc import Mapping
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -205,7 +207,7 @@ def _unknown_name(name):
         )
     return ValueError(
         f"Unknown backbone {name!r}; choose one of {sorted(BACKBONES)}, a "
-        "torch.nn.Module, an (architecture, weights_path) pair, or a fitted "
+        "torch.nn.Module, an (architecture, weights) pair, or a fitted "
         f"FineTunedCNNClassifier.{hint}"
     )
 
@@ -245,11 +247,16 @@ def load_state_dict_file(path):
     return state
 
 
-def _from_weights_file(arch, path, in_channels):
+def _from_weights_file(arch, weights, in_channels):
+    """Architecture ``arch`` holding ``weights``: a state dict file's path, or a
+    state dict in memory (``{name: tensor}``, as ``torch.load`` gives it)."""
     if arch not in BACKBONES:
         raise _unknown_name(arch)
     source = _from_factory(arch, in_channels, pretrained=False)
-    state = load_state_dict_file(path)
+    if isinstance(weights, Mapping):
+        state, where = _state_dict_in_memory(weights), "a state dict"
+    else:
+        state, where = load_state_dict_file(weights), repr(os.fspath(weights))
     if arch == "efficientnet_lite0":
         from sktransfer.vision._efficientnet import to_features_state_dict
 
@@ -257,12 +264,29 @@ def _from_weights_file(arch, path, in_channels):
     try:
         source.module.load_state_dict(state)
     except RuntimeError as exc:
+        what = "state dict" if isinstance(weights, Mapping) else f"file {where}"
         raise ValueError(
-            f"backbone weights file {os.fspath(path)!r} does not fit architecture "
+            f"backbone weights {what} does not fit architecture "
             f"{arch!r} with {in_channels} input channel(s): {exc}"
         ) from exc
-    source.name = f"{arch} from {os.fspath(path)!r}"
+    source.name = f"{arch} from {where}"
     return source
+
+
+def _state_dict_in_memory(weights):
+    """``weights`` as a state dict: names to tensors (numpy arrays taken too)."""
+    state = {}
+    for name, value in weights.items():
+        if isinstance(value, np.ndarray):
+            value = torch.from_numpy(value)
+        if not isinstance(name, str) or not isinstance(value, torch.Tensor):
+            raise TypeError(
+                "backbone=(architecture, weights): weights must be a state dict, "
+                f"names to tensors (module.state_dict()); {name!r} holds a "
+                f"{type(value).__name__}."
+            )
+        state[name] = value.detach().cpu()
+    return state
 
 
 def _from_fitted_estimator(estimator):
@@ -326,7 +350,8 @@ def resolve_backbone(backbone, in_channels, pretrained=True):
     ----------
     backbone : str, tuple, torch.nn.Module or fitted estimator
         A registered name (``"small_cnn"``, ``"efficientnet_lite0"``); an
-        ``(architecture, path)`` pair for a state dict or safetensors file; any
+        ``(architecture, weights)`` pair, the weights a state dict file's path
+        (torch or safetensors) or a state dict in memory; any
         ``torch.nn.Module`` (copied, never modified); or a fitted
         :class:`~sktransfer.FineTunedCNNClassifier` /
         :class:`~sktransfer.PretrainedFeatureExtractor`, whose (trained)
@@ -350,8 +375,8 @@ def _resolve(backbone, in_channels, pretrained):
     if isinstance(backbone, tuple):
         if len(backbone) != 2 or not isinstance(backbone[0], str):
             raise ValueError(
-                "backbone given as a tuple must be (architecture_name, weights_path);"
-                f" got {backbone!r}."
+                "backbone given as a tuple must be (architecture_name, weights), the "
+                f"weights a file path or a state dict; got {backbone!r:.100}."
             )
         if not pretrained and backbone[0] in BACKBONES:
             return _from_factory(backbone[0], in_channels, pretrained=False)
@@ -362,6 +387,6 @@ def _resolve(backbone, in_channels, pretrained):
     if hasattr(backbone, "get_params") and hasattr(backbone, "fit"):
         return _from_fitted_estimator(backbone)
     raise TypeError(
-        f"backbone must be a name, an (architecture, path) pair, a torch.nn.Module "
+        f"backbone must be a name, an (architecture, weights) pair, a torch.nn.Module "
         f"or a fitted sktransfer image estimator; got {type(backbone).__name__}."
     )

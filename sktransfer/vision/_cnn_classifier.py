@@ -49,10 +49,11 @@ class FineTunedCNNClassifier(
     backbone : str, tuple, torch.nn.Module or fitted estimator, default="small_cnn"
         The source. ``"small_cnn"`` (built-in, random initialisation: for
         training source models), ``"efficientnet_lite0"`` (ImageNet weights,
-        extra ``efficientnet``), an ``(architecture, weights_path)`` pair (state
-        dict or safetensors file), any ``torch.nn.Module`` mapping images to
-        features (copied, never modified), or a fitted FineTunedCNNClassifier
-        whose trained backbone is carried over with a new head.
+        extra ``efficientnet``), an ``(architecture, weights)`` pair (the path
+        of a state dict or safetensors file, or a state dict), any
+        ``torch.nn.Module`` mapping images to features (copied, never
+        modified), or a fitted FineTunedCNNClassifier whose trained backbone
+        is carried over with a new head.
     transfer : {{"feature_extraction", "fine_tune", "partial", "gradual", \
 "structure"}}, default="fine_tune"
         ``feature_extraction``: the backbone is frozen; its features are

@@ -88,6 +88,28 @@ def test_state_dict_and_safetensors_files_round_trip(tmp_path, digits, source_mo
         .transform(X[:10])
     )
     np.testing.assert_allclose(got, expected, rtol=1e-6)
+    # a state dict in memory (torch.load's result, or numpy arrays), as well
+    for weights in (state, {k: v.numpy() for k, v in state.items()}):
+        extractor = PretrainedFeatureExtractor(
+            backbone=("small_cnn", weights), pixel_scale=16.0, device="cpu"
+        ).fit(X)
+        np.testing.assert_allclose(extractor.transform(X[:10]), expected, rtol=1e-6)
+    assert extractor.source_path_ is None
+    classifier = FineTunedCNNClassifier(
+        ("small_cnn", state), transfer="feature_extraction", random_state=0
+    ).fit(X[:100], digits[1][:100])
+    assert classifier.score(X[100:400], digits[1][100:400]) > 0.5
+
+
+def test_a_state_dict_that_is_not_one_is_a_clear_error(digits, source_model):
+    X, _ = digits
+    state = dict(source_model.net_.module_.backbone.state_dict())
+    with pytest.raises(TypeError, match="'block1.0.weight' holds a list"):
+        bad = {**state, "block1.0.weight": [1.0]}
+        PretrainedFeatureExtractor(backbone=("small_cnn", bad)).fit(X[:5])
+    del state["block1.0.weight"]
+    with pytest.raises(ValueError, match="state dict does not fit architecture"):
+        PretrainedFeatureExtractor(backbone=("small_cnn", state)).fit(X[:5])
 
 
 class _Payload:
@@ -108,7 +130,7 @@ def test_weights_files_never_run_code(tmp_path, digits, capsys):
     "backbone, match",
     [
         (("small_cnn", "/no/such/file.pt"), "does not exist"),
-        (("small_cnn",), r"\(architecture_name, weights_path\)"),
+        (("small_cnn",), r"\(architecture_name, weights\)"),
         (("resnet", "x.pt"), "Unknown backbone 'resnet'"),
     ],
 )
