@@ -266,11 +266,12 @@ def save(estimator, path, *, compact=False):
             archive.writestr("weights.safetensors", weights)
 
 
-def _described(estimator, compact):
+def _described(estimator, compact, owner=""):
     """``estimator``'s description (class, parameters, fitted attributes,
     history) and its tensors. A fitted sktransfer estimator given as a
     parameter -- a source model, maybe in a ``FrozenEstimator`` -- is
-    described inside it, its tensors named ``<parameter>/<name>``."""
+    described inside it, its tensors named ``<parameter>/<name>``; ``owner``
+    says whose source it is in messages."""
     name = type(estimator).__name__
     if name not in FITTED or _estimator_classes()[name] is not type(estimator):
         cls = type(estimator)  # by its full name: a subclass may share the name
@@ -289,7 +290,8 @@ def _described(estimator, compact):
         params["accelerator"] = None
     if params.get("callbacks"):  # training-time objects, with no JSON form
         warnings.warn(
-            f"sktransfer.save does not store callbacks={params['callbacks']!r:.80}"
+            f"sktransfer.save does not store {owner}callbacks="
+            f"{params['callbacks']!r:.80}"
             ": they act during training only. The loaded model predicts the "
             "same, with callbacks=None (pickle keeps them).",
             UserWarning,
@@ -300,9 +302,12 @@ def _described(estimator, compact):
     for key, value in params.items():
         source = _saved_source(value)
         if source is None:
-            encoded[key] = _encode(value, f"parameter {key}={value!r:.60}")
+            where = f"{owner}parameter {key}={value!r:.60}"
+            encoded[key] = _encode(value, where)
             continue
-        source_meta, source_tensors = _described(source, compact)
+        source_meta, source_tensors = _described(
+            source, compact, f"{owner}the source {key}'s "
+        )
         encoded[key] = {"__estimator__": source_meta, "frozen": source is not value}
         tensors.update({f"{key}/{k}": v for k, v in source_tensors.items()})
     meta = {

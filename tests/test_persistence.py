@@ -228,6 +228,9 @@ def test_sources_must_be_named_or_fitted_models(tmp_path, digits, source_model):
     clf = FineTunedCNNClassifier(backbone=module, **FAST_TRAINING).fit(X[:50], y[:50])
     with pytest.raises(ValueError, match="cannot store parameter backbone"):
         sktransfer.save(clf, tmp_path / "m.skt")
+    target = FineTunedCNNClassifier(backbone=clf, **FAST_TRAINING).fit(X[:50], y[:50])
+    with pytest.raises(ValueError, match="the source backbone's parameter backbone="):
+        sktransfer.save(target, tmp_path / "m.skt")  # whose object it is
     with pytest.raises(TypeError, match="sktransfer.save stores .*; not object"):
         sktransfer.save(object(), tmp_path / "m.skt")
     with pytest.raises(Exception, match="not fitted"):
