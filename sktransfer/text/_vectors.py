@@ -398,7 +398,10 @@ def _store(directory, stem, words, vectors, name, subwords=None, *, index_only=F
         try:
             matrix = None if index_only else vectors
             _write_entry(directory, stem, tmp, words, matrix, subwords)
-            return _load_stored(directory, stem, name, vectors if index_only else None)
+            kept = vectors if index_only else None
+            stored = _load_stored(directory, stem, name, kept)
+            if stored is not None:  # else removed at once (a cache cleaner)
+                return stored
         except OSError as exc:
             for partial in directory.glob(f"{stem}.*{tmp}"):
                 partial.unlink(missing_ok=True)

@@ -385,6 +385,18 @@ def test_a_fallback_folder_of_another_user_is_not_used(tmp_path, monkeypatch):
         assert _vectors.cache_dir() is None
 
 
+def test_an_entry_gone_as_soon_as_written_still_resolves(
+    cache, tmp_path, monkeypatch, small_glove
+):
+    # a cache cleaner (or another process) removing the files between the
+    # write and the read gave None for the vectors
+    path = tmp_path / "glove.txt"
+    _write_glove(small_glove, path)
+    monkeypatch.setattr(cache, "_load_stored", lambda *args: None)
+    vectors = resolve_word_vectors(path)
+    np.testing.assert_allclose(vectors.lookup(["the"])[0], small_glove[["the"]])
+
+
 def test_a_full_disk_keeps_the_vectors_in_memory(
     cache, tmp_path, monkeypatch, small_glove
 ):
