@@ -31,6 +31,8 @@ html_static_path = []
 
 autosummary_generate = True
 autodoc_default_options = {"members": True}
+# the parameters sections (numpydoc) say the types; signatures stay readable
+autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False

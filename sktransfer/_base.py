@@ -20,6 +20,7 @@ from numbers import Integral, Real
 import numpy as np
 import skorch
 import torch
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
@@ -270,7 +271,7 @@ class LogitClassifierMixin:
     ``_logits(X)`` (validated input to class scores), as scikit-learn's
     probabilistic classifiers have them."""
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities of the samples in ``X``.
 
         Returns
@@ -280,7 +281,7 @@ class LogitClassifierMixin:
         """
         return softmax(self._logits(X))
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """Log class probabilities of the samples in ``X``.
 
         Computed from the logits, so a probability too small for a float is a
@@ -292,7 +293,7 @@ class LogitClassifierMixin:
         """
         return log_softmax(self._logits(X))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted class labels of the samples in ``X``.
 
         Returns

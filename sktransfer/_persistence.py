@@ -22,6 +22,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 
 from sktransfer.utils._arrays import torch_defaults
 from sktransfer.utils._device import resolve_device
@@ -216,7 +217,9 @@ def _fitted_value(key, value):
     return value
 
 
-def save(estimator, path, *, compact=False):
+def save(
+    estimator: BaseEstimator, path: str | os.PathLike, *, compact: bool = False
+) -> None:
     """Save a fitted sktransfer estimator to ``path`` as JSON + safetensors.
 
     Parameters
@@ -379,7 +382,9 @@ def _read(path):
 
 
 @torch_defaults()
-def load(path, *, device="cpu"):
+def load(
+    path: str | os.PathLike, *, device: str | torch.device = "cpu"
+) -> BaseEstimator:
     """Load a model written by :func:`save`; no code in the file is run.
 
     Parameters

@@ -2,9 +2,12 @@
 
 import numbers
 import os
+from collections.abc import Sequence
+from typing import Literal
 
 import joblib
 import numpy as np
+from sklearn.utils import Bunch
 
 from sktransfer._batches import pipelined
 from sktransfer.datasets._orange_text import checked_categories, dataset, shuffled
@@ -18,17 +21,17 @@ _MODES = ("RGB", "L")
 
 
 def load_image_folder(
-    path,
+    path: str | os.PathLike,
     *,
-    size=None,
-    mode="RGB",
-    categories=None,
-    shuffle=True,
-    random_state=0,
-    return_X_y=False,
-    n_jobs=-1,
-    verbose=False,
-):
+    size: int | tuple[int, int] | None = None,
+    mode: Literal["RGB", "L"] = "RGB",
+    categories: Sequence[str] | None = None,
+    shuffle: bool = True,
+    random_state: int | np.random.RandomState | None = 0,
+    return_X_y: bool = False,
+    n_jobs: int | None = -1,
+    verbose: bool = False,
+) -> Bunch | tuple[np.ndarray, np.ndarray]:
     """Images stored one folder per class, as a ``uint8`` array.
 
     The layout of torchvision's ``ImageFolder`` and of Keras'

@@ -12,6 +12,8 @@ import glob
 import io
 import os
 import zipfile
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
@@ -48,7 +50,7 @@ NEWSGROUPS_DESCRIPTIONS = {
 """Readable descriptions of the 20 Newsgroups classes (for zero-shot use)."""
 
 
-def data_home(path=None):
+def data_home(path: str | os.PathLike | None = None) -> str:
     """``path``, else ``$SKTRANSFER_DATA``, else ``~/.cache/sktransfer/data``;
     ``~`` expanded, as scikit-learn's ``get_data_home`` does."""
     return os.path.expanduser(
@@ -177,14 +179,14 @@ def _loader(name, doc):
     """The public loader of dataset ``name`` (a key of ``_FILES``)."""
 
     def load(
-        subset="train",
+        subset: Literal["train", "test", "all"] = "train",
         *,
-        categories=None,
-        data_home=None,
-        shuffle=True,
-        random_state=42,
-        return_X_y=False,
-    ):
+        categories: Sequence[str] | None = None,
+        data_home: str | os.PathLike | None = None,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = 42,
+        return_X_y: bool = False,
+    ) -> Bunch | tuple[list[str], np.ndarray]:
         return _load(
             name, subset, data_home, categories, return_X_y, shuffle, random_state
         )

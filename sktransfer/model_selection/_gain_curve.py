@@ -5,11 +5,13 @@ import numbers
 import time
 import warnings
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import clone
+from numpy.typing import ArrayLike
+from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_consistent_length
@@ -21,7 +23,11 @@ from sktransfer.utils._naming import distinct_names
 from sktransfer.utils._warnings import caller_stacklevel
 
 
-def stratified_subsample(y, n_per_class, random_state):
+def stratified_subsample(
+    y: ArrayLike,
+    n_per_class: int | None,
+    random_state: int | np.random.RandomState | None,
+) -> np.ndarray:
     """Indices of ``n_per_class`` samples of every class (all when None).
 
     Seeded and stratified: the same ``random_state`` gives the same indices.
@@ -192,15 +198,15 @@ class GainCurve:
         )
 
     @property
-    def sizes(self):
+    def sizes(self) -> list[int | None]:
         return list(dict.fromkeys(r["n_per_class"] for r in self.records))
 
     @property
-    def models(self):
+    def models(self) -> list[str]:
         return list(dict.fromkeys(r["model"] for r in self.records))
 
     @property
-    def negative_transfer(self):
+    def negative_transfer(self) -> list[str]:
         """Findings, in words, where a transfer mode lost beyond noise.
 
         A transfer mode is flagged at a size when its mean accuracy is below
@@ -238,7 +244,7 @@ class GainCurve:
                         )
         return findings
 
-    def table(self):
+    def table(self) -> str:
         """Mean ± std accuracy (the accuracy, with one repeat): one row per
         size, one column per model."""
         models = self.models
@@ -276,21 +282,24 @@ def _accuracy(record, n_repeats):
 
 
 def transfer_gain_curve(
-    estimator,
-    X,
-    y,
-    X_test,
-    y_test,
+    estimator: BaseEstimator,
+    X: ArrayLike,
+    y: ArrayLike,
+    X_test: ArrayLike,
+    y_test: ArrayLike,
     *,
-    n_per_class=(1, 5, 10, 20, None),
-    transfers=None,
-    baselines=None,
-    n_repeats=3,
-    random_state=0,
-    log=None,
-    n_jobs=None,
-    error_score=np.nan,
-):
+    n_per_class: int | None | Sequence[int | None] = (1, 5, 10, 20, None),
+    transfers: str | Sequence[str] | None = None,
+    baselines: Mapping[str, BaseEstimator]
+    | Sequence[BaseEstimator | tuple[str, BaseEstimator]]
+    | BaseEstimator
+    | None = None,
+    n_repeats: int = 3,
+    random_state: int | np.random.RandomState | None = 0,
+    log: Callable[[str], None] | None = None,
+    n_jobs: int | None = None,
+    error_score: float | Literal["raise"] = np.nan,
+) -> GainCurve:
     """Accuracy of transfer vs scratch vs baselines as labelled data grows.
 
     For each size in ``n_per_class`` and each repeat, a stratified, seeded
@@ -466,7 +475,7 @@ def _report_failures(failures, n_fits, error_score):
     )
 
 
-def plot_transfer_gain_curve(curve, ax=None):
+def plot_transfer_gain_curve(curve: GainCurve, ax: Any = None) -> Any:
     """Plot mean accuracy (± std) against labelled samples per class.
 
     Needs matplotlib (``pip install "sktransfer[plot]"``). Returns the axes.

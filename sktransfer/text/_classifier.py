@@ -2,11 +2,13 @@
 
 import itertools
 import warnings
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -259,7 +261,9 @@ default="glove-wiki-gigaword-50"
 
     @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(
+        self, X: Iterable[str] | ArrayLike, y: ArrayLike
+    ) -> "PretrainedEmbeddingClassifier":
         """Build the vocabulary, transfer the word vectors, train the model.
 
         Parameters
@@ -433,7 +437,7 @@ default="glove-wiki-gigaword-50"
     def _logits(self, X):
         return self._run(X, self._forward)
 
-    def extract_features(self, X):
+    def extract_features(self, X: Iterable[str] | ArrayLike) -> np.ndarray:
         """The encoded documents the head sees (before it), float32.
 
         Returns

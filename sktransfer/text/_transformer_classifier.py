@@ -1,8 +1,11 @@
 """FineTunedTransformerClassifier: raw text -> pretrained transformer -> head."""
 
+from collections.abc import Iterable
 from numbers import Integral, Real
 
+import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -188,7 +191,9 @@ default="sentence-transformers/all-MiniLM-L6-v2"
 
     @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(
+        self, X: Iterable[str] | ArrayLike, y: ArrayLike
+    ) -> "FineTunedTransformerClassifier":
         """Tokenize the texts once, transfer the transformer, train the model.
 
         Parameters
@@ -305,7 +310,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
             device=self.device,
         )
 
-    def extract_features(self, X):
+    def extract_features(self, X: Iterable[str] | ArrayLike) -> np.ndarray:
         """The pooled text embeddings the head sees (before it), float32.
 
         Returns

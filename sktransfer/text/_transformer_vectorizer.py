@@ -1,8 +1,11 @@
 """TransformerVectorizer: raw text -> pretrained transformer sentence embeddings."""
 
+from collections.abc import Iterable
 from numbers import Integral
 
+import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -129,7 +132,9 @@ default="sentence-transformers/all-MiniLM-L6-v2"
 
     @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(
+        self, X: Iterable[str] | ArrayLike, y: None = None
+    ) -> "TransformerVectorizer":
         """Resolve the transformer and check the settings; learns nothing else.
 
         Parameters
@@ -150,7 +155,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         return self
 
     @torch_defaults()
-    def transform(self, X):
+    def transform(self, X: Iterable[str] | ArrayLike) -> np.ndarray:
         """Sentence embeddings of the documents in ``X``.
 
         Returns

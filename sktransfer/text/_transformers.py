@@ -15,8 +15,11 @@ import re
 import socket
 import urllib.parse
 import urllib.request
+from typing import Any
 
 import numpy as np
+import torch
+from sklearn.base import BaseEstimator
 from torch import nn
 
 from sktransfer._base import unfitted_source_error
@@ -136,7 +139,9 @@ def is_transformer_classifier(obj):
     return hasattr(obj, "get_params") and hasattr(obj, "_transformer_source")
 
 
-def resolve_transformer(source, device="cpu"):
+def resolve_transformer(
+    source: str | os.PathLike | BaseEstimator, device: str | torch.device = "cpu"
+) -> tuple[Any, torch.nn.Module]:
     """Resolve ``source`` to a shared, read-only ``(tokenizer, model)`` pair.
 
     Parameters

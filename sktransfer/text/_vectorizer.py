@@ -2,10 +2,12 @@
 
 import itertools
 import warnings
+from collections.abc import Iterable
 from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -141,7 +143,9 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
 
     @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(
+        self, X: Iterable[str] | ArrayLike, y: None = None
+    ) -> "EmbeddingVectorizer":
         """Learn the weighting statistics of the documents in ``X``.
 
         Parameters
@@ -240,7 +244,7 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
             out -= np.outer(out @ u, u)
         return out.astype(np.float32)
 
-    def transform(self, X):
+    def transform(self, X: Iterable[str] | ArrayLike) -> np.ndarray:
         """Pooled word vectors of the documents in ``X``.
 
         Returns

@@ -29,6 +29,7 @@ import pathlib
 import tempfile
 import threading
 import warnings
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,7 +51,7 @@ STATS = {"parsed": 0, "disk_hits": 0, "memory_hits": 0}
 """Counters of how sources were resolved in this process (for tests, benchmarks)."""
 
 
-def cache_dir():
+def cache_dir() -> pathlib.Path | None:
     """The directory where parsed word vectors are stored, or None.
 
     ``$SKTRANSFER_CACHE/vectors`` (default ``~/.cache/sktransfer/vectors``);
@@ -603,7 +604,7 @@ def _from_name(name):
     return _cached(("name", name), load)
 
 
-def resolve_word_vectors(embeddings):
+def resolve_word_vectors(embeddings: Any) -> WordVectors:
     """Turn the ``embeddings`` hyperparameter into word vectors.
 
     Parameters

@@ -3,9 +3,11 @@
 import os
 import re
 import warnings
+from collections.abc import Iterable
 from numbers import Number, Real
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import (
@@ -142,7 +144,9 @@ class ZeroShotClassifier(LogitClassifierMixin, ClassifierMixin, BaseEstimator):
 
     @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X=None, y=None):
+    def fit(
+        self, X: Iterable[str] | ArrayLike | None = None, y: ArrayLike | None = None
+    ) -> "ZeroShotClassifier":
         """Fix the classes and build their prototypes.
 
         Parameters
@@ -257,7 +261,7 @@ class ZeroShotClassifier(LogitClassifierMixin, ClassifierMixin, BaseEstimator):
     def _embed(self, docs):
         return self._unit(self._raw(docs))
 
-    def decision_function(self, X):
+    def decision_function(self, X: Iterable[str] | ArrayLike) -> np.ndarray:
         """Cosine similarity of each text to each class prototype.
 
         Returns

@@ -3,8 +3,10 @@
 import fnmatch
 import numbers
 
+from torch import nn
 
-def transfer_blocks(module):
+
+def transfer_blocks(module: nn.Module) -> list[tuple[str, ...]]:
     """The blocks of ``module`` as a list of pattern tuples, input side first.
 
     A module may declare its own blocks through a ``transfer_blocks`` attribute
@@ -38,7 +40,7 @@ def prefixed(patterns, prefix):
     return tuple(prefix + p for p in patterns)
 
 
-def last_blocks(module, k):
+def last_blocks(module: nn.Module, k: int) -> tuple[str, ...]:
     """Patterns covering the last ``k`` blocks of ``module`` (output side)."""
     if k < 0:
         raise ValueError(f"the number of blocks must be >= 0; got {k}.")

@@ -1,6 +1,9 @@
 """Freeze and unfreeze parameters by glob patterns on their names."""
 
 import fnmatch
+from collections.abc import Iterable
+
+from torch import nn
 
 
 def _as_patterns(patterns):
@@ -16,7 +19,9 @@ def _as_patterns(patterns):
     return patterns
 
 
-def matching_parameters(module, patterns):
+def matching_parameters(
+    module: nn.Module, patterns: str | Iterable[str]
+) -> dict[str, nn.Parameter]:
     """Return ``{name: parameter}`` for the parameters matching any pattern.
 
     Parameters
@@ -42,7 +47,9 @@ def matching_parameters(module, patterns):
     }
 
 
-def set_trainable(module, patterns, trainable=True):
+def set_trainable(
+    module: nn.Module, patterns: str | Iterable[str], trainable: bool = True
+) -> int:
     """Set ``requires_grad`` on the parameters matching ``patterns``.
 
     Returns the number of parameters (tensors) changed.
@@ -63,16 +70,16 @@ def set_trainable(module, patterns, trainable=True):
     return len(params)
 
 
-def freeze(module, patterns="*"):
+def freeze(module: nn.Module, patterns: str | Iterable[str] = "*") -> int:
     """Freeze the parameters matching ``patterns`` (all of them by default)."""
     return set_trainable(module, patterns, trainable=False)
 
 
-def unfreeze(module, patterns="*"):
+def unfreeze(module: nn.Module, patterns: str | Iterable[str] = "*") -> int:
     """Make the parameters matching ``patterns`` trainable (all by default)."""
     return set_trainable(module, patterns, trainable=True)
 
 
-def trainable_parameter_names(module):
+def trainable_parameter_names(module: nn.Module) -> list[str]:
     """Names of the parameters of ``module`` that currently require gradients."""
     return [name for name, p in module.named_parameters() if p.requires_grad]

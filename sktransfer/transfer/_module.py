@@ -2,6 +2,7 @@
 
 import contextlib
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -21,7 +22,7 @@ def unwrapped(module):
     return module
 
 
-def apply_batchnorm_policy(module, policy):
+def apply_batchnorm_policy(module: nn.Module, policy: str) -> None:
     """Put BatchNorm layers of ``module`` in eval mode as ``policy`` says.
 
     Parameters
@@ -123,7 +124,14 @@ def feature_progress(batches, total=None):
     return tqdm(batches, total=total, desc="features", unit="batch", leave=False)
 
 
-def batched_features(module, X, *, batch_size, device, progress=False):
+def batched_features(
+    module: nn.Module,
+    X: np.ndarray,
+    *,
+    batch_size: int,
+    device: str | torch.device,
+    progress: bool = False,
+) -> np.ndarray:
     """``module.features`` over ``X`` (numpy), once, in eval mode: float32 numpy.
 
     ``progress=True`` shows a progress bar (tqdm) over the batches.

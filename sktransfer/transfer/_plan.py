@@ -2,6 +2,10 @@
 
 import dataclasses
 import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import nn
 
 from sktransfer.transfer._blocks import block_patterns, prefixed
 from sktransfer.transfer._freeze import freeze, set_trainable
@@ -51,7 +55,9 @@ class TransferPlan:
         return module
 
 
-def check_transfer_mode(mode, allowed=TRANSFER_MODES, param="transfer"):
+def check_transfer_mode(
+    mode: str, allowed: Sequence[str] = TRANSFER_MODES, param: str = "transfer"
+) -> str:
     """Raise a clear ValueError when ``mode`` is not one of ``allowed``."""
     if not isinstance(mode, str) or mode not in allowed:
         raise ValueError(
@@ -62,15 +68,15 @@ def check_transfer_mode(mode, allowed=TRANSFER_MODES, param="transfer"):
 
 
 def plan_transfer(
-    mode,
-    source,
+    mode: str,
+    source: nn.Module,
     *,
-    lr,
-    source_lr_scale=1.0,
-    trainable_blocks=1,
-    unfreeze_schedule=None,
-    prefix="backbone.",
-):
+    lr: float,
+    source_lr_scale: float = 1.0,
+    trainable_blocks: int | Sequence[str] = 1,
+    unfreeze_schedule: Mapping[int, Any] | Sequence[tuple[int, Any]] | None = None,
+    prefix: str = "backbone.",
+) -> TransferPlan:
     """Build the :class:`TransferPlan` for a transfer mode.
 
     Parameters

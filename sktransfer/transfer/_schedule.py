@@ -2,9 +2,11 @@
 
 import numbers
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from skorch.callbacks import Callback, EarlyStopping
+from torch import nn
 
 from sktransfer.transfer._blocks import block_patterns, prefixed, transfer_blocks
 from sktransfer.transfer._freeze import set_trainable
@@ -12,7 +14,7 @@ from sktransfer.transfer._module import unwrapped
 from sktransfer.utils._warnings import caller_stacklevel
 
 
-def default_unfreeze_schedule(n_blocks):
+def default_unfreeze_schedule(n_blocks: int) -> dict[int, int]:
     """One more block of the source trainable per epoch, output side first.
 
     Returns ``{1: 1, 2: 2, ..., n_blocks: n_blocks}``: after epoch ``e`` the last
@@ -21,7 +23,11 @@ def default_unfreeze_schedule(n_blocks):
     return {epoch: epoch for epoch in range(1, n_blocks + 1)}
 
 
-def resolve_unfreeze_schedule(schedule, source, prefix):
+def resolve_unfreeze_schedule(
+    schedule: Mapping[int, Any] | Sequence[tuple[int, Any]] | None,
+    source: nn.Module,
+    prefix: str,
+) -> list[tuple[int, tuple[str, ...]]]:
     """Normalise an unfreeze schedule to sorted ``(epoch, patterns)`` pairs.
 
     Parameters

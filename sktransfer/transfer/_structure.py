@@ -1,9 +1,10 @@
 """Structure transfer: keep a source's architecture, draw fresh weights."""
 
 import torch
+from torch import nn
 
 
-def reinitialize(module):
+def reinitialize(module: nn.Module) -> nn.Module:
     """Re-initialise every layer of ``module`` in place; return ``module``.
 
     Calls ``reset_parameters`` (and ``reset_running_stats`` for normalisation
@@ -44,7 +45,7 @@ def reinitialize(module):
 
 
 @torch.no_grad()
-def shared_parameters(module_a, module_b):
+def shared_parameters(module_a: nn.Module, module_b: nn.Module) -> list[str]:
     """Names of parameters whose values are identical in two modules."""
     params_b = dict(module_b.named_parameters())
     return [

@@ -6,9 +6,11 @@ numpy; none fits a classifier on the target.
 
 import warnings
 from numbers import Real
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 from sklearn.covariance import ledoit_wolf_shrinkage
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import (
@@ -115,7 +117,9 @@ def _singular(F):
     return u[:, keep], s[keep]
 
 
-def logme_score(features, y, *, regression=None):
+def logme_score(
+    features: ArrayLike, y: ArrayLike, *, regression: bool | None = None
+) -> float:
     r"""LogME: the log marginal evidence of a linear model on the features.
 
     You, Liu, Wang, Long, "LogME: Practical Assessment of Pre-trained Models
@@ -180,7 +184,7 @@ def logme_score(features, y, *, regression=None):
     return float(_logme_evidence(*_singular(F), targets).mean())
 
 
-def leep_score(source_probabilities, y):
+def leep_score(source_probabilities: ArrayLike, y: ArrayLike) -> float:
     r"""LEEP: log expected empirical prediction of a source classifier.
 
     Nguyen, Hassner, Seeger, Archambeau, "LEEP: A New Measure to Evaluate
@@ -217,7 +221,7 @@ def leep_score(source_probabilities, y):
     return float(np.mean(np.log(np.maximum(expected, 1e-300))))
 
 
-def nce_score(source_labels, y):
+def nce_score(source_labels: ArrayLike, y: ArrayLike) -> float:
     r"""NCE: negative conditional entropy of target labels given source labels.
 
     Tran, Nguyen, Hassner, "Transferability and Hardness of Supervised
@@ -259,7 +263,13 @@ def nce_score(source_labels, y):
     return float(terms.sum())
 
 
-def h_score(features, y, *, ridge=1e-6, shrinkage=None):
+def h_score(
+    features: ArrayLike,
+    y: ArrayLike,
+    *,
+    ridge: float = 1e-6,
+    shrinkage: float | Literal["auto"] | None = None,
+) -> float:
     r"""H-score: how much of the features' variance the class means explain.
 
     Bao, Li, Huang, Shao, Zheng, "An Information-Theoretic Approach to

@@ -4,11 +4,13 @@ import functools
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -70,7 +72,12 @@ def _is_text(X):
     return isinstance(first, str)
 
 
-def candidate_outputs(candidate, X, need, random_state=None):
+def candidate_outputs(
+    candidate: Any,
+    X: ArrayLike,
+    need: str,
+    random_state: int | np.random.RandomState | None = None,
+) -> np.ndarray:
     """What a metric needs from ``candidate`` on ``X``: features or predictions.
 
     ``candidate`` is a transformer (fitted or not: an unfitted one is fitted on
@@ -139,7 +146,15 @@ class Ranking(list):
         return "\n".join(lines)
 
 
-def rank_sources(candidates, X, y, metric="logme", random_state=None, *, log=None):
+def rank_sources(
+    candidates: Iterable[Any] | Mapping[str, Any],
+    X: ArrayLike,
+    y: ArrayLike,
+    metric: str | Callable[[np.ndarray, np.ndarray], float] = "logme",
+    random_state: int | np.random.RandomState | None = None,
+    *,
+    log: Callable[[str], None] | None = None,
+) -> Ranking:
     """Score each candidate source on ``(X, y)`` and sort them, best first.
 
     No classifier is trained on the target: the score reads the source's
@@ -243,7 +258,9 @@ class TransferabilityScorer:
         return f"make_transferability_scorer({self.metric!r})"
 
 
-def make_transferability_scorer(metric="logme"):
+def make_transferability_scorer(
+    metric: str | Callable[[np.ndarray, np.ndarray], float] = "logme",
+) -> TransferabilityScorer:
     """Scorer for ``scoring=`` in ``cross_validate`` and ``GridSearchCV``.
 
     It scores a *transformer* (EmbeddingVectorizer, PretrainedFeatureExtractor)
@@ -400,7 +417,7 @@ default="logme"
 
     @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> "SourceSelector":
         """Score the sources, choose one, fit ``estimator`` with it."""
         param = _source_param(self.estimator, self.source_param)
         sources = self.sources
@@ -479,17 +496,17 @@ default="logme"
             model.set_params(**{seed_param: seed_from(self.random_state)})
         return model
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """``best_estimator_``'s predicted class labels."""
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.predict(X)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """``best_estimator_``'s class probabilities."""
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.predict_proba(X)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """``best_estimator_``'s log class probabilities."""
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.predict_log_proba(X)

@@ -7,7 +7,7 @@ import torch
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|cpu:\d+|cuda|cuda:\d+)$")
 
 
-def resolve_device(device):
+def resolve_device(device: str | torch.device) -> str:
     """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` into a usable device.
 
     Parameters

@@ -2,13 +2,14 @@
 
 import contextlib
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
 
-def seed_from(random_state):
+def seed_from(random_state: int | np.random.RandomState | None) -> int:
     """Draw one integer seed from an sklearn-style ``random_state``.
 
     ``None`` draws from numpy's global generator (as scikit-learn does), an int
@@ -33,7 +34,10 @@ def in_seeded_context():
 
 
 @contextlib.contextmanager
-def seeded(random_state, device="cpu"):
+def seeded(
+    random_state: int | np.random.RandomState | None,
+    device: str | torch.device = "cpu",
+) -> Iterator[int]:
     """Context in which torch's RNGs are seeded from ``random_state``.
 
     The global torch RNG state (CPU and, when ``device`` is CUDA, that device) is

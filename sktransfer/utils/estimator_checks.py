@@ -21,10 +21,12 @@ fitting twice gives the same model.
 
 import functools
 import pickle
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import clone, is_classifier
+from numpy.typing import ArrayLike
+from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.exceptions import NotFittedError
 
 CORPUS = (
@@ -291,19 +293,31 @@ TEXT_CHECKS = (
 )
 
 
-def text_estimator_checks(estimator, X=None, y=None):
+def text_estimator_checks(
+    estimator: BaseEstimator,
+    X: Sequence[str] | None = None,
+    y: ArrayLike | None = None,
+) -> Iterator[tuple[BaseEstimator, Callable]]:
     """Yield ``(estimator, check)`` pairs, as sklearn's ``estimator_checks`` does."""
     for check in TEXT_CHECKS:
         yield estimator, functools.partial(check, X=X, y=y)
 
 
-def check_text_estimator(estimator, X=None, y=None):
+def check_text_estimator(
+    estimator: BaseEstimator,
+    X: Sequence[str] | None = None,
+    y: ArrayLike | None = None,
+) -> None:
     """Run every text check on ``estimator``; raise on the first failure."""
     for est, check in text_estimator_checks(estimator, X, y):
         check(est)
 
 
-def parametrize_text_checks(estimators, X=None, y=None):
+def parametrize_text_checks(
+    estimators: Iterable[BaseEstimator],
+    X: Sequence[str] | None = None,
+    y: ArrayLike | None = None,
+) -> Callable:
     """pytest decorator: one test per (estimator, check), like sklearn's."""
     import pytest
 

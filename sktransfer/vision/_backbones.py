@@ -5,7 +5,8 @@ import dataclasses
 import os
 import pickle
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -138,7 +139,9 @@ def registrations():
     ]
 
 
-def register_backbone(name, factory):
+def register_backbone(
+    name: str, factory: Callable[[int, bool], Backbone | nn.Module]
+) -> None:
     """Make ``backbone=name`` resolve through ``factory(in_channels, pretrained)``.
 
     ``factory`` returns a :class:`Backbone` (or a bare ``torch.nn.Module``,
@@ -340,7 +343,9 @@ def _warn_if_classifier(module):
         )
 
 
-def resolve_backbone(backbone, in_channels, pretrained=True):
+def resolve_backbone(
+    backbone: Any, in_channels: int, pretrained: bool = True
+) -> Backbone:
     """Turn the ``backbone`` hyperparameter into a :class:`Backbone` (a copy)
     whose parameters all require grad, whatever the source's own flags (a
     module frozen by hand, a fitted source trained by feature extraction):

@@ -2,6 +2,8 @@
 
 from numbers import Real
 
+import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -195,7 +197,7 @@ class FineTunedCNNClassifier(
 
     @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> "FineTunedCNNClassifier":
         """Transfer the backbone into a new model and train it on ``(X, y)``.
 
         Parameters
@@ -250,7 +252,7 @@ class FineTunedCNNClassifier(
         module = self._skeleton(len(self.classes_), tensors, self.batchnorm)
         restore_classifier_net(self, module, tensors, history, source)
 
-    def extract_features(self, X):
+    def extract_features(self, X: ArrayLike) -> np.ndarray:
         """The pooled backbone features the head sees, for the images in ``X``.
 
         Returns

@@ -4,6 +4,7 @@ from numbers import Integral
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_memory
@@ -124,7 +125,7 @@ class PretrainedFeatureExtractor(
 
     @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: None = None) -> "PretrainedFeatureExtractor":
         """Resolve the backbone for images shaped like ``X``.
 
         Parameters
@@ -163,7 +164,7 @@ class PretrainedFeatureExtractor(
     def _probe_features_out(self, X):
         return self._forward(X).shape[1]
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """Backbone features of the images in ``X``.
 
         Returns
