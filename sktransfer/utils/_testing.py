@@ -100,3 +100,31 @@ def transformer_instances():
         TransformerVectorizer(device="cpu", max_length=32),
         ZeroShotClassifier(TransformerVectorizer(device="cpu", max_length=32)),
     ]
+
+
+def runs_in_a_head_search(transformer, method, X, y):
+    """``GridSearchCV`` (3 values of C, 3 folds) over a ``LogisticRegression``
+    after ``transformer``; return the fitted search and how many times the
+    transformer's ``method`` (its costly computation) ran.
+
+    Without a cache that is 19 runs: each grid point and fold transforms
+    its training and its test part, and the refit the whole data.
+    """
+    from unittest import mock
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    cls = type(transformer)
+    original, calls = getattr(cls, method), []
+
+    def counting(self, *args):
+        calls.append(1)
+        return original(self, *args)
+
+    pipe = make_pipeline(transformer, LogisticRegression(max_iter=500))
+    grid = {"logisticregression__C": [0.1, 1.0, 10.0]}
+    with mock.patch.object(cls, method, counting):
+        search = GridSearchCV(pipe, grid, cv=3).fit(X, y)
+    return search, len(calls)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.special
 import torch
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
@@ -29,6 +30,7 @@ from sktransfer.text._transformers import (  # noqa: E402
 from sktransfer.text._vectors import _PROCESS_CACHE  # noqa: E402
 from sktransfer.text._zero_shot import readable_label  # noqa: E402
 from sktransfer.transfer import shared_parameters  # noqa: E402
+from sktransfer.utils._testing import runs_in_a_head_search  # noqa: E402
 
 FAST = {"max_length": 128, "device": "cpu", "random_state": 0, "lr": 1e-2}
 PROBE = {k: v for k, v in FAST.items() if k != "lr"}  # frozen: L-BFGS, no lr
@@ -224,35 +226,15 @@ def test_vectorizer_options_and_small_pickle():
 
 
 def test_memory_runs_the_transformer_once_per_fold_in_a_search(small, tmp_path):
-    from unittest import mock
-
-    from sklearn.model_selection import GridSearchCV
-
     X, y = small["X"], small["y"]
-    embeddings = TransformerVectorizer._embeddings
-    runs = {}
-
-    def search(memory):
-        calls = []
-
-        def counting(self, tokenizer, model, docs, device):
-            calls.append(len(docs))
-            return embeddings(self, tokenizer, model, docs, device)
-
-        pipe = make_pipeline(
-            TransformerVectorizer(max_length=32, device="cpu", memory=memory),
-            LogisticRegression(max_iter=500),
-        )
-        grid = {"logisticregression__C": [0.1, 1.0, 10.0]}
-        with mock.patch.object(TransformerVectorizer, "_embeddings", counting):
-            fitted = GridSearchCV(pipe, grid, cv=3).fit(X, y)
-        runs[memory is not None] = len(calls)
-        return fitted
-
-    plain, cached = search(None), search(str(tmp_path))
+    vectorizer = TransformerVectorizer(max_length=32, device="cpu")
+    plain, runs = runs_in_a_head_search(vectorizer, "_embeddings", X, y)
+    cached, cached_runs = runs_in_a_head_search(
+        clone(vectorizer).set_params(memory=str(tmp_path)), "_embeddings", X, y
+    )
     # 3 grid points x 3 folds x (train + test) + the refit = 19 transformer
     # runs; with memory, once per distinct input: 3 train + 3 test folds + refit
-    assert runs == {False: 19, True: 7}
+    assert (runs, cached_runs) == (19, 7)
     assert cached.best_params_ == plain.best_params_
     np.testing.assert_array_equal(
         cached.predict_proba(small["X_test"][:20]),
@@ -261,8 +243,6 @@ def test_memory_runs_the_transformer_once_per_fold_in_a_search(small, tmp_path):
 
 
 def test_memory_keys_on_the_weights_tokenizer_and_settings(small, tmp_path):
-    from sklearn.base import clone
-
     X = small["X"][:20]
     plain = TransformerVectorizer(max_length=32, device="cpu", memory=str(tmp_path))
     expected = plain.fit(X).transform(X)

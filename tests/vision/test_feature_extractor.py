@@ -6,6 +6,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from sktransfer import FineTunedCNNClassifier, PretrainedFeatureExtractor
+from sktransfer.utils._testing import runs_in_a_head_search
 from sktransfer.vision import SmallCNN
 
 
@@ -157,37 +158,19 @@ def test_a_path_given_as_a_name_says_what_to_do(tmp_path, digits):
 
 
 def test_memory_runs_the_backbone_once_per_fold_in_a_search(digits, tmp_path):
-    from unittest import mock
-
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV
-    from sklearn.pipeline import make_pipeline
-
     X, y = digits[0][:300], digits[1][:300]
-    features = PretrainedFeatureExtractor._features
-    runs = {}
-
-    def search(memory):
-        calls = []
-
-        def counting(self, X):
-            calls.append(len(X))
-            return features(self, X)
-
-        pipe = make_pipeline(
-            PretrainedFeatureExtractor(random_state=0, device="cpu", memory=memory),
-            LogisticRegression(max_iter=500),
-        )
-        grid = {"logisticregression__C": [0.1, 1.0, 10.0]}
-        with mock.patch.object(PretrainedFeatureExtractor, "_features", counting):
-            fitted = GridSearchCV(pipe, grid, cv=3).fit(X, y)
-        runs[memory is not None] = len(calls)
-        return fitted
-
-    plain, cached = search(None), search(str(tmp_path))
+    plain, runs = runs_in_a_head_search(
+        PretrainedFeatureExtractor(random_state=0, device="cpu"), "_features", X, y
+    )
+    cached, cached_runs = runs_in_a_head_search(
+        PretrainedFeatureExtractor(random_state=0, device="cpu", memory=str(tmp_path)),
+        "_features",
+        X,
+        y,
+    )
     # 3 grid points x 3 folds x (train + test) + the refit = 19 backbone runs;
     # with memory, once per distinct input: 3 train + 3 test folds + the refit
-    assert runs == {False: 19, True: 7}
+    assert (runs, cached_runs) == (19, 7)
     np.testing.assert_allclose(
         cached.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"]
     )
