@@ -863,6 +863,17 @@ def _cases():
         "Cannot load word vectors 'no-such-vectors-300'",
     )
     add(
+        "transformer-as-word-vectors",
+        "sources",
+        "PretrainedEmbeddingClassifier",
+        "embeddings='sentence-transformers/all-MiniLM-L6-v2' (a transformer)",
+        lambda tmp: _text(embeddings="sentence-transformers/all-MiniLM-L6-v2").fit(
+            TEXTS, TEXT_LABELS
+        ),
+        ValueError,
+        "is a transformer, not word vectors: FineTunedTransformerClassifier",
+    )
+    add(
         "missing-vectors-file",
         "sources",
         "EmbeddingVectorizer",
@@ -986,6 +997,15 @@ def _cases():
         lambda tmp: _transformer("no-such/model").fit(TEXTS, TEXT_LABELS),
         ValueError,
         "Cannot load the transformer 'no-such/model'",
+    )
+    add(
+        "word-vectors-as-transformer",
+        "sources",
+        "FineTunedTransformerClassifier",
+        "source='glove-wiki-gigaword-50' (word vectors)",
+        lambda tmp: _transformer("glove-wiki-gigaword-50").fit(TEXTS, TEXT_LABELS),
+        ValueError,
+        "it names word vectors, which PretrainedEmbeddingClassifier",
     )
     add(
         "transformer-dir-without-model",

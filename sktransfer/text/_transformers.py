@@ -23,7 +23,8 @@ from sklearn.base import BaseEstimator
 from torch import nn
 
 from sktransfer._base import unfitted_source_error
-from sktransfer.text._vectors import _cached
+from sktransfer.text._formats import VECTOR_FILE_SUFFIXES
+from sktransfer.text._vectors import WORD_VECTORS, _cached
 from sktransfer.transfer import TransferModule, batched_features
 from sktransfer.utils._files import path_stamp, user_path
 
@@ -129,6 +130,11 @@ def _load_pretrained(location):
             else "the Hugging Face Hub could not provide it"
         )
     )
+    if location in WORD_VECTORS or str(location).endswith(VECTOR_FILE_SUFFIXES):
+        where += (
+            "; it names word vectors, which PretrainedEmbeddingClassifier and "
+            "EmbeddingVectorizer take"
+        )
     raise ValueError(
         f"Cannot load the transformer {location!r}: {where}. ({'; '.join(errors)})"
     )

@@ -604,6 +604,16 @@ def _from_name(name):
     return _cached(("name", name), load)
 
 
+def _is_transformer(path):
+    """Whether ``path`` names a transformer: a Hugging Face model folder, or a
+    name sktransfer serves offline (given as word vectors by mistake)."""
+    from sktransfer.text._transformers import _ALIASES, OFFLINE_TRANSFORMERS
+
+    if os.path.isdir(path):
+        return os.path.isfile(os.path.join(path, "config.json"))
+    return path in OFFLINE_TRANSFORMERS or path in _ALIASES
+
+
 def resolve_word_vectors(embeddings: Any) -> WordVectors:
     """Turn the ``embeddings`` hyperparameter into word vectors.
 
@@ -628,6 +638,11 @@ def resolve_word_vectors(embeddings: Any) -> WordVectors:
         path = user_path(embeddings)
         if os.path.isfile(path):
             return _from_file(path)
+        if _is_transformer(path):
+            raise ValueError(
+                f"embeddings={embeddings!r} is a transformer, not word vectors: "
+                "FineTunedTransformerClassifier and TransformerVectorizer take it."
+            )
         if os.sep in path or path.endswith(VECTOR_FILE_SUFFIXES):
             check_file(path, "word vectors file", VECTOR_FILE_SUFFIXES)
         return _from_name(path)
