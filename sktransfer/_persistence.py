@@ -416,8 +416,8 @@ def _rebuilt(meta, tensors, where, device, depth=0):
         raise ValueError(
             f"{where}: sources nested more than {MAX_NESTED_SOURCES} deep."
         )
-    sources = {}
-    for key, value in (meta.get("params") or {}).items():
+    sources, params = {}, meta.get("params")
+    for key, value in (params if isinstance(params, dict) else {}).items():
         if isinstance(value, dict) and "__estimator__" in value:
             source = _rebuilt(
                 value["__estimator__"],

@@ -478,6 +478,7 @@ def _set_fitted(key, value):
             "is not a model saved by sktransfer.save",
         ),
         (_set_fitted("pixel_scale_", True), "pixel_scale_ is a bool"),
+        (lambda meta: meta.update(params=["lr"]), "it needs 'params' and 'fitted'"),
         (_set_fitted("n_features_in_", -64), "n_features_in_=-64 is not a count"),
         (
             lambda meta: meta["params"].update(
