@@ -751,6 +751,36 @@ class SharedSourceCloneMixin:
         }
         return type(self)(**params)
 
+    def set_params(self, **params):
+        """Set the parameters, as scikit-learn's ``set_params``; a parameter
+        of a fitted source model (``backbone__lr=...``) is refused: the source
+        is not refit, so a search over it would fit the same model at every
+        grid point, silently, and the shared source object would change.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters; ``<component>__<parameter>`` sets a nested
+            estimator's, as in scikit-learn.
+
+        Returns
+        -------
+        self : estimator instance
+        """
+        for key in params:
+            name, _, inner = key.partition("__")
+            if inner and name in self._source_params:
+                source = params.get(name, getattr(self, name, None))
+                if is_fitted_estimator(source):
+                    raise ValueError(
+                        f"{key}: {name} is a fitted source model, which fit does "
+                        "not train again, so its parameters cannot be searched "
+                        "or set through this estimator. Fit one source per "
+                        f"setting and search over {name}=[FrozenEstimator(a), "
+                        "FrozenEstimator(b), ...]."
+                    )
+        return super().set_params(**params)
+
     def _pin_source(self):
         """In ``fit``: where a source given as a relative path lies
         (``source_path_``, None otherwise), so that ``predict``,

@@ -1000,6 +1000,28 @@ def test_sources_in_a_parameter_grid_are_listed_frozen(digits_split, source_mode
     np.testing.assert_array_equal(wrapped.predict_proba(X), direct.predict_proba(X))
 
 
+def test_a_fitted_sources_parameters_are_not_searched(digits_split, source_model):
+    # backbone__max_epochs in a grid set the shared source's parameter and
+    # fitted the same target at every grid point, silently
+    from sklearn.frozen import FrozenEstimator
+
+    X, y = _few_shot(digits_split, 4)
+    clf = FineTunedCNNClassifier(source_model, random_state=0, **FAST_TRAINING)
+    epochs = source_model.max_epochs
+    for grid in (
+        {"backbone__max_epochs": [1, 30]},
+        {"backbone": [FrozenEstimator(source_model)], "backbone__estimator__lr": [1]},
+    ):
+        with pytest.raises(ValueError, match="which fit does not train again"):
+            GridSearchCV(clf, grid, cv=2).fit(X, y)
+    assert source_model.max_epochs == epochs  # untouched
+    # the estimator's own parameters, and a new source, are set as ever
+    clf.set_params(lr=0.1, backbone="small_cnn")
+    assert clf.backbone == "small_cnn" and clf.lr == 0.1
+    unfitted = FineTunedCNNClassifier(FineTunedCNNClassifier())
+    assert unfitted.set_params(backbone__lr=0.5).backbone.lr == 0.5
+
+
 def test_a_failing_fit_leaves_the_previous_model(digits, fast, monkeypatch):
     import skorch
 
