@@ -31,7 +31,11 @@ from sktransfer.text._modules import (
     TextEncoder,
     TextTransferModule,
 )
-from sktransfer.text._source import fitted_classifier_source, resolve_text_source
+from sktransfer.text._source import (
+    fitted_classifier_source,
+    resolve_text_source,
+    warn_if_case_hides_words,
+)
 from sktransfer.text._tokenize import (
     DEFAULT_TOKEN_PATTERN,
     Tokenizer,
@@ -66,7 +70,10 @@ TEXT_CONSTRAINTS = {
 
 TEXT_PARAMS_DOC = """
     lowercase : bool, default=True
-        Lowercase documents before tokenizing.
+        Lowercase documents before tokenizing. ``False`` suits cased vectors
+        (word2vec's Google News); with lowercase ones (GloVe), a warning says
+        when more than 5% of the training tokens find a vector only in
+        lowercase.
     token_pattern : str, default=r"(?u)\\b\\w\\w+\\b"
         Regular expression of a token, as in scikit-learn's vectorizers.
     tokenizer : callable or None, default=None
@@ -334,6 +341,8 @@ default="glove-wiki-gigaword-50"
                 f"{getattr(vectors, 'name', 'the embeddings')}; check the language, "
                 "the tokenizer and lowercase."
             )
+        if not self.lowercase:
+            warn_if_case_hides_words(vectors, words, found, corpus.counts()[order])
         known_rows = found_vectors[found]
         oov = (
             []

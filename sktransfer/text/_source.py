@@ -77,3 +77,28 @@ def _warn_if_tokenized_otherwise(source, target):
             UserWarning,
             stacklevel=caller_stacklevel(),
         )
+
+
+def warn_if_case_hides_words(vectors, words, found, counts, share=0.05):
+    """With ``lowercase=False``: warn when more than ``share`` of the
+    training tokens have no vector as written but do in lowercase (the
+    vectors' words are lowercase, as GloVe's: ``"The"``, ``"NASA"``), which
+    ``lowercase=True`` would find. ``found``: which of ``words`` have a vector;
+    ``counts``: their occurrences."""
+    missing = [i for i, word in enumerate(words) if not found[i] and not word.islower()]
+    if not missing:
+        return
+    _, in_lowercase = vectors.lookup([words[i].lower() for i in missing])
+    hidden = np.asarray(missing)[in_lowercase]
+    total = max(int(np.sum(counts)), 1)
+    if counts[hidden].sum() / total <= share:
+        return
+    examples = [words[i] for i in hidden[np.argsort(-counts[hidden])][:3]]
+    warnings.warn(
+        f"With lowercase=False, {counts[hidden].sum() / total:.0%} of the training "
+        f"tokens have no vector in {getattr(vectors, 'name', 'the embeddings')} "
+        f"as written but do in lowercase (e.g. {examples}): these vectors hold "
+        "lowercase words; lowercase=True would find them.",
+        UserWarning,
+        stacklevel=caller_stacklevel(),
+    )

@@ -24,7 +24,7 @@ from sktransfer._base import (
     all_or_nothing,
 )
 from sktransfer.text._classifier import TEXT_CONSTRAINTS, TEXT_PARAMS_DOC
-from sktransfer.text._source import resolve_text_source
+from sktransfer.text._source import resolve_text_source, warn_if_case_hides_words
 from sktransfer.text._tokenize import (
     DEFAULT_TOKEN_PATTERN,
     Tokenizer,
@@ -166,6 +166,9 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
         self.df_ = corpus.by_word(corpus.document_frequencies())
         self.n_documents_ = len(docs)
         counts = corpus.counts()
+        if not self.lowercase and corpus.words:
+            _, found = vectors.lookup(corpus.words)
+            warn_if_case_hides_words(vectors, corpus.words, found, counts)
         probability = counts / max(counts.sum(), 1)
         self.word_probability_ = corpus.by_word(probability)
         self.sif_component_ = None

@@ -250,7 +250,8 @@ def test_oov_policies(glove):
 def test_tokenization_options(glove):
     X = ["Good FILM", "Bad FILM", "good", "bad"]
     y = [1, 0, 1, 0]
-    clf = PretrainedEmbeddingClassifier(glove, lowercase=False, **FAST).fit(X, y)
+    with pytest.warns(UserWarning, match="67% of the training tokens"):
+        clf = PretrainedEmbeddingClassifier(glove, lowercase=False, **FAST).fit(X, y)
     assert "FILM" not in clf.vocabulary_ and "good" in clf.vocabulary_
     clf = PretrainedEmbeddingClassifier(glove, tokenizer=str.split, **FAST).fit(X, y)
     assert set(clf.vocabulary_) == {"good", "film", "bad"}

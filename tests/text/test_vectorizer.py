@@ -137,6 +137,34 @@ def test_texts_without_a_known_word_are_warned_about(glove, docs, match):
         EmbeddingVectorizer(glove).fit([*docs, "film"])
 
 
+def test_cased_text_with_lowercase_vectors_is_warned_about(glove, news):
+    # lowercase=False on GloVe's lowercase words: every "The" lost its vector,
+    # silently (a fifth of the tokens here)
+    from gensim.models import KeyedVectors
+
+    docs = [
+        " ".join(w.capitalize() if i % 5 == 0 else w for i, w in enumerate(d.split()))
+        for d in news["X"]
+    ]
+    for estimator in (
+        EmbeddingVectorizer(glove, lowercase=False),
+        PretrainedEmbeddingClassifier(glove, lowercase=False, max_epochs=1),
+    ):
+        with pytest.warns(UserWarning, match=r"lowercase=False, 1\d% of") as w:
+            estimator.fit(docs, news["y"])
+        assert "'The'" in str(w[0].message) and w[0].filename == __file__
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            clone(estimator).set_params(lowercase=True).fit(docs, news["y"])
+    # vectors with cased words too: the words are found as written, no warning
+    words = glove.index_to_key[:20000]
+    cased = KeyedVectors(vector_size=50)
+    cased.add_vectors(words + [w.capitalize() for w in words], glove[words + words])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        EmbeddingVectorizer(cased, lowercase=False).fit(docs)
+
+
 @pytest.mark.parametrize(
     "docs",
     [["a good film about space"], ["good film", "zzqx qqxz"], ["good film"] * 2],
