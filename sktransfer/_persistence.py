@@ -245,7 +245,9 @@ def save(
         frozen transformer classifier shrinks from the whole transformer to
         its head. Supported where the model holds the source's weights as they
         are (CNN backbones, transformers); word-vector classifiers hold a
-        vocabulary-specific table and always store it.
+        vocabulary-specific table and always store it. Source models saved
+        inside the file are stored compact too (a vectorizer, which holds no
+        weights of its own, leaves this to its source model).
 
     Examples
     --------
@@ -327,7 +329,7 @@ def _described(estimator, compact, owner=""):
         if loss_weight is not None:
             own[LOSS_WEIGHT] = loss_weight.detach().cpu().contiguous()
         meta["history"] = json.loads(json.dumps(net.history.to_list(), default=float))
-    if compact:
+    if compact and own:  # a vectorizer holds no weights: its source may
         own, meta["compact"] = _leave_out_source(estimator, own)
     return meta, {**tensors, **own}
 

@@ -532,6 +532,16 @@ def test_compact_transformer_classifier(tmp_path, news):
     np.testing.assert_array_equal(
         sktransfer.load(tmp_path / "vec.skt").transform(X[:3]), vec.transform(X[:3])
     )
+    # a vectorizer of the fitted classifier: compact applies to the classifier
+    # saved inside it (the vectorizer itself holds no weights; it was refused)
+    vec = TransformerVectorizer(clf, device="cpu").fit(X)
+    sktransfer.save(vec, tmp_path / "vec.skt", compact=True)
+    assert (tmp_path / "vec.skt").stat().st_size < 20_000
+    np.testing.assert_allclose(
+        sktransfer.load(tmp_path / "vec.skt").transform(X[:3]),
+        vec.transform(X[:3]),
+        atol=1e-6,
+    )
 
 
 def test_compact_fine_tuned_efficientnet(tmp_path, digits):
