@@ -88,7 +88,8 @@ def _described(value, source=False):
     if isinstance(value, np.ndarray):  # hidden_layer_sizes=np.array([64])
         return f"ndarray {value.dtype.str} {value.tolist()!r}"
     if source and isinstance(value, Mapping):  # a state dict: by its tensors
-        return "state dict " + checksum(value, value)
+        state = {str(k): torch.as_tensor(v) for k, v in value.items()}
+        return "state dict " + checksum(state, state)
     if isinstance(value, (tuple, list, dict)):
         return repr(value)
     if isinstance(value, functools.partial):  # optimizer=partial(SGD, momentum=.9)

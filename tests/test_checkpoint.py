@@ -85,6 +85,8 @@ def test_a_source_file_counts_by_where_it_is_and_what_it_holds(tmp_path, monkeyp
     assert repr(state) == repr(other)
     assert image_tag(state) == image_tag(SmallCNN(1).state_dict() | state)
     assert image_tag(state) != image_tag(other)
+    numpy_state = {k: v.numpy() for k, v in state.items()}  # numpy arrays too
+    assert image_tag(numpy_state) == image_tag(state)
     # a name is its text; a parameter other than the source is never a file
     assert tag("glove-wiki-gigaword-50") == tag("glove-wiki-gigaword-50")
     before = fingerprint(PretrainedEmbeddingClassifier(encoder="max"), X, y)

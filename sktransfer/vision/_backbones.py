@@ -257,9 +257,14 @@ def _from_weights_file(arch, weights, in_channels):
         raise _unknown_name(arch)
     source = _from_factory(arch, in_channels, pretrained=False)
     if isinstance(weights, Mapping):
-        state, where = _state_dict_in_memory(weights), "a state dict"
+        state, where, what = (
+            _state_dict_in_memory(weights),
+            "a state dict",
+            "state dict",
+        )
     else:
-        state, where = load_state_dict_file(weights), repr(os.fspath(weights))
+        where = repr(os.fspath(weights))
+        state, what = load_state_dict_file(weights), f"file {where}"
     if arch == "efficientnet_lite0":
         from sktransfer.vision._efficientnet import to_features_state_dict
 
@@ -267,7 +272,6 @@ def _from_weights_file(arch, weights, in_channels):
     try:
         source.module.load_state_dict(state)
     except RuntimeError as exc:
-        what = "state dict" if isinstance(weights, Mapping) else f"file {where}"
         raise ValueError(
             f"backbone weights {what} does not fit architecture "
             f"{arch!r} with {in_channels} input channel(s): {exc}"
