@@ -1023,9 +1023,14 @@ class TransferEstimatorBase(
             )
         lr_default = inspect.signature(type(self)).parameters["lr"].default
         if optimizer is LBFGS and _differs(self.lr, lr_default):
+            frozen_by = "".join(  # a source at lr 0 is frozen: see plan_transfer
+                f", {name}=0"
+                for name, value in self.get_params(deep=False).items()
+                if name.endswith("_lr_scale") and value == 0
+            )
             warnings.warn(  # worded to match IGNORED_PARAM_WARNING
                 f"{type(self).__name__}: lr={self.lr!r} has no effect with "
-                f"transfer={getattr(self, 'transfer', None)!r} and "
+                f"transfer={getattr(self, 'transfer', None)!r}{frozen_by} and "
                 f"optimizer={self.optimizer!r}, which solve this head by "
                 "L-BFGS; optimizer='adamw' uses lr.",
                 UserWarning,

@@ -137,7 +137,8 @@ default="glove-wiki-gigaword-50"
         For ``transfer="unfreeze"``: the epoch (0-based) from which the vectors
         train.
     embedding_lr_scale : float, default=1.0
-        Learning rate of the word vectors relative to ``lr``.
+        Learning rate of the word vectors relative to ``lr``; ``0`` keeps them
+        frozen, as ``transfer="frozen"`` does.
     unseen_words : {{"pretrained", "ignore"}}, default="pretrained"
         At prediction time, words that were not in the training texts but
         have a vector in the source: use that (pretrained, not fine-tuned)

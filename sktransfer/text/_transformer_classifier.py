@@ -93,7 +93,8 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         warning).
     backbone_lr_scale : float, default=0.05
         Learning rate of the transformer relative to ``lr`` (``fine_tune`` and
-        ``partial``); the default gives the usual 5e-5 with ``lr=1e-3``.
+        ``partial``); the default gives the usual 5e-5 with ``lr=1e-3``. ``0``
+        keeps the transformer frozen, as ``transfer="frozen"`` does.
     {TRAINING_PARAMS_DOC.strip()}
 
     Attributes

@@ -95,7 +95,9 @@ def plan_transfer(
     lr : float
         The head's learning rate.
     source_lr_scale : float, default=1.0
-        Multiplier of ``lr`` for the source's parameters.
+        Multiplier of ``lr`` for the source's parameters; ``0`` freezes the
+        source as ``feature_extraction`` does (its BatchNorm statistics kept,
+        its features computed once).
     trainable_blocks : int or tuple of str, default=1
         For ``partial``: how many blocks (output side) train, or globs relative
         to the source.
@@ -114,6 +116,25 @@ def plan_transfer(
     (('backbone.1.*',), [('backbone.*', {'lr': 0.001})])
     """
     check_transfer_mode(mode)
+    if mode == "structure":
+        return TransferPlan(mode, None, [], [], True, False)
+    plan = _plan_source_training(
+        mode, source, lr, source_lr_scale, trainable_blocks, unfreeze_schedule, prefix
+    )
+    if source_lr_scale == 0:
+        # a source learning at lr 0 is frozen, as in feature extraction: at lr
+        # 0 its weights stayed, but its BatchNorm statistics moved with every
+        # batch, and each step computed its gradients for nothing
+        plan = dataclasses.replace(
+            plan, trainable=(), param_groups=[], callbacks=[], cache_features=True
+        )
+    return plan
+
+
+def _plan_source_training(
+    mode, source, lr, source_lr_scale, trainable_blocks, unfreeze_schedule, prefix
+):
+    """The plan of a mode that transfers the weights (the arguments checked)."""
     scaled = [(prefix + "*", {"lr": lr * source_lr_scale})]
     if source_lr_scale == 1.0:
         scaled = []
@@ -121,8 +142,6 @@ def plan_transfer(
         return TransferPlan(mode, (), [], [], False, True)
     if mode == "fine_tune":
         return TransferPlan(mode, None, scaled, [], False, False)
-    if mode == "structure":
-        return TransferPlan(mode, None, [], [], True, False)
     if mode == "partial":
         if (
             isinstance(trainable_blocks, numbers.Integral)

@@ -75,7 +75,8 @@ class FineTunedCNNClassifier(
         of globs. ``None`` unfreezes one more block per epoch, output side first.
     backbone_lr_scale : float, default=1.0
         Learning rate of the backbone relative to ``lr`` (fine_tune, partial,
-        gradual).
+        gradual). ``0`` freezes it as ``feature_extraction`` does: its
+        BatchNorm statistics kept too, its features computed once.
     batchnorm : {{"frozen", "eval", "train"}}, default="frozen"
         ``frozen``: BatchNorm layers whose parameters are frozen keep their
         running statistics while the rest trains. ``eval``: all backbone
@@ -234,8 +235,9 @@ class FineTunedCNNClassifier(
                     len(transfer_blocks(module.backbone)),
                     "trainable_blocks",
                 )
-            if self.transfer == "gradual" and self.unfreeze_schedule is not None:
-                schedule = dict(plan.callbacks)["unfreeze_schedule"].schedule
+            unfreezing = dict(plan.callbacks).get("unfreeze_schedule")
+            if unfreezing is not None and self.unfreeze_schedule is not None:
+                schedule = unfreezing.schedule
                 warn_unreached(
                     [epoch for epoch, _ in schedule],
                     self.max_epochs,

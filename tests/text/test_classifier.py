@@ -170,6 +170,21 @@ def test_fine_tune_changes_the_vectors_and_scales_their_lr(glove, news):
     assert lrs == pytest.approx([FAST["lr"] * 0.5, FAST["lr"]])
 
 
+@pytest.mark.parametrize("transfer", ["fine_tune", "unfreeze"])
+def test_vectors_at_lr_0_stay_frozen(glove, news, transfer):
+    at = {"unfreeze_epoch": 1} if transfer == "unfreeze" else {}
+    clf = PretrainedEmbeddingClassifier(
+        glove, transfer=transfer, embedding_lr_scale=0, **at, **FAST
+    ).fit(news["X"], news["y"])
+    frozen = PretrainedEmbeddingClassifier(glove, transfer="frozen", **FAST)
+    frozen.fit(news["X"], news["y"])
+    assert not clf.net_.module_.backbone.weight.requires_grad
+    # documents encoded once, as frozen ones: the same model
+    np.testing.assert_allclose(
+        clf.predict_proba(news["X_test"]), frozen.predict_proba(news["X_test"])
+    )
+
+
 def test_unfreeze_switches_at_the_scheduled_epoch(glove, news):
     from skorch.callbacks import Callback
 

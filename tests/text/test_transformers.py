@@ -284,7 +284,14 @@ def test_verbose_shows_progress_over_many_texts(capsys):
 # ------------------------------------------------------------- the classifier
 
 
-def test_frozen_keeps_weights_bit_identical_and_embeds_once(small, source, monkeypatch):
+@pytest.mark.parametrize(
+    "frozen",
+    [{}, {"transfer": "fine_tune", "backbone_lr_scale": 0}],  # lr 0: frozen too
+    ids=["frozen", "fine_tune at lr 0"],
+)
+def test_frozen_keeps_weights_bit_identical_and_embeds_once(
+    small, source, monkeypatch, frozen
+):
     calls = []
     features = TransformerTransferModule.features
 
@@ -293,7 +300,7 @@ def test_frozen_keeps_weights_bit_identical_and_embeds_once(small, source, monke
         return features(self, packed)
 
     monkeypatch.setattr(TransformerTransferModule, "features", counting)
-    clf = FineTunedTransformerClassifier(max_epochs=20, **PROBE)
+    clf = FineTunedTransformerClassifier(max_epochs=20, **frozen, **PROBE)
     clf.fit(small["X"], small["y"])
     assert sum(calls) == len(small["X"])  # embedded once, not once per epoch
     assert _changed(clf, source) == set()

@@ -94,6 +94,20 @@ def test_plans():
         plan_transfer("partial", source, lr=0.1, trainable_blocks=1.5)
 
 
+@pytest.mark.parametrize("mode", ["fine_tune", "partial", "gradual"])
+def test_a_source_at_lr_0_is_planned_frozen(mode):
+    source = Tiny().backbone
+    plan = plan_transfer(mode, source, lr=0.1, source_lr_scale=0)
+    frozen = plan_transfer("feature_extraction", source, lr=0.1)
+    assert (plan.trainable, plan.param_groups, plan.callbacks) == ((), [], [])
+    assert plan.cache_features == frozen.cache_features
+    assert plan.mode == mode
+    structure = plan_transfer("structure", source, lr=0.1, source_lr_scale=0)
+    assert structure.trainable is None  # the baseline trains it all at lr
+    with pytest.raises(ValueError, match="trainable_blocks must be >= 0"):
+        plan_transfer("partial", source, lr=0.1, source_lr_scale=0, trainable_blocks=-1)
+
+
 def test_plan_apply_freezes_and_reinitializes():
     net = Tiny()
     original = {k: v.clone() for k, v in net.state_dict().items()}

@@ -561,6 +561,38 @@ def test_fine_tune_changes_the_backbone_and_scales_its_lr(digits_split, source_m
     )
 
 
+@pytest.mark.parametrize("transfer", ["fine_tune", "partial", "gradual"])
+def test_a_backbone_learning_at_lr_0_is_frozen(digits_split, source_model, transfer):
+    # lr 0 left the weights, but the BatchNorm statistics moved with every
+    # batch, and every step computed the backbone's gradients for nothing
+    X, y = _few_shot(digits_split, 10)
+    before = _backbone_state(source_model)
+    clf = FineTunedCNNClassifier(
+        backbone=source_model,
+        transfer=transfer,
+        backbone_lr_scale=0,
+        random_state=0,
+        **FAST_TRAINING,
+    )
+    # the head alone trains, on the features: lr is L-BFGS's to ignore
+    with pytest.warns(UserWarning, match="backbone_lr_scale=0 and optimizer='auto'"):
+        clf.fit(X, y)
+    after = _backbone_state(clf)
+    for name in before:  # running statistics included
+        assert torch.equal(before[name], after[name]), name
+    assert all(not p.requires_grad for p in clf.net_.module_.backbone.parameters())
+    probe = FineTunedCNNClassifier(
+        backbone=source_model,
+        transfer="feature_extraction",
+        random_state=0,
+        **FAST_PROBE,
+    ).fit(X, y)
+    X_test = digits_split["X_test"][:200]
+    np.testing.assert_allclose(
+        clf.predict_proba(X_test), probe.predict_proba(X_test), atol=1e-6
+    )
+
+
 def test_a_named_optimizer_steps_fused_with_the_default_kernels_results(digits):
     X, y = digits[0][:400], digits[1][:400]
     fits = {
