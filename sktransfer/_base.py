@@ -56,7 +56,7 @@ from sktransfer.transfer._module import (
 )
 from sktransfer.transfer._schedule import UnfreezeSchedule, UnfreezingEarlyStopping
 from sktransfer.utils import resolve_device
-from sktransfer.utils._arrays import refuse_missing_labels, torch_defaults
+from sktransfer.utils._arrays import refuse_bad_labels, torch_defaults
 from sktransfer.utils._files import absolute_source_path
 from sktransfer.utils._warnings import caller_stacklevel
 
@@ -239,7 +239,7 @@ def encode_labels(estimator, y):
     pandas' NA among labels of another type, which scikit-learn calls an "unknown label
     type"), regression targets and a target with only one class.
     """
-    refuse_missing_labels(y, estimator)
+    refuse_bad_labels(y, estimator)
     check_classification_targets(y)
     classes, y_index = np.unique(y, return_inverse=True)
     if len(classes) < 2:

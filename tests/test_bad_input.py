@@ -346,6 +346,18 @@ def _cases():
         "y holds 1 missing label(s) (None, NaN or NA), at rows [19]",
     )
     add(
+        "mixed-label-types",
+        "data",
+        "FineTunedCNNClassifier",
+        "labels mixing strings and numbers (a column read half as text)",
+        lambda tmp: _cnn().fit(
+            IMAGES, np.array([3] + ["a", "b"] * 9 + ["a"], dtype=object)
+        ),
+        TypeError,
+        "y mixes labels of types that cannot be ordered into classes: 3 (int), "
+        "'a' (str); give labels of one type, e.g. y.astype(str).",
+    )
+    add(
         "continuous-y",
         "data",
         "FineTunedCNNClassifier",

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_consistent_length
 
 from sktransfer._base import IGNORED_PARAM_WARNING
 from sktransfer.utils import seed_from
-from sktransfer.utils._arrays import refuse_missing_labels
+from sktransfer.utils._arrays import refuse_bad_labels
 from sktransfer.utils._naming import distinct_names
 from sktransfer.utils._warnings import caller_stacklevel
 
@@ -373,8 +373,8 @@ estimator, default=None
         raise ValueError(f"n_repeats must be an integer >= 1; got {n_repeats!r}.")
     check_consistent_length(X, y)  # else the subsamples would pair them wrongly
     check_consistent_length(X_test, y_test)
-    refuse_missing_labels(y, "transfer_gain_curve")  # before the subsamples
-    refuse_missing_labels(y_test, "transfer_gain_curve (y_test)")
+    refuse_bad_labels(y, "transfer_gain_curve")  # before the subsamples
+    refuse_bad_labels(y_test, "transfer_gain_curve (y_test)")
     n_per_class = _checked_sizes(n_per_class)
     transfers = _checked_transfers(owner, transfers)
     baselines = _checked_baselines(baselines)

@@ -20,7 +20,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from sktransfer.utils._arrays import from_torch, refuse_missing_labels
+from sktransfer.utils._arrays import from_torch, refuse_bad_labels
 from sktransfer.utils._warnings import caller_stacklevel
 
 
@@ -38,7 +38,7 @@ def _features(features, name="features", accept_sparse=False):
 
 def _labels(y, n_samples, name="y"):
     y = column_or_1d(from_torch(y), warn=True)
-    refuse_missing_labels(y)
+    refuse_bad_labels(y)
     check_consistent_length(y, np.empty(n_samples))
     _check_discrete(y, name)
     classes, index = np.unique(y, return_inverse=True)
@@ -165,7 +165,7 @@ def logme_score(
     """
     F = _features(features, accept_sparse=True)
     y = np.asarray(from_torch(y))
-    refuse_missing_labels(y)
+    refuse_bad_labels(y)
     if y.dtype.kind == "f":  # before type_of_target casts NaN to int
         _assert_all_finite(y, input_name="y")
     if regression is None:
@@ -249,7 +249,7 @@ def nce_score(source_labels: ArrayLike, y: ArrayLike) -> float:
             "(its predict_proba, which leep_score takes)."
         )
     z = column_or_1d(from_torch(source_labels), warn=True)
-    refuse_missing_labels(z, name="source_labels")
+    refuse_bad_labels(z, name="source_labels")
     check_consistent_length(z, y)
     _check_discrete(z, "source_labels (the source model's predict, not its scores)")
     index, n_classes = _labels(y, len(z))

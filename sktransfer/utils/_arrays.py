@@ -100,17 +100,20 @@ def is_missing(value):
     return type(value).__name__ in ("NAType", "NaTType")
 
 
-def refuse_missing_labels(y, owner=None, name="y"):
+def refuse_bad_labels(y, owner=None, name="y"):
     """A ValueError that counts the missing labels of ``y`` (see
     :func:`is_missing`) and names their rows; scikit-learn's checks call them
     an "unknown label type", or fail on pandas' NA ("boolean value of NA is
-    ambiguous"). Labels of a numeric dtype are left to those checks.
+    ambiguous"). A TypeError for labels of types that cannot be ordered into
+    ``classes_`` (strings and numbers: numpy's sort raises a bare "'<' not
+    supported"). Labels of a numeric dtype are left to scikit-learn's checks.
     ``owner``: the estimator (or function name) the message starts with;
     ``name``: what the labels are called in it."""
     y = np.asarray(y)
     if y.ndim == 0 or y.dtype.kind != "O":  # y=None: "requires y to be passed"
         return
-    missing = np.flatnonzero([is_missing(v) for v in y.ravel().tolist()])
+    values = y.ravel().tolist()
+    missing = np.flatnonzero([is_missing(v) for v in values])
     if len(missing):
         raise ValueError(
             f"{_name(owner)}{name} holds {len(missing)} missing "
@@ -118,3 +121,13 @@ def refuse_missing_labels(y, owner=None, name="y"):
             f"{' ...' if len(missing) > 5 else ''}; drop those samples or "
             "give them a label."
         )
+    try:
+        sorted(set(values))
+    except TypeError:
+        kinds = {type(v).__name__: v for v in values}
+        examples = ", ".join(f"{v!r} ({kind})" for kind, v in kinds.items())
+        raise TypeError(
+            f"{_name(owner)}{name} mixes labels of types that cannot be "
+            f"ordered into classes: {examples}; give labels of one type, e.g. "
+            f"{name}.astype(str)."
+        ) from None

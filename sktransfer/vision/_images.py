@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from sklearn.utils.validation import validate_data
 
 from sktransfer._base import is_fitted_estimator
-from sktransfer.utils._arrays import from_torch, refuse_missing_labels
+from sktransfer.utils._arrays import from_torch, refuse_bad_labels
 from sktransfer.utils._warnings import caller_stacklevel
 
 
@@ -96,7 +96,7 @@ def validate_images(estimator, X, y="no_validation", *, reset):
     X, nd_shape = _flatten_nd(from_torch(X))
     if not (isinstance(y, str) and y == "no_validation"):
         y = from_torch(y)
-        refuse_missing_labels(y, estimator)  # before scikit-learn's checks
+        refuse_bad_labels(y, estimator)  # before scikit-learn's checks
     kwargs = dict(dtype=(np.float32, np.uint8), reset=reset, ensure_min_samples=1)
     if isinstance(y, str) and y == "no_validation":
         X = validate_data(estimator, X, **kwargs)
