@@ -342,11 +342,8 @@ def h_score(
     peak = np.abs(F).max(initial=0.0)
     F = F / peak if peak > 0 else F
     F = F - F.mean(axis=0)
-    cov = F.T @ F / len(F)
-    means = np.eye(n_classes)[index].T @ F / np.bincount(index)[:, None]
-    g = means[index]
-    cov_g = g.T @ g / len(F)
-    scale = np.trace(cov) / len(cov) if np.trace(cov) > 0 else 1.0
+    eig, energy = _spectrum(F, index, n_classes)
+    scale = eig.sum() / F.shape[1] if eig.sum() > 0 else 1.0  # mean variance
     if shrinkage is None:
         # noise alone scores about (n_classes - 1) * n_features / n_samples
         if len(F) < 2 * F.shape[1] and n_classes - 1 < F.shape[1]:
@@ -359,9 +356,36 @@ def h_score(
                 UserWarning,
                 stacklevel=caller_stacklevel(),
             )
+        alpha = 0.0
     else:
         alpha = ledoit_wolf_shrinkage(F) if shrinkage == "auto" else float(shrinkage)
-        cov = (1 - alpha) * cov + alpha * scale * np.eye(len(cov))
-        cov_g = (1 - alpha) * cov_g
-    inv = np.linalg.pinv(cov + ridge * scale * np.eye(len(cov)), hermitian=True)
-    return float(np.trace(inv @ cov_g))
+    # tr(pinv(cov_alpha + ridge * scale * I) (1 - alpha) cov(E[f|y])) on the
+    # covariance's eigenvectors; the class means' covariance lies in their
+    # span, so the rest of the feature space adds nothing
+    denominator = (1 - alpha) * eig + (alpha + ridge) * scale
+    kept = denominator > F.shape[1] * np.finfo(float).eps * denominator.max()
+    return float(((1 - alpha) * energy[kept] / denominator[kept]).sum())
+
+
+def _spectrum(F, index, n_classes):
+    """The eigenvalues of the covariance of the centred features ``F``, and
+    the variance of the class means along each eigenvector.
+
+    From the ``n_features`` square covariance, or, with fewer samples than
+    features, from the ``n_samples`` square Gram matrix, which has the same
+    nonzero eigenvalues: 50 samples of 5,000 features take milliseconds, not
+    the 16 s the covariance's inverse took.
+    """
+    n = len(F)
+    counts = np.bincount(index, minlength=n_classes)
+    one_hot = np.eye(n_classes)[index]
+    if n >= F.shape[1]:
+        eig, vectors = np.linalg.eigh(F.T @ F / n)
+        means = one_hot.T @ F / counts[:, None] @ vectors  # class means, rotated
+    else:
+        # F F^T / n = U diag(eig) U^T; eigenvector v_k = F^T u_k / sqrt(n eig_k),
+        # so the class means along v_k are those of u_k times sqrt(n eig_k)
+        eig, vectors = np.linalg.eigh(F @ F.T / n)
+        eig = np.clip(eig, 0.0, None)
+        means = one_hot.T @ vectors / counts[:, None] * np.sqrt(n * eig)
+    return np.clip(eig, 0.0, None), counts @ means**2 / n

@@ -3,6 +3,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from sklearn.covariance import ledoit_wolf_shrinkage
 
 from sktransfer.transferability import h_score, leep_score, logme_score, nce_score
 
@@ -183,6 +184,32 @@ def test_the_shrinkage_h_score_matches_the_reference_formula(digits):
     for bad in ("ledoit", 1.5, -0.1, True):
         with pytest.raises(ValueError, match="shrinkage must be 'auto'"):
             h_score(F, y, shrinkage=bad)
+
+
+@pytest.mark.parametrize("shape", [(30, 300), (300, 30)], ids=["wide", "tall"])
+def test_h_score_equals_the_feature_space_formula(shape, digits):
+    # wide features are scored on the samples' Gram matrix, not by inverting
+    # the n_features square covariance: the same number
+    n, d = shape
+    rng = np.random.RandomState(0)
+    F = rng.randn(n, d) * rng.rand(d) * 10
+    y = digits[1][:n] % 3
+    F[:, 0] += 2 * y
+    centred = F - F.mean(axis=0)
+    cov = centred.T @ centred / n
+    g = np.stack([centred[y == k].mean(axis=0) for k in range(3)])[y]
+    cov_g = g.T @ g / n
+    scale = np.trace(cov) / d
+    for shrinkage, alpha in [(None, 0.0), (0.3, 0.3), ("auto", None)]:
+        if alpha is None:
+            alpha = ledoit_wolf_shrinkage(centred)
+        for ridge in (0.0, 1e-6, 0.1):
+            shrunk = (1 - alpha) * cov + (alpha + ridge) * scale * np.eye(d)
+            direct = np.trace(np.linalg.pinv(shrunk, hermitian=True) @ cov_g)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the plain score of wide features
+                ours = h_score(F, y, shrinkage=shrinkage, ridge=ridge)
+            assert ours == pytest.approx((1 - alpha) * direct, rel=1e-7)
 
 
 def test_rank_sources_takes_the_regularized_h_score():
