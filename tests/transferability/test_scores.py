@@ -23,10 +23,12 @@ def _direct_evidence(F, t, alpha, beta):
     ) / n
 
 
-def test_logme_is_the_maximised_evidence():
+@pytest.mark.parametrize("shape", [(12, 3), (12, 20)], ids=["tall", "wide"])
+def test_logme_is_the_maximised_evidence(shape):
+    # tall features are scored from F^T F, wide ones from F F^T
     rng = np.random.RandomState(0)
-    F = rng.randn(12, 3)
-    t = F @ np.array([1.0, -0.5, 0.2]) + 0.3 * rng.randn(12)
+    F = rng.randn(*shape)
+    t = F[:, :3] @ np.array([1.0, -0.5, 0.2]) + 0.3 * rng.randn(12)
     grid = np.exp(np.linspace(-6, 6, 241))
     best = max(_direct_evidence(F, t, a, b) for a in grid[::4] for b in grid[::4])
     score = logme_score(F, t, regression=True)
