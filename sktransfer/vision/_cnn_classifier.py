@@ -116,8 +116,8 @@ class FineTunedCNNClassifier(
     >>> target = FineTunedCNNClassifier(backbone=source, transfer="fine_tune",
     ...                                 max_epochs=10, random_state=0)
     >>> target = target.fit(X_new[:50], y_new[:50])  # steps 2 and 3
-    >>> round(target.score(X_new[50:], y_new[50:]), 2)
-    0.89
+    >>> round(target.score(X_new[50:], y_new[50:]), 1)  # 0.88 to 0.89 by CPU
+    0.9
     """
 
     _source_params = ("backbone",)
