@@ -266,6 +266,36 @@ def log_softmax(logits):
     return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
 
 
+class TrainingCurveMixin:
+    """``n_iter_`` and ``loss_curve_`` of the trained network, as
+    scikit-learn's ``MLPClassifier`` has them (read from ``net_.history``)."""
+
+    @property
+    def n_iter_(self) -> int:
+        """Epochs trained: fewer than ``max_epochs`` where early stopping (or
+        the L-BFGS probe's convergence) ended the fit; with the epochs of the
+        fit a checkpoint resumed."""
+        return len(self.loss_curve_)
+
+    @property
+    def loss_curve_(self) -> list[float]:
+        """The training loss of each epoch (an epoch interrupted before its
+        end has none)."""
+        check_fitted_net(self)
+        return [
+            float(row["train_loss"]) for row in self.net_.history if "train_loss" in row
+        ]
+
+
+HISTORY_ATTRIBUTES_DOC = """
+    n_iter_ : int
+        Epochs trained (fewer than ``max_epochs`` where early stopping or the
+        L-BFGS probe's convergence ended the fit).
+    loss_curve_ : list of float
+        The training loss of each epoch (``net_.history[:, "train_loss"]``)."""
+"""The attributes :class:`TrainingCurveMixin` adds, for the docstrings."""
+
+
 class LogitClassifierMixin:
     """``predict``, ``predict_proba`` and ``predict_log_proba`` from one
     ``_logits(X)`` (validated input to class scores), as scikit-learn's

@@ -1,5 +1,6 @@
 """The shared estimator base: parameters a transfer mode ignores, class weights."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -297,3 +298,24 @@ def test_the_early_stopping_split_is_stratified(digits, fast):
         early_stopping=True, validation_fraction=0.05, **{**fast, "max_epochs": 1}
     ).fit(X[:10], y[:10] % 2)
     assert len(small.net_.train_split.keywords["valid_ds"]) == 1
+
+
+def test_epochs_and_losses_read_as_mlp_classifier_s(digits, stops_early, glove):
+    X, y = digits[0][:300], digits[1][:300]
+    clf = FineTunedCNNClassifier(**stops_early)
+    assert not hasattr(clf, "n_iter_") and not hasattr(clf, "loss_curve_")
+    clf.fit(X, y)
+    history = clf.net_.history
+    assert 1 < clf.n_iter_ == len(history) < stops_early["max_epochs"]
+    np.testing.assert_allclose(clf.loss_curve_, history[:, "train_loss"])
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0] / 2
+    # the linear probe ends when L-BFGS converges; saved models keep both
+    probe = FineTunedCNNClassifier(
+        backbone=clf, transfer="feature_extraction", max_epochs=100, device="cpu"
+    ).fit(X, y)
+    assert 1 < probe.n_iter_ < 100
+    back = pickle.loads(pickle.dumps(probe))
+    assert (back.n_iter_, back.loss_curve_) == (probe.n_iter_, probe.loss_curve_)
+    text = PretrainedEmbeddingClassifier(glove, max_epochs=3, device="cpu")
+    text.fit(["good", "good film", "bad"], ["pos", "pos", "neg"])
+    assert text.n_iter_ == 3 and len(text.loss_curve_) == 3

@@ -13,10 +13,12 @@ from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sktransfer._base import (
+    HISTORY_ATTRIBUTES_DOC,
     SOURCE_PATH_DOC,
     TRAINING_CONSTRAINTS,
     TRAINING_PARAMS_DOC,
     LogitClassifierMixin,
+    TrainingCurveMixin,
     TransferEstimatorBase,
     all_or_nothing,
     check_fitted_net,
@@ -89,7 +91,7 @@ PADDED_NOTE = """ ``None``
 
 
 class PretrainedEmbeddingClassifier(
-    LogitClassifierMixin, ClassifierMixin, TransferEstimatorBase
+    LogitClassifierMixin, TrainingCurveMixin, ClassifierMixin, TransferEstimatorBase
 ):
     __doc__ = f"""Text classifier on pretrained word vectors: raw text in.
 
@@ -160,6 +162,7 @@ default="glove-wiki-gigaword-50"
     n_oov_ : int
         Vocabulary words with a vector from the ``oov`` policy.
     {SOURCE_PATH_DOC.format(param="embeddings").strip()}
+    {HISTORY_ATTRIBUTES_DOC.strip()}
     net_ : skorch.NeuralNet
         The trained network (``net_.module_``: ``backbone`` = word vectors,
         ``oov_embedding``, ``encoder``, ``head``), with its ``history``.

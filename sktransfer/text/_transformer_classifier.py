@@ -10,10 +10,12 @@ from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sktransfer._base import (
+    HISTORY_ATTRIBUTES_DOC,
     SOURCE_PATH_DOC,
     TRAINING_CONSTRAINTS,
     TRAINING_PARAMS_DOC,
     LogitClassifierMixin,
+    TrainingCurveMixin,
     TransferEstimatorBase,
     all_or_nothing,
     check_fitted_net,
@@ -48,7 +50,7 @@ TRANSFORMER_TRANSFER_MODES = {
 
 
 class FineTunedTransformerClassifier(
-    LogitClassifierMixin, ClassifierMixin, TransferEstimatorBase
+    LogitClassifierMixin, TrainingCurveMixin, ClassifierMixin, TransferEstimatorBase
 ):
     __doc__ = f"""Text classifier on a pretrained transformer: raw text in.
 
@@ -106,6 +108,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
     n_layers_ : int
         Number of transformer layers of the source.
     {SOURCE_PATH_DOC.format(param="source").strip()}
+    {HISTORY_ATTRIBUTES_DOC.strip()}
     net_ : skorch.NeuralNet
         The trained network (``net_.module_``: ``backbone`` = the transformer,
         ``head``), with its ``history``.

@@ -8,10 +8,12 @@ from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sktransfer._base import (
+    HISTORY_ATTRIBUTES_DOC,
     SOURCE_PATH_DOC,
     TRAINING_CONSTRAINTS,
     TRAINING_PARAMS_DOC,
     LogitClassifierMixin,
+    TrainingCurveMixin,
     TransferEstimatorBase,
     all_or_nothing,
     check_fitted_net,
@@ -36,7 +38,11 @@ from sktransfer.vision._images import validate_images
 
 
 class FineTunedCNNClassifier(
-    ImageEstimatorMixin, LogitClassifierMixin, ClassifierMixin, TransferEstimatorBase
+    ImageEstimatorMixin,
+    LogitClassifierMixin,
+    TrainingCurveMixin,
+    ClassifierMixin,
+    TransferEstimatorBase,
 ):
     __doc__ = f"""Image classifier: a pretrained CNN backbone (source) and a new head.
 
@@ -97,6 +103,7 @@ class FineTunedCNNClassifier(
     pixel_scale_ : float
         Raw pixel value mapped to 1.0.
     {SOURCE_PATH_DOC.format(param="backbone=(architecture, path)").strip()}
+    {HISTORY_ATTRIBUTES_DOC.strip()}
     net_ : skorch.NeuralNet
         The trained network (``net_.module_``: ``preprocess``, ``backbone``,
         ``head``), with its ``history`` and ``callbacks_``.
