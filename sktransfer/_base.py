@@ -816,21 +816,61 @@ class SharedSourceCloneMixin:
         (``source_path_``, None otherwise), so that ``predict``,
         ``transform``, :func:`sktransfer.load` and unpickling read the file
         ``fit`` read, whatever the working folder is then. The path of an
-        ``(architecture, path)`` source counts the same."""
+        ``(architecture, path)`` source counts the same. Also what the source
+        was (for a fitted source model, its fitted network): see
+        :meth:`_fitted_source`."""
         source = getattr(self, self._source_params[0])
         self.source_path_ = absolute_source_path(
             source[1] if _is_architecture_and_path(source) else source
         )
+        self._remember_source()
+
+    def _remember_source(self):
+        """Note what the source is now (a fitted source model: its fitted
+        network too): :meth:`_fitted_source` refuses another. ``fit`` notes
+        it, and :func:`sktransfer.load` for the sources it rebuilds."""
+        source = getattr(self, self._source_params[0])
+        self._source_at_fit = (source, getattr(source, "net_", None))
 
     def _fitted_source(self):
         """The source as ``fit`` found it: the absolute path of a relative one
         while it exists, else the parameter (read from the working folder: a
-        model moved to another machine with its files)."""
+        model moved to another machine with its files).
+
+        A source parameter set to another source since ``fit``, or a source
+        model fitted again since, is a ValueError: what is read after ``fit``
+        (the word vectors of words first seen in ``predict``, a vectorizer's
+        every vector) would no longer be what ``fit`` read, silently.
+        """
         source = getattr(self, self._source_params[0])
+        self._check_source_unchanged(source)
         path = getattr(self, "source_path_", None)  # models pickled before it
         if path is None or not os.path.exists(path):
             return source
         return (source[0], path) if _is_architecture_and_path(source) else path
+
+    def _check_source_unchanged(self, source):
+        """The ValueError of :meth:`_fitted_source` (nothing to check in a
+        model pickled before sources were noted)."""
+        pinned = self.__dict__.get("_source_at_fit")
+        if pinned is None:
+            return
+        given, network = pinned
+        param, name = self._source_params[0], type(self).__name__
+        named = isinstance(given, (str, os.PathLike, tuple))
+        if not (source == given if named else source is given):
+            raise ValueError(
+                f"{name}: {param} was set to another source after fit, so "
+                f"what fit read is gone; fit this {name} again."
+            )
+        if network is not None and getattr(source, "net_", None) is not network:
+            raise ValueError(
+                f"{name}: the source model it was fitted on ({param}=, a "
+                f"{type(source).__name__}) has been fitted again since, so it "
+                f"no longer holds what fit read. Fit this {name} again; to "
+                "refit a source and keep the models fitted on it, fit those "
+                "on a copy of it (copy.deepcopy)."
+            )
 
     def __getstate__(self):
         """The state; an estimator with backbone sources adds the process's

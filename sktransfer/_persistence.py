@@ -445,6 +445,7 @@ def _rebuilt(meta, tensors, where, device, depth=0):
         own = _put_back_source(estimator, own, meta["compact"], where)
     if hasattr(estimator, "_restore_net"):
         estimator._restore_net(own, meta.get("history", []), where)
+    estimator._remember_source()
     return estimator
 
 

@@ -1,3 +1,4 @@
+import copy
 import pickle
 import tracemalloc
 import warnings
@@ -5,9 +6,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from gensim.models import KeyedVectors
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
+import sktransfer
 from sktransfer import EmbeddingVectorizer, PretrainedEmbeddingClassifier
 from sktransfer.text import TextTransferModule
 from sktransfer.text._corpus import KnownWords
@@ -346,6 +349,41 @@ def test_fitted_classifier_as_source(glove, news):
         PretrainedEmbeddingClassifier(PretrainedEmbeddingClassifier()).fit(
             ["good", "bad"], [0, 1]
         )
+
+
+def test_a_source_refit_or_replaced_after_fit_is_refused(glove, news, tmp_path):
+    # the target and a vectorizer read the source after fit (the vectors of
+    # words first seen in predict; every vector): refitting the source
+    # changed their answers, silently
+    X, y, X_test = news["X"], news["y"], news["X_test"]
+    fast = {**FAST, "max_epochs": 2}
+    vectors = KeyedVectors(vector_size=50)  # a file: sktransfer.save keeps its path
+    vectors.add_vectors(glove.index_to_key[:20000], glove.vectors[:20000])
+    vectors.save_word2vec_format(str(tmp_path / "glove.bin"), binary=True)
+    source = PretrainedEmbeddingClassifier(
+        str(tmp_path / "glove.bin"), transfer="fine_tune", **fast
+    )
+    source.fit(X[:30], y[:30])
+    target = PretrainedEmbeddingClassifier(source, **fast).fit(X[30:], y[30:])
+    vectorizer = EmbeddingVectorizer(source).fit(X[30:])
+    kept = PretrainedEmbeddingClassifier(copy.deepcopy(source), **fast)
+    kept.fit(X[30:], y[30:])
+    before = kept.predict_proba(X_test)
+    np.testing.assert_array_equal(target.predict_proba(X_test), before)
+    # pickled and saved models read their own copy of the source, as fit did
+    pickled = pickle.loads(pickle.dumps(target))
+    sktransfer.save(target, tmp_path / "target.skt")
+    loaded = sktransfer.load(tmp_path / "target.skt")
+    source.fit(X[30:], y[30:])
+    for model in (target, vectorizer):
+        with pytest.raises(ValueError, match="has been fitted again since"):
+            model.predict(X_test) if model is target else model.transform(X_test)
+    for model in (kept, pickled, loaded):
+        np.testing.assert_allclose(model.predict_proba(X_test), before, rtol=1e-6)
+    target.fit(X[30:], y[30:]).predict(X_test)  # fitted again: on the new source
+    loaded.set_params(embeddings=glove)
+    with pytest.raises(ValueError, match="set to another source after fit"):
+        loaded.predict(X_test)
 
 
 def test_a_source_that_made_its_words_otherwise_is_warned(glove, news):
