@@ -103,6 +103,13 @@ def _fitted_text():
     return _text().fit(TEXTS, TEXT_LABELS)
 
 
+def _vectorizer_of_a_refit_source():
+    source = _fitted_text()
+    vectorizer = EmbeddingVectorizer(source).fit(TEXTS)
+    source.fit(TEXTS, TEXT_LABELS)
+    return vectorizer
+
+
 @dataclasses.dataclass
 class Case:
     id: str
@@ -620,6 +627,30 @@ def _cases():
         lambda tmp: _text().fit(TEXTS, np.ones(12)),
         ValueError,
         "only one class",
+    )
+    add(
+        "text-source-refit",
+        "text",
+        "EmbeddingVectorizer",
+        "transform after its source model was fitted again",
+        lambda tmp: _vectorizer_of_a_refit_source().transform(TEXTS),
+        ValueError,
+        "EmbeddingVectorizer: the source model it was fitted on (embeddings=, a "
+        "PretrainedEmbeddingClassifier) has been fitted again since, so it no "
+        "longer holds what fit read. Fit this EmbeddingVectorizer again; to refit "
+        "a source and keep the models fitted on it, fit those on a copy of it "
+        "(copy.deepcopy).",
+    )
+    add(
+        "text-source-replaced",
+        "text",
+        "PretrainedEmbeddingClassifier",
+        "predict (a word unseen in fit) after set_params(embeddings=other)",
+        lambda tmp: _fitted_text().set_params(embeddings=_kv()).predict(["superb"]),
+        ValueError,
+        "PretrainedEmbeddingClassifier: embeddings was set to another source "
+        "after fit, so what fit read is gone; fit this PretrainedEmbeddingClassifier "
+        "again.",
     )
     add(
         "text-missing-labels",
