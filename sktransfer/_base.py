@@ -758,6 +758,19 @@ def _is_architecture_and_path(source):
     return isinstance(source, tuple) and len(source) == 2
 
 
+def _same_source(a, b):
+    """Whether source parameters ``a`` and ``b`` are the same source: equal
+    names or paths (an ``(architecture, path)`` pair: both), else the same
+    object (a state dict is not compared tensor by tensor)."""
+    if a is b:
+        return True
+    if isinstance(a, (str, os.PathLike)) and isinstance(b, (str, os.PathLike)):
+        return a == b
+    if _is_architecture_and_path(a) and _is_architecture_and_path(b):
+        return all(map(_same_source, a, b))
+    return False
+
+
 class SharedSourceCloneMixin:
     """``clone`` shares the parameters that hold sources instead of copying them."""
 
@@ -857,8 +870,7 @@ class SharedSourceCloneMixin:
             return
         given, network = pinned
         param, name = self._source_params[0], type(self).__name__
-        named = isinstance(given, (str, os.PathLike, tuple))
-        if not (source == given if named else source is given):
+        if not _same_source(source, given):
             raise ValueError(
                 f"{name}: {param} was set to another source after fit, so "
                 f"what fit read is gone; fit this {name} again."

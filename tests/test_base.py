@@ -319,3 +319,14 @@ def test_epochs_and_losses_read_as_mlp_classifier_s(digits, stops_early, glove):
     text = PretrainedEmbeddingClassifier(glove, max_epochs=3, device="cpu")
     text.fit(["good", "good film", "bad"], ["pos", "pos", "neg"])
     assert text.n_iter_ == 3 and len(text.loss_curve_) == 3
+
+
+def test_sources_are_compared_by_name_or_identity_never_by_tensors():
+    from sktransfer._base import _same_source
+
+    weights = {"w": torch.zeros(3)}
+    assert _same_source(("small_cnn", weights), ("small_cnn", weights))
+    # an equal copy is another source (== on tensors would be ambiguous)
+    assert not _same_source(("small_cnn", weights), ("small_cnn", dict(weights)))
+    assert _same_source("glove.txt", "glove.txt")
+    assert not _same_source("glove.txt", "other.txt")
