@@ -51,10 +51,16 @@ STATS = {"parsed": 0, "disk_hits": 0, "memory_hits": 0}
 """Counters of how sources were resolved in this process (for tests, benchmarks)."""
 
 
+_STARTED_IN = pathlib.Path.cwd()
+"""The working folder when sktransfer was imported."""
+
+
 def cache_dir() -> pathlib.Path | None:
     """The directory where parsed word vectors are stored, or None.
 
-    ``$SKTRANSFER_CACHE/vectors`` (default ``~/.cache/sktransfer/vectors``);
+    ``$SKTRANSFER_CACHE/vectors`` (default ``~/.cache/sktransfer/vectors``;
+    a relative ``SKTRANSFER_CACHE`` from the folder sktransfer was imported
+    in);
     when it cannot be created or written, a private folder of this user in
     the system's temporary directory, with a warning; None, with a warning,
     when that fails too: parsed vectors then stay in memory, for the process.
@@ -62,7 +68,9 @@ def cache_dir() -> pathlib.Path | None:
     root = os.environ.get("SKTRANSFER_CACHE") or os.path.join(
         "~", ".cache", "sktransfer"
     )
-    path = pathlib.Path(root).expanduser() / "vectors"  # "~/..." in the variable too
+    # "~/..." in the variable too; a relative one from the folder sktransfer
+    # was imported in (one cache, whatever folder the process moves to)
+    path = _STARTED_IN / pathlib.Path(root).expanduser() / "vectors"
     problem = _unusable(path)
     if problem is None:
         return path

@@ -331,6 +331,18 @@ def test_the_cache_variable_may_start_with_the_home_folder(tmp_path, monkeypatch
     assert (tmp_path / "word-vectors" / "vectors").is_dir()
 
 
+def test_a_relative_cache_variable_names_one_folder_wherever_the_process_goes(
+    tmp_path, monkeypatch
+):
+    # relative to the working folder at import, not at each call: a process
+    # that changes folder keeps its cache instead of parsing the files again
+    monkeypatch.setattr(_vectors, "_STARTED_IN", tmp_path)
+    monkeypatch.setenv("SKTRANSFER_CACHE", "word-vectors")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert _vectors.cache_dir() == tmp_path / "word-vectors" / "vectors"
+
+
 def test_unwritable_cache_falls_back_with_a_warning(tmp_path, monkeypatch, small_glove):
     blocked = tmp_path / "blocked"
     blocked.write_text("a file, not a folder")
