@@ -121,10 +121,12 @@ def refuse_bad_labels(y, owner=None, name="y"):
             f"{' ...' if len(missing) > 5 else ''}; drop those samples or "
             "give them a label."
         )
+    kinds = {}  # one label of each type
+    for value in values:
+        kinds.setdefault(type(value).__name__, value)
     try:
-        sorted(set(values))
+        sorted(kinds.values())
     except TypeError:
-        kinds = {type(v).__name__: v for v in values}
         examples = ", ".join(f"{v!r} ({kind})" for kind, v in kinds.items())
         raise TypeError(
             f"{_name(owner)}{name} mixes labels of types that cannot be "
