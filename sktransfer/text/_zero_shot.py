@@ -95,7 +95,9 @@ class ZeroShotClassifier(LogitClassifierMixin, ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     descriptions_ : list of list of str
-        The texts embedded for each class (template applied).
+        The texts embedded for each class (template applied); none for a
+        class that is a number without a description but with examples,
+        whose prototype is its examples' alone.
     prototypes_ : ndarray of shape (n_classes, n_features)
         Unit-norm class prototypes.
     vectorizer_ : transformer
@@ -191,9 +193,17 @@ class ZeroShotClassifier(LogitClassifierMixin, ClassifierMixin, BaseEstimator):
                 "fit; pass some texts of the domain (labelled or not) as X."
             )
         _check_template(self.template)
+        self.n_examples_ = np.zeros(len(self.classes_), dtype=np.int64)
+        if labelled and self.example_weight > 0:
+            self.n_examples_ = np.bincount(y_index, minlength=len(self.classes_))
+        from_examples, alone = _undescribed_numbers(
+            self.classes_, descriptions, self.n_examples_
+        )
         self.descriptions_ = [
-            [self.template.format(text) for text in _as_list(descriptions, label)]
-            for label in self.classes_
+            []
+            if i in from_examples
+            else [self.template.format(text) for text in _as_list(descriptions, label)]
+            for i, label in enumerate(self.classes_)
         ]
         flat = [text for texts in self.descriptions_ for text in texts]
         with warnings.catch_warnings():
@@ -210,18 +220,17 @@ class ZeroShotClassifier(LogitClassifierMixin, ClassifierMixin, BaseEstimator):
         owner = np.repeat(
             np.arange(len(self.classes_)), [len(t) for t in self.descriptions_]
         )
-        raw = self._raw(flat)
+        raw = self._raw(flat) if flat else np.zeros((0, embedded_docs.shape[1]))
         embeddable = np.linalg.norm(raw, axis=1) > 0
         prototypes = normalize_rows(
             _sum_by(self._unit(raw[embeddable]), owner[embeddable], len(self.classes_))
         )
-        self.n_examples_ = np.zeros(len(self.classes_), dtype=np.int64)
-        if labelled and self.example_weight > 0:
+        if self.n_examples_.any():
             prototypes = prototypes + self.example_weight * _sum_by(
                 embedded_docs, y_index, len(self.classes_)
             )
-            self.n_examples_ = np.bincount(y_index, minlength=len(self.classes_))
         self._check_embedded(flat, embeddable, owner)
+        _warn_numbers_alone(self.classes_[alone])
         self.prototypes_ = normalize_rows(prototypes).astype(np.float32)
         return self
 
@@ -332,6 +341,33 @@ def _checked_vectorizer(vectorizer):
         "transform (EmbeddingVectorizer, TransformerVectorizer) or None; got "
         f"{vectorizer!r:.80}.{hint}"
     )
+
+
+def _undescribed_numbers(classes, descriptions, n_examples):
+    """The indices of the classes that are numbers without a description:
+    those with examples, whose prototypes are their examples' alone (the
+    number as text, '3', says nothing of the class), and those without."""
+    numbers = [
+        i
+        for i, label in enumerate(classes)
+        if not isinstance(label, str) and label not in descriptions
+    ]
+    alone = [i for i in numbers if not n_examples[i]]
+    return set(numbers) - set(alone), alone
+
+
+def _warn_numbers_alone(classes):
+    """Warn of classes that are numbers with neither description nor example."""
+    if len(classes):
+        warnings.warn(
+            f"ZeroShotClassifier: the classes {classes.tolist()} are numbers with "
+            "neither a description nor a labelled example, so their prototypes "
+            "are the embeddings of the numbers as text, which say nothing of "
+            "the classes. Describe them in class_descriptions ({label: 'what "
+            "the class is about'}).",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
 
 
 def _as_list(descriptions, label):

@@ -597,6 +597,18 @@ def test_zero_shot_descriptions_keyed_by_integer_labels(glove, small):
     assert clf.score(small["X_test"], codes) > 0.7  # chance 0.25, measured 0.83
     with pytest.raises(TypeError, match="all strings or all numbers; got \\[1, 'a'\\]"):
         ZeroShotClassifier(class_descriptions={1: "one", "a": "letter"}).fit()
+    # a class that is a number without a description has no words to compare
+    # texts with: its prototype was the embedding of '10' (GloVe has one)
+    undescribed = ZeroShotClassifier(
+        EmbeddingVectorizer(glove), class_descriptions={0: "ice hockey"}
+    )
+    with pytest.warns(
+        UserWarning, match=r"the classes \[10\] are numbers with neither"
+    ):
+        undescribed.fit(None, [0, 10])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # labels that are words: no warning
+        ZeroShotClassifier(EmbeddingVectorizer(glove)).fit(None, ["space", "cars"])
 
 
 def test_zero_shot_descriptions_without_word_vectors(glove, small):
@@ -605,10 +617,13 @@ def test_zero_shot_descriptions_without_word_vectors(glove, small):
     codes = np.searchsorted(np.unique(small["y"]), small["y"])  # labels 0..3
     with pytest.raises(ValueError, match=r"classes \[0, 1, 2, 3\] as zero vectors"):
         ZeroShotClassifier(vectorizer).fit(None, codes)
-    # with examples, the classes are learnt from them; the descriptions are
-    # left out with a warning, and the prototypes are the examples' alone
-    with pytest.warns(UserWarning, match=r"\['0', '1', '2', '3'\] embed as zero"):
+    # with examples, the classes are learnt from them alone: numbers say
+    # nothing of a class (nor does a description that embeds as zeros, left
+    # out with a warning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         few = ZeroShotClassifier(vectorizer).fit(small["X"], codes)
+    assert few.descriptions_ == [[], [], [], []]
     only_examples = ZeroShotClassifier(
         vectorizer, class_descriptions={c: "qqzzx" for c in range(4)}
     )
