@@ -41,6 +41,14 @@ class PretrainedFeatureExtractor(
     training); ``transform`` runs it in evaluation mode, in batches, without
     gradients, and returns float32 features.
 
+    The features are on the backbone's own scale. A randomly initialised
+    ``"small_cnn"`` (the no-transfer baseline) gives values near 0.005, on
+    which a linear model's default penalty dominates: put a
+    ``StandardScaler`` before it, or the baseline looks far weaker than it is
+    (a ``LogisticRegression`` probe of 300 digits: 0.23 unscaled, 0.84
+    scaled). ``FineTunedCNNClassifier(transfer="feature_extraction")``
+    standardises the features it trains on itself.
+
     Parameters
     ----------
     backbone : str, tuple, torch.nn.Module or fitted estimator, default="small_cnn"

@@ -26,6 +26,22 @@ def test_features_of_a_fitted_source_feed_a_linear_probe(digits_split, source_mo
     assert probe.score(digits_split["X_test"], digits_split["y_test"]) > 0.85
 
 
+def test_random_features_are_small_and_need_scaling_for_a_linear_probe(digits):
+    # what the docstring says: a randomly initialised SmallCNN gives features
+    # near 0.005, where LogisticRegression's penalty dominates; scaled, the
+    # random-features baseline is as strong as it really is
+    from sklearn.model_selection import cross_val_score
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = digits[0][:300], digits[1][:300]
+    random = PretrainedFeatureExtractor("small_cnn", random_state=0)
+    assert np.median(random.fit_transform(X).std(axis=0)) < 0.05
+    probe = LogisticRegression(max_iter=3000)
+    plain = cross_val_score(make_pipeline(random, probe), X, y, cv=2).mean()
+    scaled = make_pipeline(random, StandardScaler(), probe)
+    assert cross_val_score(scaled, X, y, cv=2).mean() > plain + 0.2  # 0.84, 0.23
+
+
 def test_features_equal_the_classifiers_backbone_output(digits, source_model):
     X, _ = digits
     features = (
