@@ -380,29 +380,22 @@ def h_score(
     # covariance's eigenvectors; the class means' covariance lies in their
     # span, so the rest of the feature space adds nothing
     denominator = (1 - alpha) * eig + (alpha + ridge) * scale
-    kept = denominator > F.shape[1] * np.finfo(float).eps * denominator.max()
+    kept = denominator > F.shape[1] * np.finfo(float).eps * denominator.max(initial=0)
     return float(((1 - alpha) * energy[kept] / denominator[kept]).sum())
 
 
 def _spectrum(F, index, n_classes):
-    """The eigenvalues of the covariance of the centred features ``F``, and
-    the variance of the class means along each eigenvector.
+    """The nonzero eigenvalues of the covariance of the centred features
+    ``F``, and the variance of the class means along each eigenvector.
 
-    From the ``n_features`` square covariance, or, with fewer samples than
-    features, from the ``n_samples`` square Gram matrix, which has the same
-    nonzero eigenvalues: 50 samples of 5,000 features take milliseconds, not
-    the 16 s the covariance's inverse took.
+    With ``u`` the left singular vectors of ``F`` (singular values ``s``), a
+    class's mean along eigenvector ``k`` is ``s_k`` times the class's sum of
+    ``u_k`` over its size: the one-hot targets of :func:`_spectral_targets`,
+    which works from the smaller Gram matrix (50 samples of 5,000 features
+    take milliseconds, not the 16 s the covariance's inverse took).
     """
     n = len(F)
     counts = np.bincount(index, minlength=n_classes)
-    one_hot = np.eye(n_classes)[index]
-    if n >= F.shape[1]:
-        eig, vectors = np.linalg.eigh(F.T @ F / n)
-        means = one_hot.T @ F / counts[:, None] @ vectors  # class means, rotated
-    else:
-        # F F^T / n = U diag(eig) U^T; eigenvector v_k = F^T u_k / sqrt(n eig_k),
-        # so the class means along v_k are those of u_k times sqrt(n eig_k)
-        eig, vectors = np.linalg.eigh(F @ F.T / n)
-        eig = np.clip(eig, 0.0, None)
-        means = one_hot.T @ vectors / counts[:, None] * np.sqrt(n * eig)
-    return np.clip(eig, 0.0, None), counts @ means**2 / n
+    s, along, _ = _spectral_targets(F, np.eye(n_classes)[index])
+    eig = s**2 / n
+    return eig, eig * (along**2 / counts).sum(axis=1)

@@ -128,6 +128,9 @@ def test_h_score_by_hand_and_scale_invariance():
     assert h_score(G * [1, 10, 0.1, 3, 7], labels) == pytest.approx(
         h_score(G, labels), rel=1e-4
     )
+    # constant features explain nothing (and leave no direction to score)
+    for shrinkage in (None, "auto"):
+        assert h_score(np.ones((10, 4)), np.arange(10) % 2, shrinkage=shrinkage) == 0
     # at any scale a float holds (their covariance overflowed or underflowed)
     scores = [h_score(G * c, labels) for c in (1e-200, 1e-6, 1e6, 1e200)]
     assert scores == pytest.approx([h_score(G, labels)] * 4, rel=1e-9)
