@@ -257,13 +257,13 @@ def main(quick=False, resume=False, cnn_full=False, redo=()):
         n = None if row["n_per_class"] == "all" else row["n_per_class"]
         idx = stratified_subsample(train.target, n, 0)
         X, y = [train.data[i] for i in idx], train.target[idx]
-        order = [name for name, _ in models(n, ENCODERS, cnn_full)]
-        for name, model in models(n, ENCODERS, cnn_full):
+        named = list(models(n, ENCODERS, cnn_full))
+        for name, model in named:
             if name in redo:
                 row[name] = _scored(model, X, y, test.data, test.target)
                 _report(row, name)
         rows[index] = {"n_per_class": row["n_per_class"]} | {
-            name: row[name] for name in order if name in row
+            name: row[name] for name, _ in named if name in row
         }
     for n in () if redo else sizes:
         if ("all" if n is None else n) in done:
