@@ -47,7 +47,8 @@ class PretrainedFeatureExtractor(
     ``StandardScaler`` before it, or the baseline looks far weaker than it is
     (a ``LogisticRegression`` probe of 300 digits: 0.23 unscaled, 0.84
     scaled). ``FineTunedCNNClassifier(transfer="feature_extraction")``
-    standardises the features it trains on itself.
+    centres the features it trains on and divides them by their root mean
+    square itself.
 
     Parameters
     ----------
