@@ -39,9 +39,9 @@ def test_a_registered_factory_builds_the_backbone_by_name(registry, digits, fast
 
     register_backbone("wide", wide)
     assert registry["wide"] is wide
-    clf = FineTunedCNNClassifier("wide", **fast).fit(X, y)
+    clf = FineTunedCNNClassifier("wide", random_state=0, **fast).fit(X, y)
     assert _widths(clf) == [8, 16, 16] and calls == [(1, True)]
-    assert clf.score(X, y) > 0.1
+    assert clf.score(X, y) > 0.3  # trains; chance 0.1
     # a bare module is accepted too, declaring nothing about its input
     register_backbone(
         "bare", lambda channels, pretrained: SmallCNN(channels, (4, 4, 4))
@@ -157,7 +157,10 @@ def test_greyscale_images_for_a_bare_three_channel_module_say_what_to_do(
     register_backbone(  # as the message says: the channels are replicated
         "rgb", lambda channels, pretrained: Backbone(SmallCNN(3, (4, 4, 4)), 3)
     )
-    assert FineTunedCNNClassifier("rgb", **fast).fit(X, y).score(X, y) > 0.1
+    # seeded: unseeded, this 4-channel network once predicted a single class
+    # (0.1) in CI; seeds 0-29 score 0.23-0.67
+    rgb = FineTunedCNNClassifier("rgb", random_state=0, **fast).fit(X, y)
+    assert rgb.score(X, y) > 0.3  # measured 0.47; chance 0.1
 
 
 def _tiny(widths):
