@@ -160,8 +160,8 @@ def test_the_lbfgs_probe_is_logistic_regression_on_the_scaled_features(
     scaler, linear = clf.net_.module_.head[0], clf.net_.module_.head[-1][-1]
 
     def scaled(images):
-        features = torch.as_tensor(clf.extract_features(images))
-        return ((features - scaler.mean) / scaler.scale).numpy()
+        with torch.no_grad():
+            return scaler(torch.as_tensor(clf.extract_features(images))).numpy()
 
     reference = LogisticRegression(C=1.0, tol=1e-8, max_iter=10_000)
     reference.fit(scaled(X), y)
