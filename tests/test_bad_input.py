@@ -1213,9 +1213,7 @@ def _cases():
         "PretrainedEmbeddingClassifier",
         "sktransfer.save(..., compact=True)",
         lambda tmp: sktransfer.save(
-            PretrainedEmbeddingClassifier("glove-wiki-gigaword-50", **FAST).fit(
-                TEXTS, TEXT_LABELS
-            ),
+            _text().fit(TEXTS, TEXT_LABELS),
             pathlib.Path(tmp) / "m.skt",
             compact=True,
         ),

