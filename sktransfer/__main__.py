@@ -29,9 +29,19 @@ def main(argv=None):
             # --out=~/curves reaches us unexpanded (no shell expands it there)
             pathlib.Path(user_path(args.out)).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            parser.error(f"--out {args.out}: cannot make this folder ({exc.strerror})")
+            demo.error(f"--out {args.out}: cannot make this folder ({exc.strerror})")
 
         parts = (args.only,) if args.only else ("digits", "text")
+        if "text" in parts:
+            from sktransfer._demo import check_text_part
+
+            try:  # before the image part's minute, not after it
+                check_text_part()
+            except (FileNotFoundError, ValueError) as exc:
+                demo.error(
+                    f"the text part cannot run: {exc}\n"
+                    "(--only digits runs the image part alone.)"
+                )
         run_demo(random_state=args.seed, parts=parts, out=args.out)
 
 

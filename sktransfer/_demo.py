@@ -106,6 +106,20 @@ def newsgroups_gain_curve(
     return curve
 
 
+def check_text_part():
+    """Raise before the demo starts where its text part could not run.
+
+    FileNotFoundError: the 20 Newsgroups data is not downloaded (``make
+    data``); ValueError: the GloVe vectors cannot be loaded (the ``glove``
+    extra is missing and there is no network).
+    """
+    from sktransfer.datasets._orange_text import _find_wheel, data_home
+    from sktransfer.text import PretrainedEmbeddingClassifier, resolve_word_vectors
+
+    _find_wheel(data_home())
+    resolve_word_vectors(PretrainedEmbeddingClassifier().embeddings)
+
+
 def save(curve, out, name, title):
     """Write ``name.md`` (and ``name.png`` with matplotlib) into ``out``."""
     out = pathlib.Path(user_path(out))

