@@ -79,10 +79,17 @@ _DTYPE = {"users": 0, "saved": None}
 
 
 def _default_device():
-    """Where new tensors go (``torch.get_default_device``, new in torch 2.3,
-    or where an empty one goes)."""
-    get = getattr(torch, "get_default_device", None)
-    return get() if get is not None else torch.empty(0).device
+    """Where new tensors go: ``torch.get_default_device()``, or where an empty
+    tensor goes.
+
+    torch 2.3's ``get_default_device`` raises AttributeError once
+    ``torch.set_default_device(None)`` (the usual way to reset it) has run in
+    the thread.
+    """
+    try:
+        return torch.get_default_device()
+    except AttributeError:
+        return torch.empty(0).device
 
 
 def _name(owner):

@@ -202,6 +202,21 @@ def test_torch_defaults_of_the_caller_change_nothing(
         np.testing.assert_array_equal(output, plain[name], err_msg=name)
 
 
+def test_a_fit_after_torch_2_3s_default_device_reset(digits, monkeypatch):
+    # torch 2.3's get_default_device raises AttributeError once
+    # set_default_device(None) has run in the thread (the reset above): every
+    # fit after it failed there (a suite run on torch 2.3.1: 106 tests)
+    from sktransfer import FineTunedCNNClassifier
+
+    def after_a_reset():
+        raise AttributeError("'NoneType' object has no attribute 'device'")
+
+    monkeypatch.setattr(torch, "get_default_device", after_a_reset)
+    X, y = digits
+    clf = FineTunedCNNClassifier(max_epochs=1, device="cpu", random_state=0)
+    assert clf.fit(X[:50], y[:50]).predict(X[:5]).shape == (5,)
+
+
 def test_fits_in_threads_share_the_float32_default(digits, glove):
     # torch's default dtype is one for the process: a fit that ended restored
     # float64 while another, in a thread beside it, still built its model
