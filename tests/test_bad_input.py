@@ -83,6 +83,13 @@ def _kv_with_nan():
     return kv
 
 
+def _vectors_file(tmp):
+    """The words of TEXTS with random vectors, as a GloVe text file."""
+    kv = _kv()
+    lines = [" ".join([word, *map(str, kv[word])]) for word in kv.index_to_key]
+    return _write(tmp, "vectors.txt", "\n".join(lines) + "\n")
+
+
 def _cnn(**params):
     return FineTunedCNNClassifier(**{**FAST, **params})
 
@@ -1213,7 +1220,7 @@ def _cases():
         "PretrainedEmbeddingClassifier",
         "sktransfer.save(..., compact=True)",
         lambda tmp: sktransfer.save(
-            _text().fit(TEXTS, TEXT_LABELS),
+            _text(embeddings=_vectors_file(tmp)).fit(TEXTS, TEXT_LABELS),
             pathlib.Path(tmp) / "m.skt",
             compact=True,
         ),
