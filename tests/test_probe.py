@@ -158,16 +158,21 @@ def test_a_probe_fit_trains_as_through_autograd(
         _without_probe(patch)
         slow = fit()
     # float rounding differs (one dot product against autograd's reductions),
-    # and L-BFGS's line search carries it along: close, not bit-identical
+    # and L-BFGS's line search carries it along: close, not bit-identical.
+    # Measured with L-BFGS: 7e-4 on torch 2.13, 2.5e-3 on torch 2.3; a probe
+    # that left out the class weights: 0.12
     X_test = digits_split["X_test"]
     np.testing.assert_allclose(
-        fast.predict_proba(X_test), slow.predict_proba(X_test), atol=2e-3
+        fast.predict_proba(X_test), slow.predict_proba(X_test), atol=5e-3
     )
     np.testing.assert_allclose(
         fast.net_.history[:, "train_loss"], slow.net_.history[:, "train_loss"], 1e-3
     )
-    # nothing of the training batches is kept with the model
-    assert abs(len(pickle.dumps(fast)) - len(pickle.dumps(slow))) < 2_000
+    # nothing of the training batches is kept with the model: their features
+    # would add 150 x 64 float32 (38 kB); the optimizers' L-BFGS histories may
+    # differ by a step (2.9 kB each here)
+    batch_bytes = fast.extract_features(X).nbytes
+    assert abs(len(pickle.dumps(fast)) - len(pickle.dumps(slow))) < batch_bytes / 4
 
 
 def test_a_word_vector_probe_takes_it_too(glove, news, monkeypatch):
