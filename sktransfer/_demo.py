@@ -124,7 +124,7 @@ def save(curve, out, name, title):
     """Write ``name.md`` (and ``name.png`` with matplotlib) into ``out``."""
     out = pathlib.Path(user_path(out))
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.md").write_text(f"# {title}\n\n```\n{curve}\n```\n")
+    (out / f"{name}.md").write_text(f"# {title}\n\n```\n{curve}\n```\n", "utf-8")
     saved = [out / f"{name}.md"]
     try:
         import matplotlib

@@ -63,6 +63,26 @@ def test_main_saves_the_curves(tmp_path, capsys, monkeypatch):
     assert (tmp_path / "digits_gain_curve.png").stat().st_size > 1000
 
 
+def test_saved_curves_are_utf8_whatever_the_locale(tmp_path):
+    # the curves hold "±": an ASCII locale (C, without Python's coercion to
+    # UTF-8) failed to write them
+    code = (
+        "import sktransfer._demo as demo\n"
+        "def no_plot(curve):\n"
+        "    raise ImportError\n"
+        "demo.plot_transfer_gain_curve = no_plot\n"
+        f"demo.save('0.912 \\u00b1 0.010', {str(tmp_path)!r}, 'curve', 'Title')\n"
+    )
+    ascii_locale = {"LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
+    subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **ascii_locale},
+        check=True,
+        timeout=120,
+    )
+    assert "0.912 \u00b1 0.010" in (tmp_path / "curve.md").read_text("utf-8")
+
+
 def test_command_line_help():
     result = subprocess.run(
         [sys.executable, "-m", "sktransfer", "demo", "--help"],
