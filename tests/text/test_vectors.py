@@ -109,7 +109,8 @@ def test_a_file_is_parsed_once_then_read_from_the_cache(tmp_path, cache, small_g
     np.testing.assert_array_equal(again.vectors, first.vectors)
     # an edited file is parsed again
     _write_glove(small_glove, path)
-    path.write_text(path.read_text() + "extra " + " ".join(["0.5"] * 50) + "\n")
+    edited = path.read_text("utf-8") + "extra " + " ".join(["0.5"] * 50) + "\n"
+    path.write_text(edited, "utf-8")
     cache._PROCESS_CACHE.clear()
     assert resolve_word_vectors(path).words[-1] == "extra"
     assert cache.STATS["parsed"] == 2
