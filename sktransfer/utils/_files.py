@@ -104,13 +104,13 @@ def replaced_atomically(path):
 
     Examples
     --------
-    >>> import os, tempfile
+    >>> import os, pathlib, tempfile
     >>> from sktransfer.utils._files import replaced_atomically
     >>> path = os.path.join(tempfile.mkdtemp(), "model.skt")
     >>> with replaced_atomically(path) as tmp:
     ...     with open(tmp, "w") as f:
     ...         _ = f.write("whole")
-    >>> open(path).read(), os.listdir(os.path.dirname(path))
+    >>> pathlib.Path(path).read_text(), os.listdir(os.path.dirname(path))
     ('whole', ['model.skt'])
     """
     path = os.fspath(path)
