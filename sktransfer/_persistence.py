@@ -392,6 +392,7 @@ def load(
     Parameters
     ----------
     path : str or path-like
+        A file written by :func:`save`.
     device : str or torch.device, default="cpu"
         Where the loaded network runs (sets the ``device`` parameter):
         ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
@@ -399,6 +400,21 @@ def load(
     Returns
     -------
     estimator : fitted sktransfer estimator
+        Of the class saved, with its hyperparameters, fitted attributes and
+        weights; it predicts as the saved one did.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_digits
+    >>> import sktransfer
+    >>> X, y = load_digits(return_X_y=True)
+    >>> extractor = sktransfer.PretrainedFeatureExtractor().fit(X)
+    >>> path = os.path.join(tempfile.mkdtemp(), "extractor.skt")
+    >>> sktransfer.save(extractor, path)
+    >>> again = sktransfer.load(path)
+    >>> bool((again.transform(X[:5]) == extractor.transform(X[:5])).all())
+    True
     """
     resolve_device(device)  # a bad device is the caller's error, not the file's
     meta, tensors = _read(path)

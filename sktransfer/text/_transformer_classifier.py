@@ -210,6 +210,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         Returns
         -------
         self : FineTunedTransformerClassifier
+            The fitted estimator.
         """
         self._warn_ignored_params()
         name = type(self).__name__
@@ -317,9 +318,15 @@ default="sentence-transformers/all-MiniLM-L6-v2"
     def extract_features(self, X: Iterable[str] | ArrayLike) -> np.ndarray:
         """The pooled text embeddings the head sees (before it), float32.
 
+        Parameters
+        ----------
+        X : iterable of str
+            Raw documents (list, array, pandas Series, or one text column).
+
         Returns
         -------
         features : ndarray of shape (n_samples, hidden_size)
+            The input of the head, one row per document.
         """
         packed = self._packed(X)
         module = self.net_.module_

@@ -140,11 +140,15 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         Parameters
         ----------
         X : iterable of str
-        y : ignored
+            Raw documents (list, array, pandas Series, or one text column); only
+            checked, since the transformer learns nothing from them.
+        y : None
+            Ignored; accepted for the Pipeline API.
 
         Returns
         -------
         self : TransformerVectorizer
+            The fitted transformer.
         """
         name = type(self).__name__
         check_not_all_empty(validate_texts(X, name), name)
@@ -158,9 +162,15 @@ default="sentence-transformers/all-MiniLM-L6-v2"
     def transform(self, X: Iterable[str] | ArrayLike) -> np.ndarray:
         """Sentence embeddings of the documents in ``X``.
 
+        Parameters
+        ----------
+        X : iterable of str
+            Raw documents (list, array, pandas Series, or one text column).
+
         Returns
         -------
         embeddings : ndarray of shape (n_samples, n_features_out), float32
+            One row per document.
         """
         check_is_fitted(self, "n_features_out_")
         name = type(self).__name__

@@ -151,11 +151,14 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
         Parameters
         ----------
         X : iterable of str
-        y : ignored
+            Raw documents (list, array, pandas Series, or one text column).
+        y : None
+            Ignored; accepted for the Pipeline API.
 
         Returns
         -------
         self : EmbeddingVectorizer
+            The fitted transformer.
         """
         self._warn_ignored_params()
         docs = validate_texts(X, type(self).__name__)
@@ -249,6 +252,11 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
 
     def transform(self, X: Iterable[str] | ArrayLike) -> np.ndarray:
         """Pooled word vectors of the documents in ``X``.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Raw documents (list, array, pandas Series, or one text column).
 
         Returns
         -------

@@ -164,6 +164,7 @@ class ZeroShotClassifier(LogitClassifierMixin, ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : ZeroShotClassifier
+            The fitted estimator.
         """
         name = type(self).__name__
         docs = None if X is None else validate_texts(X, name)
@@ -272,6 +273,11 @@ class ZeroShotClassifier(LogitClassifierMixin, ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: Iterable[str] | ArrayLike) -> np.ndarray:
         """Cosine similarity of each text to each class prototype.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Raw documents (list, array, pandas Series, or one text column).
 
         Returns
         -------

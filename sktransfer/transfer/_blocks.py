@@ -13,6 +13,16 @@ def transfer_blocks(module: nn.Module) -> list[tuple[str, ...]]:
     (a list of tuples of parameter-name globs). Otherwise each direct child that
     holds parameters is one block.
 
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A backbone.
+
+    Returns
+    -------
+    blocks : list of tuple of str
+        Each block's globs on the parameter names of ``module``.
+
     Examples
     --------
     >>> import torch
@@ -41,7 +51,29 @@ def prefixed(patterns, prefix):
 
 
 def last_blocks(module: nn.Module, k: int) -> tuple[str, ...]:
-    """Patterns covering the last ``k`` blocks of ``module`` (output side)."""
+    """Patterns covering the last ``k`` blocks of ``module`` (output side).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A backbone; its blocks are :func:`transfer_blocks`'.
+    k : int
+        How many blocks, counted from the output; ``0`` gives none, more than
+        there are gives all.
+
+    Returns
+    -------
+    patterns : tuple of str
+        Globs on the parameter names of ``module``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.transfer import last_blocks
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+    >>> last_blocks(net, 1)
+    ('1.*',)
+    """
     if k < 0:
         raise ValueError(f"the number of blocks must be >= 0; got {k}.")
     blocks = transfer_blocks(module)

@@ -31,6 +31,11 @@ def matching_parameters(
     patterns : str or iterable of str
         :mod:`fnmatch` globs such as ``"backbone.*"`` or ``"*.bn*.weight"``.
 
+    Returns
+    -------
+    parameters : dict of str to torch.nn.Parameter
+        In the order of ``named_parameters()``.
+
     Examples
     --------
     >>> import torch
@@ -52,7 +57,19 @@ def set_trainable(
 ) -> int:
     """Set ``requires_grad`` on the parameters matching ``patterns``.
 
-    Returns the number of parameters (tensors) changed.
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The module whose ``named_parameters()`` are matched.
+    patterns : str or iterable of str
+        :mod:`fnmatch` globs on the parameter names.
+    trainable : bool, default=True
+        The ``requires_grad`` to set.
+
+    Returns
+    -------
+    n_changed : int
+        The number of parameters (tensors) matched and set.
 
     Examples
     --------
@@ -71,15 +88,85 @@ def set_trainable(
 
 
 def freeze(module: nn.Module, patterns: str | Iterable[str] = "*") -> int:
-    """Freeze the parameters matching ``patterns`` (all of them by default)."""
+    """Freeze the parameters matching ``patterns`` (all of them by default).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The module whose ``named_parameters()`` are matched.
+    patterns : str or iterable of str, default="*"
+        :mod:`fnmatch` globs on the parameter names.
+
+    Returns
+    -------
+    n_changed : int
+        The number of parameters (tensors) frozen.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.transfer import freeze, trainable_parameter_names
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+    >>> freeze(net, "0.*")
+    2
+    >>> trainable_parameter_names(net)
+    ['1.weight', '1.bias']
+    """
     return set_trainable(module, patterns, trainable=False)
 
 
 def unfreeze(module: nn.Module, patterns: str | Iterable[str] = "*") -> int:
-    """Make the parameters matching ``patterns`` trainable (all by default)."""
+    """Make the parameters matching ``patterns`` trainable (all by default).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The module whose ``named_parameters()`` are matched.
+    patterns : str or iterable of str, default="*"
+        :mod:`fnmatch` globs on the parameter names.
+
+    Returns
+    -------
+    n_changed : int
+        The number of parameters (tensors) made trainable.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.transfer import freeze, trainable_parameter_names, unfreeze
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+    >>> freeze(net)
+    4
+    >>> unfreeze(net, "1.*")
+    2
+    >>> trainable_parameter_names(net)
+    ['1.weight', '1.bias']
+    """
     return set_trainable(module, patterns, trainable=True)
 
 
 def trainable_parameter_names(module: nn.Module) -> list[str]:
-    """Names of the parameters of ``module`` that currently require gradients."""
+    """Names of the parameters of ``module`` that currently require gradients.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Any module.
+
+    Returns
+    -------
+    names : list of str
+        In the order of ``named_parameters()``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.transfer import trainable_parameter_names
+    >>> layer = torch.nn.Linear(2, 3)
+    >>> layer.bias.requires_grad_(False)
+    Parameter containing:
+    tensor([...])
+    >>> trainable_parameter_names(layer)
+    ['weight']
+    """
     return [name for name, p in module.named_parameters() if p.requires_grad]

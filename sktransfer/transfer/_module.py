@@ -35,6 +35,17 @@ def apply_batchnorm_policy(module: nn.Module, policy: str) -> None:
         while the rest of the network trains. ``"eval"``: every BatchNorm layer
         does so, trainable or not (useful with tiny fine-tuning batches).
         ``"train"``: BatchNorm layers follow the module's mode.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.transfer import apply_batchnorm_policy, freeze
+    >>> backbone = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4))
+    >>> _ = freeze(backbone, "1.*")
+    >>> _ = backbone.train()
+    >>> apply_batchnorm_policy(backbone, "frozen")
+    >>> backbone[0].training, backbone[1].training
+    (True, False)
     """
     if policy not in BATCHNORM_POLICIES:
         raise ValueError(
@@ -86,6 +97,28 @@ class TransferModule(nn.Module):
     ----------
     batchnorm : {"frozen", "eval", "train"}, default="frozen"
         The BatchNorm policy for the backbone.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.transfer import TransferModule
+    >>> class Probe(TransferModule):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.backbone = torch.nn.Linear(4, 8)
+    ...         self.head = torch.nn.Linear(8, 2)
+    ...
+    ...     def features(self, x):
+    ...         return torch.relu(self.backbone(x))
+    >>> module = Probe()
+    >>> x = torch.randn(5, 4)
+    >>> module(x).shape
+    torch.Size([5, 2])
+    >>> features = module.features(x)  # once, for a frozen backbone
+    >>> with module.taking_features():  # then the head alone, on them
+    ...     logits = module(features)
+    >>> bool(torch.allclose(logits, module(x)))
+    True
     """
 
     def __init__(self, batchnorm="frozen"):
@@ -94,9 +127,33 @@ class TransferModule(nn.Module):
         self.takes_features = False
 
     def features(self, x):
+        """The input of the head: what the transferred part computes.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            A batch of inputs.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (batch, n_features)
+            Implemented by each subclass.
+        """
         raise NotImplementedError
 
     def forward(self, x):
+        """``head(features(x))``; ``head(x)`` inside :meth:`taking_features`.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            A batch of inputs, or of features inside :meth:`taking_features`.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (batch, n_outputs)
+            What the head computes.
+        """
         if self.takes_features:
             return self.head(x)
         return self.head(self.features(x))
@@ -111,6 +168,18 @@ class TransferModule(nn.Module):
             self.takes_features = False
 
     def train(self, mode=True):
+        """:meth:`torch.nn.Module.train`, then the backbone's BatchNorm policy.
+
+        Parameters
+        ----------
+        mode : bool, default=True
+            Training mode (True) or evaluation mode (False).
+
+        Returns
+        -------
+        self : TransferModule
+            The module, as torch's ``train`` returns it.
+        """
         super().train(mode)
         if mode and hasattr(self, "backbone"):
             apply_batchnorm_policy(self.backbone, self.batchnorm)
@@ -134,7 +203,37 @@ def batched_features(
 ) -> np.ndarray:
     """``module.features`` over ``X`` (numpy), once, in eval mode: float32 numpy.
 
-    ``progress=True`` shows a progress bar (tqdm) over the batches.
+    How a frozen source's features are computed once per fit. Gradients are
+    off (``torch.inference_mode``); the module's mode is restored after.
+
+    Parameters
+    ----------
+    module : TransferModule
+        Any module with a ``features(x)`` method.
+    X : ndarray
+        The inputs, first axis the samples.
+    batch_size : int
+        Samples per forward pass.
+    device : str or torch.device
+        Where the module is; each batch is moved there.
+    progress : bool, default=False
+        Show a progress bar (tqdm) over the batches.
+
+    Returns
+    -------
+    features : ndarray of shape (n_samples, n_features), float32
+        On the CPU, one row per sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from sktransfer.transfer import batched_features
+    >>> module = torch.nn.Linear(3, 2)
+    >>> module.features = module.forward
+    >>> X = np.ones((10, 3), dtype=np.float32)
+    >>> batched_features(module, X, batch_size=4, device="cpu").shape
+    (10, 2)
     """
     was_training = module.training
     module.eval()

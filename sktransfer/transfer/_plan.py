@@ -19,7 +19,10 @@ TRANSFER_MODES = ("feature_extraction", "fine_tune", "partial", "gradual", "stru
 class TransferPlan:
     """How the source enters the target, decided before training.
 
-    Attributes
+    :func:`plan_transfer` builds plans from the estimators' hyperparameters;
+    each field is an attribute of the same name.
+
+    Parameters
     ----------
     mode : str
         One of :data:`TRANSFER_MODES`.
@@ -35,6 +38,19 @@ class TransferPlan:
     cache_features : bool
         Whether the source is frozen as a whole, so its outputs can be computed
         once per fit and the head trained on them.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.transfer import TransferPlan, trainable_parameter_names
+    >>> module = torch.nn.Module()
+    >>> module.backbone = torch.nn.Sequential(
+    ...     torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    ... )
+    >>> module.head = torch.nn.Linear(2, 1)
+    >>> plan = TransferPlan("partial", ("backbone.1.*",), [], [], False, False)
+    >>> trainable_parameter_names(plan.apply(module))
+    ['backbone.1.weight', 'backbone.1.bias', 'head.weight', 'head.bias']
     """
 
     mode: str
@@ -45,7 +61,21 @@ class TransferPlan:
     cache_features: bool
 
     def apply(self, module, prefix="backbone."):
-        """Re-initialise and freeze ``module``'s source part as planned."""
+        """Re-initialise and freeze ``module``'s source part as planned.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            The model to train, changed in place; its source part is the
+            sub-module named by ``prefix``.
+        prefix : str, default="backbone."
+            The source's name in ``module``, with a trailing dot.
+
+        Returns
+        -------
+        module : torch.nn.Module
+            The same module.
+        """
         source = module.get_submodule(prefix.rstrip("."))
         if self.reinitialize:
             reinitialize(source)
@@ -58,7 +88,32 @@ class TransferPlan:
 def check_transfer_mode(
     mode: str, allowed: Sequence[str] = TRANSFER_MODES, param: str = "transfer"
 ) -> str:
-    """Raise a clear ValueError when ``mode`` is not one of ``allowed``."""
+    """Raise a clear ValueError when ``mode`` is not one of ``allowed``.
+
+    Parameters
+    ----------
+    mode : str
+        The value given.
+    allowed : sequence of str, default=TRANSFER_MODES
+        The modes the estimator offers.
+    param : str, default="transfer"
+        The hyperparameter's name, for the message.
+
+    Returns
+    -------
+    mode : str
+        ``mode``, when allowed.
+
+    Examples
+    --------
+    >>> from sktransfer.transfer import check_transfer_mode
+    >>> check_transfer_mode("fine_tune")
+    'fine_tune'
+    >>> check_transfer_mode("finetune")
+    Traceback (most recent call last):
+    ...
+    ValueError: transfer='finetune' is not a transfer mode; choose one of ...
+    """
     if not isinstance(mode, str) or mode not in allowed:
         raise ValueError(
             f"{param}={mode!r} is not a transfer mode; choose one of "
@@ -105,6 +160,11 @@ def plan_transfer(
         For ``gradual``; see :func:`resolve_unfreeze_schedule`.
     prefix : str, default="backbone."
         The source's name inside the trained module.
+
+    Returns
+    -------
+    plan : TransferPlan
+        What to freeze, re-initialise and schedule, and the learning rates.
 
     Examples
     --------

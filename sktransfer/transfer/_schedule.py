@@ -17,8 +17,22 @@ from sktransfer.utils._warnings import caller_stacklevel
 def default_unfreeze_schedule(n_blocks: int) -> dict[int, int]:
     """One more block of the source trainable per epoch, output side first.
 
-    Returns ``{1: 1, 2: 2, ..., n_blocks: n_blocks}``: after epoch ``e`` the last
-    ``e`` blocks train.
+    Parameters
+    ----------
+    n_blocks : int
+        The source's blocks (:func:`transfer_blocks`).
+
+    Returns
+    -------
+    schedule : dict of int to int
+        ``{1: 1, 2: 2, ..., n_blocks: n_blocks}``: after epoch ``e`` the last
+        ``e`` blocks train.
+
+    Examples
+    --------
+    >>> from sktransfer.transfer import default_unfreeze_schedule
+    >>> default_unfreeze_schedule(3)
+    {1: 1, 2: 2, 3: 3}
     """
     return {epoch: epoch for epoch in range(1, n_blocks + 1)}
 
@@ -47,6 +61,14 @@ def resolve_unfreeze_schedule(
     -------
     list of (int, tuple of str)
         Patterns in the trained module's parameter names, sorted by epoch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.transfer import resolve_unfreeze_schedule
+    >>> source = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    >>> resolve_unfreeze_schedule({3: "0.*", 1: 1}, source, "backbone.")
+    [(1, ('backbone.1.*',)), (3, ('backbone.0.*',))]
     """
     if schedule is None:
         schedule = default_unfreeze_schedule(len(transfer_blocks(source)))
@@ -148,6 +170,21 @@ class UnfreezeSchedule(Callback):
     ----------
     schedule : list of (int, tuple of str)
         As returned by :func:`resolve_unfreeze_schedule`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skorch import NeuralNetRegressor
+    >>> from sktransfer.transfer import UnfreezeSchedule, freeze
+    >>> module = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    >>> _ = freeze(module, "0.*")
+    >>> net = NeuralNetRegressor(
+    ...     module, max_epochs=3, train_split=None, verbose=0,
+    ...     callbacks=[("unfreeze", UnfreezeSchedule([(2, ("0.*",))]))],
+    ... )
+    >>> X, y = torch.randn(8, 2), torch.randn(8, 1)
+    >>> net.fit(X, y).history[:, "n_trainable"]
+    [2, 2, 4]
     """
 
     def __init__(self, schedule):

@@ -12,6 +12,16 @@ def reinitialize(module: nn.Module) -> nn.Module:
     pretrained source is kept and none of its learned values are. Seed torch
     first (``sktransfer.utils.seeded``) for a reproducible draw.
 
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Changed in place.
+
+    Returns
+    -------
+    module : torch.nn.Module
+        The same module, with fresh weights.
+
     Raises
     ------
     ValueError
@@ -46,7 +56,30 @@ def reinitialize(module: nn.Module) -> nn.Module:
 
 @torch.no_grad()
 def shared_parameters(module_a: nn.Module, module_b: nn.Module) -> list[str]:
-    """Names of parameters whose values are identical in two modules."""
+    """Names of parameters whose values are identical in two modules.
+
+    Parameters
+    ----------
+    module_a, module_b : torch.nn.Module
+        Compared parameter by parameter, by name (on the CPU).
+
+    Returns
+    -------
+    names : list of str
+        The names, in ``module_a``'s order, whose tensors have the same shape
+        and values in both: after structure transfer, none should.
+
+    Examples
+    --------
+    >>> import copy
+    >>> import torch
+    >>> from sktransfer.transfer import reinitialize, shared_parameters
+    >>> source = torch.nn.Linear(3, 2)
+    >>> shared_parameters(source, copy.deepcopy(source))
+    ['weight', 'bias']
+    >>> shared_parameters(source, reinitialize(copy.deepcopy(source)))
+    []
+    """
     params_b = dict(module_b.named_parameters())
     return [
         name

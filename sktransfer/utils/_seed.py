@@ -14,6 +14,25 @@ def seed_from(random_state: int | np.random.RandomState | None) -> int:
 
     ``None`` draws from numpy's global generator (as scikit-learn does), an int
     is used as it is, a ``RandomState`` instance is drawn from.
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None
+        As scikit-learn's estimators take it.
+
+    Returns
+    -------
+    seed : int
+        In ``[0, 2**32)``: an int modulo ``2**32``, else a draw.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.utils import seed_from
+    >>> seed_from(7)
+    7
+    >>> seed_from(np.random.RandomState(0)) == seed_from(np.random.RandomState(0))
+    True
     """
     if isinstance(random_state, (int, np.integer)) and not isinstance(
         random_state, bool

@@ -264,9 +264,16 @@ class FineTunedCNNClassifier(
     def extract_features(self, X: ArrayLike) -> np.ndarray:
         """The pooled backbone features the head sees, for the images in ``X``.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, C, H, W), (n_samples, H, W) or \
+(n_samples, n_pixels)
+            Images shaped as in ``fit``.
+
         Returns
         -------
         features : ndarray of shape (n_samples, n_features), float32
+            The input of the head, one row per image.
         """
         check_fitted_net(self)
         X = validate_images(self, X, reset=False)

@@ -139,12 +139,17 @@ class PretrainedFeatureExtractor(
 
         Parameters
         ----------
-        X : array-like of images, as in :class:`FineTunedCNNClassifier`
-        y : ignored
+        X : array-like of shape (n_samples, C, H, W), (n_samples, H, W) or \
+(n_samples, n_pixels)
+            Images, as :class:`FineTunedCNNClassifier` takes them; only their
+            shape and pixel scale are learned.
+        y : None
+            Ignored; accepted for the Pipeline API.
 
         Returns
         -------
         self : PretrainedFeatureExtractor
+            The fitted transformer.
         """
         X = validate_images(self, X, reset=True)
         self._pin_source()
@@ -176,9 +181,16 @@ class PretrainedFeatureExtractor(
     def transform(self, X: ArrayLike) -> np.ndarray:
         """Backbone features of the images in ``X``.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, C, H, W), (n_samples, H, W) or \
+(n_samples, n_pixels)
+            Images shaped as in ``fit``.
+
         Returns
         -------
         features : ndarray of shape (n_samples, n_features_out), float32
+            One row per image.
         """
         check_fitted_net(self)
         X = validate_images(self, X, reset=False)
