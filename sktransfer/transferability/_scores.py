@@ -224,6 +224,16 @@ def leep_score(source_probabilities: ArrayLike, y: ArrayLike) -> float:
     -------
     score : float
         At most 0; higher is better.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.transferability import leep_score
+    >>> y = np.array([0, 0, 1, 1])
+    >>> confident = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.2, 0.8]])
+    >>> uniform = np.full((4, 2), 0.5)
+    >>> leep_score(confident, y) > leep_score(uniform, y)
+    True
     """
     theta = _features(source_probabilities, "source_probabilities")
     if (theta < 0).any() or not np.allclose(theta.sum(axis=1), 1.0, atol=1e-4):
@@ -257,6 +267,14 @@ def nce_score(source_labels: ArrayLike, y: ArrayLike) -> float:
     -------
     score : float
         At most 0 (0: the source label determines the target label).
+
+    Examples
+    --------
+    >>> from sktransfer.transferability import nce_score
+    >>> nce_score(["cat", "cat", "dog", "dog"], [0, 0, 1, 1])
+    0.0
+    >>> round(nce_score(["cat", "dog", "cat", "dog"], [0, 0, 1, 1]), 3)
+    -0.693
     """
     shape = np.shape(source_labels)
     if len(shape) == 2 and shape[1] > 1:  # column_or_1d's error would blame y
@@ -316,7 +334,9 @@ def h_score(
     Parameters
     ----------
     features : array-like of shape (n_samples, n_features)
+        The source model's features of the target inputs (dense).
     y : array-like of shape (n_samples,)
+        Target labels.
     ridge : float, default=1e-6
         Relative regularisation of the feature covariance.
     shrinkage : "auto", float in [0, 1] or None, default=None
@@ -331,6 +351,16 @@ def h_score(
     -------
     score : float
         Between 0 and min(n_features, n_classes - 1); higher is better.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.transferability import h_score
+    >>> y = np.repeat([0, 1], 20)
+    >>> informative = np.c_[y + 0.1 * np.random.RandomState(0).randn(40)]
+    >>> noise = np.random.RandomState(1).randn(40, 1)
+    >>> round(h_score(informative, y), 2), round(h_score(noise, y), 2)
+    (0.95, 0.0)
     """
     if sp.issparse(features):
         raise TypeError(

@@ -50,7 +50,11 @@ METRICS = {
 
 
 def _metric(metric):
-    if metric not in METRICS:
+    """``(score function, need)`` of a metric's name, or of a callable: a
+    score of features, ``metric(features, y) -> float``."""
+    if callable(metric):
+        return metric, "features"
+    if not isinstance(metric, str) or metric not in METRICS:
         raise ValueError(
             f"metric={metric!r} is not a transferability score; choose one of "
             f"{sorted(METRICS)}."
@@ -87,6 +91,31 @@ def candidate_outputs(
     model for text ``X``, a backbone for images. ``random_state`` seeds what
     such a backbone initializes at random (``"small_cnn"``, a structure-only
     source).
+
+    Parameters
+    ----------
+    candidate : object
+        A source, in any of the forms above.
+    X : array-like or iterable of str
+        Target inputs: images, or texts.
+    need : {"features", "predict_proba", "predict"}
+        What the metric scores (the second item of a :data:`METRICS` entry).
+    random_state : int, RandomState instance or None, default=None
+        Seeds a backbone built at random.
+
+    Returns
+    -------
+    outputs : ndarray
+        Features of shape (n_samples, n_features), class probabilities of
+        shape (n_samples, n_source_classes), or labels of shape (n_samples,).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sktransfer.transferability import candidate_outputs
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> candidate_outputs("small_cnn", X[:10], "features", random_state=0).shape
+    (10, 64)
     """
     if need in ("predict_proba", "predict"):
         if not (is_fitted_estimator(candidate) and hasattr(candidate, need)):
@@ -112,6 +141,11 @@ def candidate_outputs(
     return extractor.fit(X).transform(X)
 
 
+def _metric_name(metric):
+    """How progress lines and errors name ``metric``."""
+    return metric if isinstance(metric, str) else getattr(metric, "__name__", "metric")
+
+
 def _name(candidate):
     if isinstance(candidate, (str, os.PathLike)):
         return os.fspath(candidate)
@@ -133,7 +167,21 @@ class Ranking(list):
 
     ``name`` is the candidate's key when they were given as a dict, else the
     source's name or path, or its type; candidates that would share one are
-    numbered in the order given (``"FineTunedCNNClassifier #2"``).
+    numbered in the order given (``"FineTunedCNNClassifier #2"``). A list;
+    ``print`` shows it as a table.
+
+    Parameters
+    ----------
+    iterable : iterable of dict, default=()
+        The rows, as :func:`rank_sources` makes them.
+
+    Examples
+    --------
+    >>> from sktransfer.transferability import Ranking
+    >>> print(Ranking([{"rank": 1, "candidate": None, "name": "glove",
+    ...                 "score": 0.5, "seconds": 1.25}]))
+    rank       score   seconds  candidate
+       1      0.5000      1.25  glove
     """
 
     def __str__(self):
@@ -167,9 +215,16 @@ def rank_sources(
         Sources (see :func:`candidate_outputs`); a dict names them
         (``{"digits 0-4": source_model, "random": "small_cnn"}``), and the
         ranking shows those names.
-    X, y : target inputs and labels
-    metric : {"logme", "h_score", "regularized_h_score", "leep", "nce"}, \
-default="logme"
+    X : array-like or iterable of str
+        Target inputs, in whatever form the candidates take.
+    y : array-like of shape (n_samples,)
+        Target labels.
+    metric : {"logme", "h_score", "regularized_h_score", "leep", "nce"} or \
+callable, default="logme"
+        The transferability score (:data:`METRICS`), or a score of your own:
+        ``metric(features, y) -> float``, higher is better, given each
+        candidate's features of ``X`` (a module-level function pickles, for
+        scorers used with ``n_jobs > 1``).
     random_state : int or None, default=None
         Seeds the weights of a backbone candidate built at random
         (``"small_cnn"``): the same seed gives the same scores.
@@ -219,7 +274,9 @@ default="logme"
         try:
             score = score_fn(candidate_outputs(candidate, X, need, random_state), y)
         except (TypeError, ValueError) as exc:
-            raise type(exc)(f"Scoring candidate {name!r} with {metric}: {exc}") from exc
+            raise type(exc)(
+                f"Scoring candidate {name!r} with {_metric_name(metric)}: {exc}"
+            ) from exc
         rows.append(
             {
                 "candidate": candidate,
@@ -230,7 +287,8 @@ default="logme"
         )
         if log is not None:
             log(
-                f"[{i}/{len(candidates)}] {name:<24} {metric}={score:.4f} "
+                f"[{i}/{len(candidates)}] {name:<24} {_metric_name(metric)}="
+                f"{score:.4f} "
                 f"({rows[-1]['seconds']:.1f}s)"
             )
     rows.sort(key=lambda row: (np.isnan(row["score"]), -row["score"]))
@@ -245,6 +303,23 @@ class TransferabilityScorer:
     For the scores of features the estimator is a fitted transformer (or
     sktransfer classifier) whose features are scored; for ``leep``/``nce`` a
     fitted source classifier. Picklable, so it works with ``n_jobs > 1``.
+    :func:`make_transferability_scorer` makes one.
+
+    Parameters
+    ----------
+    metric : str or callable
+        As :func:`rank_sources` takes it.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sktransfer import PretrainedFeatureExtractor
+    >>> from sktransfer.transferability import TransferabilityScorer
+    >>> X, y = load_digits(return_X_y=True)
+    >>> scorer = TransferabilityScorer("logme")
+    >>> extractor = PretrainedFeatureExtractor(random_state=0).fit(X[:200])
+    >>> isinstance(scorer(extractor, X[:200], y[:200]), float)
+    True
     """
 
     def __init__(self, metric):
@@ -265,6 +340,17 @@ def make_transferability_scorer(
 
     It scores a *transformer* (EmbeddingVectorizer, PretrainedFeatureExtractor)
     on held-out ``(X, y)`` without training a classifier.
+
+    Parameters
+    ----------
+    metric : {"logme", "h_score", "regularized_h_score", "leep", "nce"} or \
+callable, default="logme"
+        As :func:`rank_sources` takes it.
+
+    Returns
+    -------
+    scorer : TransferabilityScorer
+        Called as ``scorer(estimator, X, y)``; higher is better.
 
     Examples
     --------
@@ -343,8 +429,10 @@ class SourceSelector(
     sources : list or dict
         Candidate sources for ``estimator``'s source parameter; a dict names
         them (as in :func:`rank_sources`).
-    metric : {"logme", "h_score", "regularized_h_score", "leep", "nce"}, \
-default="logme"
+    metric : {"logme", "h_score", "regularized_h_score", "leep", "nce"} or \
+callable, default="logme"
+        The transferability score the candidates are ranked by, as
+        :func:`rank_sources` takes it.
     source_param : str or None, default=None
         The parameter that takes the source; ``None`` finds ``backbone``,
         ``embeddings`` or ``source``, of ``estimator`` or of a step of it when
@@ -379,6 +467,25 @@ default="logme"
     best_estimator_ : estimator
         ``estimator`` refitted with ``best_source_``.
     classes_ : ndarray
+        The class labels, as ``best_estimator_`` holds them.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sktransfer import FineTunedCNNClassifier
+    >>> from sktransfer.transferability import SourceSelector
+    >>> X, y = load_digits(return_X_y=True)
+    >>> source = FineTunedCNNClassifier(max_epochs=3, random_state=0)
+    >>> source = source.fit(X[y < 5], y[y < 5])
+    >>> selector = SourceSelector(
+    ...     FineTunedCNNClassifier(transfer="feature_extraction", max_epochs=3),
+    ...     {"digits 0-4": source, "untrained": "small_cnn"},
+    ...     random_state=0,
+    ... ).fit(X[y >= 5][:300], y[y >= 5][:300])
+    >>> sorted(row["name"] for row in selector.scores_)
+    ['digits 0-4', 'untrained']
+    >>> selector.best_estimator_.backbone is selector.best_source_
+    True
     """
 
     _source_params = ("sources",)
@@ -386,7 +493,7 @@ default="logme"
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict"])],
         "sources": ["array-like", dict],
-        "metric": [StrOptions(set(METRICS))],
+        "metric": [StrOptions(set(METRICS)), callable],
         "source_param": [str, None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -418,7 +525,20 @@ default="logme"
     @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: ArrayLike, y: ArrayLike) -> "SourceSelector":
-        """Score the sources, choose one, fit ``estimator`` with it."""
+        """Score the sources, choose one, fit ``estimator`` with it.
+
+        Parameters
+        ----------
+        X : array-like or iterable of str
+            Target inputs, as ``estimator`` takes them.
+        y : array-like of shape (n_samples,)
+            Target labels.
+
+        Returns
+        -------
+        self : SourceSelector
+            The fitted selector.
+        """
         param = _source_param(self.estimator, self.source_param)
         sources = self.sources
         if isinstance(sources, Mapping):
@@ -497,16 +617,49 @@ default="logme"
         return model
 
     def predict(self, X: ArrayLike) -> np.ndarray:
-        """``best_estimator_``'s predicted class labels."""
+        """``best_estimator_``'s predicted class labels.
+
+        Parameters
+        ----------
+        X : array-like or iterable of str
+            Inputs, as ``estimator`` takes them.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            One of ``classes_`` per sample.
+        """
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.predict(X)
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        """``best_estimator_``'s class probabilities."""
+        """``best_estimator_``'s class probabilities.
+
+        Parameters
+        ----------
+        X : array-like or iterable of str
+            Inputs, as ``estimator`` takes them.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.predict_proba(X)
 
     def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
-        """``best_estimator_``'s log class probabilities."""
+        """``best_estimator_``'s log class probabilities.
+
+        Parameters
+        ----------
+        X : array-like or iterable of str
+            Inputs, as ``estimator`` takes them.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.predict_log_proba(X)

@@ -1,10 +1,12 @@
+import pickle
+
 import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -65,6 +67,41 @@ def test_rank_source_classifiers_by_predictions(
     assert ranking[0]["candidate"] is source_model
     with pytest.raises(TypeError, match="fitted source classifier"):
         rank_sources(["small_cnn"], X, y, metric)
+
+
+def linear_probe_accuracy(features, y):
+    """A score of one's own: a cross-validated linear probe's accuracy."""
+    return cross_val_score(LogisticRegression(max_iter=500), features, y, cv=3).mean()
+
+
+def test_a_metric_of_ones_own_scores_the_candidates_features(
+    target, source_model, shuffled_source, capsys
+):
+    X, y = target
+    ranking = rank_sources(
+        {"noise": FunctionTransformer(_noise), "digits 0-4": source_model},
+        X,
+        y,
+        linear_probe_accuracy,
+        log=print,
+    )
+    assert [row["name"] for row in ranking] == ["digits 0-4", "noise"]
+    features = source_model.extract_features(X)
+    assert ranking[0]["score"] == pytest.approx(linear_probe_accuracy(features, y))
+    assert ranking[0]["score"] > 0.8 > 0.3 > ranking[1]["score"]  # chance: 0.2
+    assert "linear_probe_accuracy=" in capsys.readouterr().out
+    scorer = make_transferability_scorer(linear_probe_accuracy)
+    assert scorer(source_model, X, y) == ranking[0]["score"]
+    assert pickle.loads(pickle.dumps(scorer))(source_model, X, y) == scorer(
+        source_model, X, y
+    )
+    selector = SourceSelector(
+        FineTunedCNNClassifier(transfer="feature_extraction", **FAST_PROBE),
+        [shuffled_source, source_model],
+        metric=linear_probe_accuracy,
+        random_state=0,
+    ).fit(X, y)
+    assert selector.best_source_ is source_model
 
 
 def test_rank_word_vector_sources(glove, news):
