@@ -59,6 +59,16 @@ class KimCNN(nn.Module):
         Filter widths (tokens).
     n_filters : int, default=100
         Filters per width.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.text import KimCNN
+    >>> cnn = KimCNN(dim=50, n_filters=8)
+    >>> embedded = torch.randn(2, 20, 50)  # 2 documents of 20 tokens
+    >>> mask = torch.ones(2, 20, dtype=torch.bool)
+    >>> cnn(embedded, mask).shape, cnn.out_features
+    (torch.Size([2, 24]), 24)
     """
 
     def __init__(self, dim, widths=KIM_WIDTHS, n_filters=100):
@@ -68,6 +78,20 @@ class KimCNN(nn.Module):
         self.out_features = n_filters * len(self.widths)
 
     def forward(self, embedded, mask):
+        """Max-over-time features of a batch of embedded documents.
+
+        Parameters
+        ----------
+        embedded : torch.Tensor of shape (batch, length, dim)
+            Each token's word vector.
+        mask : torch.Tensor of shape (batch, length)
+            True (or 1) at real tokens; padding counts as zeros.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (batch, out_features)
+            The filters' maxima, width by width.
+        """
         x = (embedded * mask.unsqueeze(-1).to(embedded.dtype)).transpose(1, 2)
         # as if every document were followed by endless padding, whatever the
         # batch's width: each window that starts in it is whole (zero-padded),
@@ -82,7 +106,25 @@ def _max_over_time(conv, x):
 
 
 class TextEncoder(nn.Module):
-    """``mean`` / ``max`` / ``mean_max`` pooling, or a :class:`KimCNN`."""
+    """``mean`` / ``max`` / ``mean_max`` pooling, or a :class:`KimCNN`.
+
+    Parameters
+    ----------
+    mode : {"mean", "max", "mean_max", "cnn"}
+        The ``encoder`` hyperparameter of ``PretrainedEmbeddingClassifier``.
+    dim : int
+        Word-vector size.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.text import TextEncoder
+    >>> table = torch.tensor([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]])  # row 0: padding
+    >>> ids = torch.tensor([[1, 2, 0], [2, 0, 0]])
+    >>> TextEncoder("mean_max", dim=2)(ids, table)
+    tensor([[2., 3., 3., 4.],
+            [3., 4., 3., 4.]])
+    """
 
     def __init__(self, mode, dim):
         super().__init__()
@@ -95,7 +137,20 @@ class TextEncoder(nn.Module):
         )
 
     def forward(self, ids, table):
-        """Encode the padded id matrix ``ids`` with the word vectors ``table``."""
+        """Encode the padded id matrix ``ids`` with the word vectors ``table``.
+
+        Parameters
+        ----------
+        ids : torch.Tensor of shape (batch, length), int
+            Row ``i`` of ``table`` per token; 0 is padding.
+        table : torch.Tensor of shape (n_rows, dim)
+            The word vectors, row 0 the padding's.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (batch, out_features)
+            Documents without a token pool to zeros.
+        """
         if self.cnn is None:
             return bag_pool(ids, table, self.mode)
         ids = _without_trailing_padding(ids)
@@ -127,7 +182,21 @@ class TextTransferModule(TransferModule):
         Trainable vectors of out-of-vocabulary words (``oov="trainable"``), for
         ids from ``len(backbone)`` on; trains in every transfer mode.
     encoder : TextEncoder
+        Pools (or convolves) each document's word vectors.
     head : torch.nn.Module
+        The new classifier, on the encoder's output.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.text import TextEncoder, TextTransferModule
+    >>> vectors = torch.nn.Embedding(100, 50, padding_idx=0)
+    >>> module = TextTransferModule(
+    ...     vectors, None, TextEncoder("mean", 50), torch.nn.Linear(50, 3)
+    ... )
+    >>> ids = torch.tensor([[5, 17, 42, 0], [8, 0, 0, 0]])
+    >>> module(ids).shape, module.features(ids).shape
+    (torch.Size([2, 3]), torch.Size([2, 50]))
     """
 
     def __init__(self, backbone, oov_embedding, encoder, head):
@@ -140,7 +209,13 @@ class TextTransferModule(TransferModule):
 
     def table(self):
         """All word vectors by id: pretrained rows, then trainable OOV rows (in
-        :meth:`predicting_with`, the table it built for this thread)."""
+        :meth:`predicting_with`, the table it built for this thread).
+
+        Returns
+        -------
+        table : torch.Tensor of shape (n_rows, dim)
+            Row 0 is the padding's.
+        """
         tables = self.__dict__.get("_predict_tables") or {}
         table = tables.get(threading.get_ident())
         if table is not None:
@@ -172,6 +247,18 @@ class TextTransferModule(TransferModule):
 
         The table belongs to the calling thread: threads that predict with one
         model at once (a web server's) each read their own.
+
+        Parameters
+        ----------
+        extra : torch.Tensor of shape (n_extra, dim) or None, default=None
+            Vectors appended after the trained rows.
+        rows : ndarray of int or None, default=None
+            The rows to keep, sorted, 0 first; None keeps them all.
+
+        Yields
+        ------
+        module : TextTransferModule
+            This module.
         """
         parts = self._table_parts(extra)
         with torch.no_grad():
@@ -191,7 +278,18 @@ class TextTransferModule(TransferModule):
             tables.pop(thread, None)
 
     def features(self, ids):
-        """Encoded documents: ``(B, encoder.out_features)``."""
+        """Encoded documents: ``(B, encoder.out_features)``.
+
+        Parameters
+        ----------
+        ids : torch.Tensor of shape (batch, length), int
+            Token ids, 0 for padding.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (batch, encoder.out_features)
+            What the head sees.
+        """
         return self.encoder(ids, self.table())
 
 

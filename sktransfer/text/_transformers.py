@@ -162,9 +162,19 @@ def resolve_transformer(
     Returns
     -------
     tokenizer : transformers tokenizer
+        The model's own.
     model : torch.nn.Module
         In eval mode and shared: never train it in place; train a
         :func:`trainable_copy`.
+
+    Examples
+    --------
+    >>> from sktransfer.text import resolve_transformer
+    >>> tokenizer, model = resolve_transformer("all-MiniLM-L6-v2")  # offline copy
+    >>> model.config.hidden_size, model.training
+    (384, False)
+    >>> resolve_transformer("all-MiniLM-L6-v2")[1] is model  # once per process
+    True
     """
     if isinstance(source, type) and is_transformer_classifier(source):
         raise unfitted_source_error("source", source)
@@ -265,6 +275,24 @@ class TransformerTransferModule(TransferModule):
         Mean over the real tokens (sentence-transformers' pooling), or the
         first token's state.
     head : torch.nn.Module
+        The new classifier, on the pooled states.
+
+    Examples
+    --------
+    >>> import torch
+    >>> import transformers
+    >>> from sktransfer.text import TransformerTransferModule
+    >>> config = transformers.BertConfig(
+    ...     vocab_size=30, hidden_size=8, num_hidden_layers=1,
+    ...     num_attention_heads=2, intermediate_size=16,
+    ... )
+    >>> module = TransformerTransferModule(
+    ...     transformers.BertModel(config), "mean", torch.nn.Linear(8, 2)
+    ... )
+    >>> ids = torch.tensor([[2, 7, 9, 3], [2, 5, 3, 0]])
+    >>> packed = torch.stack([ids, (ids != 0).long()], dim=1)  # ids, mask
+    >>> module(packed).shape
+    torch.Size([2, 2])
     """
 
     def __init__(self, backbone, pooling, head):
@@ -274,7 +302,19 @@ class TransformerTransferModule(TransferModule):
         self.head = head
 
     def features(self, packed):
-        """Pooled text embeddings ``(B, hidden_size)`` of packed token ids."""
+        """Pooled text embeddings ``(B, hidden_size)`` of packed token ids.
+
+        Parameters
+        ----------
+        packed : torch.Tensor of shape (batch, 2, length), int
+            The token ids (``[:, 0]``) and the attention mask (``[:, 1]``);
+            the columns past the longest text's are cut off.
+
+        Returns
+        -------
+        embeddings : torch.Tensor of shape (batch, hidden_size)
+            Mean of the real tokens' states, or the first token's.
+        """
         mask = packed[:, 1]
         length = int(mask.sum(1).max().clamp_min(1))
         ids, mask = packed[:, 0, :length], mask[:, :length]

@@ -65,6 +65,17 @@ def cache_dir() -> pathlib.Path | None:
     when it cannot be created or written, a private folder of this user in
     the system's temporary directory, with a warning; None, with a warning,
     when that fails too: parsed vectors then stay in memory, for the process.
+
+    Returns
+    -------
+    folder : pathlib.Path or None
+        Created if needed.
+
+    Examples
+    --------
+    >>> from sktransfer.text import cache_dir
+    >>> cache_dir().name
+    'vectors'
     """
     root = os.environ.get("SKTRANSFER_CACHE") or os.path.join(
         "~", ".cache", "sktransfer"
@@ -265,12 +276,26 @@ class WordVectors:
     words : list of str, or a callable returning one
         A callable is called the first time :attr:`words` is read.
     vectors : ndarray of shape (n_words, dim)
-    name : str
+        Row ``i`` is the vector of ``words[i]``.
+    name : str, default="vectors"
+        How messages name these vectors.
     sorted_index : SortedWordIndex or None
         When given, words are looked up in it instead of a dict of every word.
     subwords : Subwords or None
         fastText's character n-gram vectors: :meth:`lookup` gives a word
         without a row the mean of its n-grams' vectors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.text import WordVectors
+    >>> vectors = WordVectors(["cat", "dog"], np.eye(2, dtype=np.float32))
+    >>> vectors.rows(["dog", "emu"])
+    array([ 1, -1])
+    >>> found_vectors, found = vectors.lookup(["dog", "emu"])
+    >>> found_vectors, found
+    (array([[0., 1.],
+           [0., 0.]], dtype=float32), array([ True, False]))
     """
 
     def __init__(
@@ -294,10 +319,22 @@ class WordVectors:
 
     @property
     def dim(self):
+        """The vectors' size."""
         return self.vectors.shape[1]
 
     def rows(self, words):
-        """Row of each of ``words`` in ``vectors``; -1 where missing."""
+        """Row of each of ``words`` in ``vectors``; -1 where missing.
+
+        Parameters
+        ----------
+        words : sequence of str
+            Words to find.
+
+        Returns
+        -------
+        rows : ndarray of shape (len(words),), int64
+            Rows of ``vectors``, -1 for words without one.
+        """
         if self.sorted_index is not None and "index" not in self.__dict__:
             return self.sorted_index.rows(words)
         get = self.index.get
@@ -308,6 +345,18 @@ class WordVectors:
 
         With :attr:`subwords`, a word without a row has the vector of its
         character n-grams (and counts as found).
+
+        Parameters
+        ----------
+        words : sequence of str
+            Words to look up.
+
+        Returns
+        -------
+        vectors : ndarray of shape (len(words), dim), float32
+            Zeros for words not found.
+        found : ndarray of shape (len(words),), bool
+            Which words have a vector.
         """
         rows = self.rows(words)
         found = rows >= 0
@@ -652,6 +701,19 @@ def resolve_word_vectors(embeddings: Any) -> WordVectors:
     Returns
     -------
     WordVectors
+        A name's or a file's are parsed once per machine, memory-mapped and
+        shared within the process; a ``KeyedVectors``' share its arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gensim.models import KeyedVectors
+    >>> from sktransfer.text import resolve_word_vectors
+    >>> kv = KeyedVectors(vector_size=3)
+    >>> kv.add_vectors(["cat", "dog"], np.ones((2, 3), dtype=np.float32))
+    >>> vectors = resolve_word_vectors(kv)
+    >>> len(vectors), vectors.dim
+    (2, 3)
     """
     embeddings = getattr(embeddings, "wv", embeddings)  # a gensim model
     if hasattr(embeddings, "index_to_key") and hasattr(embeddings, "vectors"):

@@ -22,7 +22,12 @@ from sktransfer.vision._modules import ImageTransferModule, SmallCNN
 class Backbone:
     """A resolved source backbone and what it declares about its input.
 
-    Attributes
+    Give it as the ``backbone`` of an estimator (the module is copied, never
+    modified), or return it from a factory given to :func:`register_backbone`
+    (a name can be saved with :func:`sktransfer.save`; an object cannot).
+    Each field is an attribute of the same name.
+
+    Parameters
     ----------
     module : torch.nn.Module
         A private copy of the source; returns features (N, D) or maps (N, C, H, W).
@@ -41,6 +46,18 @@ class Backbone:
         memory layout, which oneDNN's convolutions run faster (SmallCNN 1.5-2x,
         EfficientNet-Lite0 1.2-1.6x). Declared by the built-in backbones; a
         module of unknown code may ``view`` its maps, which fails in it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from sktransfer import PretrainedFeatureExtractor
+    >>> from sktransfer.vision import Backbone
+    >>> conv = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3), torch.nn.ReLU())
+    >>> source = Backbone(conv, in_channels=3, mean=(0.5,) * 3, std=(0.25,) * 3)
+    >>> images = np.random.RandomState(0).rand(4, 1, 8, 8)  # greyscale, in [0, 1]
+    >>> PretrainedFeatureExtractor(source).fit_transform(images).shape
+    (4, 16)
     """
 
     module: nn.Module
@@ -156,6 +173,14 @@ def register_backbone(
     value (cloudpickle), a lambda or a notebook's function included.
     Unpickling registers a name in a process that has not registered it
     itself.
+
+    Parameters
+    ----------
+    name : str
+        The name to give as ``backbone=``; a built-in name is replaced.
+    factory : callable
+        ``factory(in_channels, pretrained) -> Backbone or torch.nn.Module``:
+        ``in_channels`` is the channels of the training images.
 
     Examples
     --------
@@ -340,7 +365,7 @@ def _warn_if_classifier(module):
             "as it is, so the new head would see those class scores, not the "
             f"features before them. Set model.{name} = torch.nn.Identity() to "
             "transfer the features, and declare the normalisation its weights "
-            "expect by registering it as a sktransfer.vision.Backbone (user "
+            "expect by wrapping it in a sktransfer.vision.Backbone (user "
             "guide: 'A torchvision or timm model as the source').",
             UserWarning,
             stacklevel=caller_stacklevel(),
@@ -361,7 +386,8 @@ def resolve_backbone(
         A registered name (``"small_cnn"``, ``"efficientnet_lite0"``); an
         ``(architecture, weights)`` pair, the weights a state dict file's path
         (torch or safetensors) or a state dict in memory; any
-        ``torch.nn.Module`` (copied, never modified); or a fitted
+        ``torch.nn.Module`` (copied, never modified), or a :class:`Backbone`
+        holding one with what it declares about its input; or a fitted
         :class:`~sktransfer.FineTunedCNNClassifier` /
         :class:`~sktransfer.PretrainedFeatureExtractor`, whose (trained)
         backbone is carried over.
@@ -370,6 +396,18 @@ def resolve_backbone(
     pretrained : bool, default=True
         ``False`` builds a named or file-based architecture without reading any
         weights (they are about to be overwritten, as in :func:`sktransfer.load`).
+
+    Returns
+    -------
+    Backbone
+        The module (a private copy) and what it declares about its input.
+
+    Examples
+    --------
+    >>> from sktransfer.vision import resolve_backbone
+    >>> source = resolve_backbone("small_cnn", in_channels=1)
+    >>> source.name, source.in_channels, type(source.module).__name__
+    ('small_cnn', 1, 'SmallCNN')
     """
     source = _resolve(backbone, in_channels, pretrained)
     source.module.requires_grad_(True)
@@ -393,9 +431,20 @@ def _resolve(backbone, in_channels, pretrained):
     if isinstance(backbone, nn.Module):
         _warn_if_classifier(backbone)
         return Backbone(copy.deepcopy(backbone).cpu(), name=type(backbone).__name__)
+    if isinstance(backbone, Backbone):  # a module with what it declares
+        if not isinstance(backbone.module, nn.Module):
+            raise TypeError(
+                "the module of a sktransfer.vision.Backbone must be a "
+                f"torch.nn.Module; got {type(backbone.module).__name__}."
+            )
+        _warn_if_classifier(backbone.module)
+        return dataclasses.replace(
+            backbone, module=copy.deepcopy(backbone.module).cpu()
+        )
     if hasattr(backbone, "get_params") and hasattr(backbone, "fit"):
         return _from_fitted_estimator(backbone)
     raise TypeError(
-        f"backbone must be a name, an (architecture, weights) pair, a torch.nn.Module "
-        f"or a fitted sktransfer image estimator; got {type(backbone).__name__}."
+        "backbone must be a name, an (architecture, weights) pair, a torch.nn.Module "
+        "(or a sktransfer.vision.Backbone holding one) or a fitted sktransfer image "
+        f"estimator; got {type(backbone).__name__}."
     )

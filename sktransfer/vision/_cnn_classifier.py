@@ -54,14 +54,17 @@ class FineTunedCNNClassifier(
 
     Parameters
     ----------
-    backbone : str, tuple, torch.nn.Module or fitted estimator, default="small_cnn"
+    backbone : str, tuple, torch.nn.Module, Backbone or fitted estimator, \
+default="small_cnn"
         The source. ``"small_cnn"`` (built-in, random initialisation: for
         training source models), ``"efficientnet_lite0"`` (ImageNet weights,
         extra ``efficientnet``), an ``(architecture, weights)`` pair (the path
         of a state dict or safetensors file, or a state dict), any
         ``torch.nn.Module`` mapping images to features (copied, never
-        modified), or a fitted FineTunedCNNClassifier whose trained backbone
-        is carried over with a new head.
+        modified), a :class:`~sktransfer.vision.Backbone` holding such a
+        module with the input it expects (channels, normalisation, smallest
+        size), or a fitted FineTunedCNNClassifier whose trained backbone is
+        carried over with a new head.
     transfer : {{"feature_extraction", "fine_tune", "partial", "gradual", \
 "structure"}}, default="fine_tune"
         ``feature_extraction``: the backbone is frozen; its features are

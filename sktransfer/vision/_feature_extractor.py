@@ -52,9 +52,11 @@ class PretrainedFeatureExtractor(
 
     Parameters
     ----------
-    backbone : str, tuple, torch.nn.Module or fitted estimator, default="small_cnn"
+    backbone : str, tuple, torch.nn.Module, Backbone or fitted estimator, \
+default="small_cnn"
         As in :class:`FineTunedCNNClassifier`: ``"efficientnet_lite0"`` for
-        ImageNet features, a weights file, a module, or a fitted
+        ImageNet features, a weights file, a module (or a
+        :class:`~sktransfer.vision.Backbone` declaring its input), or a fitted
         FineTunedCNNClassifier whose trained backbone is used.
     {IMAGE_PARAMS_DOC.strip()}
     batch_size : int, default=64

@@ -63,6 +63,18 @@ class SmallCNN(nn.Module):
             )
 
     def forward(self, x):
+        """The feature map of a batch of images.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, in_channels, H, W)
+            Images.
+
+        Returns
+        -------
+        maps : torch.Tensor of shape (batch, widths[-1], H', W')
+            ``H' = H // 4`` and ``W' = W // 4``, at least 1.
+        """
         for block in self.children():
             x = block(x)
         return x
@@ -82,6 +94,18 @@ class ImagePreprocess(nn.Module):
         Bilinear resize target, or None to keep the size.
     mean, std : tuple of float or None
         Per-channel normalisation the backbone declares (applied after scaling).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.vision import ImagePreprocess
+    >>> preprocess = ImagePreprocess(
+    ...     scale=1 / 255, out_channels=3, size=(16, 16), mean=(0.5,) * 3,
+    ...     std=(0.5,) * 3,
+    ... )
+    >>> x = preprocess(torch.full((2, 1, 8, 8), 255, dtype=torch.uint8))
+    >>> x.shape, float(x.max())
+    (torch.Size([2, 3, 16, 16]), 1.0)
     """
 
     def __init__(self, scale=1.0, out_channels=None, size=None, mean=None, std=None):
@@ -95,6 +119,18 @@ class ImagePreprocess(nn.Module):
             self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
 
     def forward(self, x):
+        """The images as the backbone takes them.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, C, H, W)
+            Raw pixels, any numeric dtype.
+
+        Returns
+        -------
+        x : torch.Tensor of shape (batch, out_channels, *size)
+            Float, scaled, resized, replicated and normalised.
+        """
         if not x.is_floating_point():  # 8-bit images, kept so until this batch
             x = x.float()
         x = x * self.scale
@@ -120,6 +156,7 @@ class ImageTransferModule(TransferModule):
     Parameters
     ----------
     preprocess : ImagePreprocess
+        Turns raw pixels into the backbone's input.
     backbone : torch.nn.Module
         The transferred part; its parameters are named ``backbone.*``.
     head : torch.nn.Module
@@ -130,6 +167,17 @@ class ImageTransferModule(TransferModule):
         The backbone takes channels-last images (see
         :attr:`~sktransfer.vision.Backbone.channels_last`): on a CPU, its input
         is laid out so (:meth:`use_channels_last` lays out its weights).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.vision import ImagePreprocess, ImageTransferModule, SmallCNN
+    >>> module = ImageTransferModule(
+    ...     ImagePreprocess(scale=1 / 16), SmallCNN(1), torch.nn.Linear(64, 10)
+    ... )
+    >>> digits = torch.randint(0, 17, (5, 1, 8, 8))
+    >>> module.features(digits).shape, module(digits).shape
+    (torch.Size([5, 64]), torch.Size([5, 10]))
     """
 
     channels_last = False  # modules pickled before it existed
@@ -146,13 +194,30 @@ class ImageTransferModule(TransferModule):
     def use_channels_last(self):
         """Lay out the backbone's weights channels-last, where it takes such
         images: for training and predicting on a CPU with an optimizer that
-        steps element by element, before it holds them. Returns the module."""
+        steps element by element, before it holds them.
+
+        Returns
+        -------
+        self : ImageTransferModule
+            The module.
+        """
         if self.channels_last:
             self.backbone.to(memory_format=torch.channels_last)
         return self
 
     def features(self, x):
-        """The pooled backbone features of a batch of images."""
+        """The pooled backbone features of a batch of images.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, C, H, W)
+            Raw pixels.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (batch, n_features)
+            The backbone's maps, global-average-pooled.
+        """
         x = self.preprocess(x)
         if self.channels_last and x.device.type == "cpu" and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)

@@ -49,6 +49,35 @@ def test_a_registered_factory_builds_the_backbone_by_name(registry, digits, fast
     assert _widths(FineTunedCNNClassifier("bare", **fast).fit(X, y)) == [4, 4, 4]
 
 
+def test_a_backbone_given_directly_declares_its_input_as_a_registered_one(
+    registry, digits, fast
+):
+    """backbone=Backbone(module, ...) needs no name: the declarations apply
+    (grey 8x8 digits reach the module as normalised 3-channel 16x16 images),
+    the module is copied, and the model is the one its registered name gives."""
+    X, y = digits[0][:100], digits[1][:100]
+    module = SmallCNN(3, widths=(8, 16, 16))
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    source = Backbone(module, 3, mean=(0.2,) * 3, std=(0.4,) * 3, min_size=16)
+    direct = FineTunedCNNClassifier(source, random_state=0, **fast).fit(X, y)
+    inputs = []
+    copy = direct.net_.module_.backbone
+    copy.register_forward_pre_hook(lambda m, args: inputs.append(args[0]))
+    direct.extract_features(X[:4])
+    assert inputs[0].shape == (4, 3, 16, 16)
+    grey = torch.tensor(X[:4] / 16, dtype=torch.float32).view(4, 1, 8, 8)  # 0-16
+    upsampled = torch.nn.functional.interpolate(grey, size=(16, 16), mode="bilinear")
+    expected = ((upsampled - 0.2) / 0.4).expand(-1, 3, -1, -1)
+    np.testing.assert_allclose(inputs[0].numpy(), expected.numpy(), atol=1e-6)
+    for name, tensor in module.state_dict().items():
+        assert torch.equal(tensor, before[name]), name
+    register_backbone("grey16", lambda channels, pretrained: source)
+    named = FineTunedCNNClassifier("grey16", random_state=0, **fast).fit(X, y)
+    np.testing.assert_array_equal(direct.predict_proba(X), named.predict_proba(X))
+    with pytest.raises(TypeError, match="module of a sktransfer.vision.Backbone"):
+        FineTunedCNNClassifier(Backbone("small_cnn")).fit(X, y)
+
+
 def test_a_registered_architecture_loads_a_weights_file(registry, tmp_path, digits):
     X, y = digits[0][:100], digits[1][:100]
     register_backbone(
