@@ -304,6 +304,11 @@ class LogitClassifierMixin:
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities of the samples in ``X``.
 
+        Parameters
+        ----------
+        X : array-like or iterable of str
+            Images or texts, as ``fit`` took them.
+
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
@@ -317,18 +322,30 @@ class LogitClassifierMixin:
         Computed from the logits, so a probability too small for a float is a
         finite log, never ``-inf``.
 
+        Parameters
+        ----------
+        X : array-like or iterable of str
+            Images or texts, as ``fit`` took them.
+
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+            In the order of ``classes_``.
         """
         return log_softmax(self._logits(X))
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted class labels of the samples in ``X``.
 
+        Parameters
+        ----------
+        X : array-like or iterable of str
+            Images or texts, as ``fit`` took them.
+
         Returns
         -------
         y : ndarray of shape (n_samples,)
+            One of ``classes_`` per sample.
         """
         logits = self._logits(X)  # first: it checks that the model is fitted
         return self.classes_[np.argmax(logits, axis=1)]

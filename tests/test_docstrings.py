@@ -1,0 +1,111 @@
+"""Every public object has a numpydoc docstring that matches its signature.
+
+What ``numpydoc.validate`` checks, as scikit-learn's own docstring test does:
+each parameter documented (and none that does not exist), with a type and a
+description; a Returns section, described, where something is returned; an
+Examples section on each public class and function (their methods are shown
+in the class's). The public objects are the classes and functions in the
+``__all__`` of sktransfer and of its public subpackages, with their public
+methods and properties, inherited ones included; a method that overrides a
+torch, skorch or scikit-learn one (``forward``, ``on_epoch_begin``,
+``set_params``) keeps that library's documentation.
+"""
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+
+import sktransfer
+
+validate = pytest.importorskip("numpydoc.validate").validate
+
+IGNORED = {
+    "GL01",  # where the text starts and ends: the house style's layout
+    "GL02",
+    "GL03",
+    "GL07",
+    "ES01",  # an extended summary: many need none
+    "SA01",  # See Also sections: optional
+    "SA02",
+    "SA03",
+    "SA04",
+    "SS01",  # the summary's wording and length: prose, as the house writes it
+    "SS02",
+    "SS03",
+    "SS05",
+    "SS06",
+    "PR08",  # descriptions' capitals and full stops
+    "PR09",
+    "RT02",  # the return value's name (numpydoc wants the type alone)
+    "RT04",
+    "RT05",
+    "YD01",  # a context manager's Yields (documented where it has one)
+}
+
+
+def _is_ours(cls):
+    return cls.__module__.split(".")[0] == "sktransfer"
+
+
+def _public_objects():
+    """``(import path, object, is a method)`` of every public object, once."""
+    modules = ["sktransfer"] + [
+        info.name
+        for info in pkgutil.walk_packages(sktransfer.__path__, "sktransfer.")
+        if not info.name.rpartition(".")[2].startswith("_")
+    ]
+    seen = set()
+    for module in map(importlib.import_module, modules):
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            if not (inspect.isclass(obj) or inspect.isfunction(obj)) or id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            path = f"{obj.__module__}.{obj.__qualname__}"
+            yield path, False
+            if inspect.isclass(obj):
+                yield from _public_members(obj, path, seen)
+
+
+def _public_members(cls, path, seen):
+    for name in sorted(dir(cls)):
+        if name.startswith("_"):
+            continue
+        owner = next(c for c in cls.__mro__ if name in vars(c))
+        member = vars(owner)[name]
+        if not (inspect.isfunction(member) or isinstance(member, property)):
+            continue
+        if not _is_ours(owner) or id(member) in seen:
+            continue
+        overrides = any(
+            name in vars(base)
+            for base in cls.__mro__
+            if base is not object and not _is_ours(base)
+        )
+        seen.add(id(member))
+        if not overrides:
+            yield f"{path}.{name}", True
+
+
+PUBLIC = list(_public_objects())
+
+
+def test_the_public_api_is_found():
+    paths = {path for path, _ in PUBLIC}
+    cnn = "sktransfer.vision._cnn_classifier.FineTunedCNNClassifier"
+    assert {f"{cnn}.fit", f"{cnn}.predict_proba"} <= paths  # inherited, once
+    assert "sktransfer.transfer._freeze.freeze" in paths
+    assert f"{cnn}.set_params" not in paths  # scikit-learn's, overridden
+    assert len(PUBLIC) > 100
+
+
+@pytest.mark.parametrize(("path", "method"), PUBLIC, ids=[p for p, _ in PUBLIC])
+def test_docstring(path, method):
+    errors = [
+        f"{code}: {message}"
+        for code, message in validate(path)["errors"]
+        if code not in IGNORED and not (method and code == "EX01")
+    ]
+    assert not errors, "\n".join(errors)
