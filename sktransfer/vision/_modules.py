@@ -128,8 +128,9 @@ class ImagePreprocess(nn.Module):
 
         Returns
         -------
-        x : torch.Tensor of shape (batch, out_channels, *size)
-            Float, scaled, resized, replicated and normalised.
+        x : torch.Tensor of shape (batch, out_channels, H', W')
+            Float, scaled, resized to ``size`` (if given), replicated and
+            normalised.
         """
         if not x.is_floating_point():  # 8-bit images, kept so until this batch
             x = x.float()
