@@ -145,7 +145,9 @@ def _checked_transfers(estimator, transfers):
 
 
 def _checked_sizes(n_per_class):
-    """``n_per_class`` as a tuple of distinct sizes (an int or None is one)."""
+    """``n_per_class`` as a tuple of distinct sizes (an int or None is one),
+    Python ints (numpy's, of an array, would follow into the records, which
+    ``json`` then could not write)."""
     if n_per_class is None or isinstance(n_per_class, numbers.Integral):
         n_per_class = (n_per_class,)
     sizes = tuple(n_per_class)
@@ -155,7 +157,7 @@ def _checked_sizes(n_per_class):
         if n is not None:
             _check_size(n)
     _check_unique("n_per_class sizes", [(n,) for n in sizes])
-    return sizes
+    return tuple(None if n is None else int(n) for n in sizes)
 
 
 def _checked_baselines(baselines):

@@ -1,3 +1,4 @@
+import json
 import warnings
 
 import numpy as np
@@ -382,6 +383,22 @@ def test_scalar_arguments_and_any_random_state(digits_split):
             random_state=random_state,
         )
         assert curve.sizes == [2] and curve.models == ["fine_tune", "structure"]
+
+
+def test_sizes_given_as_an_array_give_records_json_can_write(digits_split):
+    X, y = digits_split["X_pool"], digits_split["y_pool"]
+    curve = transfer_gain_curve(
+        FineTunedCNNClassifier(**{**FAST_TRAINING, "max_epochs": 1}),
+        X,
+        y,
+        X[:50],
+        y[:50],
+        n_per_class=np.array([1, 2]),  # as np.arange or a grid would give them
+        transfers="fine_tune",
+        n_repeats=1,
+    )
+    assert curve.sizes == [1, 2] and all(type(n) is int for n in curve.sizes)
+    assert json.loads(json.dumps(curve.records))[0]["n_per_class"] == 1
 
 
 def test_parallel_fits_give_the_same_curve(digits_split, source_model):
