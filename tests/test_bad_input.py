@@ -813,7 +813,7 @@ def _cases():
         "greyscale images, a bare torch module taking 3 channels",
         lambda tmp: _cnn(backbone=SmallCNN(3, (4, 4, 4))).fit(IMAGES, LABELS),
         ValueError,
-        "register the module as a sktransfer.vision.Backbone with in_channels=3, "
+        "give backbone=sktransfer.vision.Backbone(module, in_channels=3), "
         "and greyscale images are replicated to it",
     )
     add(

@@ -172,8 +172,8 @@ def _channels_hint(source, n_channels):
         return ""
     return (
         f". Its first convolution takes {first.in_channels} channels and the "
-        "images have 1: register the module as a sktransfer.vision.Backbone "
-        f"with in_channels={first.in_channels}, and greyscale images are "
+        "images have 1: give backbone=sktransfer.vision.Backbone(module, "
+        f"in_channels={first.in_channels}), and greyscale images are "
         "replicated to it (user guide: 'A torchvision or timm model as the "
         "source')."
     )
