@@ -26,6 +26,7 @@ from sktransfer._base import unfitted_source_error
 from sktransfer.text._formats import VECTOR_FILE_SUFFIXES
 from sktransfer.text._vectors import WORD_VECTORS, _cached
 from sktransfer.transfer import TransferModule, batched_features
+from sktransfer.utils._device import resolve_device
 from sktransfer.utils._files import path_stamp, user_path
 
 POOLINGS = ("mean", "cls")
@@ -155,9 +156,10 @@ def resolve_transformer(
     source : str, path-like or fitted FineTunedTransformerClassifier
         A Hugging Face model name, a local model directory, or a classifier
         fitted on source data (its fine-tuned transformer).
-    device : str, default="cpu"
-        Where the returned model lives. Named models are cached per process
-        and device.
+    device : str or torch.device, default="cpu"
+        Where the returned model lives (``"auto"``, ``"cpu"``, ``"cuda"``,
+        ``"cuda:N"``, or a ``torch.device``). Named models are cached per
+        process and device.
 
     Returns
     -------
@@ -178,6 +180,7 @@ def resolve_transformer(
     """
     if isinstance(source, type) and is_transformer_classifier(source):
         raise unfitted_source_error("source", source)
+    device = resolve_device(device)  # torch.device("cpu") is the shared model too
     if is_transformer_classifier(source):
         tokenizer, model = source._transformer_source()
         return tokenizer, model if device == "cpu" else trainable_copy(model).to(device)

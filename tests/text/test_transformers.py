@@ -71,6 +71,12 @@ def test_named_source_resolves_offline_to_the_packaged_model():
     assert type(model).__name__ == "BertModel"
     assert sum(p.numel() for p in model.parameters()) == 22_713_216
     assert resolve_transformer("all-MiniLM-L6-v2")[1] is model  # alias, cached
+    # the CPU named any way is the shared model, not a copy of its weights
+    auto_is_cpu = not torch.cuda.is_available()
+    for cpu in (torch.device("cpu"), "cpu:0", "auto" if auto_is_cpu else "cpu"):
+        assert resolve_transformer("all-MiniLM-L6-v2", cpu)[1] is model, cpu
+    with pytest.raises(ValueError, match="device"):
+        resolve_transformer("all-MiniLM-L6-v2", "gpu")
     # a local directory works too
     local = resolve_transformer(str(minilm.get_model_path()))[1]
     assert shared_parameters(local, model) == [n for n, _ in model.named_parameters()]
