@@ -91,7 +91,11 @@ def test_the_checks_take_meta_estimators_and_sparse_outputs():
         check_subset_invariance(estimator)
     check_not_fitted(_Stateless())  # its tags say it needs no fit
     # a vectorizer reads a one-column DataFrame as its column names: one text
-    with pytest.raises(AssertionError, match="DataFrame"):
+    with pytest.raises(
+        AssertionError,
+        match="as a DataFrame, the estimator answe"
+        "red 1 rows: it read the DataFrame's column names",
+    ):
         check_input_containers(TfidfVectorizer())
 
 

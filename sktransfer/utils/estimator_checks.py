@@ -29,6 +29,8 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.exceptions import NotFittedError
 
+__all__ = ["check_text_estimator", "parametrize_text_checks", "text_estimator_checks"]
+
 CORPUS = (
     ("the team won the hockey game with a late goal", "sport"),
     ("the players scored three goals in the final period", "sport"),
@@ -215,9 +217,22 @@ def check_input_containers(estimator, X=None, y=None):
     except ImportError:
         pass
     for container in containers:
-        _assert_same(
-            _outputs(est, container), expected, err_msg=type(container).__name__
-        )
+        name = type(container).__name__
+        outputs = _outputs(est, container)
+        if len(outputs) != len(expected):
+            hint = (
+                ": it read the DataFrame's column names as the documents (as "
+                "scikit-learn's vectorizers do), so df[['text']], what a "
+                "ColumnTransformer gives for ['text'], is silently one "
+                "document; take a one-column DataFrame as its column's texts"
+                if name == "DataFrame"
+                else ""
+            )
+            raise AssertionError(
+                f"given the {len(X)} documents as a {name}, the estimator "
+                f"answered {len(outputs)} rows{hint}."
+            )
+        _assert_same(outputs, expected, err_msg=name)
 
 
 def check_string_and_integer_labels(estimator, X=None, y=None):
@@ -298,7 +313,33 @@ def text_estimator_checks(
     X: Sequence[str] | None = None,
     y: ArrayLike | None = None,
 ) -> Iterator[tuple[BaseEstimator, Callable]]:
-    """Yield ``(estimator, check)`` pairs, as sklearn's ``estimator_checks`` does."""
+    """Yield ``(estimator, check)`` pairs, as sklearn's ``estimator_checks`` does.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        A text estimator: it takes raw documents as ``X``.
+    X : sequence of str or None, default=None
+        Documents whose words the estimator knows; None uses a small built-in
+        corpus of two topics.
+    y : array-like or None, default=None
+        Labels of ``X`` (for classifiers).
+
+    Yields
+    ------
+    estimator : estimator instance
+        ``estimator`` itself; each check clones it.
+    check : callable
+        ``check(estimator)`` raises ``AssertionError`` on a failure.
+
+    Examples
+    --------
+    >>> from sktransfer import EmbeddingVectorizer
+    >>> from sktransfer.utils.estimator_checks import text_estimator_checks
+    >>> checks = list(text_estimator_checks(EmbeddingVectorizer()))
+    >>> len(checks), checks[0][1].func.__name__
+    (12, 'check_no_attributes_set_in_init')
+    """
     for check in TEXT_CHECKS:
         yield estimator, functools.partial(check, X=X, y=y)
 
@@ -308,7 +349,29 @@ def check_text_estimator(
     X: Sequence[str] | None = None,
     y: ArrayLike | None = None,
 ) -> None:
-    """Run every text check on ``estimator``; raise on the first failure."""
+    """Run every text check on ``estimator``; raise on the first failure.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        A text estimator: it takes raw documents as ``X``.
+    X : sequence of str or None, default=None
+        Documents whose words the estimator knows; None uses a small built-in
+        corpus of two topics.
+    y : array-like or None, default=None
+        Labels of ``X`` (for classifiers).
+
+    Examples
+    --------
+    >>> from sklearn.feature_extraction.text import TfidfVectorizer
+    >>> from sktransfer import EmbeddingVectorizer
+    >>> from sktransfer.utils.estimator_checks import check_text_estimator
+    >>> check_text_estimator(EmbeddingVectorizer())  # passes: returns None
+    >>> check_text_estimator(TfidfVectorizer())
+    Traceback (most recent call last):
+    ...
+    AssertionError: given the 12 documents as a DataFrame, ... 1 rows: it read ...
+    """
     for est, check in text_estimator_checks(estimator, X, y):
         check(est)
 
@@ -318,7 +381,32 @@ def parametrize_text_checks(
     X: Sequence[str] | None = None,
     y: ArrayLike | None = None,
 ) -> Callable:
-    """pytest decorator: one test per (estimator, check), like sklearn's."""
+    """pytest decorator: one test per (estimator, check), like sklearn's.
+
+    Parameters
+    ----------
+    estimators : iterable of estimator instances
+        Text estimators to check.
+    X : sequence of str or None, default=None
+        Documents whose words the estimators know; None uses a small built-in
+        corpus of two topics.
+    y : array-like or None, default=None
+        Labels of ``X`` (for classifiers).
+
+    Returns
+    -------
+    decorator : callable
+        ``pytest.mark.parametrize("estimator, check", ...)``, with ids naming
+        the estimator's class and the check.
+
+    Examples
+    --------
+    >>> from sktransfer import EmbeddingVectorizer
+    >>> from sktransfer.utils.estimator_checks import parametrize_text_checks
+    >>> @parametrize_text_checks([EmbeddingVectorizer()])
+    ... def test_text_conformance(estimator, check):
+    ...     check(estimator)
+    """
     import pytest
 
     cases = [pair for est in estimators for pair in text_estimator_checks(est, X, y)]
