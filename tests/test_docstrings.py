@@ -58,7 +58,8 @@ def _public_objects():
     ]
     seen = set()
     for module in map(importlib.import_module, modules):
-        for name in getattr(module, "__all__", []):
+        assert hasattr(module, "__all__"), f"{module.__name__} says no public names"
+        for name in module.__all__:
             obj = getattr(module, name)
             if not (inspect.isclass(obj) or inspect.isfunction(obj)) or id(obj) in seen:
                 continue
@@ -97,6 +98,7 @@ def test_the_public_api_is_found():
     cnn = "sktransfer.vision._cnn_classifier.FineTunedCNNClassifier"
     assert {f"{cnn}.fit", f"{cnn}.predict_proba"} <= paths  # inherited, once
     assert "sktransfer.transfer._freeze.freeze" in paths
+    assert "sktransfer.utils.estimator_checks.check_text_estimator" in paths
     assert f"{cnn}.set_params" not in paths  # scikit-learn's, overridden
     assert len(PUBLIC) > 100
 
