@@ -20,6 +20,7 @@ import torch
 from sklearn.datasets import load_digits
 
 from sktransfer import FineTunedCNNClassifier, _base, _batches
+from sktransfer.utils._arrays import as_tensor
 
 try:
     from benchmarks._machine import write_results
@@ -39,7 +40,8 @@ def timed_fit(device, X, y, **params):
 
 def host_batches(dataset, batch_size, shuffle=False, drop_last=False, **kwargs):
     """Batches left in pageable host memory: skorch copies each one, blocking."""
-    X, y = _batches._as_tensor(dataset.X), _batches._as_tensor(dataset.y)
+    X = as_tensor(dataset.X)
+    y = None if dataset.y is None else as_tensor(dataset.y)
     return _batches.BatchSlicer(X, y, batch_size, shuffle=shuffle, drop_last=drop_last)
 
 
