@@ -1,4 +1,4 @@
-"""The benchmark scripts still name what sktransfer has.
+"""The benchmark scripts (and the GPU tests) still name what sktransfer has.
 
 The benchmarks take minutes to hours and no test runs them, so an API change
 (a renamed helper, a moved module) would break them unseen until the next
@@ -106,6 +106,16 @@ def _patched(node, bound):
     for part in chain[1:]:
         target = getattr(target, part, None)
     return None if target is None else (target, attr.value)
+
+
+@pytest.mark.parametrize(
+    "script",
+    sorted((pathlib.Path(__file__).parent / "gpu").glob("*.py")),
+    ids=lambda p: p.stem,
+)
+def test_the_gpu_tests_name_only_what_exists(script):
+    """They skip on every CI machine, so drift in them is as unseen."""
+    assert _missing(script) == []
 
 
 def test_the_benchmarks_are_found():
