@@ -206,16 +206,22 @@ default="small_cnn"
         return self._forward(X, progress).astype(np.float32, copy=False)
 
     def _cache_key(self):
-        """What the features depend on: the weights and the preprocessing."""
+        """What the features depend on: the weights, the architecture (the
+        module's layers as torch prints them) and the preprocessing -- the
+        size it resizes to, which a backbone's ``min_size`` sets too, and the
+        channels it replicates to."""
         module = self.net_.module_
+        preprocess = module.preprocess
         return {
             "weights": {
                 name: tensor.detach().cpu().numpy()
                 for name, tensor in module.state_dict().items()
             },
+            "architecture": repr(module.backbone),
             "image_shape": tuple(self.image_shape_),
             "pixel_scale": float(self.pixel_scale_),
             "resize": self.resize,
+            "preprocess": (preprocess.size, preprocess.out_channels),
         }
 
     @property

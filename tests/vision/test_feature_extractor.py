@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,7 @@ from sklearn.pipeline import make_pipeline
 
 from sktransfer import FineTunedCNNClassifier, PretrainedFeatureExtractor
 from sktransfer.utils._testing import runs_in_a_head_search
-from sktransfer.vision import SmallCNN
+from sktransfer.vision import Backbone, SmallCNN
 
 
 def test_features_of_a_fitted_source_feed_a_linear_probe(digits_split, source_model):
@@ -205,6 +207,30 @@ def test_memory_keys_on_the_weights(digits, tmp_path):
         fresh = clone(c).set_params(memory=None).fit(X).transform(X)
         np.testing.assert_array_equal(c.transform(X), fresh)
         assert not np.allclose(fresh, fa)
+
+
+def test_memory_keys_on_what_the_backbone_declares_and_its_layers(digits, tmp_path):
+    """One module's weights, declared with another smallest size or input
+    channels, or run by layers of another stride, computes other features:
+    none is served another's from the cache."""
+    X = digits[0][:50]
+    torch.manual_seed(0)
+    module = SmallCNN(3, (8, 8, 8))
+    strided = copy.deepcopy(module)
+    strided.block1[0].stride = (2, 2)  # the same weights, another architecture
+    sources = [
+        Backbone(module, 3, min_size=16),
+        Backbone(module, 3, min_size=32),
+        Backbone(strided, 3, min_size=32),
+    ]
+    features = []
+    for source in sources:
+        cached = PretrainedFeatureExtractor(source, memory=str(tmp_path)).fit(X)
+        fresh = PretrainedFeatureExtractor(source).fit(X).transform(X)
+        np.testing.assert_array_equal(cached.transform(X), fresh)
+        features.append(fresh)
+    assert not np.allclose(features[0], features[1])
+    assert not np.allclose(features[1], features[2])
 
 
 def test_verbose_shows_progress_on_many_images_with_the_same_features(
