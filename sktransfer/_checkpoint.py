@@ -17,6 +17,7 @@ process, is stored unwrapped too, so it resumes in one process or in several.
 """
 
 import copy
+import dataclasses
 import functools
 import hashlib
 import json
@@ -48,9 +49,11 @@ _NOT_FINGERPRINTED = {"callbacks", "verbose", "checkpoint_dir", "device", "accel
 def fingerprint(estimator, X, y):
     """Hash of the hyperparameters and the training data of a fit.
 
-    A source given as an object counts by its content: a torch module and a
-    fitted estimator by their weights, word vectors by their words and
-    vectors; a class or function by its qualified name; a file or folder by
+    A source given as an object counts by its content: a torch module by its
+    weights and its layers (as torch prints them), a ``Backbone`` by its
+    module and what it declares, a fitted estimator by its weights, word
+    vectors by their words and vectors; a class or function by its qualified
+    name; a file or folder by
     its absolute path, size and modification time (a relative path from
     another working folder, or a file written again, is another source). So
     a fit from another source never resumes this one's checkpoint.
@@ -98,9 +101,17 @@ def _described(value, source=False):
         return f"partial {_described(value.func)} {args!r} {sorted(keywords.items())!r}"
     if isinstance(value, type) or (callable(value) and hasattr(value, "__qualname__")):
         return f"{getattr(value, '__module__', None)}.{value.__qualname__}"
-    if isinstance(value, torch.nn.Module):
+    if isinstance(value, torch.nn.Module):  # its weights and its layers
         state = value.state_dict()
-        return "module " + checksum(state, state)
+        layers = hashlib.sha1(repr(value).encode()).hexdigest()
+        return f"module {layers} " + checksum(state, state)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # a sktransfer.vision.Backbone: its module and what it declares
+        fields = [
+            (field.name, _described(getattr(value, field.name), source))
+            for field in dataclasses.fields(value)
+        ]
+        return f"{type(value).__name__} {fields!r}"
     net = getattr(value, "net_", None)
     if net is not None:  # a fitted estimator
         state = net.module_.state_dict()

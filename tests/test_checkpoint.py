@@ -7,9 +7,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import Callback
 
-from sktransfer import PretrainedEmbeddingClassifier
+from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
 from sktransfer._checkpoint import fingerprint
+from sktransfer.vision import Backbone, SmallCNN
 
 
 def test_a_checkpoint_fingerprint_tells_source_objects_and_classes_apart(glove):
@@ -39,6 +41,53 @@ def test_a_checkpoint_fingerprint_tells_source_objects_and_classes_apart(glove):
     assert fingerprint(clf, X, y) != fingerprint(clf, X + 1, y)
     assert fingerprint(clf, X, y) != fingerprint(clf, X, y[::-1])
     assert fingerprint(clf, X, y) != fingerprint(clf, X.astype(np.int32), y)
+
+
+def test_a_module_counts_by_its_layers_and_a_backbone_by_its_declarations(digits):
+    """Another architecture with the same weights, or the same module declared
+    with another input, is another fit: it must not resume this one's
+    checkpoint (a crashed fit's, left in a shared checkpoint_dir)."""
+    X, y = digits[0][:20], digits[1][:20]
+
+    def tag(backbone):
+        return fingerprint(FineTunedCNNClassifier(backbone), X, y)
+
+    module = SmallCNN(1, (4, 4, 4))
+    strided = copy.deepcopy(module)
+    strided.block1[0].stride = (2, 2)
+    assert tag(module) == tag(copy.deepcopy(module))
+    assert tag(module) != tag(strided)
+    declared = Backbone(module, 1, min_size=16)
+    assert tag(declared) == tag(Backbone(copy.deepcopy(module), 1, min_size=16))
+    assert tag(declared) != tag(Backbone(module, 1, min_size=32))
+    assert tag(declared) != tag(Backbone(strided, 1, min_size=16))
+    assert tag(declared) != tag(module)
+
+
+def test_a_crashed_fit_is_not_resumed_by_a_fit_from_another_backbone(tmp_path, digits):
+    X, y = digits[0][:200], digits[1][:200]
+    torch.manual_seed(0)
+    first = Backbone(SmallCNN(1, (8, 8, 8)), 1)
+    second = Backbone(copy.deepcopy(first.module), 1, min_size=16)
+
+    class Crash(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == 2:
+                raise RuntimeError("power cut")
+
+    params = {"max_epochs": 3, "random_state": 0, "device": "cpu"}
+    crashed = FineTunedCNNClassifier(
+        first, checkpoint_dir=tmp_path, callbacks=[("crash", Crash())], **params
+    )
+    with pytest.raises(RuntimeError, match="power cut"):
+        crashed.fit(X, y)
+    assert len(list(tmp_path.iterdir())) == 1  # its checkpoint, to resume
+    shared = FineTunedCNNClassifier(second, checkpoint_dir=tmp_path, **params)
+    alone = FineTunedCNNClassifier(second, **params)
+    np.testing.assert_array_equal(
+        shared.fit(X, y).predict_proba(X), alone.fit(X, y).predict_proba(X)
+    )
+    assert len(list(tmp_path.iterdir())) == 1  # the crashed fit's, still there
 
 
 def test_a_source_file_counts_by_where_it_is_and_what_it_holds(tmp_path, monkeypatch):
