@@ -53,10 +53,11 @@ def fingerprint(estimator, X, y):
     weights and its layers (as torch prints them), a ``Backbone`` by its
     module and what it declares, a fitted estimator by its weights, word
     vectors by their words and vectors; a class or function by its qualified
-    name; a file or folder by
-    its absolute path, size and modification time (a relative path from
-    another working folder, or a file written again, is another source). So
-    a fit from another source never resumes this one's checkpoint.
+    name and, for a function, its code (two lambdas share a name); a file or
+    folder by its absolute path, size and modification time (a relative path
+    from another working folder, or a file written again, is another
+    source). So a fit from another source never resumes this one's
+    checkpoint.
     """
     sources = getattr(estimator, "_source_params", ())
     params = {
@@ -100,7 +101,12 @@ def _described(value, source=False):
         args = [_described(arg) for arg in value.args]
         return f"partial {_described(value.func)} {args!r} {sorted(keywords.items())!r}"
     if isinstance(value, type) or (callable(value) and hasattr(value, "__qualname__")):
-        return f"{getattr(value, '__module__', None)}.{value.__qualname__}"
+        name = f"{getattr(value, '__module__', None)}.{value.__qualname__}"
+        code = getattr(value, "__code__", None)  # two lambdas share a name
+        if code is not None:
+            body = code.co_code + repr((code.co_consts, code.co_names)).encode()
+            name += " " + hashlib.sha1(body).hexdigest()
+        return name
     if isinstance(value, torch.nn.Module):  # its weights and its layers
         state = value.state_dict()
         layers = hashlib.sha1(repr(value).encode()).hexdigest()

@@ -29,6 +29,8 @@ def test_a_checkpoint_fingerprint_tells_source_objects_and_classes_apart(glove):
     assert tag(optimizer=sgd) == tag(optimizer=copy.deepcopy(sgd))
     assert tag(optimizer=sgd) != tag(optimizer=functools.partial(sgd, momentum=0.5))
     assert tag(tokenizer=str.split) != tag(tokenizer=str.splitlines)
+    assert tag(tokenizer=lambda s: s.split()) != tag(tokenizer=lambda s: s.split(","))
+    assert tag(tokenizer=lambda s: s.split()) == tag(tokenizer=lambda s: s.split())
     # numpy values, as a grid given as arrays yields them, count by value
     assert tag(batch_size=np.int64(16)) != tag(batch_size=np.int64(32))
     assert tag(batch_size=np.int64(16)) == tag(batch_size=16)
