@@ -197,11 +197,19 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         return normalize_rows(features) if self.normalize else features
 
     def _cache_key(self, tokenizer, model):
-        """What the embeddings depend on: the weights, the tokenizer (its
-        class, its files' place and its vocabulary size) and the settings."""
+        """What the embeddings depend on: the weights, the architecture (the
+        model's class and its configuration, but the transformers version
+        that wrote it and its folder), the tokenizer (its class, its files'
+        place and its vocabulary size) and the settings."""
         state = model.state_dict()
+        config = {
+            key: value
+            for key, value in model.config.to_diff_dict().items()
+            if key not in ("_name_or_path", "transformers_version")
+        }
         return {
             "weights": checksum(state, state),
+            "architecture": (type(model).__name__, repr(sorted(config.items()))),
             "tokenizer": (
                 type(tokenizer).__name__,
                 tokenizer.name_or_path,

@@ -1,5 +1,6 @@
 """Transformer sources on the real all-MiniLM-L6-v2 (offline package) and 20NG."""
 
+import json
 import pickle
 import shutil
 import sys
@@ -266,6 +267,20 @@ def test_memory_keys_on_the_weights_tokenizer_and_settings(small, tmp_path):
         fresh = clone(vec).set_params(memory=None).fit(X).transform(X)
         np.testing.assert_array_equal(vec.transform(X), fresh)
         assert not np.allclose(fresh, expected)
+    # the same weights and tokenizer in another architecture: a model folder
+    # whose config is changed (its activation) after a first transform
+    tokenizer, model = resolve_transformer("sentence-transformers/all-MiniLM-L6-v2")
+    folder = tmp_path / "model"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    local = clone(plain).set_params(source=str(folder)).fit(X)
+    np.testing.assert_allclose(local.transform(X), expected, atol=1e-6)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "hidden_act": "relu"}))
+    relu = clone(local).fit(X)
+    fresh = clone(relu).set_params(memory=None).fit(X).transform(X)
+    np.testing.assert_array_equal(relu.transform(X), fresh)
+    assert not np.allclose(fresh, expected)
 
 
 def test_verbose_shows_progress_over_many_texts(capsys):
