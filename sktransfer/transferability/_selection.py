@@ -38,6 +38,7 @@ from sktransfer.transferability._scores import (
 from sktransfer.utils import seed_from
 from sktransfer.utils._naming import distinct_names
 from sktransfer.utils._warnings import caller_stacklevel
+from sktransfer.vision import Backbone
 
 METRICS = {
     "logme": (logme_score, "features"),
@@ -153,6 +154,8 @@ def _name(candidate):
         return " ".join(os.fspath(part) for part in candidate)
     if isinstance(candidate, FrozenEstimator):
         return f"{_name(candidate.estimator)} (frozen)"
+    if isinstance(candidate, Backbone) and candidate.name != "module":
+        return candidate.name  # the name it declares
     return type(candidate).__name__
 
 

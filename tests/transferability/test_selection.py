@@ -23,6 +23,7 @@ from sktransfer.transferability import (
 )
 from sktransfer.utils import seed_from
 from sktransfer.utils._testing import FAST_PROBE, FAST_TRAINING
+from sktransfer.vision import Backbone, SmallCNN
 
 
 @pytest.fixture(scope="module")
@@ -304,6 +305,19 @@ def test_candidates_of_one_type_get_different_names():
     # any iterable of candidates, a generator too
     generated = rank_sources((c for c in (noise, useful)), X, y)
     assert [row["name"] for row in generated] == [row["name"] for row in ranking]
+
+
+def test_a_backbone_candidate_is_named_by_the_name_it_declares(digits):
+    X, y = digits[0][:60], digits[1][:60]
+    cnn = SmallCNN(1, (4, 4, 4))
+    named = [Backbone(cnn, 1, name="tiny"), Backbone(cnn, 1, name="tiny"), cnn]
+    ranking = rank_sources(named + [Backbone(cnn, 1)], X, y, random_state=0)
+    assert sorted(row["name"] for row in ranking) == [
+        "Backbone",  # declares no name
+        "SmallCNN",
+        "tiny #1",
+        "tiny #2",
+    ]
 
 
 def test_candidates_given_as_a_dict_are_ranked_under_their_names(
