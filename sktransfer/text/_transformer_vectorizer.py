@@ -71,8 +71,9 @@ default="sentence-transformers/all-MiniLM-L6-v2"
     memory : str, joblib.Memory or None, default=None
         Cache the embeddings on disk (a folder or a ``joblib.Memory``, as
         scikit-learn's ``Pipeline``): ``transform`` of the same texts by a
-        transformer with the same weights, tokenizer and settings returns the
-        stored embeddings instead of running the transformer again. In a
+        transformer with the same weights, configuration, tokenizer and
+        settings returns the stored embeddings instead of running the
+        transformer again. In a
         ``GridSearchCV`` over what comes after the vectorizer, the
         transformer then runs once per fold, not once per grid point.
     verbose : int, default=0

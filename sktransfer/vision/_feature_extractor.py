@@ -69,8 +69,9 @@ default="small_cnn"
     memory : str, joblib.Memory or None, default=None
         Cache the features on disk (a folder or a ``joblib.Memory``, as
         scikit-learn's ``Pipeline``): ``transform`` of the same images by a
-        backbone with the same weights and preprocessing returns the stored
-        features instead of running the backbone again. In a
+        backbone with the same weights, layers and preprocessing (scale,
+        size, channels) returns the stored features instead of running the
+        backbone again. In a
         ``GridSearchCV`` over what comes after the extractor, the backbone
         then runs once per fold, not once per grid point.
     verbose : int, default=0
