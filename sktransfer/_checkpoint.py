@@ -32,6 +32,7 @@ from skorch.callbacks import Callback, EarlyStopping
 
 from sktransfer._persistence import checksum
 from sktransfer.transfer._module import unwrapped
+from sktransfer.transfer._structure import layers_fingerprint
 from sktransfer.utils._files import path_stamp, replaced_atomically, user_path
 from sktransfer.utils._warnings import caller_stacklevel
 
@@ -109,8 +110,7 @@ def _described(value, source=False):
         return name
     if isinstance(value, torch.nn.Module):  # its weights and its layers
         state = value.state_dict()
-        layers = hashlib.sha1(repr(value).encode()).hexdigest()
-        return f"module {layers} " + checksum(state, state)
+        return f"module {layers_fingerprint(value)} " + checksum(state, state)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         # a sktransfer.vision.Backbone: its module and what it declares
         fields = [

@@ -1,7 +1,12 @@
 """Structure transfer: keep a source's architecture, draw fresh weights."""
 
+import hashlib
+import re
+
 import torch
 from torch import nn
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def reinitialize(module: nn.Module) -> nn.Module:
@@ -88,3 +93,11 @@ def shared_parameters(module_a: nn.Module, module_b: nn.Module) -> list[str]:
         and p.shape == params_b[name].shape
         and torch.equal(p.cpu(), params_b[name].cpu())
     ]
+
+
+def layers_fingerprint(module):
+    """A hash of ``module``'s layers as torch prints them (their types,
+    sizes, strides...), not of its weights; object addresses a custom
+    ``extra_repr`` may print (``<function f at 0x...>``) left out, so the same
+    architecture hashes alike in every process."""
+    return hashlib.sha1(_ADDRESS.sub("", repr(module)).encode()).hexdigest()

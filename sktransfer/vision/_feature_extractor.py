@@ -19,6 +19,7 @@ from sktransfer._base import (
 )
 from sktransfer._batches import batch_iterator
 from sktransfer._persistence import restore_state
+from sktransfer.transfer._structure import layers_fingerprint
 from sktransfer.utils import seeded
 from sktransfer.vision._base import (
     IMAGE_CONSTRAINTS,
@@ -218,7 +219,7 @@ default="small_cnn"
                 name: tensor.detach().cpu().numpy()
                 for name, tensor in module.state_dict().items()
             },
-            "architecture": repr(module.backbone),
+            "architecture": layers_fingerprint(module.backbone),
             "image_shape": tuple(self.image_shape_),
             "pixel_scale": float(self.pixel_scale_),
             "resize": self.resize,

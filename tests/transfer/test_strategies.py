@@ -18,6 +18,7 @@ from sktransfer.transfer import (
     trainable_parameter_names,
     transfer_blocks,
 )
+from sktransfer.transfer._structure import layers_fingerprint
 
 
 class Tiny(TransferModule):
@@ -219,3 +220,36 @@ def test_the_building_blocks_refuse_what_they_cannot_use():
     with pytest.raises(ValueError, match="'sometimes' is not one of"):
         apply_batchnorm_policy(net.backbone, "sometimes")  # was a silent no-op
     assert freeze(net, iter(["head.*"])) == 2  # any iterable of globs
+
+
+def test_the_layers_fingerprint_tells_architectures_apart_and_not_weights():
+    a = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU())
+    b = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU())  # other weights
+    strided = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, stride=2), torch.nn.ReLU())
+    assert layers_fingerprint(a) == layers_fingerprint(b)
+    assert layers_fingerprint(a) != layers_fingerprint(strided)
+
+    class Activation(torch.nn.Module):  # prints a function, with its address
+        def __init__(self, fn):
+            super().__init__()
+            self.fn = fn
+
+        def extra_repr(self):
+            return repr(self.fn)
+
+    def named(name):
+        def activation(x):
+            return x
+
+        activation.__qualname__ = name
+        return activation
+
+    # one function printed at two addresses, as in two processes
+    first, second = named("gelu"), named("gelu")
+    assert repr(first) != repr(second) and "0x" in repr(Activation(first))
+    assert layers_fingerprint(Activation(first)) == layers_fingerprint(
+        Activation(second)
+    )
+    assert layers_fingerprint(Activation(first)) != layers_fingerprint(
+        Activation(named("relu"))
+    )
