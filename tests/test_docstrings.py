@@ -15,6 +15,7 @@ import importlib
 import inspect
 import pkgutil
 
+import numpy as np
 import pytest
 
 import sktransfer
@@ -111,3 +112,77 @@ def test_docstring(path, method):
         if code not in IGNORED and not (method and code == "EX01")
     ]
     assert not errors, "\n".join(errors)
+
+
+def _fitted_estimators():
+    """One fitted instance of each public estimator, on a few real samples."""
+    from gensim.models import KeyedVectors
+    from sklearn.datasets import load_digits
+
+    from sktransfer import (
+        EmbeddingVectorizer,
+        FineTunedCNNClassifier,
+        PretrainedEmbeddingClassifier,
+        PretrainedFeatureExtractor,
+    )
+    from sktransfer.transferability import SourceSelector
+    from sktransfer.utils.estimator_checks import default_data
+
+    images, digits = load_digits(return_X_y=True)
+    images, digits = images[:60], digits[:60]
+    texts, topics = default_data()
+    words = sorted({word for text in texts for word in text.split()})
+    vectors = KeyedVectors(vector_size=4)
+    vectors.add_vectors(words, np.random.RandomState(0).randn(len(words), 4))
+    fast = {"max_epochs": 1, "random_state": 0, "device": "cpu"}
+    fitted = [
+        FineTunedCNNClassifier(**fast).fit(images, digits),
+        PretrainedFeatureExtractor(device="cpu").fit(images),
+        PretrainedEmbeddingClassifier(vectors, **fast).fit(texts, topics),
+        EmbeddingVectorizer(vectors, weighting="sif").fit(texts),
+        SourceSelector(FineTunedCNNClassifier(**fast), ["small_cnn"]).fit(
+            images, digits
+        ),
+    ]
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        return fitted
+    from sktransfer import (
+        FineTunedTransformerClassifier,
+        TransformerVectorizer,
+        ZeroShotClassifier,
+    )
+
+    return fitted + [
+        FineTunedTransformerClassifier(max_length=16, **fast).fit(texts, topics),
+        TransformerVectorizer(device="cpu").fit(texts),
+        ZeroShotClassifier().fit(None, sorted(set(topics))),
+    ]
+
+
+def test_every_fitted_attribute_is_documented_and_every_documented_one_set():
+    """The Attributes section of each estimator names what ``fit`` sets
+    (public names ending in ``_``), properties included, and nothing else."""
+    from numpydoc.docscrape import ClassDoc
+
+    problems = []
+    for estimator in _fitted_estimators():
+        cls = type(estimator)
+        documented = {
+            name.strip()
+            for attribute in ClassDoc(cls)["Attributes"]
+            for name in attribute.name.split(",")
+        }
+        set_by_fit = {
+            name
+            for name in dir(estimator)
+            if name.endswith("_")
+            and not name.startswith("_")
+            and hasattr(estimator, name)
+        }
+        for name in sorted(set_by_fit - documented):
+            problems.append(f"{cls.__name__}.{name} is not documented")
+        for name in sorted(documented - set_by_fit):
+            problems.append(f"{cls.__name__}.{name} is documented but not set")
+    assert not problems, "\n".join(problems)

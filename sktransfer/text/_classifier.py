@@ -161,6 +161,9 @@ default="glove-wiki-gigaword-50"
         Vocabulary words whose vector came from the source.
     n_oov_ : int
         Vocabulary words with a vector from the ``oov`` policy.
+    tokenizer_ : Tokenizer
+        Splits documents into tokens as ``lowercase``, ``token_pattern`` and
+        ``tokenizer`` say; ``predict`` tokenizes with it.
     {SOURCE_PATH_DOC.format(param="embeddings").strip()}
     {HISTORY_ATTRIBUTES_DOC.strip()}
     net_ : skorch.NeuralNet

@@ -89,6 +89,12 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
         Document frequency of each word of the training documents.
     n_documents_ : int
         Number of training documents.
+    word_probability_ : dict
+        Share of the training tokens that are each word: the :math:`p(w)` of
+        SIF's weight ``sif_alpha / (sif_alpha + p(w))``.
+    tokenizer_ : Tokenizer
+        Splits documents into tokens as ``lowercase``, ``token_pattern`` and
+        ``tokenizer`` say; ``predict`` tokenizes with it.
     sif_component_ : ndarray of shape (dim,) or None
         The common component removed by SIF weighting.
     n_features_out_ : int

@@ -471,6 +471,9 @@ callable, default="logme"
         ``estimator`` refitted with ``best_source_``.
     classes_ : ndarray
         The class labels, as ``best_estimator_`` holds them.
+    n_features_in_ : int
+        Features of ``X`` seen in ``fit``, where ``best_estimator_`` has
+        the attribute (image and tabular estimators; not text ones).
 
     Examples
     --------
