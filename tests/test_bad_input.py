@@ -39,7 +39,7 @@ from sktransfer import (
 )
 from sktransfer.datasets import load_image_folder
 from sktransfer.text._formats import FASTTEXT_MAGIC
-from sktransfer.vision import SmallCNN
+from sktransfer.vision import Backbone, SmallCNN
 
 DOC = pathlib.Path(__file__).parents[1] / "docs" / "bad_input.md"
 FAST = {"max_epochs": 1, "device": "cpu", "random_state": 0}
@@ -75,6 +75,18 @@ class _NaNBackbone(torch.nn.Module):
 class _IntegerBackbone(torch.nn.Module):
     def forward(self, x):
         return (x.flatten(1) > 0).long()
+
+
+class _ViewingCNN(torch.nn.Module):
+    """Flattens its maps with .view(), which channels-last maps refuse."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+
+    def forward(self, x):
+        maps = self.conv(x)
+        return maps.view(len(maps), -1)
 
 
 def _kv_with_nan():
@@ -815,6 +827,18 @@ def _cases():
         ValueError,
         "give backbone=sktransfer.vision.Backbone(module, in_channels=3), "
         "and greyscale images are replicated to it",
+    )
+    add(
+        "backbone-wrongly-channels-last",
+        "sources",
+        "FineTunedCNNClassifier",
+        "a Backbone declaring channels_last=True whose forward .view()s its maps",
+        lambda tmp: _cnn(backbone=Backbone(_ViewingCNN(), 1, channels_last=True)).fit(
+            IMAGES, LABELS
+        ),
+        ValueError,
+        "backbone _ViewingCNN declares channels_last=True, but it fails on "
+        "channels-last images",
     )
     add(
         "fitted-non-image-source",

@@ -154,8 +154,9 @@ def _name(candidate):
         return " ".join(os.fspath(part) for part in candidate)
     if isinstance(candidate, FrozenEstimator):
         return f"{_name(candidate.estimator)} (frozen)"
-    if isinstance(candidate, Backbone) and candidate.name != "module":
-        return candidate.name  # the name it declares
+    if isinstance(candidate, Backbone):  # the name it declares, or its module's
+        named = candidate.name != "module"
+        return candidate.name if named else type(candidate.module).__name__
     return type(candidate).__name__
 
 

@@ -438,8 +438,11 @@ def _resolve(backbone, in_channels, pretrained):
                 f"torch.nn.Module; got {type(backbone.module).__name__}."
             )
         _warn_if_classifier(backbone.module)
+        name = type(backbone.module).__name__ if backbone.name == "module" else None
         return dataclasses.replace(
-            backbone, module=copy.deepcopy(backbone.module).cpu()
+            backbone,
+            module=copy.deepcopy(backbone.module).cpu(),
+            name=name or backbone.name,  # messages name an unnamed one's class
         )
     if hasattr(backbone, "get_params") and hasattr(backbone, "fit"):
         return _from_fitted_estimator(backbone)

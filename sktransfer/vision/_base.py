@@ -1,5 +1,6 @@
 """What the image estimators share: input parameters and building the module."""
 
+import copy
 import numbers
 from numbers import Real
 
@@ -139,6 +140,8 @@ class ImageEstimatorMixin:
             ) from exc
         finally:
             module.train()
+        if source.channels_last:
+            _probe_channels_last(source, module.preprocess, image_shape)
         if not isinstance(out, torch.Tensor) or out.ndim < 2 or len(out) != 1:
             got = (
                 f"a tensor of shape {tuple(out.shape)} for one image"
@@ -157,6 +160,29 @@ class ImageEstimatorMixin:
                 "returns them as floats (e.g. .float())."
             )
         return pool_features(out).shape[1]
+
+
+def _probe_channels_last(source, preprocess, image_shape):
+    """A backbone that declares ``channels_last`` runs on the CPU in that
+    layout, weights and images: try one image so, on a copy, so that one that
+    cannot (a ``.view`` of its maps) fails here, saying so, not in the first
+    batch. sktransfer's own modules (SmallCNN, EfficientNet-Lite0), tested in
+    that layout, are not tried."""
+    if type(source.module).__module__.startswith("sktransfer."):
+        return
+    module = copy.deepcopy(source.module).eval()
+    module.to(memory_format=torch.channels_last)
+    x = preprocess(torch.zeros(1, *image_shape))
+    try:
+        with torch.no_grad():
+            module(x.contiguous(memory_format=torch.channels_last))
+    except Exception as exc:
+        raise ValueError(
+            f"backbone {source.name} declares channels_last=True, but it fails "
+            f"on channels-last images ({exc}); declare channels_last=False in "
+            "its Backbone (its forward may .view() its maps: .reshape() works "
+            "in both layouts)."
+        ) from exc
 
 
 def _channels_hint(source, n_channels):

@@ -312,12 +312,10 @@ def test_a_backbone_candidate_is_named_by_the_name_it_declares(digits):
     cnn = SmallCNN(1, (4, 4, 4))
     named = [Backbone(cnn, 1, name="tiny"), Backbone(cnn, 1, name="tiny"), cnn]
     ranking = rank_sources(named + [Backbone(cnn, 1)], X, y, random_state=0)
-    assert sorted(row["name"] for row in ranking) == [
-        "Backbone",  # declares no name
-        "SmallCNN",
-        "tiny #1",
-        "tiny #2",
-    ]
+    names = [row["name"] for row in sorted(ranking, key=lambda row: row["name"])]
+    # numbered in candidate order; one that declares no name: by its module
+    assert names == ["SmallCNN #1", "SmallCNN #2", "tiny #1", "tiny #2"]
+    assert next(r for r in ranking if r["name"] == "SmallCNN #1")["candidate"] is cnn
 
 
 def test_candidates_given_as_a_dict_are_ranked_under_their_names(

@@ -79,6 +79,37 @@ def test_a_backbone_given_directly_declares_its_input_as_a_registered_one(
         FineTunedCNNClassifier(Backbone("small_cnn")).fit(X, y)
 
 
+class _Flattening(torch.nn.Module):
+    def __init__(self, flatten):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.flatten = flatten
+
+    def forward(self, x):
+        maps = self.conv(x)
+        return self.flatten(maps)
+
+
+def test_a_declared_channels_last_layout_is_tried_before_training(digits, fast):
+    """A module that .view()s its maps fails in the channels-last layout it
+    declares: at the start of fit, saying what to declare, not in a batch."""
+    X, y = digits[0][:60], digits[1][:60]
+
+    def view(maps):
+        return maps.view(len(maps), -1)
+
+    def reshape(maps):
+        return maps.reshape(len(maps), -1)
+
+    viewing = Backbone(_Flattening(view), 1, channels_last=True)
+    with pytest.raises(ValueError, match="_Flattening declares channels_last=True"):
+        FineTunedCNNClassifier(viewing).fit(X, y)
+    for flatten, channels_last in ((view, False), (reshape, True)):
+        source = Backbone(_Flattening(flatten), 1, channels_last=channels_last)
+        clf = FineTunedCNNClassifier(source, random_state=0, **fast).fit(X, y)
+        assert clf.score(X, y) > 0.3  # trains; chance 0.1
+
+
 def test_a_registered_architecture_loads_a_weights_file(registry, tmp_path, digits):
     X, y = digits[0][:100], digits[1][:100]
     register_backbone(
