@@ -45,7 +45,8 @@ class Backbone:
         keeps them so: on a CPU the estimators then train and predict in that
         memory layout, which oneDNN's convolutions run faster (SmallCNN 1.5-2x,
         EfficientNet-Lite0 1.2-1.6x). Declared by the built-in backbones; a
-        module of unknown code may ``view`` its maps, which fails in it.
+        module of unknown code may ``view`` its maps, which fails in it
+        (``fit`` tries one image in that layout first, and says so).
 
     Examples
     --------
