@@ -164,7 +164,9 @@ def register_backbone(
 
     ``factory`` returns a :class:`Backbone` (or a bare ``torch.nn.Module``,
     which declares nothing about its input); with ``pretrained=False`` it may
-    skip loading weights (used when a weights file is given instead).
+    skip loading weights (used when a weights file is given instead). Its
+    module is copied before training, so a factory may return a model it
+    keeps: no fit changes it.
 
     The registry is per process, but the pickle of an image estimator (and
     of a :class:`~sktransfer.transferability.SourceSelector`) carries the
@@ -199,16 +201,25 @@ def register_backbone(
 
 
 def _from_factory(name, in_channels, pretrained):
-    """The registered backbone ``name``, built by its factory."""
-    built = BACKBONES[name](in_channels, pretrained)
+    """The registered backbone ``name``, built by its factory.
+
+    A user's factory may hand out a module it keeps (``lambda c, p:
+    Backbone(model, 3)``): its module is copied, as a module given as
+    ``backbone=`` is, so that a fit never trains the user's model in place
+    (and the next fit does not start from the last one's weights). The
+    built-in factories build a new module each time."""
+    factory = BACKBONES[name]
+    built = factory(in_channels, pretrained)
     if isinstance(built, nn.Module):
-        return Backbone(built, name=name)
+        built = Backbone(built, name=name)
     if not isinstance(built, Backbone):
         raise TypeError(
             f"the factory registered for backbone {name!r} returned "
             f"{type(built).__name__}; it must return a sktransfer.vision.Backbone "
             "or a torch.nn.Module."
         )
+    if factory is not _BUILT_IN.get(name):
+        built = dataclasses.replace(built, module=copy.deepcopy(built.module).cpu())
     return built
 
 

@@ -110,6 +110,26 @@ def test_a_declared_channels_last_layout_is_tried_before_training(digits, fast):
         assert clf.score(X, y) > 0.3  # trains; chance 0.1
 
 
+def test_a_factory_that_keeps_its_module_never_has_it_trained(registry, digits, fast):
+    """A factory may hand out one model it holds (a notebook's pretrained
+    network): each fit trains a copy, so the model stays as it was and each
+    fit starts from it, not from the last fit's weights."""
+    X, y = digits[0][:100], digits[1][:100]
+    with seeded(0):
+        kept = SmallCNN(1, (4, 4, 4))
+    before = {k: v.clone() for k, v in kept.state_dict().items()}
+    register_backbone("kept", lambda channels, pretrained: Backbone(kept, 1))
+    register_backbone("kept_bare", lambda channels, pretrained: kept)
+    for name in ("kept", "kept_bare"):
+        first, second = (
+            FineTunedCNNClassifier(name, random_state=0, **fast).fit(X, y)
+            for _ in range(2)
+        )
+        np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+        for key, tensor in kept.state_dict().items():
+            assert torch.equal(tensor, before[key]), (name, key)
+
+
 def test_a_registered_architecture_loads_a_weights_file(registry, tmp_path, digits):
     X, y = digits[0][:100], digits[1][:100]
     register_backbone(
