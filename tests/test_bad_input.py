@@ -39,6 +39,7 @@ from sktransfer import (
 )
 from sktransfer.datasets import load_image_folder
 from sktransfer.text._formats import FASTTEXT_MAGIC
+from sktransfer.utils._testing import FlatteningCNN
 from sktransfer.vision import Backbone, SmallCNN
 
 DOC = pathlib.Path(__file__).parents[1] / "docs" / "bad_input.md"
@@ -75,18 +76,6 @@ class _NaNBackbone(torch.nn.Module):
 class _IntegerBackbone(torch.nn.Module):
     def forward(self, x):
         return (x.flatten(1) > 0).long()
-
-
-class _ViewingCNN(torch.nn.Module):
-    """Flattens its maps with .view(), which channels-last maps refuse."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
-
-    def forward(self, x):
-        maps = self.conv(x)
-        return maps.view(len(maps), -1)
 
 
 def _kv_with_nan():
@@ -833,11 +822,11 @@ def _cases():
         "sources",
         "FineTunedCNNClassifier",
         "a Backbone declaring channels_last=True whose forward .view()s its maps",
-        lambda tmp: _cnn(backbone=Backbone(_ViewingCNN(), 1, channels_last=True)).fit(
+        lambda tmp: _cnn(backbone=Backbone(FlatteningCNN(), 1, channels_last=True)).fit(
             IMAGES, LABELS
         ),
         ValueError,
-        "backbone _ViewingCNN declares channels_last=True, but it fails on "
+        "backbone FlatteningCNN declares channels_last=True, but it fails on "
         "channels-last images",
     )
     add(

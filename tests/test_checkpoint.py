@@ -7,10 +7,10 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback
 
 from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
 from sktransfer._checkpoint import fingerprint
+from sktransfer.utils._testing import Epochs
 from sktransfer.vision import Backbone, SmallCNN
 
 
@@ -72,14 +72,9 @@ def test_a_crashed_fit_is_not_resumed_by_a_fit_from_another_backbone(tmp_path, d
     first = Backbone(SmallCNN(1, (8, 8, 8)), 1)
     second = Backbone(copy.deepcopy(first.module), 1, min_size=16)
 
-    class Crash(Callback):
-        def on_epoch_end(self, net, **kwargs):
-            if len(net.history) == 2:
-                raise RuntimeError("power cut")
-
     params = {"max_epochs": 3, "random_state": 0, "device": "cpu"}
     crashed = FineTunedCNNClassifier(
-        first, checkpoint_dir=tmp_path, callbacks=[("crash", Crash())], **params
+        first, checkpoint_dir=tmp_path, callbacks=[("cut", Epochs(cut=2))], **params
     )
     with pytest.raises(RuntimeError, match="power cut"):
         crashed.fit(X, y)
@@ -235,7 +230,6 @@ def test_a_fit_resumed_after_its_best_epoch_keeps_that_epoch(
     as the uninterrupted fit does (it used to forget it, train on, and keep a
     later, worse model). Saved at the best epoch itself, the best weights are
     the module's and are not stored twice."""
-    from skorch.callbacks import Callback
 
     from sktransfer import FineTunedCNNClassifier
 
@@ -254,14 +248,9 @@ def test_a_fit_resumed_after_its_best_epoch_keeps_that_epoch(
     cut = best + 1 + saved_after_best  # the last checkpoint: the epoch before
     assert cut < len(straight.net_.history)
 
-    class PowerCut(Callback):
-        def on_epoch_end(self, net, **kwargs):
-            if len(net.history) == cut:
-                raise RuntimeError("power cut")
-
     with pytest.raises(RuntimeError, match="power cut"):
         FineTunedCNNClassifier(
-            checkpoint_dir=tmp_path, callbacks=[PowerCut()], **settings
+            checkpoint_dir=tmp_path, callbacks=[Epochs(cut=cut)], **settings
         ).fit(X, y)
     (saved,) = tmp_path.glob("checkpoint-*")
     (stopping,) = torch.load(saved, weights_only=True)["callbacks"].values()

@@ -1,5 +1,6 @@
 """Fast settings for tests and conformance checks, kept in one place."""
 
+import torch
 from skorch.callbacks import Callback
 
 FAST_TRAINING = {"max_epochs": 15, "lr": 1e-2, "batch_size": 32, "device": "cpu"}
@@ -29,6 +30,22 @@ class Epochs(Callback):
         self.run += 1
         if len(net.history) == self.cut:
             raise RuntimeError("power cut")
+
+
+class FlatteningCNN(torch.nn.Module):
+    """A user's backbone that flattens its maps with ``.view()``, which
+    channels-last maps refuse (``reshape=True``: with ``.reshape()``, which
+    takes either layout)."""
+
+    def __init__(self, reshape=False):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.reshape = reshape
+
+    def forward(self, x):
+        maps = self.conv(x)
+        flat = maps.reshape if self.reshape else maps.view
+        return flat(len(maps), -1)
 
 
 def fast_instances():

@@ -162,13 +162,20 @@ class ImageEstimatorMixin:
         return pool_features(out).shape[1]
 
 
+_TESTED_CHANNELS_LAST = {
+    ("sktransfer.vision._modules", "SmallCNN"),
+    ("sktransfer.vision._efficientnet", "EfficientNetFeatures"),
+}
+"""The built-in backbones' classes, whose channels-last layout tests cover."""
+
+
 def _probe_channels_last(source, preprocess, image_shape):
     """A backbone that declares ``channels_last`` runs on the CPU in that
     layout, weights and images: try one image so, on a copy, so that one that
     cannot (a ``.view`` of its maps) fails here, saying so, not in the first
-    batch. sktransfer's own modules (SmallCNN, EfficientNet-Lite0), tested in
-    that layout, are not tried."""
-    if type(source.module).__module__.startswith("sktransfer."):
+    batch. The built-in backbones, tested in that layout, are not tried."""
+    cls = type(source.module)
+    if (cls.__module__, cls.__qualname__) in _TESTED_CHANNELS_LAST:
         return
     module = copy.deepcopy(source.module).eval()
     module.to(memory_format=torch.channels_last)

@@ -1,5 +1,6 @@
 """Named backbones: the registry users extend with register_backbone."""
 
+import importlib
 import warnings
 
 import numpy as np
@@ -8,8 +9,14 @@ import torch
 
 from sktransfer import FineTunedCNNClassifier, PretrainedFeatureExtractor
 from sktransfer.utils import seeded
-from sktransfer.utils._testing import FAST_PROBE
-from sktransfer.vision import BACKBONES, Backbone, SmallCNN, register_backbone
+from sktransfer.utils._testing import FAST_PROBE, FlatteningCNN
+from sktransfer.vision import (
+    BACKBONES,
+    Backbone,
+    SmallCNN,
+    register_backbone,
+    resolve_backbone,
+)
 
 
 @pytest.fixture
@@ -79,33 +86,16 @@ def test_a_backbone_given_directly_declares_its_input_as_a_registered_one(
         FineTunedCNNClassifier(Backbone("small_cnn")).fit(X, y)
 
 
-class _Flattening(torch.nn.Module):
-    def __init__(self, flatten):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
-        self.flatten = flatten
-
-    def forward(self, x):
-        maps = self.conv(x)
-        return self.flatten(maps)
-
-
 def test_a_declared_channels_last_layout_is_tried_before_training(digits, fast):
     """A module that .view()s its maps fails in the channels-last layout it
     declares: at the start of fit, saying what to declare, not in a batch."""
     X, y = digits[0][:60], digits[1][:60]
 
-    def view(maps):
-        return maps.view(len(maps), -1)
-
-    def reshape(maps):
-        return maps.reshape(len(maps), -1)
-
-    viewing = Backbone(_Flattening(view), 1, channels_last=True)
-    with pytest.raises(ValueError, match="_Flattening declares channels_last=True"):
+    viewing = Backbone(FlatteningCNN(), 1, channels_last=True)
+    with pytest.raises(ValueError, match="FlatteningCNN declares channels_last=True"):
         FineTunedCNNClassifier(viewing).fit(X, y)
-    for flatten, channels_last in ((view, False), (reshape, True)):
-        source = Backbone(_Flattening(flatten), 1, channels_last=channels_last)
+    for reshape, channels_last in ((False, False), (True, True)):
+        source = Backbone(FlatteningCNN(reshape), 1, channels_last=channels_last)
         clf = FineTunedCNNClassifier(source, random_state=0, **fast).fit(X, y)
         assert clf.score(X, y) > 0.3  # trains; chance 0.1
 
@@ -321,3 +311,11 @@ def test_a_pickle_carries_the_registration_and_never_overrides_one(registry):
 def _widths_of(factory):
     built = factory(1, True)
     return [m.out_channels for m in built.module.modules() if hasattr(m, "groups")]
+
+
+def test_the_backbones_fit_does_not_try_in_channels_last_are_the_built_in_ones():
+    from sktransfer.vision._base import _TESTED_CHANNELS_LAST
+
+    for module, name in _TESTED_CHANNELS_LAST:
+        assert hasattr(importlib.import_module(module), name), (module, name)
+    assert resolve_backbone("small_cnn", 1).channels_last

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from sktransfer import FineTunedCNNClassifier
+from sktransfer.utils._testing import FlatteningCNN
 from sktransfer.vision._modules import ImagePreprocess, pool_features
 
 
@@ -52,21 +53,9 @@ def test_an_optimizer_class_keeps_the_weights_in_the_usual_layout(digits):
     assert np.isfinite(clf.net_.history[-1, "train_loss"])
 
 
-class _Flattening(torch.nn.Module):
-    """A user's backbone that views its maps: channels-last maps would fail."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
-
-    def forward(self, x):
-        out = self.conv(x)
-        return out.view(out.shape[0], -1)
-
-
 def test_a_module_of_unknown_code_keeps_the_usual_layout(digits, fast):
     X, y = digits[0][:200], digits[1][:200]
-    clf = FineTunedCNNClassifier(_Flattening(), **fast).fit(X, y)
+    clf = FineTunedCNNClassifier(FlatteningCNN(), **fast).fit(X, y)
     module = clf.net_.module_
     assert not module.channels_last
     assert _in_layout(module.backbone, torch.contiguous_format)
