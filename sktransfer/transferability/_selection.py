@@ -155,8 +155,7 @@ def _name(candidate):
     if isinstance(candidate, FrozenEstimator):
         return f"{_name(candidate.estimator)} (frozen)"
     if isinstance(candidate, Backbone):  # the name it declares, or its module's
-        named = candidate.name != "module"
-        return candidate.name if named else type(candidate.module).__name__
+        return candidate.name
     return type(candidate).__name__
 
 

@@ -38,8 +38,9 @@ class Backbone:
         Normalisation of [0, 1]-scaled pixels that the module was trained with.
     min_size : int or None
         Images smaller than this on a side are upsampled to it.
-    name : str
-        Where it came from, for messages.
+    name : str or None, default=None
+        Where it came from, for messages and rankings; None names it by the
+        module's class.
     channels_last : bool
         Every operation of the module takes channels-last (NHWC) tensors and
         keeps them so: on a CPU the estimators then train and predict in that
@@ -66,8 +67,12 @@ class Backbone:
     mean: tuple | None = None
     std: tuple | None = None
     min_size: int | None = None
-    name: str = "module"
+    name: str | None = None
     channels_last: bool = False
+
+    def __post_init__(self):
+        if self.name is None:  # messages and rankings name it by its class
+            self.name = type(self.module).__name__
 
 
 def _small_cnn(in_channels, pretrained=True):
@@ -442,7 +447,7 @@ def _resolve(backbone, in_channels, pretrained):
         return _from_weights_file(backbone[0], backbone[1], in_channels)
     if isinstance(backbone, nn.Module):
         _warn_if_classifier(backbone)
-        return Backbone(copy.deepcopy(backbone).cpu(), name=type(backbone).__name__)
+        return Backbone(copy.deepcopy(backbone).cpu())
     if isinstance(backbone, Backbone):  # a module with what it declares
         if not isinstance(backbone.module, nn.Module):
             raise TypeError(
@@ -450,11 +455,8 @@ def _resolve(backbone, in_channels, pretrained):
                 f"torch.nn.Module; got {type(backbone.module).__name__}."
             )
         _warn_if_classifier(backbone.module)
-        name = type(backbone.module).__name__ if backbone.name == "module" else None
         return dataclasses.replace(
-            backbone,
-            module=copy.deepcopy(backbone.module).cpu(),
-            name=name or backbone.name,  # messages name an unnamed one's class
+            backbone, module=copy.deepcopy(backbone.module).cpu()
         )
     if hasattr(backbone, "get_params") and hasattr(backbone, "fit"):
         return _from_fitted_estimator(backbone)

@@ -222,7 +222,6 @@ default="small_cnn"
             "architecture": layers_fingerprint(module.backbone),
             "image_shape": tuple(self.image_shape_),
             "pixel_scale": float(self.pixel_scale_),
-            "resize": self.resize,
             "preprocess": (preprocess.size, preprocess.out_channels),
         }
 
