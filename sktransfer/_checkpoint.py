@@ -122,15 +122,23 @@ def _described(value, source=False):
     if net is not None:  # a fitted estimator
         state = net.module_.state_dict()
         return f"{type(value).__name__} " + checksum(state, state)
+    from sktransfer.text._vectors import Subwords, WordVectors  # text imports this
+
     value = getattr(value, "wv", value)  # a gensim Word2Vec / FastText model
-    if hasattr(value, "vectors") and hasattr(value, "index_to_key"):  # gensim
-        digest = hashlib.sha1("\n".join(map(str, value.index_to_key)).encode())
-        digest.update(np.ascontiguousarray(value.vectors).tobytes())
-        ngrams = getattr(value, "vectors_ngrams", None)  # fastText's subwords
-        if ngrams is not None:
-            digest.update(np.ascontiguousarray(ngrams).tobytes())
-        return "KeyedVectors " + digest.hexdigest()
-    return type(value).__name__
+    if isinstance(value, WordVectors):  # sktransfer's (resolve_word_vectors)
+        words, subwords, kind = value.words, value.subwords, "WordVectors"
+    elif hasattr(value, "vectors") and hasattr(value, "index_to_key"):  # gensim
+        words, subwords, kind = value.index_to_key, None, "KeyedVectors"
+        if getattr(value, "vectors_ngrams", None) is not None:  # fastText's
+            subwords = Subwords(value.vectors_ngrams, value.min_n, value.max_n)
+    else:
+        return type(value).__name__
+    digest = hashlib.sha1("\n".join(map(str, words)).encode())
+    digest.update(np.ascontiguousarray(value.vectors).tobytes())
+    if subwords is not None:
+        digest.update(np.ascontiguousarray(subwords.ngrams).tobytes())
+        digest.update(f"{subwords.min_n} {subwords.max_n}".encode())
+    return f"{kind} {digest.hexdigest()}"
 
 
 _EARLY_STOPPING_STATE = ("misses_", "dynamic_threshold_", "best_epoch_")

@@ -10,6 +10,7 @@ import torch
 
 from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
 from sktransfer._checkpoint import fingerprint
+from sktransfer.text import WordVectors, resolve_word_vectors
 from sktransfer.utils._testing import Epochs
 from sktransfer.vision import Backbone, SmallCNN
 
@@ -24,6 +25,12 @@ def test_a_checkpoint_fingerprint_tells_source_objects_and_classes_apart(glove):
     assert tag(embeddings=glove) == tag(embeddings=other)  # same words, same vectors
     other.vectors[0, 0] += 1.0
     assert tag(embeddings=glove) != tag(embeddings=other)
+    # sktransfer's own word vectors (resolve_word_vectors) count by content too
+    ours, changed = resolve_word_vectors(glove), resolve_word_vectors(other)
+    assert tag(embeddings=ours) == tag(embeddings=resolve_word_vectors(glove))
+    assert tag(embeddings=ours) != tag(embeddings=changed)
+    renamed = WordVectors(["zz", *ours.words[1:]], ours.vectors)
+    assert tag(embeddings=ours) != tag(embeddings=renamed)
     assert tag(optimizer=torch.optim.SGD) != tag(optimizer=torch.optim.Adam)
     sgd = functools.partial(torch.optim.SGD, momentum=0.9)
     assert tag(optimizer=sgd) == tag(optimizer=copy.deepcopy(sgd))
