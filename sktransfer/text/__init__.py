@@ -14,6 +14,7 @@ from sktransfer.text._vectors import (
     WORD_VECTORS,
     WordVectors,
     cache_dir,
+    clear_cache,
     resolve_word_vectors,
 )
 from sktransfer.text._zero_shot import ZeroShotClassifier
@@ -32,6 +33,7 @@ __all__ = [
     "WordVectors",
     "ZeroShotClassifier",
     "cache_dir",
+    "clear_cache",
     "resolve_transformer",
     "resolve_word_vectors",
 ]

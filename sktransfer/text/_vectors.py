@@ -21,6 +21,7 @@ memory, for the process.
 
 import dataclasses
 import functools
+import gc
 import getpass
 import hashlib
 import json
@@ -290,6 +291,8 @@ class WordVectors:
     >>> import numpy as np
     >>> from sktransfer.text import WordVectors
     >>> vectors = WordVectors(["cat", "dog"], np.eye(2, dtype=np.float32))
+    >>> vectors
+    <WordVectors 'vectors': 2 words x 2>
     >>> vectors.rows(["dog", "emu"])
     array([ 1, -1])
     >>> found_vectors, found = vectors.lookup(["dog", "emu"])
@@ -373,6 +376,11 @@ class WordVectors:
     def __len__(self):
         return len(self.vectors)
 
+    def __repr__(self):
+        subwords = " and subword vectors" if self.subwords is not None else ""
+        shape = f"{len(self):,} words x {self.dim}"
+        return f"<WordVectors {self.name!r}: {shape}{subwords}>"
+
 
 def check_finite_vectors(vectors, words, name):
     """Refuse word vectors holding NaN or infinity: they would turn every
@@ -430,6 +438,44 @@ def _cached(key, load, family=None):
                 if old[: len(key)] != key:
                     del _PROCESS_CACHE[old]
         return _PROCESS_CACHE.setdefault(key, vectors)
+
+
+def clear_cache() -> int:
+    """Forget the sources this process has resolved, to free their memory.
+
+    A word-vector source or transformer given by name or path is resolved once
+    per process and kept for the process's life, so that later fits, clones
+    and grid points reuse it; so is each GPU copy of a transformer. A search
+    over several large sources, or a notebook that moved on to another one,
+    holds every one of them. This drops them all: what no fitted model still
+    holds is freed (and, where CUDA is in use, its GPU memory returned to the
+    driver). Fitted models keep working, and a later ``fit`` resolves its
+    source again, from the disk cache (:func:`cache_dir`), which is not
+    touched.
+
+    Returns
+    -------
+    n_sources : int
+        How many resolved sources (a GPU copy counts as one) were dropped.
+
+    Examples
+    --------
+    >>> from sktransfer.text import clear_cache, resolve_word_vectors
+    >>> glove = resolve_word_vectors("glove-wiki-gigaword-50")
+    >>> resolve_word_vectors("glove-wiki-gigaword-50") is glove  # kept
+    True
+    >>> clear_cache() >= 1
+    True
+    >>> resolve_word_vectors("glove-wiki-gigaword-50") is glove  # resolved again
+    False
+    """
+    with _LOCK:
+        n_sources = len(_PROCESS_CACHE)
+        _PROCESS_CACHE.clear()
+    if torch.cuda.is_initialized():  # never starts CUDA just to empty it
+        gc.collect()  # a model's tensors held in a reference cycle
+        torch.cuda.empty_cache()
+    return n_sources
 
 
 CACHE_FORMAT = 2

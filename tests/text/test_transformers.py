@@ -1,10 +1,12 @@
 """Transformer sources on the real all-MiniLM-L6-v2 (offline package) and 20NG."""
 
+import gc
 import json
 import pickle
 import shutil
 import sys
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -23,7 +25,12 @@ from sktransfer import (  # noqa: E402
     TransformerVectorizer,
     ZeroShotClassifier,
 )
-from sktransfer.text import TransformerTransferModule, resolve_transformer  # noqa: E402
+from sktransfer.text import (  # noqa: E402
+    TransformerTransferModule,
+    _vectors,
+    clear_cache,
+    resolve_transformer,
+)
 from sktransfer.text._transformers import (  # noqa: E402
     trainable_copy,
     transformer_layers,
@@ -101,6 +108,20 @@ def test_a_model_saved_again_in_its_folder_is_loaded_again(tmp_path, source):
     assert torch.equal(
         again.embeddings.word_embeddings.weight,
         2 * first.embeddings.word_embeddings.weight,
+    )
+
+
+def test_clear_cache_frees_a_transformer_no_fitted_model_holds(monkeypatch, small):
+    monkeypatch.setattr(_vectors, "_PROCESS_CACHE", {})  # this test's own
+    name = "sentence-transformers/all-MiniLM-L6-v2"
+    vectorizer = TransformerVectorizer(name, max_length=64).fit(small["X"][:8])
+    before = vectorizer.transform(small["X_test"][:4])
+    held = weakref.ref(resolve_transformer(name)[1])
+    assert clear_cache() == 1
+    gc.collect()
+    assert held() is None  # a transformer's memory is returned
+    np.testing.assert_allclose(
+        vectorizer.transform(small["X_test"][:4]), before, rtol=1e-5, atol=1e-6
     )
 
 

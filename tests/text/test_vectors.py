@@ -1,6 +1,8 @@
+import gc
 import gzip
 import re
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -114,6 +116,26 @@ def test_a_file_is_parsed_once_then_read_from_the_cache(tmp_path, cache, small_g
     cache._PROCESS_CACHE.clear()
     assert resolve_word_vectors(path).words[-1] == "extra"
     assert cache.STATS["parsed"] == 2
+
+
+def test_clear_cache_frees_what_no_fitted_model_holds(tmp_path, cache, small_glove):
+    from sktransfer import PretrainedEmbeddingClassifier
+    from sktransfer.text import clear_cache
+
+    path = tmp_path / "glove.txt"
+    _write_glove(small_glove, path)
+    texts, y = ["the of and", "in to a", "of the in", "a and to"] * 3, [0, 1] * 6
+    model = PretrainedEmbeddingClassifier(path, max_epochs=2, random_state=0)
+    model.fit(texts, y)
+    unseen = [" ".join(small_glove.index_to_key[200:210])]  # read after fit
+    before = model.predict_proba(unseen)
+    held = weakref.ref(resolve_word_vectors(path))
+    assert clear_cache() == 1 and cache._PROCESS_CACHE == {}
+    gc.collect()
+    assert held() is None  # the fitted model does not keep the vectors alive
+    np.testing.assert_array_equal(model.predict_proba(unseen), before)
+    assert cache.STATS["parsed"] == 1 and cache.STATS["disk_hits"] == 1
+    assert clear_cache() == 1  # what predict resolved again
 
 
 def test_registered_name_resolves_offline(cache):
