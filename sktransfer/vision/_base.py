@@ -65,6 +65,13 @@ def _resize_target(resize, source, height, width):
 class ImageEstimatorMixin:
     """Builds ``preprocess -> backbone -> head`` for 4-D float32 training images."""
 
+    def __sklearn_tags__(self):
+        """Images come as (n, C, H, W), (n, H, W) or flat rows; no NaN."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = False
+        return tags
+
     def _build_image_module(self, X, n_outputs, batchnorm="frozen", pretrained=True):
         """Resolve the source and assemble an :class:`ImageTransferModule`.
 

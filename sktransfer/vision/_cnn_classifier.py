@@ -283,7 +283,3 @@ default="small_cnn"
         module = self.net_.module_
         return self._features_once(module, X, module_device(module))
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags

@@ -231,7 +231,6 @@ default="small_cnn"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.requires_fit = True
         return tags

@@ -121,6 +121,10 @@ def test_4d_and_3d_inputs_give_the_same_model(digits, fast):
     np.testing.assert_allclose(hyper.predict_proba(X.reshape(-1, 1, 8, 8)), expected)
     # A fitted 4-D model also takes the flattened form.
     np.testing.assert_allclose(hyper.predict_proba(X), expected)
+    # the tags say so (and that NaN is refused), for tools that read them
+    for estimator in (flat, PretrainedFeatureExtractor()):
+        tags = estimator.__sklearn_tags__().input_tags
+        assert tags.two_d_array and tags.three_d_array and not tags.allow_nan
 
 
 def test_channels_last_images_are_refused_unless_declared(digits, fast):
