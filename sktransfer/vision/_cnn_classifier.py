@@ -282,4 +282,3 @@ default="small_cnn"
         X = validate_images(self, X, reset=False)
         module = self.net_.module_
         return self._features_once(module, X, module_device(module))
-
