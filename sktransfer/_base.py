@@ -996,7 +996,8 @@ def _differs(value, default):
 def _spare_samples(y, n, seed):
     """Up to ``n`` random indices of ``y`` to hold out for validation where a
     stratified split cannot be made (a class with one sample, or fewer held
-    out than there are classes), never a class's last sample: a random
+    out or left to train than there are classes), never a class's last
+    sample: a random
     split held out the only example of a class of few-shot data, which the
     model then never learned. A ValueError when every class has one sample."""
     order = np.random.RandomState(seed).permutation(len(y))
@@ -1163,7 +1164,11 @@ class TransferEstimatorBase(
                 f" leaves no training or validation data out of {n_samples} samples."
             )
         counts = np.bincount(y)
-        if counts[counts > 0].min() >= 2 and n_valid >= len(counts):
+        n_classes = np.count_nonzero(counts)
+        # stratified where both parts can hold every class
+        if counts[counts > 0].min() >= 2 and n_classes <= min(
+            n_valid, n_samples - n_valid
+        ):
             X_train, X_valid, y_train, y_valid = train_test_split(
                 X, y, test_size=n_valid, stratify=y, random_state=seed
             )

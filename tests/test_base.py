@@ -96,6 +96,15 @@ def test_early_stopping_never_holds_out_a_class_s_only_sample(digits, fast):
         clf = FineTunedCNNClassifier(**settings, random_state=seed).fit(X[idx], y[idx])
         valid = clf.net_.train_split.keywords["valid_ds"]
         assert len(valid) == 2 and 9 not in valid.y.tolist()
+    # 90 % held out of 4 classes of 8: too few left to train to stratify (a
+    # bare "train_size = 3 should be greater or equal to the number of
+    # classes" from scikit-learn); training keeps one sample of each class
+    idx = np.concatenate([np.flatnonzero(y == c)[:8] for c in range(4)])
+    clf = FineTunedCNNClassifier(
+        **settings, validation_fraction=0.9, random_state=0
+    ).fit(X[idx], y[idx])
+    valid = clf.net_.train_split.keywords["valid_ds"]
+    assert len(valid) == 28 and np.bincount(valid.y).tolist() == [7, 7, 7, 7]
     # one sample of every class: nothing can be held out
     with pytest.raises(ValueError, match="every class has a single sample"):
         FineTunedCNNClassifier(**settings).fit(X[:10], y[:10])
