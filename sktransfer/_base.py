@@ -29,7 +29,13 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback, EarlyStopping, PrintLog, ProgressBar
+from skorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    LRScheduler,
+    PrintLog,
+    ProgressBar,
+)
 from skorch.callbacks.scoring import ScoringBase
 from skorch.dataset import Dataset
 from skorch.exceptions import SkorchException
@@ -1121,18 +1127,30 @@ class TransferEstimatorBase(
                 "optimizer='lbfgs' trains the head alone, over the whole "
                 f"training set at once; {obstacle}. Use optimizer='adamw'."
             )
+        if optimizer is LBFGS:
+            self._warn_lr_unused_by_lbfgs()
+
+    def _warn_lr_unused_by_lbfgs(self):
+        """Report an ``lr``, or a learning-rate schedule among the callbacks,
+        that the L-BFGS head will not follow (its line search sets each step)."""
         lr_default = inspect.signature(type(self)).parameters["lr"].default
-        if optimizer is LBFGS and _differs(self.lr, lr_default):
-            frozen_by = "".join(  # a source at lr 0 is frozen: see plan_transfer
-                f", {name}=0"
-                for name, value in self.get_params(deep=False).items()
-                if name.endswith("_lr_scale") and value == 0
-            )
+        unused = [f"lr={self.lr!r}"] if _differs(self.lr, lr_default) else []
+        for _, callback in self._user_callbacks():
+            kind = callback if isinstance(callback, type) else type(callback)
+            if issubclass(kind, LRScheduler):
+                unused.append("an LRScheduler in callbacks")
+        frozen_by = "".join(  # a source at lr 0 is frozen: see plan_transfer
+            f", {name}=0"
+            for name, value in self.get_params(deep=False).items()
+            if name.endswith("_lr_scale") and value == 0
+        )
+        for what in unused:
             warnings.warn(  # worded to match IGNORED_PARAM_WARNING
-                f"{type(self).__name__}: lr={self.lr!r} has no effect with "
+                f"{type(self).__name__}: {what} has no effect with "
                 f"transfer={getattr(self, 'transfer', None)!r}{frozen_by} and "
                 f"optimizer={self.optimizer!r}, which solve this head by "
-                "L-BFGS; optimizer='adamw' uses lr.",
+                "L-BFGS (its line search sets each step); optimizer='adamw' "
+                "uses lr and its schedule.",
                 UserWarning,
                 stacklevel=caller_stacklevel(),
             )

@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import LRScheduler
+from torch.optim.lr_scheduler import StepLR
 
 from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier, _optim
 from sktransfer._optim import LBFGS
@@ -240,9 +242,14 @@ def test_lr_set_for_an_lbfgs_probe_is_reported(digits_split, source_model):
     X, y = _probe(digits_split, 3)
     with pytest.warns(UserWarning, match="lr=0.01 has no effect with transfer="):
         _fe(source_model, lr=0.01).fit(X, y)
+    # a schedule too: skorch's LRScheduler stepped L-BFGS's lr, unreported
+    schedule = [LRScheduler(StepLR, step_size=1, gamma=0.1)]
+    with pytest.warns(UserWarning, match="an LRScheduler in callbacks has no effect"):
+        _fe(source_model, callbacks=schedule).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _fe(source_model, lr=0.01, optimizer="adamw", max_epochs=1).fit(X, y)
+        adamw = {"optimizer": "adamw", "max_epochs": 1}
+        _fe(source_model, lr=0.01, callbacks=schedule, **adamw).fit(X, y)
         _fe(source_model).fit(X, y)
 
 
