@@ -32,6 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import (
     Callback,
     EarlyStopping,
+    GradientNormClipping,
     LRScheduler,
     PrintLog,
     ProgressBar,
@@ -1135,10 +1136,8 @@ class TransferEstimatorBase(
         that the L-BFGS head will not follow (its line search sets each step)."""
         lr_default = inspect.signature(type(self)).parameters["lr"].default
         unused = [f"lr={self.lr!r}"] if _differs(self.lr, lr_default) else []
-        for _, callback in self._user_callbacks():
-            kind = callback if isinstance(callback, type) else type(callback)
-            if issubclass(kind, LRScheduler):
-                unused.append("an LRScheduler in callbacks")
+        if self._has_callback(LRScheduler):
+            unused.append("an LRScheduler in callbacks")
         frozen_by = "".join(  # a source at lr 0 is frozen: see plan_transfer
             f", {name}=0"
             for name, value in self.get_params(deep=False).items()
@@ -1168,7 +1167,19 @@ class TransferEstimatorBase(
             return "dropout makes the loss random, which its line search cannot follow"
         if getattr(self, "accelerator", None) is not None:
             return "accelerator= steps optimizers without the closure it needs"
+        if self._has_callback(GradientNormClipping):
+            return (
+                "a GradientNormClipping callback changes the gradients, which "
+                "its line search cannot follow"
+            )
         return None
+
+    def _has_callback(self, kind):
+        """Whether ``callbacks`` holds a ``kind`` callback (or the class)."""
+        return any(
+            issubclass(callback if isinstance(callback, type) else type(callback), kind)
+            for _, callback in self._user_callbacks()
+        )
 
     def _split_validation(self, X, y, seed):
         """Split off the early-stopping validation set (None when not used)."""

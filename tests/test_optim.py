@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import LRScheduler
+from skorch.callbacks import GradientNormClipping, LRScheduler
 from torch.optim.lr_scheduler import StepLR
 
 from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier, _optim
@@ -177,13 +177,15 @@ def test_the_lbfgs_probe_is_logistic_regression_on_the_scaled_features(
 
 
 def test_auto_keeps_adamw_where_lbfgs_does_not_fit(digits_split, source_model):
-    """Hidden layers or dropout in the head, or more than the head training:
-    AdamW, as before."""
+    """Hidden layers or dropout in the head, more than the head training, or
+    gradient clipping (which misled the line search: on 100 digits the probe
+    scored 0.77 with GradientNormClipping(0.01), 0.86 without): AdamW."""
     X, y = _probe(digits_split, 3)
     for params in (
         {"hidden_layer_sizes": (16,)},
         {"dropout": 0.1},
         {"transfer": "fine_tune"},
+        {"callbacks": [GradientNormClipping(0.01)]},
     ):
         clf = _fe(source_model, max_epochs=1, **params).fit(X, y)
         assert type(clf.net_.optimizer_) is torch.optim.AdamW, params
@@ -219,6 +221,7 @@ def test_bf16_computes_the_features_and_lbfgs_solves_the_head_in_float32(
     [
         ({"transfer": "fine_tune"}, "with transfer='fine_tune'"),
         ({"dropout": 0.1}, "dropout makes the loss random"),
+        ({"callbacks": [GradientNormClipping]}, "GradientNormClipping callback"),
     ],
 )
 def test_lbfgs_refuses_what_it_cannot_train(digits_split, source_model, params, match):
