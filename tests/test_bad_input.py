@@ -25,7 +25,14 @@ import pytest
 import scipy.sparse as sp
 import torch
 from gensim.models import KeyedVectors
-from skorch.callbacks import Callback, Checkpoint, EarlyStopping, EpochScoring
+from skorch.callbacks import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    EpochScoring,
+    LRScheduler,
+)
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 import sktransfer
 from sktransfer import (
@@ -1434,6 +1441,18 @@ def _cases():
         lambda tmp: _cnn(callbacks=[Checkpoint(dirname=tmp)]).fit(IMAGES, LABELS),
         ValueError,
         "Checkpoint(monitor='train_loss_best')",
+    )
+    add(
+        "lr-plateau-reads-validation-scores",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "callbacks=[LRScheduler(ReduceLROnPlateau, monitor='valid_loss')] without "
+        "a validation set",
+        lambda tmp: _cnn(
+            callbacks=[LRScheduler(ReduceLROnPlateau, monitor="valid_loss")]
+        ).fit(IMAGES, LABELS),
+        ValueError,
+        "set early_stopping=True (it holds out validation_fraction)",
     )
     add(
         "callbacks-not-callbacks",

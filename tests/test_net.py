@@ -150,6 +150,33 @@ def test_validation_scoring_without_a_validation_set_is_warned(digits):
     assert "valid_acc" in clf.net_.history[-1]
 
 
+def test_skorch_freezers_are_warned_of_as_working_against_transfer(digits):
+    """skorch's recipe freezes with a Freezer callback; here transfer= does,
+    and a Freezer on top left the head training on the raw features."""
+    from skorch.callbacks import EpochScoring, Freezer, Unfreezer
+
+    from sktransfer import FineTunedCNNClassifier
+
+    X, y = digits[0][:100], digits[1][:100]
+    for transfer, callback in [
+        ("fine_tune", Freezer("backbone.*")),
+        ("feature_extraction", Unfreezer("backbone.*", at=2)),
+    ]:
+        clf = FineTunedCNNClassifier(
+            transfer=transfer,
+            optimizer="adamw",
+            callbacks=[callback],
+            max_epochs=2,
+            random_state=0,
+        )
+        with pytest.warns(UserWarning, match=f"a skorch {type(callback).__name__} in"):
+            clf.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # other callbacks are not warned of
+        scoring = EpochScoring("accuracy", on_train=True)
+        clf.set_params(callbacks=[scoring]).fit(X, y)
+
+
 def test_scoring_callbacks_record_the_epoch_early_stopping_ends_on(digits, stops_early):
     from skorch.callbacks import EpochScoring
 
