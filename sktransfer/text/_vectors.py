@@ -63,7 +63,9 @@ def cache_dir() -> pathlib.Path | None:
     ``$SKTRANSFER_CACHE/vectors`` (default ``~/.cache/sktransfer/vectors``;
     a relative ``SKTRANSFER_CACHE`` from the folder sktransfer was imported
     in);
-    when it cannot be created or written, a private folder of this user in
+    when it cannot be created or written (or ``~`` names no folder: no
+    ``HOME``, as in a container run as an unnamed user), a private folder of
+    this user in
     the system's temporary directory, with a warning; None, with a warning,
     when that fails too: parsed vectors then stay in memory, for the process.
 
@@ -83,10 +85,14 @@ def cache_dir() -> pathlib.Path | None:
     )
     # "~/..." in the variable too; a relative one from the folder sktransfer
     # was imported in (one cache, whatever folder the process moves to)
-    path = _STARTED_IN / pathlib.Path(root).expanduser() / "vectors"
-    problem = _unusable(path)
-    if problem is None:
-        return path
+    try:
+        path = _STARTED_IN / pathlib.Path(root).expanduser() / "vectors"
+    except RuntimeError:  # no HOME, and a user id without a passwd entry
+        problem = "no home folder is known for '~': HOME is not set"
+    else:
+        problem = _unusable(path)
+        if problem is None:
+            return path
     fallback = pathlib.Path(tempfile.gettempdir()) / f"sktransfer-vectors-{_user()}"
     refused = _unusable(fallback, private=True)
     if refused is None:

@@ -397,6 +397,21 @@ def test_unwritable_cache_falls_back_with_a_warning(tmp_path, monkeypatch, small
     assert any(fallback.glob("*.npy"))
 
 
+def test_without_a_home_folder_the_cache_falls_back_with_a_warning(
+    tmp_path, monkeypatch
+):
+    # a container run as a user id with no passwd entry and no HOME: "~"
+    # cannot be expanded, and pathlib raised a bare RuntimeError
+    pwd = pytest.importorskip("pwd")
+    monkeypatch.delenv("SKTRANSFER_CACHE", raising=False)
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: (_ for _ in ()).throw(KeyError))
+    monkeypatch.setattr(_vectors.tempfile, "gettempdir", lambda: str(tmp_path))
+    with pytest.warns(UserWarning, match="no home folder is known for '~'"):
+        folder = _vectors.cache_dir()
+    assert folder.parent == tmp_path and folder.name.startswith("sktransfer-vectors-")
+
+
 def test_without_a_writable_cache_the_vectors_stay_in_memory(
     tmp_path, monkeypatch, small_glove
 ):
