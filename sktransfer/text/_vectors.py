@@ -62,12 +62,11 @@ def cache_dir() -> pathlib.Path | None:
 
     ``$SKTRANSFER_CACHE/vectors`` (default ``~/.cache/sktransfer/vectors``;
     a relative ``SKTRANSFER_CACHE`` from the folder sktransfer was imported
-    in);
-    when it cannot be created or written (or ``~`` names no folder: no
+    in); when it cannot be created or written (or ``~`` names no folder: no
     ``HOME``, as in a container run as an unnamed user), a private folder of
-    this user in
-    the system's temporary directory, with a warning; None, with a warning,
-    when that fails too: parsed vectors then stay in memory, for the process.
+    this user in the system's temporary directory, with a warning; None, with
+    a warning, when that fails too: parsed vectors then stay in memory, for
+    the process.
 
     Returns
     -------
