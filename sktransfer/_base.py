@@ -1006,9 +1006,9 @@ def _spare_samples(y, n, seed):
     """Up to ``n`` random indices of ``y`` to hold out for validation where a
     stratified split cannot be made (a class with one sample, or fewer held
     out or left to train than there are classes), never a class's last
-    sample: a random
-    split held out the only example of a class of few-shot data, which the
-    model then never learned. A ValueError when every class has one sample."""
+    sample: a random split held out the only example of a class of few-shot
+    data, which the model then never learned. A ValueError when every class
+    has one sample."""
     order = np.random.RandomState(seed).permutation(len(y))
     _, first = np.unique(y[order], return_index=True)
     spare = np.delete(order, first)  # each class keeps its first in order
@@ -1180,8 +1180,9 @@ class TransferEstimatorBase(
         """Warn about skorch's Freezer or Unfreezer among the callbacks: they
         change what trains behind ``transfer``'s back. A backbone frozen so
         still ran every epoch, and the head trained on its raw features: a
-        source fitted on 200 digits, transferred to them, scored 0.47 on the
-        other digits so, 0.81 by ``transfer="feature_extraction"``."""
+        source fitted on 200 digits and transferred to them with its backbone
+        frozen so scored 0.47 on the other digits, against 0.81 with
+        ``transfer="feature_extraction"``."""
         for kind in (Freezer, Unfreezer):
             if self._has_callback(kind):
                 warnings.warn(
