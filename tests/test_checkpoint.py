@@ -31,6 +31,16 @@ def test_a_checkpoint_fingerprint_tells_source_objects_and_classes_apart(glove):
     assert tag(embeddings=ours) != tag(embeddings=changed)
     renamed = WordVectors(["zz", *ours.words[1:]], ours.vectors)
     assert tag(embeddings=ours) != tag(embeddings=renamed)
+    # a gensim fastText model: its subword vectors count too
+    from gensim.models import FastText
+
+    fasttext = FastText(
+        [["good", "film"], ["bad", "plot"]] * 5, vector_size=4, min_count=1
+    )
+    again = copy.deepcopy(fasttext)
+    assert tag(embeddings=fasttext) == tag(embeddings=again)
+    again.wv.vectors_ngrams[0, 0] += 1.0
+    assert tag(embeddings=fasttext) != tag(embeddings=again)
     assert tag(optimizer=torch.optim.SGD) != tag(optimizer=torch.optim.Adam)
     sgd = functools.partial(torch.optim.SGD, momentum=0.9)
     assert tag(optimizer=sgd) == tag(optimizer=copy.deepcopy(sgd))
