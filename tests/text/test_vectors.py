@@ -325,6 +325,32 @@ def test_bad_binary_and_missing_files(tmp_path, cache):
         resolve_word_vectors(42)
 
 
+def test_a_gensim_data_name_is_downloaded_once_per_machine(
+    cache, monkeypatch, small_glove
+):
+    # where the network is there, gensim.downloader fetches the vectors (a
+    # KeyedVectors); they are stored in the cache, and a new process reads
+    # them from it without downloading again
+    import gensim.downloader
+
+    calls = []
+
+    def load(name):
+        calls.append(name)
+        return small_glove
+
+    monkeypatch.setattr(gensim.downloader, "load", load)
+    vectors = resolve_word_vectors("glove-twitter-25")
+    assert calls == ["glove-twitter-25"] and cache.STATS["parsed"] == 1
+    assert vectors.name == "glove-twitter-25" and len(vectors) == 300
+    np.testing.assert_array_equal(vectors.lookup(["the"])[0][0], small_glove["the"])
+    cache._PROCESS_CACHE.clear()  # a new process
+    again = resolve_word_vectors("glove-twitter-25")
+    assert calls == ["glove-twitter-25"] and cache.STATS["disk_hits"] == 1
+    assert isinstance(again.vectors, np.memmap)
+    np.testing.assert_array_equal(again.vectors, vectors.vectors)
+
+
 def test_unknown_name_without_network_says_what_to_do(cache, monkeypatch):
     def offline(name):
         raise ConnectionError("no network")
