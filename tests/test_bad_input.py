@@ -145,6 +145,12 @@ def _write(tmp, name, content, mode="w"):
     return str(path)
 
 
+def _saved_tensor(tmp, name):
+    path = pathlib.Path(tmp) / name
+    torch.save(torch.zeros(3), path)
+    return str(path)
+
+
 class _PowerCut(Callback):
     def on_epoch_end(self, net, **kwargs):
         if len(net.history) == 2:  # after the first epoch's checkpoint
@@ -635,6 +641,24 @@ def _cases():
         "1-D array of documents",
     )
     add(
+        "text-sparse-matrix",
+        "text",
+        "EmbeddingVectorizer",
+        "a scipy sparse matrix (counts, not texts)",
+        lambda tmp: EmbeddingVectorizer().fit(sp.csr_matrix(np.eye(3))),
+        TypeError,
+        "takes raw text, not a sparse matrix",
+    )
+    add(
+        "text-not-iterable",
+        "text",
+        "EmbeddingVectorizer",
+        "X = 42",
+        lambda tmp: EmbeddingVectorizer().fit(42),
+        TypeError,
+        "expects an iterable of documents (strings); got int",
+    )
+    add(
         "text-single-class",
         "text",
         "PretrainedEmbeddingClassifier",
@@ -748,6 +772,17 @@ def _cases():
         ).fit(IMAGES),
         ValueError,
         "not a readable torch state dict",
+    )
+    add(
+        "weights-file-of-a-tensor",
+        "sources",
+        "PretrainedFeatureExtractor",
+        "a .pt file holding one tensor, not a state dict",
+        lambda tmp: PretrainedFeatureExtractor(
+            ("small_cnn", _saved_tensor(tmp, "w.pt"))
+        ).fit(IMAGES),
+        ValueError,
+        "holds a Tensor, not a state dict (save one with torch.save(",
     )
     add(
         "corrupt-safetensors",
@@ -971,6 +1006,17 @@ def _cases():
         lambda tmp: EmbeddingVectorizer(_write(tmp, "e.txt", "")).fit(TEXTS),
         ValueError,
         "is empty",
+    )
+    add(
+        "empty-word2vec-binary",
+        "sources",
+        "EmbeddingVectorizer",
+        "a word2vec .bin file whose header declares 0 words",
+        lambda tmp: EmbeddingVectorizer(_write(tmp, "e.bin", b"0 50\n", "wb")).fit(
+            TEXTS
+        ),
+        ValueError,
+        "e.bin holds no word vectors (the file is empty)",
     )
     add(
         "truncated-word2vec",
