@@ -25,6 +25,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 from gensim.models import KeyedVectors
+from sklearn.ensemble import VotingClassifier
 from skorch.callbacks import (
     Callback,
     Checkpoint,
@@ -1780,6 +1781,22 @@ def _cases():
         lambda tmp: _gain_curve()(_logreg(), IMAGES, LABELS, IMAGES, LABELS),
         TypeError,
         "needs an estimator with a 'transfer' parameter",
+    )
+    add(
+        "gain-curve-two-transfers",
+        "measuring",
+        "transfer_gain_curve",
+        "a VotingClassifier of two sktransfer classifiers (a__transfer, b__transfer)",
+        lambda tmp: _gain_curve()(
+            VotingClassifier([("a", _cnn()), ("b", _cnn())]),
+            IMAGES,
+            LABELS,
+            IMAGES,
+            LABELS,
+        ),
+        ValueError,
+        "VotingClassifier holds several transfer parameters (['a__transfer', "
+        "'b__transfer']); the curve sets one.",
     )
     add(
         "leep-not-probabilities",
