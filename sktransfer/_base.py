@@ -1202,7 +1202,7 @@ class TransferEstimatorBase(
         """Whether ``callbacks`` holds a ``kind`` callback (or the class)."""
         return any(
             issubclass(callback if isinstance(callback, type) else type(callback), kind)
-            for _, callback in self._user_callbacks()
+            for _, callback in self._user_callbacks(copied=False)
         )
 
     def _split_validation(self, X, y, seed):
@@ -1234,8 +1234,9 @@ class TransferEstimatorBase(
             (_safe_indexing(X, valid), y[valid]),
         )
 
-    def _user_callbacks(self):
-        """``callbacks`` as skorch's ``(name, callback)`` pairs, each a copy."""
+    def _user_callbacks(self, copied=True):
+        """``callbacks`` as skorch's ``(name, callback)`` pairs, each a copy
+        (``copied=False``: the callbacks themselves, to look at only)."""
         callbacks = []
         for i, entry in enumerate(self.callbacks or ()):
             name, cb = (
@@ -1252,7 +1253,7 @@ class TransferEstimatorBase(
                     "Callback instances) or (name, callback) pairs; item "
                     f"{i} is {entry!r:.80}."
                 )
-            callbacks.append((name, copy.deepcopy(cb)))
+            callbacks.append((name, copy.deepcopy(cb) if copied else cb))
         return callbacks
 
     def _class_weights(self, y):
