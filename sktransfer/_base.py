@@ -152,11 +152,12 @@ class or functools.partial of one, default="auto"
         L2 penalty; an epoch is one step of up to 20 iterations, and training
         ends once a step finds nothing left to do), the solver of
         scikit-learn's ``LogisticRegression``; only for a head that trains
-        alone on features the frozen source computed once, without dropout and
-        without ``accelerator``. ``"auto"``: ``"lbfgs"`` where the head is
-        linear and those conditions hold (the linear probe of feature extraction,
-        which a few hundred Adam steps on a small training set leave far from
-        converged), ``"adamw"`` otherwise. ``"adamw"``, ``"adam"`` and
+        alone on features the frozen source computed once, without dropout,
+        without ``accelerator`` and without a ``GradientNormClipping`` callback
+        (clipped gradients mislead its line search). ``"auto"``: ``"lbfgs"``
+        where the head is linear and those conditions hold (the linear probe
+        of feature extraction, which a few hundred Adam steps on a small
+        training set leave far from converged), ``"adamw"`` otherwise. ``"adamw"``, ``"adam"`` and
         ``"sgd"`` get torch's fused implementation where this torch has it for
         the device (one kernel for every parameter; the same updates to float
         rounding).
