@@ -157,10 +157,10 @@ class or functools.partial of one, default="auto"
         (clipped gradients mislead its line search). ``"auto"``: ``"lbfgs"``
         where the head is linear and those conditions hold (the linear probe
         of feature extraction, which a few hundred Adam steps on a small
-        training set leave far from converged), ``"adamw"`` otherwise. ``"adamw"``, ``"adam"`` and
-        ``"sgd"`` get torch's fused implementation where this torch has it for
-        the device (one kernel for every parameter; the same updates to float
-        rounding).
+        training set leave far from converged), ``"adamw"`` otherwise.
+        ``"adamw"``, ``"adam"`` and ``"sgd"`` get torch's fused
+        implementation where this torch has it for the device (one kernel for
+        every parameter; the same updates to float rounding).
     weight_decay : float or None, default=None
         Weight decay of the optimizer; for L-BFGS an L2 penalty
         ``weight_decay / 2 * |W|^2`` on the head's weight matrices. ``None``:
