@@ -56,35 +56,6 @@ def test_a_clone_that_changes_a_parameter_fails_the_checks():
         check_get_set_params_and_clone(Drifting(vocabulary=["a"]))
 
 
-class _Lenient(TransformerMixin, BaseEstimator):
-    """Document lengths, with no input checks: an empty X passes silently."""
-
-    def fit(self, X, y=None):
-        return self
-
-    def transform(self, X):
-        return np.array([[len(doc)] for doc in X])
-
-
-class _Raw(_Lenient):
-    """Refuses bad input, but with a raw error instead of a clear one."""
-
-    def fit(self, X, y=None):
-        if len(X) == 0 or not all(isinstance(doc, str) for doc in X):
-            raise RuntimeError("a raw traceback from deep inside")
-        return self
-
-
-def test_bad_input_answered_silently_or_by_a_raw_error_fails_the_checks():
-    from sktransfer.utils.estimator_checks import check_bad_input
-
-    X, y = ["a good film", "a bad plot"] * 3, np.array([0, 1] * 3)
-    with pytest.raises(AssertionError, match="empty X: no error was raised"):
-        check_bad_input(_Lenient(), X, y)
-    with pytest.raises(AssertionError, match="empty X: expected .* got RuntimeError"):
-        check_bad_input(_Raw(), X, y)
-
-
 class _Stateless(TransformerMixin, BaseEstimator):
     """Lengths of the documents: nothing to learn (requires_fit=False)."""
 
@@ -98,6 +69,25 @@ class _Stateless(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
         return tags
+
+
+class _Raw(_Stateless):
+    """Refuses bad input, but with a raw error instead of a clear one."""
+
+    def fit(self, X, y=None):
+        if len(X) == 0 or not all(isinstance(doc, str) for doc in X):
+            raise RuntimeError("a raw traceback from deep inside")
+        return self
+
+
+def test_bad_input_answered_silently_or_by_a_raw_error_fails_the_checks():
+    from sktransfer.utils.estimator_checks import check_bad_input
+
+    X, y = ["a good film", "a bad plot"] * 3, np.array([0, 1] * 3)
+    with pytest.raises(AssertionError, match="empty X: no error was raised"):
+        check_bad_input(_Stateless(), X, y)  # no checks at all
+    with pytest.raises(AssertionError, match="empty X: expected .* got RuntimeError"):
+        check_bad_input(_Raw(), X, y)
 
 
 def test_the_checks_take_meta_estimators_and_sparse_outputs():
