@@ -510,6 +510,9 @@ class TransferNet(skorch.NeuralNet):
         y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         self.scaler_.scale(loss).backward()
+        # the gradients callbacks see (GradientNormClipping, a logger) are the
+        # true ones, not 65,536 times them; the scaler's step then knows
+        self.scaler_.unscale_(self.optimizer_)
         return {"loss": loss, "y_pred": y_pred}
 
     def _linear_probe(self, X, y, fit_params):

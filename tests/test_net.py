@@ -83,6 +83,35 @@ def test_an_optimizer_with_its_own_zero_grad_keeps_it(data):
     assert len(calls) == 3 * 10  # 300 samples in batches of 32, 3 epochs
 
 
+class _GradientNorms(skorch.callbacks.Callback):
+    """Records the norm of the gradients callbacks are shown, step by step."""
+
+    def initialize(self):
+        self.norms = []
+        return self
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        grads = [p.grad.float() for _, p in named_parameters if p.grad is not None]
+        self.norms.append(
+            float(torch.linalg.vector_norm(torch.cat([g.flatten() for g in grads])))
+        )
+
+
+def test_callbacks_see_the_true_gradients_under_float16_loss_scaling(data):
+    """precision="16-mixed" scales the loss by 65,536 before backward; the
+    gradients callbacks read were scaled too, so GradientNormClipping(1.0)
+    cut the true ones to 1/65,536 of a norm and training stalled silently.
+    (CUDA's case; torch's CPU autocast and scaler run it here.)"""
+    X, y = data
+    norms = {}
+    for precision in ("32", "16-mixed"):
+        net = _net(precision=precision, callbacks=[("norms", _GradientNorms())])
+        assert net.fit(X, y).scaler_.is_enabled() == (precision == "16-mixed")
+        norms[precision] = dict(net.callbacks_)["norms"].norms
+    np.testing.assert_allclose(norms["16-mixed"], norms["32"], rtol=0.05)
+    assert 0.01 < np.median(norms["32"]) < 10
+
+
 def test_skorch_scoring_callbacks_work_on_a_classifier(digits):
     from skorch.callbacks import EpochScoring
 
