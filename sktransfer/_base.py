@@ -1539,6 +1539,8 @@ class TransferEstimatorBase(
         net.initialize()
         restore_module(net, state)
         net.optimizer_.load_state_dict(state["optimizer"])
+        if "scaler" in state and net.scaler_.is_enabled():
+            net.scaler_.load_state_dict(state["scaler"])
         net.history = history_from(json.loads(state["history"]))
         dict(net.callbacks_)["checkpoint"].resumed = state.get("callbacks")
         torch.set_rng_state(state["rng"])

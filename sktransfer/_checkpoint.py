@@ -1,10 +1,11 @@
 """Resume an interrupted fit from ``checkpoint_dir``.
 
 After every epoch a checkpoint -- module and optimizer state, history, the
-torch RNG state, and where each early stopping stands (its best epoch, best
-weights and misses) -- is written atomically to ``checkpoint_dir/checkpoint-<tag>.pt``,
-named and tagged with a fingerprint of the hyperparameters (a source object by its
-weights) and the training data. A later ``fit`` with the same fingerprint
+torch RNG state, the loss scale of ``precision="16-mixed"``, and where each
+early stopping stands (its best epoch, best weights and misses) -- is written
+atomically to ``checkpoint_dir/checkpoint-<tag>.pt``, named and tagged with a
+fingerprint of the hyperparameters (a source object by its weights) and the
+training data. A later ``fit`` with the same fingerprint
 starts from the last finished epoch and, since the RNG state is restored too,
 reaches the same weights as an uninterrupted run with the same seed. The
 checkpoint is removed when training finishes. Files are read with
@@ -196,6 +197,9 @@ class EpochCheckpoint(Callback):
         }
         if torch.cuda.is_available():
             state["rng_cuda"] = torch.cuda.get_rng_state_all()
+        scaler = getattr(net, "scaler_", None)
+        if scaler is not None and scaler.is_enabled():  # precision="16-mixed"
+            state["scaler"] = scaler.state_dict()  # the loss scale it came to
         path = checkpoint_path(directory, self.tag)
         try:
             with replaced_atomically(path) as tmp:

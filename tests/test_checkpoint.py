@@ -277,3 +277,31 @@ def test_a_fit_resumed_after_its_best_epoch_keeps_that_epoch(
     resumed = FineTunedCNNClassifier(checkpoint_dir=tmp_path, **settings).fit(X, y)
     assert len(resumed.net_.history) == len(straight.net_.history)
     np.testing.assert_array_equal(resumed.predict_proba(X), straight.predict_proba(X))
+
+
+def test_a_float16_fit_resumes_with_the_loss_scale_it_came_to(
+    tmp_path, digits, monkeypatch
+):
+    """precision="16-mixed" skips the steps whose scaled gradients overflow and
+    lowers the loss scale; a fit resumed without that scale started again from
+    65,536, skipped steps the uninterrupted fit had not, and ended elsewhere.
+    (A CUDA setting; torch's CPU autocast and scaler run the same code here.)"""
+    from sktransfer._base import TransferEstimatorBase
+
+    monkeypatch.setattr(TransferEstimatorBase, "_device", lambda self: "cpu")
+    X, y = digits[0][:200], digits[1][:200]
+    settings = {"precision": "16-mixed", "lr": 1.0, "max_epochs": 4, "random_state": 0}
+    straight = FineTunedCNNClassifier(callbacks=[Epochs()], **settings).fit(X, y)
+    scale = straight.net_.scaler_.get_scale()
+    assert scale < 2.0**16  # overflowing steps were skipped, the scale lowered
+    with pytest.raises(RuntimeError, match="power cut"):
+        FineTunedCNNClassifier(
+            checkpoint_dir=tmp_path, callbacks=[Epochs(cut=2)], **settings
+        ).fit(X, y)
+    resumed = FineTunedCNNClassifier(
+        checkpoint_dir=tmp_path, callbacks=[Epochs()], **settings
+    ).fit(X, y)
+    # the power went before epoch 2 was saved: epochs 2-4 ran again
+    assert dict(resumed.net_.callbacks_)["user_callback_0"].run == 3
+    assert resumed.net_.scaler_.get_scale() == scale
+    np.testing.assert_array_equal(resumed.predict_proba(X), straight.predict_proba(X))
