@@ -13,6 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import GradientNormClipping
 
 import sktransfer
 from sktransfer import (
@@ -157,6 +158,14 @@ def test_mixed_precision_on_cuda(cuda, digits, precision, tmp_path):
     np.testing.assert_allclose(
         restored.predict_proba(X[:20]), gpu.predict_proba(X[:20])
     )
+    # gradient clipping sees the unscaled gradients: it trains as well
+    clipped = FineTunedCNNClassifier(
+        device="cuda",
+        precision=precision,
+        callbacks=[GradientNormClipping(1.0)],
+        **SETTINGS,
+    ).fit(X[:600], y[:600])
+    assert clipped.score(X[600:], y[600:]) > 0.85
 
 
 def test_accelerate_in_bf16_on_cuda_matches_a_plain_bf16_fit(
