@@ -9,6 +9,8 @@ operation per batch.
 """
 
 import collections
+import contextlib
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -189,6 +191,44 @@ def batch_iterator(
     return BatchSlicer(X, y, batch_size, shuffle=shuffle, drop_last=drop_last)
 
 
+class _OneThreadFewer:
+    """Context: torch's intra-op threads one fewer in this thread, for the
+    pipelines running at once in any thread of the process.
+
+    ``torch.set_num_threads`` sets the calling thread's count and a
+    process-wide one that threads starting later take. Two pipelines in two
+    threads that each saved and restored their own count (a web server
+    predicting in a thread pool) left that process-wide count one short: one
+    read the other's lowered count as its own and restored that, and every
+    thread started afterwards ran torch on one core of two. Here the count
+    before the first of the overlapping pipelines is kept, and each one
+    restores that on leaving.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running = 0
+        self._threads = None  # the count before the first running pipeline
+
+    @contextlib.contextmanager
+    def __call__(self):
+        with self._lock:
+            if self._running == 0:
+                self._threads = torch.get_num_threads()
+            self._running += 1
+            threads = self._threads
+            torch.set_num_threads(max(1, threads - 1))
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                torch.set_num_threads(threads)
+
+
+_one_thread_fewer = _OneThreadFewer()
+
+
 def pipelined(items, prepare, compute, *, on_cpu, workers=1):
     """``[compute(prepare(item)) for item in items]``, preparing the next
     items in background threads while the current one computes.
@@ -199,16 +239,15 @@ def pipelined(items, prepare, compute, *, on_cpu, workers=1):
     most one item ahead each. ``on_cpu``: torch computes on the CPU, so while
     the pipeline runs its intra-op threads in the calling thread are one
     fewer, which leaves the preparing threads a core; with every core given to
-    torch the two only contend. One item runs without a thread. An exception
-    in either step propagates.
+    torch the two only contend. The count is restored after, also when
+    pipelines run at once in several threads. One item runs without a thread.
+    An exception in either step propagates.
     """
     items = list(items)
     if len(items) <= 1:
         return [compute(prepare(item)) for item in items]
-    threads = torch.get_num_threads()  # a per-thread setting under OpenMP
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        if on_cpu:
-            torch.set_num_threads(max(1, threads - 1))
+    fewer = _one_thread_fewer() if on_cpu else contextlib.nullcontext()
+    with ThreadPoolExecutor(max_workers=workers) as pool, fewer:
         pending = collections.deque(pool.submit(prepare, i) for i in items[:workers])
         try:
             outputs = []
@@ -221,4 +260,3 @@ def pipelined(items, prepare, compute, *, on_cpu, workers=1):
         finally:
             for future in pending:
                 future.cancel()
-            torch.set_num_threads(threads)

@@ -147,3 +147,45 @@ def test_pipelined_one_item_stays_in_this_thread_and_errors_propagate():
     with pytest.raises(ValueError, match="item 2 is bad"):
         pipelined(range(4), float, fail_on_2, on_cpu=True)
     assert torch.get_num_threads() == threads
+
+
+def test_pipelined_in_two_threads_at_once_leaves_the_thread_count_as_it_was():
+    # torch.set_num_threads also sets the count threads starting later take:
+    # pipelines overlapping in two threads must not leave it one short
+    threads = torch.get_num_threads()
+    if threads < 2:
+        pytest.skip("one torch thread: nothing to lower")
+    a_inside, b_inside, a_done = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def compute_a(item):
+        a_inside.set()
+        assert b_inside.wait(timeout=30)
+        return item
+
+    def compute_b(item):
+        seen["b"] = torch.get_num_threads()
+        b_inside.set()
+        assert a_done.wait(timeout=30)
+        return item
+
+    def run_a():
+        pipelined(range(2), int, compute_a, on_cpu=True)
+        a_done.set()
+
+    def run_b():  # starts while a's pipeline holds the count lowered
+        assert a_inside.wait(timeout=30)
+        pipelined(range(2), int, compute_b, on_cpu=True)
+
+    workers = [threading.Thread(target=run_a), threading.Thread(target=run_b)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert seen["b"] == threads - 1
+    assert torch.get_num_threads() == threads
+    later = []
+    worker = threading.Thread(target=lambda: later.append(torch.get_num_threads()))
+    worker.start()
+    worker.join()
+    assert later == [threads]
