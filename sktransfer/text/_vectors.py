@@ -48,7 +48,8 @@ from sktransfer.utils._files import check_file, user_path
 from sktransfer.utils._warnings import caller_stacklevel
 
 _PROCESS_CACHE = {}
-_LOCK = threading.Lock()
+_LOADING = {}  # key -> a lock held while that key loads
+_LOCK = threading.Lock()  # over both dicts
 STATS = {"parsed": 0, "disk_hits": 0, "memory_hits": 0}
 """Counters of how sources were resolved in this process (for tests, benchmarks)."""
 
@@ -431,18 +432,38 @@ class ChainedVectors:
 def _cached(key, load, family=None):
     """``load()``, once per process for ``key``. ``family``, a prefix of
     ``key``: what ``load`` replaces -- the entries under the same prefix with
-    another key (a model folder saved again) are dropped, not kept alive."""
+    another key (a model folder saved again) are dropped, not kept alive.
+
+    Threads resolving one key at once (the first requests of a server, fits
+    under joblib's threading backend) wait for the first to load it: each
+    loading it again parsed the file as often, and their writes of the disk
+    cache collided (one warned it could not write and kept its copy in
+    memory). Other keys load meanwhile.
+    """
     with _LOCK:
         if key in _PROCESS_CACHE:
             STATS["memory_hits"] += 1
             return _PROCESS_CACHE[key]
-    vectors = load()
-    with _LOCK:
-        if family is not None:
-            for old in [k for k in _PROCESS_CACHE if k[: len(family)] == family]:
-                if old[: len(key)] != key:
-                    del _PROCESS_CACHE[old]
-        return _PROCESS_CACHE.setdefault(key, vectors)
+        loading = _LOADING.setdefault(key, threading.Lock())
+    with loading:
+        with _LOCK:
+            if key in _PROCESS_CACHE:  # loaded while this thread waited
+                STATS["memory_hits"] += 1
+                return _PROCESS_CACHE[key]
+        try:
+            vectors = load()
+            with _LOCK:
+                if family is not None:
+                    family_keys = [
+                        k for k in _PROCESS_CACHE if k[: len(family)] == family
+                    ]
+                    for old in family_keys:
+                        if old[: len(key)] != key:
+                            del _PROCESS_CACHE[old]
+                return _PROCESS_CACHE.setdefault(key, vectors)
+        finally:  # after the key is cached, or on an error
+            with _LOCK:
+                _LOADING.pop(key, None)
 
 
 def clear_cache() -> int:
@@ -503,7 +524,7 @@ def _store(directory, stem, words, vectors, name, subwords=None, *, index_only=F
     Where they cannot be written (no cache folder, a full disk), the vectors
     stay in memory for this process, with a warning.
     """
-    tmp = f".{os.getpid()}.tmp"
+    tmp = f".{os.getpid()}-{threading.get_ident()}.tmp"  # this writer's own
     if directory is not None:
         try:
             matrix = None if index_only else vectors

@@ -1,6 +1,8 @@
 import gc
 import gzip
 import re
+import threading
+import time
 import warnings
 import weakref
 
@@ -116,6 +118,38 @@ def test_a_file_is_parsed_once_then_read_from_the_cache(tmp_path, cache, small_g
     cache._PROCESS_CACHE.clear()
     assert resolve_word_vectors(path).words[-1] == "extra"
     assert cache.STATS["parsed"] == 2
+
+
+def test_threads_resolving_one_file_at_once_parse_it_once(
+    tmp_path, cache, small_glove, monkeypatch
+):
+    # the first requests of a server, or fits under joblib's threading backend
+    path = tmp_path / "glove.txt"
+    _write_glove(small_glove, path)
+    parse = cache.read_vectors_file
+
+    def slow_parse(*args):  # long enough for the other threads to arrive
+        time.sleep(0.3)
+        return parse(*args)
+
+    monkeypatch.setattr(cache, "read_vectors_file", slow_parse)
+    start, resolved = threading.Barrier(3, timeout=30), []
+
+    def resolve():
+        start.wait()
+        resolved.append(resolve_word_vectors(path))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "cannot write ... cache"
+        threads = [threading.Thread(target=resolve) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert len(resolved) == 3 and all(v is resolved[0] for v in resolved)
+    assert cache.STATS == {"parsed": 1, "disk_hits": 0, "memory_hits": 2}
+    assert isinstance(resolved[0].vectors, np.memmap)  # written to the cache
+    assert cache._LOADING == {}
 
 
 def test_clear_cache_frees_what_no_fitted_model_holds(tmp_path, cache, small_glove):
