@@ -535,7 +535,21 @@ def _cases():
             TEXT_LABELS,
         ),
         TypeError,
-        "item 1 is a NAType (<NA>): a missing value; fill missing texts",
+        "item 1 is a NAType (<NA>): a missing value; fill missing texts "
+        "first, e.g. X.fillna('')",
+    )
+    add(
+        "text-missing-value-polars-null",
+        "text",
+        "PretrainedEmbeddingClassifier",
+        "a polars Series with a null (an empty cell)",
+        lambda tmp: _text().fit(
+            pytest.importorskip("polars").Series(["good film", None] * 6),
+            TEXT_LABELS,
+        ),
+        TypeError,
+        "item 1 is a NoneType (None): a missing value; fill missing texts "
+        "first, e.g. X.fill_null('')",
     )
     add(
         "text-all-empty",

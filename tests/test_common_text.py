@@ -112,7 +112,7 @@ def test_the_checks_take_meta_estimators_and_sparse_outputs():
     # a vectorizer reads a one-column DataFrame as its column names: one text
     with pytest.raises(
         AssertionError,
-        match="as a DataFrame, the estimator answe"
+        match="as a pandas DataFrame, the estimator answe"
         "red 1 rows: it read the DataFrame's column names",
     ):
         check_input_containers(TfidfVectorizer())

@@ -283,7 +283,8 @@ default="glove-wiki-gigaword-50"
         Parameters
         ----------
         X : iterable of str
-            Raw documents (list, array, pandas Series, or one text column).
+            Raw documents (list, array, pandas or polars Series, or one text
+            column).
         y : array-like of shape (n_samples,)
             Class labels.
 
@@ -460,7 +461,8 @@ default="glove-wiki-gigaword-50"
         Parameters
         ----------
         X : iterable of str
-            Raw documents (list, array, pandas Series, or one text column).
+            Raw documents (list, array, pandas or polars Series, or one text
+            column).
 
         Returns
         -------

@@ -16,8 +16,8 @@ DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 def validate_texts(X, estimator_name):
     """Return ``X`` as a list of str, with clear errors for anything else.
 
-    Accepts a list, tuple, 1-D numpy array, pandas Series, or a single-column
-    DataFrame / 2-D array of strings.
+    Accepts a list, tuple, 1-D numpy array, pandas or polars Series, or a
+    single-column DataFrame (pandas, polars) / 2-D array of strings.
     """
     if isinstance(X, str):
         raise TypeError(
@@ -26,13 +26,14 @@ def validate_texts(X, estimator_name):
         )
     if sp.issparse(X):
         raise TypeError(f"{estimator_name} takes raw text, not a sparse matrix.")
-    if hasattr(X, "columns"):  # DataFrame
+    fill = "fill_null" if hasattr(X, "fill_null") else "fillna"  # polars, pandas
+    if hasattr(X, "columns"):  # a DataFrame, pandas or polars
         if X.shape[1] != 1:
             raise ValueError(
                 f"{estimator_name} takes one text column; X has {X.shape[1]} columns."
             )
-        X = X.iloc[:, 0]
-    if hasattr(X, "to_numpy"):  # Series
+        X = X[X.columns[0]]
+    if hasattr(X, "to_numpy"):  # a Series
         X = X.to_numpy()
     if isinstance(X, np.ndarray):
         if X.ndim == 2 and X.shape[1] == 1:
@@ -57,7 +58,9 @@ def validate_texts(X, estimator_name):
     for i, doc in enumerate(docs):
         if not isinstance(doc, str):
             if is_missing(doc):
-                hint = ": a missing value; fill missing texts first, e.g. X.fillna('')."
+                hint = (
+                    f": a missing value; fill missing texts first, e.g. X.{fill}('')."
+                )
             elif isinstance(doc, (bytes, bytearray)):
                 hint = (
                     ": decode the documents first, e.g. "

@@ -203,7 +203,8 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         Parameters
         ----------
         X : iterable of str
-            Raw documents (list, array, pandas Series, or one text column).
+            Raw documents (list, array, pandas or polars Series, or one text
+            column).
         y : array-like of shape (n_samples,)
             Class labels.
 
@@ -321,7 +322,8 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         Parameters
         ----------
         X : iterable of str
-            Raw documents (list, array, pandas Series, or one text column).
+            Raw documents (list, array, pandas or polars Series, or one text
+            column).
 
         Returns
         -------

@@ -141,8 +141,9 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         Parameters
         ----------
         X : iterable of str
-            Raw documents (list, array, pandas Series, or one text column); only
-            checked, since the transformer learns nothing from them.
+            Raw documents (list, array, pandas or polars Series, or one text
+            column); only checked, since the transformer learns nothing from
+            them.
         y : None
             Ignored; accepted for the Pipeline API.
 
@@ -166,7 +167,8 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         Parameters
         ----------
         X : iterable of str
-            Raw documents (list, array, pandas Series, or one text column).
+            Raw documents (list, array, pandas or polars Series, or one text
+            column).
 
         Returns
         -------

@@ -157,7 +157,8 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
         Parameters
         ----------
         X : iterable of str
-            Raw documents (list, array, pandas Series, or one text column).
+            Raw documents (list, array, pandas or polars Series, or one text
+            column).
         y : None
             Ignored; accepted for the Pipeline API.
 
@@ -262,7 +263,8 @@ PretrainedEmbeddingClassifier, default="glove-wiki-gigaword-50"
         Parameters
         ----------
         X : iterable of str
-            Raw documents (list, array, pandas Series, or one text column).
+            Raw documents (list, array, pandas or polars Series, or one text
+            column).
 
         Returns
         -------

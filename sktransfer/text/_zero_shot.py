@@ -277,7 +277,8 @@ class ZeroShotClassifier(LogitClassifierMixin, ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : iterable of str
-            Raw documents (list, array, pandas Series, or one text column).
+            Raw documents (list, array, pandas or polars Series, or one text
+            column).
 
         Returns
         -------

@@ -20,6 +20,7 @@ fitting twice gives the same model.
 """
 
 import functools
+import importlib
 import pickle
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
@@ -203,21 +204,28 @@ def check_subset_invariance(estimator, X=None, y=None):
 
 
 def check_input_containers(estimator, X=None, y=None):
-    """A list, a tuple, a 1-D numpy array, a pandas Series and a one-column
-    DataFrame give equal outputs (scikit-learn's vectorizers fail the last:
-    they iterate over a DataFrame's column names)."""
+    """A list, a tuple, a 1-D numpy array, a Series and a one-column
+    DataFrame (pandas and polars, where installed) give equal outputs
+    (scikit-learn's vectorizers fail the last: they iterate over a
+    DataFrame's column names)."""
     X, y = default_data() if X is None else (X, y)
     est = _fit(clone(estimator), X, y)
     expected = _outputs(est, X)
     containers = [tuple(X), np.array(X, dtype=object), np.array(X)]
-    try:
-        import pandas as pd
-
-        containers += [pd.Series(X), pd.DataFrame({"text": X})]
-    except ImportError:
-        pass
+    for library in ("pandas", "polars"):
+        try:
+            frames = importlib.import_module(library)
+        except ImportError:
+            continue
+        containers += [frames.Series(X), frames.DataFrame({"text": X})]
     for container in containers:
-        name = type(container).__name__
+        kind = type(container)
+        library = kind.__module__.partition(".")[0]
+        name = (
+            kind.__name__
+            if library in ("builtins", "numpy")
+            else f"{library} {kind.__name__}"
+        )
         outputs = _outputs(est, container)
         if len(outputs) != len(expected):
             hint = (
@@ -225,7 +233,7 @@ def check_input_containers(estimator, X=None, y=None):
                 "scikit-learn's vectorizers do), so df[['text']], what a "
                 "ColumnTransformer gives for ['text'], is silently one "
                 "document; take a one-column DataFrame as its column's texts"
-                if name == "DataFrame"
+                if kind.__name__ == "DataFrame"
                 else ""
             )
             raise AssertionError(
