@@ -78,6 +78,8 @@ TEXT_PARAMS_DOC = """
         lowercase.
     token_pattern : str, default=r"(?u)\\b\\w\\w+\\b"
         Regular expression of a token, as in scikit-learn's vectorizers.
+        Texts are put in Unicode's composed form (NFC) first, that of
+        pretrained vocabularies.
     tokenizer : callable or None, default=None
         ``tokenizer(doc) -> list of str``; overrides ``token_pattern`` (must be
         picklable for pickling and ``n_jobs > 1``).

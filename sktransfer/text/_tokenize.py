@@ -1,6 +1,7 @@
 """Text input: validation and tokenization."""
 
 import re
+import unicodedata
 
 import numpy as np
 import scipy.sparse as sp
@@ -83,8 +84,22 @@ def validate_texts(X, estimator_name):
     return docs
 
 
+def composed(doc):
+    """``doc`` in Unicode's composed form (NFC).
+
+    The same text may be stored composed ("é", one character) or decomposed
+    ("e" and a combining accent, as macOS file names and some exports hold
+    it). Pretrained vocabularies are composed, and a combining accent is not
+    a word character, so decomposed "crème brûlée" split into "cre", "me",
+    "bru" and "le" -- words GloVe knows, silently other features. ASCII text,
+    the common case, is returned as it is.
+    """
+    return doc if doc.isascii() else unicodedata.normalize("NFC", doc)
+
+
 class Tokenizer:
-    """Split documents into tokens the way sklearn's vectorizers do.
+    """Split documents into tokens the way sklearn's vectorizers do, after
+    putting them in Unicode's composed form (:func:`composed`).
 
     Parameters
     ----------
@@ -105,6 +120,7 @@ class Tokenizer:
         self._findall = _compiled(token_pattern).findall if tokenizer is None else None
 
     def __call__(self, doc):
+        doc = composed(doc)
         if self.lowercase:
             doc = doc.lower()
         if self.tokenizer is None:
@@ -137,6 +153,7 @@ class Tokenizer:
         min_run = (
             RUN_PATTERNS.get(self.token_pattern) if self.tokenizer is None else None
         )
+        docs = [composed(doc) for doc in docs]
         return tokenize_corpus(docs, self, self.lowercase, min_run, known)
 
     def __getstate__(self):

@@ -1,5 +1,6 @@
 """Whole-corpus tokenization by numpy (``sktransfer.text._corpus``)."""
 
+import unicodedata
 from collections import Counter
 
 import numpy as np
@@ -151,6 +152,23 @@ def test_a_short_text_goes_through_the_regular_expression(news, monkeypatch):
     assert by_numpy.n_known == len(known.words) and by_regex.n_known == 0
     assert by_regex.token_lists() == by_numpy.token_lists() == list(map(tokenize, docs))
     assert tokenize.corpus(news["X_test"][:20], known=known).n_known > 0  # numpy
+
+
+@pytest.mark.parametrize("numpy_from", [0, 8192])  # by numpy, by the regex
+def test_decomposed_text_tokenizes_as_composed(news, monkeypatch, numpy_from):
+    # "e" + a combining accent (NFD, as macOS file names hold it) is the same
+    # text as "è": the same tokens, not "cre" and "me"
+    monkeypatch.setattr(_corpus, "NUMPY_FROM", numpy_from)
+    composed = ["Crème brûlée à Zürich, naïve résumé", news["X"][0][:500] + " café"]
+    decomposed = [unicodedata.normalize("NFD", doc) for doc in composed]
+    assert decomposed != composed
+    tokenize = Tokenizer()
+    tokens = tokenize.corpus(composed).token_lists()
+    assert tokens[0] == ["crème", "brûlée", "zürich", "naïve", "résumé"]
+    assert tokenize.corpus(decomposed).token_lists() == tokens
+    assert list(map(tokenize, decomposed)) == tokens
+    known = _corpus.KnownWords(tokenize.corpus(composed).words)
+    assert tokenize.corpus(decomposed, known=known).token_lists() == tokens
 
 
 def test_a_large_corpus_is_tokenized_in_parts_at_once(news, monkeypatch):

@@ -1,3 +1,4 @@
+import unicodedata
 import warnings
 
 import numpy as np
@@ -21,6 +22,16 @@ def test_mean_pooling_equals_the_average_glove_vector(glove):
     np.testing.assert_allclose(out[0], expected, rtol=1e-6)
     np.testing.assert_allclose(out[1], glove["dog"], rtol=1e-6)  # unseen in fit: used
     np.testing.assert_array_equal(out[2], np.zeros(50))  # no known word
+
+
+def test_decomposed_text_gets_the_vectors_of_its_composed_words(glove):
+    composed = ["café québec", "zürich école façade"]
+    decomposed = [unicodedata.normalize("NFD", doc) for doc in composed]
+    vec = EmbeddingVectorizer(glove).fit(decomposed)
+    out = vec.transform(decomposed)
+    np.testing.assert_array_equal(out, vec.transform(composed))
+    expected = (glove["café"] + glove["québec"]) / 2  # not "cafe", "que", "bec"
+    np.testing.assert_allclose(out[0], expected, rtol=1e-6)
 
 
 def test_max_and_mean_max(glove):
