@@ -1,3 +1,4 @@
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -230,6 +231,29 @@ def test_rank_sources_takes_the_regularized_h_score():
     X = np.hstack([noise, informative])
     ranking = rank_sources(candidates, X, y, metric="regularized_h_score")
     assert [row["name"] for row in ranking] == ["informative", "noise"]
+
+
+@pytest.mark.parametrize("score", ["logme", "h", "leep"])
+def test_memory_grows_with_the_features_not_samples_times_classes(digits, score):
+    # 1,000 classes of 20,000 samples: their dense indicators (or LEEP's
+    # (n_samples, n_classes) product) alone took 160 MB, 16 times the features
+    n, n_classes = 20_000, 1_000
+    rng = np.random.RandomState(0)
+    F = np.tile(digits[0], (n // len(digits[0]) + 1, 1))[:n].astype(np.float64)
+    y = rng.randint(0, n_classes, n)
+    P = rng.dirichlet(np.ones(64), n)  # a source's predict_proba, as large as F
+    compute = {
+        "logme": lambda: logme_score(F, y),
+        "h": lambda: h_score(F, y, shrinkage="auto"),
+        "leep": lambda: leep_score(P, y),
+    }[score]
+    tracemalloc.start()
+    try:
+        assert np.isfinite(compute())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * F.nbytes, f"{peak / 2**20:.0f} MB for {F.nbytes / 2**20:.0f} MB"
 
 
 def test_informative_features_beat_noise_on_digits(digits):
