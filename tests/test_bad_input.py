@@ -1424,6 +1424,16 @@ def _cases():
         "is not a device",
     )
     add(
+        "param-device-mps",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "device='mps' (Apple's GPU, a torch device sktransfer does not run on)",
+        lambda tmp: _cnn(device="mps").fit(IMAGES, LABELS),
+        ValueError,
+        "device='mps': sktransfer runs on the CPU and on CUDA GPUs only, not on "
+        "'mps' devices",
+    )
+    add(
         "accelerator-not-an-accelerator",
         "hyperparameters",
         "FineTunedCNNClassifier",

@@ -38,6 +38,12 @@ def resolve_device(device: str | torch.device) -> str:
     if isinstance(device, torch.device):
         device = str(device)
     if not isinstance(device, str) or not _DEVICE_PATTERN.match(device):
+        if _is_other_torch_device(device):  # "mps", "xpu", ...: torch's, not ours
+            raise ValueError(
+                f"device={device!r}: sktransfer runs on the CPU and on CUDA GPUs "
+                f"only, not on {device.split(':')[0]!r} devices; use 'cpu', "
+                "'cuda', 'cuda:N' or 'auto'."
+            )
         raise ValueError(
             f"device={device!r} is not a device; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
         )
@@ -58,3 +64,14 @@ def resolve_device(device: str | torch.device) -> str:
                 f"{torch.cuda.device_count()} CUDA device(s)."
             )
     return device
+
+
+def _is_other_torch_device(device):
+    """Whether ``device`` is a string torch takes as a device (``"mps"``,
+    ``"xpu:0"``) of a type other than the CPU or CUDA."""
+    if not isinstance(device, str):
+        return False
+    try:
+        return torch.device(device).type not in ("cpu", "cuda")
+    except (RuntimeError, ValueError):
+        return False
