@@ -65,6 +65,16 @@ def _kv():
     return kv
 
 
+def _scripted_backbone():
+    """A TorchScript module, as torch.jit.load gives one (torch.jit.script is
+    deprecated in torch 2.13, and says so)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.script(
+            torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU())
+        )
+
+
 class _TupleBackbone(torch.nn.Module):
     def forward(self, x):
         return x.flatten(1), x
@@ -832,6 +842,16 @@ def _cases():
         ValueError,
         "must map images to one tensor, (n, features) or feature maps (n, C, H, W); "
         "it returned a tuple",
+    )
+    add(
+        "backbone-torchscript",
+        "sources",
+        "FineTunedCNNClassifier",
+        "a TorchScript module (torch.jit.script of a small network)",
+        lambda tmp: _cnn(backbone=_scripted_backbone()).fit(IMAGES, LABELS),
+        TypeError,
+        "backbone is a TorchScript module (RecursiveScriptModule, from "
+        "torch.jit.script, trace or load)",
     )
     add(
         "backbone-returns-integers",

@@ -427,8 +427,26 @@ def resolve_backbone(
     ('small_cnn', 1, 'SmallCNN')
     """
     source = _resolve(backbone, in_channels, pretrained)
-    source.module.requires_grad_(True)
+    # float32 inside: a module built in float64 (or half) failed on the
+    # float32 images with torch's "Input type (float) and bias type (double)"
+    source.module.float().requires_grad_(True)
     return source
+
+
+def _check_not_torchscript(module):
+    """A TorchScript module (``torch.jit.script``, ``trace`` or ``load``) is
+    refused: its parameters cannot be frozen as a whole (torch's bare
+    "requires_grad_ is not supported on ScriptModules"), its BatchNorm layers
+    are not ``nn.BatchNorm2d`` to the BatchNorm policy, and a fitted model
+    holding it could not be pickled."""
+    if isinstance(module, torch.jit.ScriptModule):
+        raise TypeError(
+            f"backbone is a TorchScript module ({type(module).__name__}, from "
+            "torch.jit.script, trace or load), which sktransfer cannot train "
+            "in part, set the BatchNorm layers of, or pickle; pass the "
+            "torch.nn.Module it was made from (its class with the weights "
+            "loaded: module.load_state_dict(scripted.state_dict()))."
+        )
 
 
 def _resolve(backbone, in_channels, pretrained):
@@ -446,6 +464,7 @@ def _resolve(backbone, in_channels, pretrained):
             return _from_factory(backbone[0], in_channels, pretrained=False)
         return _from_weights_file(backbone[0], backbone[1], in_channels)
     if isinstance(backbone, nn.Module):
+        _check_not_torchscript(backbone)
         _warn_if_classifier(backbone)
         return Backbone(copy.deepcopy(backbone).cpu())
     if isinstance(backbone, Backbone):  # a module with what it declares
@@ -454,6 +473,7 @@ def _resolve(backbone, in_channels, pretrained):
                 "the module of a sktransfer.vision.Backbone must be a "
                 f"torch.nn.Module; got {type(backbone.module).__name__}."
             )
+        _check_not_torchscript(backbone.module)
         _warn_if_classifier(backbone.module)
         return dataclasses.replace(
             backbone, module=copy.deepcopy(backbone.module).cpu()

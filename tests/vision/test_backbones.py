@@ -219,6 +219,29 @@ def test_a_module_ending_in_another_linear_layer_is_not_warned_about(digits, fas
         FineTunedCNNClassifier(module, **fast).fit(digits[0][:60], digits[1][:60])
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_a_module_in_another_float_dtype_trains_in_float32(digits, fast, dtype):
+    # it failed on the float32 images: "Input type (float) and bias type
+    # (double) should be the same"; the source itself stays as it was
+    X, y = digits[0][:200], digits[1][:200]
+    with seeded(0):
+        module = SmallCNN(in_channels=1)
+    source = module.to(dtype)
+    as_float32 = SmallCNN(in_channels=1)
+    as_float32.load_state_dict({k: v.float() for k, v in source.state_dict().items()})
+    for transfer in ("fine_tune", "feature_extraction"):
+        settings = dict(fast, transfer=transfer, optimizer="adamw", random_state=0)
+        model = FineTunedCNNClassifier(source, **settings).fit(X, y)
+        reference = FineTunedCNNClassifier(as_float32, **settings)
+        np.testing.assert_array_equal(
+            model.predict_proba(X), reference.fit(X, y).predict_proba(X)
+        )
+        assert model.net_.module_.backbone.block1[0].weight.dtype == torch.float32
+    assert next(source.parameters()).dtype == dtype
+    features = PretrainedFeatureExtractor(source).fit_transform(X)
+    assert features.dtype == np.float32 and np.isfinite(features).all()
+
+
 def test_greyscale_images_for_a_bare_three_channel_module_say_what_to_do(
     registry, digits, fast
 ):
