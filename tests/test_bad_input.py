@@ -916,6 +916,19 @@ def _cases():
         "backbone is a fitted LogisticRegression, which has no image backbone",
     )
     add(
+        "word-vectors-in-a-dict",
+        "sources",
+        "PretrainedEmbeddingClassifier",
+        "embeddings= a dict {word: vector}",
+        lambda tmp: _text(embeddings={"good": np.ones(3), "bad": np.zeros(3)}).fit(
+            TEXTS, TEXT_LABELS
+        ),
+        TypeError,
+        "got dict; word vectors in a dict `vectors` become a KeyedVectors by: kv = "
+        "gensim.models.KeyedVectors(vector_size=dim); kv.add_vectors(list(vectors), "
+        "np.array(list(vectors.values())))",
+    )
+    add(
         "vectorizer-given-an-image-model",
         "sources",
         "EmbeddingVectorizer",

@@ -5,7 +5,12 @@ import warnings
 import numpy as np
 
 from sktransfer._base import unfitted_source_error
-from sktransfer.text._vectors import ChainedVectors, WordVectors, resolve_word_vectors
+from sktransfer.text._vectors import (
+    ChainedVectors,
+    WordVectors,
+    keyed_vectors_hint,
+    resolve_word_vectors,
+)
 from sktransfer.utils._warnings import caller_stacklevel
 
 
@@ -40,7 +45,7 @@ def resolve_text_source(embeddings, target=None):
         raise TypeError(
             "embeddings must be a name, a path to a word-vector file, a gensim "
             "KeyedVectors or model, or a fitted PretrainedEmbeddingClassifier; got "
-            f"{type(embeddings).__name__}."
+            f"{type(embeddings).__name__}{keyed_vectors_hint(embeddings)}."
         ) from None
 
 

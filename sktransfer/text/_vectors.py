@@ -805,5 +805,21 @@ def resolve_word_vectors(embeddings: Any) -> WordVectors:
     raise TypeError(
         "embeddings must be a name, a path to a word-vector file or a gensim "
         "KeyedVectors or model (Word2Vec, FastText); got "
-        f"{type(embeddings).__name__}."
+        f"{type(embeddings).__name__}{keyed_vectors_hint(embeddings)}."
+    )
+
+
+def keyed_vectors_hint(embeddings):
+    """How to make word vectors held in a dict or a DataFrame a source
+    (``""`` for anything else)."""
+    if isinstance(embeddings, dict):
+        words, matrix = "list(vectors)", "np.array(list(vectors.values()))"
+    elif hasattr(embeddings, "index") and hasattr(embeddings, "to_numpy"):
+        words, matrix = "list(vectors.index)", "vectors.to_numpy()"
+    else:
+        return ""
+    return (
+        f"; word vectors in a {type(embeddings).__name__} `vectors` become a "
+        "KeyedVectors by: kv = gensim.models.KeyedVectors(vector_size=dim); "
+        f"kv.add_vectors({words}, {matrix})"
     )
