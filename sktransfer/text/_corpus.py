@@ -181,7 +181,16 @@ def _parts(docs, n_chars):
     n_parts = min(torch.get_num_threads(), n_chars // THREAD_CHARS)
     if n_chars < THREADS_FROM or n_parts < 2:
         return [docs]
+    return split_by_characters(docs, n_parts, n_chars)
+
+
+def split_by_characters(docs, n_parts, n_chars=None):
+    """``docs`` in at most ``n_parts`` consecutive parts of about as many
+    characters each (``n_chars``: all of them, if known)."""
+    if n_parts < 2:
+        return [docs]
     ends = np.cumsum(np.fromiter(map(len, docs), np.int64, len(docs)))
+    n_chars = int(ends[-1]) if n_chars is None else n_chars
     cuts = np.searchsorted(ends, n_chars * np.arange(1, n_parts) / n_parts)
     bounds = [0, *np.unique(cuts + 1).tolist(), len(docs)]
     return [docs[a:b] for a, b in itertools.pairwise(bounds) if a < b]

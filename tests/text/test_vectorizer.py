@@ -1,3 +1,4 @@
+import tracemalloc
 import unicodedata
 import warnings
 
@@ -32,6 +33,31 @@ def test_decomposed_text_gets_the_vectors_of_its_composed_words(glove):
     np.testing.assert_array_equal(out, vec.transform(composed))
     expected = (glove["café"] + glove["québec"]) / 2  # not "cafe", "que", "bec"
     np.testing.assert_allclose(out[0], expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max", "mean_max"])
+def test_a_large_corpus_is_embedded_in_parts(glove, news, monkeypatch, pooling):
+    # the whole-corpus tokenization holds ~15 bytes a character at its peak:
+    # texts past TRANSFORM_CHARS are embedded in parts, with the same result
+    from sktransfer.text import _vectorizer
+
+    docs = news["X_test"]  # 400 texts, 1.1M characters
+    weighting = None if pooling == "max" else "tfidf"
+    vec = EmbeddingVectorizer(glove, pooling=pooling, weighting=weighting)
+    vec.fit(news["X"])
+
+    def transform(limit):
+        monkeypatch.setattr(_vectorizer, "TRANSFORM_CHARS", limit)
+        tracemalloc.start()
+        try:
+            return vec.transform(docs), tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    whole, whole_peak = transform(1 << 40)
+    in_parts, parts_peak = transform(50_000)
+    np.testing.assert_array_equal(in_parts, whole)
+    assert parts_peak < whole_peak / 2, (parts_peak, whole_peak)
 
 
 def test_max_and_mean_max(glove):
