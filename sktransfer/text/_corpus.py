@@ -48,6 +48,10 @@ more than threads save on smaller corpora). The 20 Newsgroups training set,
 16.5M characters: 442 ms in one thread, 299 ms in two."""
 THREAD_CHARS = 1 << 22
 """Characters at least per thread."""
+PART_CHARS = 1 << 24
+"""Characters at most in a part tokenized at once (16M): numpy's passes hold
+about 15 bytes a character at their peak. Ten times the 20 Newsgroups test
+set, 107M characters in two parts (two threads), peaked at 1.6 GB."""
 NUMPY_FROM = 8192
 """Characters in all from which numpy tokenizes. Each of its passes costs
 microseconds however short the text, so below this the regular expression is
@@ -167,7 +171,7 @@ def tokenize_corpus(docs, tokenize, lowercase, min_run, known=None):
     parts = _parts(docs, n_chars)
     if len(parts) == 1:
         return _numpy_corpus(docs, lowercase, min_run, known)
-    with ThreadPoolExecutor(len(parts)) as pool:
+    with ThreadPoolExecutor(min(len(parts), torch.get_num_threads())) as pool:
         corpora = pool.map(
             lambda part: _numpy_corpus(part, lowercase, min_run, known), parts
         )
@@ -177,11 +181,11 @@ def tokenize_corpus(docs, tokenize, lowercase, min_run, known=None):
 def _parts(docs, n_chars):
     """``docs`` in consecutive parts to tokenize in threads at once: one part
     per :data:`THREAD_CHARS` characters, as many as torch may use threads, and
-    ``[docs]`` below :data:`THREADS_FROM` characters."""
-    n_parts = min(torch.get_num_threads(), n_chars // THREAD_CHARS)
-    if n_chars < THREADS_FROM or n_parts < 2:
-        return [docs]
-    return split_by_characters(docs, n_parts, n_chars)
+    ``[docs]`` below :data:`THREADS_FROM` characters; parts of at most
+    :data:`PART_CHARS` characters, however many threads."""
+    threads = torch.get_num_threads()
+    n_parts = min(threads, n_chars // THREAD_CHARS) if n_chars >= THREADS_FROM else 1
+    return split_by_characters(docs, max(n_parts, -(-n_chars // PART_CHARS)), n_chars)
 
 
 def split_by_characters(docs, n_parts, n_chars=None):

@@ -24,7 +24,7 @@ from sktransfer._base import (
     all_or_nothing,
 )
 from sktransfer.text._classifier import TEXT_CONSTRAINTS, TEXT_PARAMS_DOC
-from sktransfer.text._corpus import split_by_characters
+from sktransfer.text._corpus import PART_CHARS, split_by_characters
 from sktransfer.text._source import resolve_text_source, warn_if_case_hides_words
 from sktransfer.text._tokenize import (
     DEFAULT_TOKEN_PATTERN,
@@ -33,12 +33,12 @@ from sktransfer.text._tokenize import (
 )
 from sktransfer.utils._warnings import caller_stacklevel
 
-TRANSFORM_CHARS = 1 << 24
+TRANSFORM_CHARS = PART_CHARS
 """``transform`` embeds texts of more characters than this (16M) in
-consecutive parts of at most as many: the whole-corpus tokenization holds
-about 15 bytes per character at its peak (ten times the 20 Newsgroups test
-set, 107M characters: 1.6 GB at once, 0.27 GB in parts, and 3.3-3.7 s
-against 2.9-3.0 s)."""
+consecutive parts of at most as many, as they are tokenized: what it holds a
+token is freed part by part (ten times the 20 Newsgroups test set, 107M
+characters: 1.6 GB at once, 0.27 GB in parts, and 3.3-3.7 s against
+2.9-3.0 s)."""
 
 
 def _knows_a_word(vectors, words, counts):

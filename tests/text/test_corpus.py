@@ -195,6 +195,30 @@ def test_a_large_corpus_is_tokenized_in_parts_at_once(news, monkeypatch):
     assert with_known.words[: with_known.n_known] == known.words
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_parts_hold_at_most_part_chars_however_many_threads(news, threads):
+    # numpy's passes hold ~15 bytes a character at their peak: a corpus past
+    # PART_CHARS goes in more parts than threads, a few at a time
+    tokenize = Tokenizer()
+    docs = news["X_test"]
+    whole = tokenize.corpus(docs)
+    n_chars = sum(map(len, docs))  # 0.5M
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_corpus, "PART_CHARS", 100_000)
+            parts = _corpus._parts(docs, n_chars)
+            in_parts = tokenize.corpus(docs)
+    finally:
+        torch.set_num_threads(saved)
+    assert len(parts) == -(-n_chars // 100_000) > threads
+    assert [d for part in parts for d in part] == docs
+    assert max(sum(map(len, part)) for part in parts) < 100_000 + max(map(len, docs))
+    assert in_parts.token_lists() == whole.token_lists()
+    assert in_parts.by_word(in_parts.counts()) == whole.by_word(whole.counts())
+
+
 def test_document_frequencies_with_keys_past_32_bits():
     # 2**20 documents x 3,000 words: (document, word) keys need 64 bits
     words = [f"w{i}" for i in range(3000)]
