@@ -51,7 +51,8 @@ THREAD_CHARS = 1 << 22
 PART_CHARS = 1 << 24
 """Characters at most in a part tokenized at once (16M): numpy's passes hold
 about 15 bytes a character at their peak. Ten times the 20 Newsgroups test
-set, 107M characters in two parts (two threads), peaked at 1.6 GB."""
+set, 107M characters, peaked at 1.6 GB in two parts (two threads), at 0.8 GB
+in seven (two at a time)."""
 NUMPY_FROM = 8192
 """Characters in all from which numpy tokenizes. Each of its passes costs
 microseconds however short the text, so below this the regular expression is
