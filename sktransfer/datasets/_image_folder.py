@@ -2,6 +2,7 @@
 
 import numbers
 import os
+import unicodedata
 from collections.abc import Sequence
 from typing import Literal
 
@@ -83,8 +84,9 @@ def load_image_folder(
     -------
     Bunch or (ndarray, ndarray)
         ``data`` (uint8, ``(n, channels, height, width)``), ``target`` (class
-        folder names), ``target_names`` (sorted), ``filenames`` (the path of
-        each image, in the order of ``data``), ``DESCR``.
+        folder names, in Unicode's composed form), ``target_names``
+        (sorted), ``filenames`` (the path of each image, in the order of
+        ``data``), ``DESCR``.
 
     Raises
     ------
@@ -171,21 +173,17 @@ def _image_files(path, categories):
     """The image files of ``path``'s class folders, and the class of each."""
     if not os.path.isdir(path):
         raise ValueError(f"{path} is not a folder (expected {path}/<class>/<image>).")
-    classes = sorted(
-        entry.name
-        for entry in os.scandir(path)
-        if entry.is_dir() and not entry.name.startswith(".")
-    )
-    if not classes:
-        raise ValueError(
-            f"{path} holds no class folder: expected one folder per class, "
-            f"{path}/<class>/<image>."
-        )
+    folders = _class_folders(path)
+    classes = sorted(folders)
     if categories is not None:
+        categories = [
+            unicodedata.normalize("NFC", c) if isinstance(c, str) else c
+            for c in categories
+        ]
         classes = checked_categories(categories, classes)
     files, target = [], []
     for name in classes:
-        folder = os.path.join(path, name)
+        folder = os.path.join(path, folders[name])
         images = _images_under(folder)
         if not images:
             raise ValueError(
@@ -196,6 +194,33 @@ def _image_files(path, categories):
         files += images
         target += [name] * len(images)
     return files, np.array(target)
+
+
+def _class_folders(path):
+    """``{class: folder name}`` of ``path``'s class folders.
+
+    A class is its folder's name in Unicode's composed form (NFC): a folder
+    written by macOS' HFS+ holds "café" decomposed ("e" and a combining
+    accent), which prints the same as the "café" typed in code but did not
+    compare equal to it, as a label or in ``categories=``.
+    """
+    folders = {}
+    for entry in os.scandir(path):
+        if entry.is_dir() and not entry.name.startswith("."):
+            name = unicodedata.normalize("NFC", entry.name)
+            if name in folders:
+                raise ValueError(
+                    f"{path} holds two class folders named {name!r}, "
+                    f"{folders[name]!r} and {entry.name!r}, in two Unicode "
+                    "forms (composed and decomposed); merge them."
+                )
+            folders[name] = entry.name
+    if not folders:
+        raise ValueError(
+            f"{path} holds no class folder: expected one folder per class, "
+            f"{path}/<class>/<image>."
+        )
+    return folders
 
 
 def _images_under(folder):

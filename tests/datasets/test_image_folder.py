@@ -2,6 +2,7 @@
 sklearn's two sample photographs (JPEG) cut into tiles."""
 
 import pathlib
+import unicodedata
 
 import numpy as np
 import pytest
@@ -91,6 +92,25 @@ def test_images_in_subfolders_of_a_class_folder_belong_to_it(tmp_path):
     ]
     np.testing.assert_array_equal(data.target, ["one"] * 3 + ["two"] * 2)
     np.testing.assert_array_equal(data.data[:, 0], pixels[[1, 2, 0, 3, 4]])
+
+
+def test_class_names_are_composed_as_typed(tmp_path, digit_folder):
+    # a folder written by macOS' HFS+ holds "café" decomposed; the label
+    # compares equal to the "café" typed in code
+    _, pixels, _ = digit_folder
+    for name in ("café", "crème"):
+        folder = tmp_path / unicodedata.normalize("NFD", name)
+        folder.mkdir()
+        for i in range(3):
+            Image.fromarray(pixels[i]).save(folder / f"{i}.png")
+    data = load_image_folder(tmp_path, mode="L", shuffle=False)
+    assert data.target_names == ["café", "crème"]
+    assert set(data.target) == {"café", "crème"}
+    picked = load_image_folder(tmp_path, mode="L", categories=["crème"])
+    assert set(picked.target) == {"crème"} and len(picked.target) == 3
+    (tmp_path / "café").mkdir()  # the same name composed: which class?
+    with pytest.raises(ValueError, match="two class folders named 'café'"):
+        load_image_folder(tmp_path, mode="L")
 
 
 def test_threads_read_the_same_images_in_the_same_order(digit_folder, monkeypatch):
