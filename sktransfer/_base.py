@@ -783,6 +783,19 @@ def unfitted_source_error(param, estimator):
     )
 
 
+def wrapped_source_hint(estimator):
+    """How to reach the model inside a fitted search or Pipeline given as a
+    source (``""`` for anything else): neither is the model it holds."""
+    if hasattr(estimator, "best_estimator_"):
+        return "; pass its best_estimator_, the model it refit"
+    if hasattr(estimator, "steps"):
+        return (
+            "; pass its last step (pipeline[-1]), and give the new model the "
+            "inputs the pipeline's other steps made, as the source saw them"
+        )
+    return ""
+
+
 def _is_architecture_and_path(source):
     """Whether ``source`` is an image backbone's ``(architecture, path)``."""
     return isinstance(source, tuple) and len(source) == 2

@@ -26,6 +26,7 @@ import scipy.sparse as sp
 import torch
 from gensim.models import KeyedVectors
 from sklearn.ensemble import VotingClassifier
+from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import (
     Callback,
     Checkpoint,
@@ -923,6 +924,18 @@ def _cases():
         lambda tmp: _cnn(backbone=_logreg().fit(IMAGES, LABELS)).fit(IMAGES, LABELS),
         TypeError,
         "backbone is a fitted LogisticRegression, which has no image backbone",
+    )
+    add(
+        "fitted-search-as-source",
+        "sources",
+        "FineTunedCNNClassifier",
+        "backbone= a fitted GridSearchCV over FineTunedCNNClassifier",
+        lambda tmp: _cnn(
+            backbone=GridSearchCV(_cnn(), {"lr": [1e-3]}, cv=2).fit(IMAGES, LABELS)
+        ).fit(IMAGES, LABELS),
+        TypeError,
+        "backbone is a fitted GridSearchCV, which has no image backbone to "
+        "transfer; pass its best_estimator_, the model it refit.",
     )
     add(
         "word-vectors-in-a-dict",

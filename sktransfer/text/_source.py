@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from sktransfer._base import unfitted_source_error
+from sktransfer._base import unfitted_source_error, wrapped_source_hint
 from sktransfer.text._vectors import (
     ChainedVectors,
     WordVectors,
@@ -45,7 +45,8 @@ def resolve_text_source(embeddings, target=None):
         raise TypeError(
             "embeddings must be a name, a path to a word-vector file, a gensim "
             "KeyedVectors or model, or a fitted PretrainedEmbeddingClassifier; got "
-            f"{type(embeddings).__name__}{keyed_vectors_hint(embeddings)}."
+            f"{type(embeddings).__name__}{keyed_vectors_hint(embeddings)}"
+            f"{wrapped_source_hint(embeddings)}."
         ) from None
 
 

@@ -12,7 +12,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from sktransfer._base import is_fitted_estimator, unfitted_source_error
+from sktransfer._base import (
+    is_fitted_estimator,
+    unfitted_source_error,
+    wrapped_source_hint,
+)
 from sktransfer.utils._files import check_file, user_path
 from sktransfer.utils._warnings import caller_stacklevel
 from sktransfer.vision._modules import ImageTransferModule, SmallCNN
@@ -345,7 +349,7 @@ def _from_fitted_estimator(estimator):
     if not isinstance(module, ImageTransferModule):  # e.g. a LogisticRegression
         raise TypeError(
             f"backbone is a fitted {type(estimator).__name__}, which has no image "
-            "backbone to transfer."
+            f"backbone to transfer{wrapped_source_hint(estimator)}."
         )
     pre = module.preprocess
     return Backbone(
