@@ -22,7 +22,7 @@ import torch
 from sklearn.base import BaseEstimator
 from torch import nn
 
-from sktransfer._base import unfitted_source_error
+from sktransfer._base import unfitted_source_error, wrapped_source_hint
 from sktransfer.text._formats import VECTOR_FILE_SUFFIXES
 from sktransfer.text._vectors import WORD_VECTORS, _cached
 from sktransfer.transfer import TransferModule, batched_features
@@ -201,7 +201,7 @@ def resolve_transformer(
         "; a model in memory is given by its folder: model.save_pretrained(folder) "
         "and tokenizer.save_pretrained(folder), then source=folder"
         if any(hasattr(part, "save_pretrained") for part in parts)
-        else ""
+        else wrapped_source_hint(source)
     )
     raise TypeError(
         "source must be a Hugging Face model name, a local model directory or a "
