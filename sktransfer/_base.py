@@ -790,8 +790,9 @@ def wrapped_source_hint(estimator):
         return "; pass its best_estimator_, the model it refit"
     if hasattr(estimator, "steps"):
         return (
-            "; pass its last step (pipeline[-1]), and give the new model the "
-            "inputs the pipeline's other steps made, as the source saw them"
+            "; pass the fitted model among its steps (pipeline[i]) as the "
+            "source, and give the new model inputs as the steps before it "
+            "made them for the source"
         )
     return ""
 
