@@ -1,6 +1,7 @@
 """Property-based tests: arbitrary input gives a result or the documented error."""
 
 import math
+import unicodedata
 from collections import Counter
 
 import numpy as np
@@ -115,6 +116,27 @@ def test_corpus_equals_the_regular_expression(docs, lowercase, pattern):
     df = Counter(t for tokens in token_lists for t in set(tokens))
     assert corpus.by_word(corpus.document_frequencies()) == dict(df)
     assert corpus.by_word(corpus.counts()) == dict(Counter(sum(token_lists, [])))
+
+
+ACCENTED_TEXT = st.text(
+    alphabet=st.sampled_from("ae ÉéèçÅåñ\u0301\u0300\u0327ǅﬁ한국"), max_size=60
+) | st.text(max_size=40)
+
+
+@FUZZ
+@given(
+    docs=st.lists(ACCENTED_TEXT, min_size=1, max_size=6),
+    lowercase=st.booleans(),
+    numpy_from=st.sampled_from([0, 1 << 30]),
+)
+def test_every_unicode_form_of_a_text_gets_its_tokens(docs, lowercase, numpy_from):
+    # composed, decomposed or mixed: canonically equivalent texts, one tokenization
+    tokenize = Tokenizer(lowercase=lowercase)
+    forms = [[unicodedata.normalize(f, doc) for doc in docs] for f in ("NFC", "NFD")]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_corpus, "NUMPY_FROM", numpy_from)
+        composed, decomposed = (tokenize.corpus(form).token_lists() for form in forms)
+    assert decomposed == composed == [tokenize(doc) for doc in docs]
 
 
 @FUZZ
