@@ -151,3 +151,17 @@ def test_a_name_that_is_gone_is_found(tmp_path):
         "line 9: sktransfer._base.no_such_function (patched)",
         "line 10: sktransfer._base.NO_SUCH_CONSTANT",
     ]
+
+
+def test_the_throughput_changes_are_in_its_results_file():
+    # each before/after row: (change, workload, before, after), and in the
+    # results file the README points to (rows are added there by hand between
+    # full runs of the benchmark); a missing comma once joined two fields
+    script = BENCHMARKS[0].parent / "bench_throughput.py"
+    spec = importlib.util.spec_from_file_location("_bench_throughput_rows", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    results = (script.parent / "results" / "throughput.md").read_text()
+    for change in module.CHANGES + module.NOT_KEPT:
+        assert len(change) == 4, change[0]
+        assert f"| {' | '.join(change)} |" in results, change[0]

@@ -76,20 +76,30 @@ def test_valid_text_files_round_trip(tmp_path, words, dim, data):
 
 @FUZZ
 @given(
-    docs=st.lists(st.text(max_size=50), min_size=1, max_size=5), lowercase=st.booleans()
+    docs=st.lists(st.text(max_size=50), min_size=1, max_size=5),
+    lowercase=st.booleans(),
+    max_length=st.sampled_from([None, 1, 3, 7]),
+    span=st.integers(1, 8),
 )
-def test_tokenizer(docs, lowercase):
+def test_tokenizer(docs, lowercase, max_length, span):
     tokenize = Tokenizer(lowercase=lowercase)
     token_lists = [tokenize(doc) for doc in validate_texts(docs, "fuzz")]
     assert all(
         isinstance(t, str) and len(t) >= 2 for tokens in token_lists for t in tokens
     )
     corpus = Corpus.from_token_lists(token_lists)
-    vocabulary = {t: i + 1 for i, t in enumerate(sorted(corpus.words))}
+    # every third word unknown (id 0): dropped from the matrix
+    vocabulary = {t: (i + 1) * (i % 3 > 0) for i, t in enumerate(sorted(corpus.words))}
     word_ids = np.array([vocabulary[w] for w in corpus.words], dtype=np.int64)
-    ids = corpus.index_matrix(word_ids, max_length=7)
-    assert ids.shape[0] == len(docs) and ids.shape[1] <= 7 and (ids >= 0).all()
-    expected = [[vocabulary[t] for t in tokens][:7] for tokens in token_lists]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_corpus, "SPAN_TOKENS", span)  # filled in spans of documents
+        ids = corpus.index_matrix(word_ids, max_length=max_length)
+    expected = [
+        [vocabulary[t] for t in tokens if vocabulary[t]][:max_length]
+        for tokens in token_lists
+    ]
+    assert ids.dtype == np.int32
+    assert ids.shape == (len(docs), max(1, *map(len, expected)))
     assert [[i for i in row if i] for row in ids.tolist()] == expected
 
 
@@ -116,12 +126,13 @@ def test_corpus_equals_the_regular_expression(docs, lowercase, pattern):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_corpus, "NUMPY_FROM", 0)  # numpy however short the text
         corpus = tokenize.corpus(docs)
+        patch.setattr(_corpus, "SPAN_TOKENS", 3)  # counted in spans of documents
+        df, counts = corpus.document_frequencies(), corpus.counts()
     token_lists = [tokenize(doc) for doc in docs]
     assert corpus.token_lists() == token_lists
     assert len(set(corpus.words)) == len(corpus.words)
-    df = Counter(t for tokens in token_lists for t in set(tokens))
-    assert corpus.by_word(corpus.document_frequencies()) == dict(df)
-    assert corpus.by_word(corpus.counts()) == dict(Counter(sum(token_lists, [])))
+    assert corpus.by_word(df) == dict(Counter(t for ts in token_lists for t in set(ts)))
+    assert corpus.by_word(counts) == dict(Counter(sum(token_lists, [])))
 
 
 @FUZZ

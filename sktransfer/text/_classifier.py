@@ -319,6 +319,7 @@ default="glove-wiki-gigaword-50"
             if self.transfer == "unfreeze":
                 warn_unreached([self.unfreeze_epoch], self.max_epochs, "unfreeze_epoch")
             ids = self._encode(corpus)
+            del corpus  # the tokens are in ids now: not held while training
             self._train(module, plan, ids, y, device=device, seed=seed)
         return self
 

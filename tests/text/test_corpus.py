@@ -1,5 +1,7 @@
 """Whole-corpus tokenization by numpy (``sktransfer.text._corpus``)."""
 
+import itertools
+import tracemalloc
 import unicodedata
 from collections import Counter
 
@@ -231,3 +233,41 @@ def test_document_frequencies_with_keys_past_32_bits():
     assert small.document_frequencies().tolist() == [1, 0, 1]
     empty = _corpus.Corpus([], np.zeros(0, np.int64), np.zeros(0, np.int64), 3)
     assert empty.document_frequencies().tolist() == []
+
+
+def test_counts_and_id_matrix_in_spans_of_documents_hold_little_memory(news):
+    # (document, word) pairs, counts and the id matrix go SPAN_TOKENS tokens at
+    # a time, whole documents each: the same numbers, and memory for a span
+    # (besides what they return), not for the corpus
+    corpus = Tokenizer().corpus(news["X_test"] * 10)
+    assert corpus.ids.dtype == corpus.doc.dtype == np.int32  # half of int64
+    bounds = np.searchsorted(corpus.doc, np.arange(corpus.n_docs + 1))
+    df, counts, rows = Counter(), Counter(), []
+    word_ids = np.arange(1, len(corpus.words) + 1) * (
+        np.arange(len(corpus.words)) % 5 > 0
+    )
+    for a, b in itertools.pairwise(bounds.tolist()):
+        df.update(set(corpus.ids[a:b].tolist()))
+        counts.update(corpus.ids[a:b].tolist())
+        rows.append([i for i in word_ids[corpus.ids[a:b]].tolist() if i][:100])
+    n_tokens = len(corpus.ids)  # 0.8M
+    peaks = {}
+    for span in (n_tokens, 8192):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_corpus, "SPAN_TOKENS", span)
+            spans = list(corpus._spans(span, corpus.n_docs))
+            tracemalloc.start()
+            try:
+                got_df, got_counts = corpus.document_frequencies(), corpus.counts()
+                ids = corpus.index_matrix(word_ids, max_length=100)
+                peaks[span] = tracemalloc.get_traced_memory()[1] - ids.nbytes
+            finally:
+                tracemalloc.stop()
+        assert got_df.tolist() == [df[i] for i in range(len(corpus.words))]
+        assert got_counts.tolist() == [counts[i] for i in range(len(corpus.words))]
+        assert ids.shape == (corpus.n_docs, 100)
+        assert [[i for i in row if i] for row in ids.tolist()] == rows
+        assert [a for a, _ in spans[1:]] == [b for _, b in spans[:-1]]
+        assert all(a in bounds for a, _ in spans)  # whole documents
+    assert len(spans) > 50
+    assert peaks[8192] < peaks[n_tokens] / 4
