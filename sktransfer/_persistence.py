@@ -357,6 +357,27 @@ def _saved_source(value):
 # -------------------------------------------------------------------- loading
 
 
+def saved_model_hint(path, param):
+    """What to do with a model saved by :func:`save` given as a source's
+    path (``param=path``), or None for any other file: its file is not
+    weights, word vectors or a transformer, and read as one it failed with
+    that format's parse error."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if set(archive.namelist()) != {"meta.json", "weights.safetensors"}:
+                return None
+            meta = json.loads(archive.read("meta.json").decode("utf-8"))
+    except (OSError, zipfile.BadZipFile, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        return None
+    return (
+        f"{os.fspath(path)!r} is a {meta.get('class', 'model')} saved by "
+        f"sktransfer.save: pass the model, {param}=sktransfer.load("
+        f"{os.fspath(path)!r})."
+    )
+
+
 def _read(path):
     try:
         with zipfile.ZipFile(user_path(path)) as archive:

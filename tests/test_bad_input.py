@@ -6,6 +6,7 @@ script to regenerate it); a test keeps the two in sync. New estimators add
 their cases here.
 """
 
+import bz2
 import contextlib
 import dataclasses
 import functools
@@ -193,6 +194,15 @@ def _renamed_weight(path):
     state = torch.load(path, weights_only=True)
     state["module"]["head.renamed.weight"] = state["module"].pop("head.0.weight")
     torch.save(state, path)
+
+
+def _zip_of(tmp, name, n_files):
+    """A zip archive of ``n_files`` small GloVe text files."""
+    path = pathlib.Path(tmp) / name
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(n_files):
+            archive.writestr(f"glove.6B.{i}d.txt", "a 1 2\nb 3 4\n")
+    return str(path)
 
 
 def _saved_model(tmp):
@@ -1144,6 +1154,67 @@ def _cases():
         "is not a readable gzip file",
     )
     add(
+        "saved-model-as-vectors",
+        "sources",
+        "PretrainedEmbeddingClassifier",
+        "embeddings=the file of a model saved by sktransfer.save",
+        lambda tmp: _text(embeddings=_saved_model(tmp)).fit(TEXTS, TEXT_LABELS),
+        ValueError,
+        "m.skt' is a FineTunedCNNClassifier saved by sktransfer.save: pass the "
+        "model, embeddings=sktransfer.load(",
+    )
+    add(
+        "saved-model-as-backbone",
+        "sources",
+        "FineTunedCNNClassifier",
+        "backbone=the file of a model saved by sktransfer.save",
+        lambda tmp: _cnn(backbone=str(_saved_model(tmp))).fit(IMAGES, LABELS),
+        ValueError,
+        "m.skt' is a FineTunedCNNClassifier saved by sktransfer.save: pass the "
+        "model, backbone=sktransfer.load(",
+    )
+    add(
+        "saved-model-as-weights",
+        "sources",
+        "FineTunedCNNClassifier",
+        "backbone=(architecture, the file of a model saved by sktransfer.save)",
+        lambda tmp: _cnn(backbone=("small_cnn", _saved_model(tmp))).fit(IMAGES, LABELS),
+        ValueError,
+        "Its file holds a whole model, not a state dict",
+    )
+    add(
+        "zip-of-several-vector-files",
+        "sources",
+        "EmbeddingVectorizer",
+        "a zip archive of several files (GloVe's glove.6B.zip)",
+        lambda tmp: EmbeddingVectorizer(_zip_of(tmp, "glove.6B.zip", 2)).fit(TEXTS),
+        ValueError,
+        "is a zip archive of 2 files (glove.6B.0d.txt, glove.6B.1d.txt); "
+        "sktransfer reads an archive of one file. Extract the one you want",
+    )
+    add(
+        "zstd-vectors",
+        "sources",
+        "EmbeddingVectorizer",
+        "a vectors file compressed with zstd",
+        lambda tmp: EmbeddingVectorizer(
+            _write(tmp, "v.txt.zst", b"\x28\xb5\x2f\xfd" + bytes(20), "wb")
+        ).fit(TEXTS),
+        ValueError,
+        "is compressed with zstd, which sktransfer does not read",
+    )
+    add(
+        "damaged-bz2-vectors",
+        "sources",
+        "EmbeddingVectorizer",
+        "a .txt.bz2 file cut short",
+        lambda tmp: EmbeddingVectorizer(
+            _write(tmp, "v.txt.bz2", bz2.compress(b"a 1 2\nb 3 4\n")[:-12], "wb")
+        ).fit(TEXTS),
+        ValueError,
+        "is not a readable bz2 file",
+    )
+    add(
         "corrupt-word2vec-binary",
         "sources",
         "EmbeddingVectorizer",
@@ -1212,6 +1283,16 @@ def _cases():
         lambda tmp: TransformerVectorizer(str(tmp)).fit(TEXTS),
         ValueError,
         "does not hold a model",
+    )
+    add(
+        "saved-model-as-transformer",
+        "sources",
+        "TransformerVectorizer",
+        "source=the file of a model saved by sktransfer.save",
+        lambda tmp: TransformerVectorizer(str(_saved_model(tmp))).fit(TEXTS),
+        ValueError,
+        "m.skt' is a FineTunedCNNClassifier saved by sktransfer.save: pass the "
+        "model, source=sktransfer.load(",
     )
     add(
         "transformer-source-type",

@@ -111,7 +111,8 @@ default="glove-wiki-gigaword-50"
         A registered name (``"glove-wiki-gigaword-50"`` resolves offline from
         the ``glove`` extra, otherwise through ``gensim.downloader``), a path to
         a word2vec text/binary, GloVe text, fastText ``.vec`` or ``.bin`` or
-        gensim ``.kv`` file, a ``KeyedVectors`` (or a gensim ``Word2Vec`` or
+        gensim ``.kv`` file (text ones may be compressed: gzip, bz2, xz, or
+        the one file of a zip archive), a ``KeyedVectors`` (or a gensim ``Word2Vec`` or
         ``FastText`` model you trained: its ``wv``), or a fitted
         PretrainedEmbeddingClassifier (its fine-tuned vectors, with its own
         pretrained vectors for other words, and its trained ``"cnn"`` encoder

@@ -5,27 +5,102 @@ line; binary word2vec, fastText's binary model and gensim's native ``.kv`` go
 through gensim.
 """
 
+import bz2
 import contextlib
 import gzip
+import io
+import lzma
 import os
 import warnings
+import zipfile
 import zlib
 
 import numpy as np
 
 from sktransfer.utils._warnings import caller_stacklevel
 
-VECTOR_FILE_SUFFIXES = (".txt", ".vec", ".bin", ".kv", ".gz")
+VECTOR_FILE_SUFFIXES = (".txt", ".vec", ".bin", ".kv", ".gz", ".bz2", ".xz", ".zip")
 """Endings of the word-vector files :func:`read_vectors_file` reads (any
 other ending is read as text too)."""
 
+_MAGIC = {
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bz2",
+    b"\xfd7zXZ\x00": "xz",
+    b"PK\x03\x04": "zip",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"7z\xbc\xaf\x27\x1c": "7z",
+}
+"""First bytes of compressed files: text vectors are read through gzip, bz2,
+xz and a zip archive of one file (fastText's ``.vec.zip``), whatever the
+file's name says."""
 
+_STREAMS = {
+    "gzip": lambda path, raw: gzip.GzipFile(fileobj=raw),
+    "bz2": lambda path, raw: bz2.BZ2File(raw),
+    "xz": lambda path, raw: lzma.LZMAFile(raw),
+    "zip": lambda path, raw: _zip_member(path, raw),
+}
+"""The decompressed stream of the file ``path`` read as ``raw``, by kind."""
+
+_DAMAGED = (EOFError, OSError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)
+"""What reading a damaged compressed file raises."""
+
+
+def compression(path):
+    """The compression of the file ``path`` by its first bytes (``"gzip"``,
+    ``"bz2"``, ``"xz"``, ``"zip"``, ``"zstd"``, ``"7z"``), or None."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    return next(
+        (kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None
+    )
+
+
+def _zip_member(path, raw):
+    """The one file of the zip archive ``path`` (open as ``raw``), as a
+    binary stream; an archive of several files (GloVe's ``glove.6B.zip``)
+    is an error that lists them."""
+    archive = zipfile.ZipFile(raw)
+    members = [info for info in archive.infolist() if not info.is_dir()]
+    if len(members) != 1:
+        names = ", ".join(info.filename for info in members[:6])
+        more = f" and {len(members) - 6} more" if len(members) > 6 else ""
+        raise ValueError(
+            f"{path} is a zip archive of {len(members)} files ({names}{more}); "
+            "sktransfer reads an archive of one file. Extract the one you want "
+            f"(python -m zipfile -e {path} DIR) and pass its path."
+        )
+    if members[0].filename.endswith((".bin", ".kv")):
+        raise ValueError(
+            f"{path} is a zip archive of a binary model ({members[0].filename}), "
+            f"which is read from disk: extract it (python -m zipfile -e {path} "
+            "DIR) and pass its path."
+        )
+    return archive.open(members[0])
+
+
+@contextlib.contextmanager
 def _open_text(path):
-    # utf-8-sig: a byte-order mark (files saved on Windows) is not a word's start;
-    # bytes that are not UTF-8 read as U+FFFD (see _NOT_UTF8)
-    if path.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
-    return open(path, encoding="utf-8-sig", errors="replace")
+    """``(f, raw)``: the text of ``path``, decompressed by its first bytes
+    (see :data:`_MAGIC`), and the file as read from disk (its position: the
+    bytes read so far, compressed ones for a compressed file)."""
+    kind = compression(path)
+    if kind in ("zstd", "7z"):
+        raise ValueError(
+            f"{path} is compressed with {kind}, which sktransfer does not read: "
+            "decompress it (or compress it with gzip, bz2, xz or zip) and pass "
+            "that file."
+        )
+    with open(path, "rb") as raw:
+        try:
+            stream = raw if kind is None else _STREAMS[kind](path, raw)
+        except zipfile.BadZipFile as exc:
+            raise ValueError(f"{path} is not a readable zip file: {exc}") from exc
+        # utf-8-sig: a byte-order mark (files saved on Windows) is not a word's
+        # start; bytes that are not UTF-8 read as U+FFFD (see _NOT_UTF8)
+        with io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace") as f:
+            yield f, raw
 
 
 PROGRESS_FROM = 64 << 20
@@ -36,17 +111,16 @@ fastText's crawl vectors (5 GB) minutes: without the bar, a hang to see."""
 
 
 @contextlib.contextmanager
-def _progress(path, f):
-    """A function that moves a progress bar to where ``f`` (opened by
-    :func:`_open_text`) has read ``path``, in bytes (compressed ones for
-    ``.gz``); it does nothing for a file under :data:`PROGRESS_FROM`."""
+def _progress(path, raw):
+    """A function that moves a progress bar to where ``raw`` (the file as
+    :func:`_open_text` reads it from disk) has read ``path``, in bytes; it
+    does nothing for a file under :data:`PROGRESS_FROM`."""
     size = os.path.getsize(path)
     if size < PROGRESS_FROM:
         yield lambda: None
         return
     from tqdm.auto import tqdm
 
-    raw = f.buffer.fileobj if path.endswith(".gz") else f.buffer
     name = os.path.basename(path)
     with tqdm(
         total=size,
@@ -121,10 +195,11 @@ def read_text_vectors(path):
     """
     try:
         words, rows, declared, n_repeated = _parse_text_vectors(path)
-    except (EOFError, OSError, zlib.error) as exc:  # a damaged .gz
-        if not path.endswith(".gz"):
+    except _DAMAGED as exc:  # a damaged compressed file
+        kind = compression(path)
+        if kind is None:
             raise
-        raise ValueError(f"{path} is not a readable gzip file: {exc}") from exc
+        raise ValueError(f"{path} is not a readable {kind} file: {exc}") from exc
     _warn_if_not_utf8(path, words)
     if not words:
         raise ValueError(f"{path} holds no word vectors (the file is empty).")
@@ -146,7 +221,7 @@ def _parse_text_vectors(path):
     that repeated a word."""
     words, rows, declared, dim, sep = [], [], None, None, " "
     first_line, repeated = {}, []
-    with _open_text(path) as f, _progress(path, f) as advance:
+    with _open_text(path) as (f, raw), _progress(path, raw) as advance:
         for lineno, line in enumerate(f, start=1):
             if not lineno % _PROGRESS_LINES:
                 advance()
@@ -311,10 +386,12 @@ def keyed_vectors_subwords(kv):
 def read_vectors_file(path):
     """Read any supported word-vector file; the format follows the extension.
 
-    ``.bin`` (and ``.bin.gz``): word2vec binary, or a fastText binary model
-    (recognised by its first bytes). ``.kv``: gensim native. Any other
-    extension (``.txt``, ``.vec``, ``.gz``): text, with or without a word2vec
-    header line (GloVe has none).
+    ``.bin`` (and ``.bin.gz``, ``.bin.bz2``, ``.bin.xz``): word2vec binary,
+    or a fastText binary model (recognised by its first bytes). ``.kv``:
+    gensim native. Any other extension (``.txt``, ``.vec``, ``.gz``,
+    ``.zip``...): text, with or without a word2vec header line (GloVe has
+    none), compressed with gzip, bz2 or xz, or the one file of a zip archive
+    (recognised by their first bytes).
 
     Returns
     -------
@@ -329,7 +406,7 @@ def read_vectors_file(path):
         raise ValueError(f"{path} holds no word vectors (the file is empty).")
     if path.endswith(".bin") and is_fasttext_binary(path):
         return read_fasttext_binary(path)
-    if path.endswith((".bin", ".bin.gz")):
+    if path.endswith((".bin", ".bin.gz", ".bin.bz2", ".bin.xz")):
         return read_gensim_vectors(path, binary=True)
     if path.endswith(".kv"):
         return read_gensim_vectors(path, binary=False)

@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 from torch import nn
 
 from sktransfer._base import unfitted_source_error, wrapped_source_hint
+from sktransfer._persistence import saved_model_hint
 from sktransfer.text._formats import VECTOR_FILE_SUFFIXES
 from sktransfer.text._vectors import WORD_VECTORS, _cached
 from sktransfer.transfer import TransferModule, batched_features
@@ -131,7 +132,10 @@ def _load_pretrained(location):
             else "the Hugging Face Hub could not provide it"
         )
     )
-    if location in WORD_VECTORS or str(location).endswith(VECTOR_FILE_SUFFIXES):
+    saved = saved_model_hint(path, "source") if os.path.isfile(path) else None
+    if saved is not None:
+        where += f"; {saved.rstrip('.')}"
+    elif location in WORD_VECTORS or str(location).endswith(VECTOR_FILE_SUFFIXES):
         where += (
             "; it names word vectors, which PretrainedEmbeddingClassifier and "
             "EmbeddingVectorizer take"

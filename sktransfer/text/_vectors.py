@@ -37,6 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sktransfer._persistence import saved_model_hint
 from sktransfer.text._formats import (
     VECTOR_FILE_SUFFIXES,
     keyed_vectors_arrays,
@@ -619,6 +620,9 @@ def _from_file(path):
         if stored is not None:
             STATS["disk_hits"] += 1
             return stored
+        hint = saved_model_hint(path, "embeddings")
+        if hint is not None:  # a zip archive, of a model, not of vectors
+            raise ValueError(hint)
         words, vectors, subwords = read_vectors_file(path)
         STATS["parsed"] += 1
         return _store(directory, stem, words, vectors, name, subwords)

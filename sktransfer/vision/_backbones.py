@@ -17,6 +17,7 @@ from sktransfer._base import (
     unfitted_source_error,
     wrapped_source_hint,
 )
+from sktransfer._persistence import saved_model_hint
 from sktransfer.utils._files import check_file, user_path
 from sktransfer.utils._warnings import caller_stacklevel
 from sktransfer.vision._modules import ImageTransferModule, SmallCNN
@@ -242,6 +243,8 @@ def _unknown_name(name):
             "a module the workers import too, or give it a factory without "
             "unpicklable state."
         )
+    elif saved_model_hint(name, "backbone") is not None:
+        hint = " " + saved_model_hint(name, "backbone")
     elif os.path.exists(name):
         hint = (
             f" {name!r} is a file: pass the architecture with it, "
@@ -285,6 +288,11 @@ def load_state_dict_file(path):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
+        hint = saved_model_hint(path, "backbone")
+        if hint is not None:
+            raise ValueError(
+                f"{hint} Its file holds a whole model, not a state dict."
+            ) from None
         raise ValueError(
             f"backbone weights file {path!r} is not a readable torch state dict: {exc}"
         ) from exc

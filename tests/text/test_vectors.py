@@ -1,10 +1,13 @@
+import bz2
 import gc
 import gzip
+import lzma
 import re
 import threading
 import time
 import warnings
 import weakref
+import zipfile
 
 import numpy as np
 import pytest
@@ -30,6 +33,9 @@ def small_glove(glove):
     return kv
 
 
+_OPENERS = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+
+
 def _write_glove(kv, path, opener=open):
     with opener(path, "wt", encoding="utf-8") as f:
         for word in kv.index_to_key:
@@ -43,7 +49,13 @@ def _write_glove(kv, path, opener=open):
         "fasttext.vec",
         "glove.txt",
         "glove.txt.gz",
+        "glove.txt.bz2",
+        "glove.txt.xz",
+        "gzipped-glove.txt",  # compressed, whatever the name says
+        "fasttext.vec.zip",  # fastText's wiki-news-300d-1M.vec.zip
         "w2v.bin",
+        "w2v.bin.gz",
+        "w2v.bin.bz2",
         "native.kv",
     ],
 )
@@ -51,14 +63,18 @@ def test_every_format_round_trips(tmp_path, cache, small_glove, fmt):
     path = tmp_path / fmt
     if fmt.startswith(("word2vec", "fasttext")):
         small_glove.save_word2vec_format(str(path), binary=False)
-    elif fmt == "glove.txt":
-        _write_glove(small_glove, path)
-    elif fmt == "glove.txt.gz":
-        _write_glove(small_glove, path, gzip.open)
-    elif fmt.endswith(".bin"):
+    elif fmt.startswith(("glove", "gzipped")):
+        _write_glove(small_glove, path, _OPENERS.get(fmt.rpartition(".")[2], open))
+    elif ".bin" in fmt:
         small_glove.save_word2vec_format(str(path), binary=True)
     else:
         small_glove.save(str(path))
+    if fmt.startswith("gzipped"):
+        path.write_bytes(gzip.compress(path.read_bytes()))
+    if fmt.endswith(".zip"):
+        text = path.read_bytes()
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(fmt.removesuffix(".zip"), text)
     vectors = resolve_word_vectors(str(path))
     assert vectors.words == small_glove.index_to_key
     np.testing.assert_allclose(vectors.vectors, small_glove.vectors, rtol=1e-6)
@@ -597,7 +613,9 @@ def test_vectors_with_nan_or_infinity_are_refused_where_used(small_glove):
     assert np.isfinite(vectorizer.transform(["so and", "of"])).all()
 
 
-@pytest.mark.parametrize("name", ["glove.txt", "glove.txt.gz"])
+@pytest.mark.parametrize(
+    "name", ["glove.txt", "glove.txt.gz", "glove.txt.bz2", "glove.txt.xz"]
+)
 def test_parsing_a_large_text_file_shows_its_progress(
     tmp_path, cache, glove, monkeypatch, capsys, name
 ):
@@ -609,7 +627,7 @@ def test_parsing_a_large_text_file_shows_its_progress(
     kv = KeyedVectors(vector_size=50)
     kv.add_vectors(glove.index_to_key[:3000], glove.vectors[:3000])
     path = tmp_path / name
-    _write_glove(kv, path, gzip.open if name.endswith(".gz") else open)
+    _write_glove(kv, path, _OPENERS.get(name.rpartition(".")[2], open))
     quiet = resolve_word_vectors(str(path))  # under PROGRESS_FROM: no bar
     assert capsys.readouterr().err == ""
     monkeypatch.setattr(cache, "_PROCESS_CACHE", {})
