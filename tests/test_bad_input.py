@@ -167,6 +167,12 @@ def _write(tmp, name, content, mode="w"):
     return str(path)
 
 
+def _saved_module(tmp, name):
+    path = pathlib.Path(tmp) / name
+    torch.save(torch.nn.Linear(2, 2), path)
+    return str(path)
+
+
 def _saved_tensor(tmp, name):
     path = pathlib.Path(tmp) / name
     torch.save(torch.zeros(3), path)
@@ -828,6 +834,30 @@ def _cases():
         ).fit(IMAGES),
         ValueError,
         "holds a Tensor, not a state dict (save one with torch.save(",
+    )
+    add(
+        "weights-file-of-a-whole-module",
+        "sources",
+        "PretrainedFeatureExtractor",
+        "a .pt file of a module saved whole (torch.save(module))",
+        lambda tmp: PretrainedFeatureExtractor(
+            ("small_cnn", _saved_module(tmp, "m.pt"))
+        ).fit(IMAGES),
+        ValueError,
+        "holds pickled objects besides tensors (a whole module saved with "
+        "torch.save(module)?), which sktransfer does not unpickle",
+    )
+    add(
+        "checkpoint-of-two-state-dicts",
+        "sources",
+        "PretrainedFeatureExtractor",
+        "a checkpoint holding a model's and an EMA's state dicts",
+        lambda tmp: PretrainedFeatureExtractor(
+            ("small_cnn", {"state_dict": {}, "model": {}, "epoch": 3})
+        ).fit(IMAGES),
+        ValueError,
+        "is a checkpoint holding several state dicts (state_dict, model); pass "
+        "the one to transfer",
     )
     add(
         "corrupt-safetensors",

@@ -4,6 +4,7 @@ import copy
 import dataclasses
 import os
 import pickle
+import re
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -287,6 +288,22 @@ def load_state_dict_file(path):
             ) from exc
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # a global (class, function) torch refused: "Unsupported global:
+        # GLOBAL ...", "Unsupported class ..." before torch 2.4; else garbage
+        if not re.search("GLOBAL|unsupported class", str(exc), re.IGNORECASE):
+            raise ValueError(
+                f"backbone weights file {path!r} is not a readable torch state "
+                f"dict: {exc}"
+            ) from exc
+        raise ValueError(  # objects beyond tensors and dicts
+            f"backbone weights file {path!r} holds pickled objects besides "
+            "tensors (a whole module saved with torch.save(module)?), which "
+            "sktransfer does not unpickle: unpickling can run code. Save "
+            "torch.save(module.state_dict(), path) instead or, if you trust "
+            "the file, pass the module: backbone=torch.load(path, "
+            "weights_only=False)."
+        ) from exc
     except Exception as exc:
         hint = saved_model_hint(path, "backbone")
         if hint is not None:
@@ -310,15 +327,13 @@ def _from_weights_file(arch, weights, in_channels):
     if arch not in BACKBONES:
         raise _unknown_name(arch)
     source = _from_factory(arch, in_channels, pretrained=False)
+    names = list(source.module.state_dict())
     if isinstance(weights, Mapping):
-        state, where, what = (
-            _state_dict_in_memory(weights),
-            "a state dict",
-            "state dict",
-        )
+        where, what, state = "a state dict", "state dict", weights
     else:
         where = repr(os.fspath(weights))
-        state, what = load_state_dict_file(weights), f"file {where}"
+        what, state = f"file {where}", load_state_dict_file(weights)
+    state = _state_dict_in_memory(unwrapped_state_dict(state, what, names))
     if arch == "efficientnet_lite0":
         from sktransfer.vision._efficientnet import to_features_state_dict
 
@@ -334,6 +349,56 @@ def _from_weights_file(arch, weights, in_channels):
     return source
 
 
+_CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
+"""Where training checkpoints (``{"epoch": ..., "state_dict": ...}``) keep
+the model's state dict."""
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+"""What DataParallel / DistributedDataParallel and torch.compile put before
+every name of the module they wrap."""
+
+
+def unwrapped_state_dict(state, what, names=()):
+    """The state dict of the module in ``state``, as ``load_state_dict`` takes it.
+
+    A training checkpoint's state dict (under one of :data:`_CHECKPOINT_KEYS`,
+    beside the epoch and the optimizer's state) is taken out of it, and the
+    prefix that DataParallel or torch.compile put before every name (see
+    :data:`_WRAPPER_PREFIXES`) is removed, unless the module's own ``names``
+    begin with it: their modules are the same, and their weights load into
+    it. ``what`` names ``state`` in errors.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.vision._backbones import unwrapped_state_dict
+    >>> checkpoint = {"epoch": 9, "state_dict": {"module.fc.bias": torch.zeros(2)}}
+    >>> list(unwrapped_state_dict(checkpoint, "a checkpoint", ["fc.bias"]))
+    ['fc.bias']
+    """
+    if not all(isinstance(value, torch.Tensor) for value in state.values()):
+        inside = [
+            key for key in _CHECKPOINT_KEYS if isinstance(state.get(key), Mapping)
+        ]
+        if len(inside) > 1:
+            raise ValueError(
+                f"backbone weights {what} is a checkpoint holding several state "
+                f"dicts ({', '.join(inside)}); pass the one to transfer: "
+                "backbone=(architecture, torch.load(path)[key])."
+            )
+        if inside:
+            state = state[inside[0]]
+    changed = True
+    while changed and state:
+        changed = False
+        for prefix in _WRAPPER_PREFIXES:
+            if any(name.startswith(prefix) for name in names):
+                continue  # the module's own name
+            if all(isinstance(k, str) and k.startswith(prefix) for k in state):
+                state = {name[len(prefix) :]: value for name, value in state.items()}
+                changed = True
+    return state
+
+
 def _state_dict_in_memory(weights):
     """``weights`` as a state dict: names to tensors (numpy arrays taken too)."""
     state = {}
@@ -344,7 +409,9 @@ def _state_dict_in_memory(weights):
             raise TypeError(
                 "backbone=(architecture, weights): weights must be a state dict, "
                 f"names to tensors (module.state_dict()); {name!r} holds a "
-                f"{type(value).__name__}."
+                f"{type(value).__name__}. A training checkpoint keeps it under "
+                f"{' or '.join(map(repr, _CHECKPOINT_KEYS))}, or another key: "
+                "pass backbone=(architecture, checkpoint[key])."
             )
         state[name] = value.detach().cpu()
     return state

@@ -120,6 +120,65 @@ def test_state_dict_and_safetensors_files_round_trip(tmp_path, digits, source_mo
     assert classifier.score(X[100:400], digits[1][100:400]) > 0.5
 
 
+@pytest.mark.parametrize(
+    "saved",
+    [
+        lambda state: {"epoch": 9, "state_dict": state, "optimizer": {"lr": 0.1}},
+        lambda state: {"model": state, "best_acc": 0.9},
+        lambda state: {f"module.{k}": v for k, v in state.items()},  # DataParallel
+        lambda state: {f"_orig_mod.{k}": v for k, v in state.items()},  # compile
+        lambda state: {
+            "model_state_dict": {f"module._orig_mod.{k}": v for k, v in state.items()}
+        },
+    ],
+    ids=["checkpoint", "model-key", "data-parallel", "compiled", "all-three"],
+)
+def test_checkpoints_and_wrapped_modules_give_their_weights(
+    tmp_path, digits, source_model, saved
+):
+    # training checkpoints keep the state dict beside the epoch; DataParallel
+    # and torch.compile prefix every name: the same module's weights all the same
+    X, _ = digits
+    state = source_model.net_.module_.backbone.state_dict()
+    expected = (
+        PretrainedFeatureExtractor(backbone=("small_cnn", state), device="cpu")
+        .fit(X)
+        .transform(X[:10])
+    )
+    path = tmp_path / "checkpoint.pth"
+    torch.save(saved(state), path)
+    for weights in (str(path), saved(state)):
+        extractor = PretrainedFeatureExtractor(
+            backbone=("small_cnn", weights), device="cpu"
+        ).fit(X)
+        np.testing.assert_array_equal(extractor.transform(X[:10]), expected)
+
+
+def test_a_module_whose_own_names_begin_like_a_wrapper_keeps_them():
+    from sktransfer.vision._backbones import unwrapped_state_dict
+
+    state = {"module.fc.bias": torch.zeros(2)}  # a submodule named "module"
+    assert list(unwrapped_state_dict(state, "w", ["module.fc.bias"])) == [
+        "module.fc.bias"
+    ]
+    assert list(unwrapped_state_dict(state, "w", ["fc.bias"])) == ["fc.bias"]
+
+
+def test_a_checkpoint_of_several_state_dicts_is_asked_which(tmp_path, digits):
+    X, _ = digits
+    state = SmallCNN(1).state_dict()
+    torch.save({"model": state, "state_dict": state}, tmp_path / "two.pt")
+    with pytest.raises(ValueError, match=r"several state dicts \(state_dict, model\)"):
+        PretrainedFeatureExtractor(
+            backbone=("small_cnn", str(tmp_path / "two.pt"))
+        ).fit(X[:5])
+    torch.save({"epoch": 3, "weights": state}, tmp_path / "other.pt")
+    with pytest.raises(TypeError, match="'epoch' holds a int. A training checkpoint"):
+        PretrainedFeatureExtractor(
+            backbone=("small_cnn", str(tmp_path / "other.pt"))
+        ).fit(X[:5])
+
+
 def test_a_state_dict_that_is_not_one_is_a_clear_error(digits, source_model):
     X, _ = digits
     state = dict(source_model.net_.module_.backbone.state_dict())
@@ -140,9 +199,12 @@ def test_weights_files_never_run_code(tmp_path, digits, capsys):
     X, _ = digits
     path = tmp_path / "evil.pt"
     torch.save({"weight": _Payload()}, path)
-    with pytest.raises(ValueError, match="not a readable torch state dict"):
+    with pytest.raises(ValueError, match="holds pickled objects besides tensors"):
         PretrainedFeatureExtractor(backbone=("small_cnn", str(path))).fit(X[:5])
     assert "pwned" not in capsys.readouterr().out
+    torch.save(SmallCNN(1), path)  # a whole module: told how to pass it
+    with pytest.raises(ValueError, match=r"backbone=torch.load\(path, weights_only"):
+        PretrainedFeatureExtractor(backbone=("small_cnn", str(path))).fit(X[:5])
 
 
 @pytest.mark.parametrize(
