@@ -86,6 +86,13 @@ def _minilm_model():
     return resolve_transformer("all-MiniLM-L6-v2")[1]
 
 
+def _model_alone(tmp):
+    """A folder holding all-MiniLM-L6-v2's model files, not its tokenizer's."""
+    folder = pathlib.Path(tmp) / "model-alone"
+    _minilm_model().save_pretrained(folder)
+    return str(folder)
+
+
 class _TupleBackbone(torch.nn.Module):
     def forward(self, x):
         return x.flatten(1), x
@@ -200,6 +207,12 @@ def _renamed_weight(path):
     state = torch.load(path, weights_only=True)
     state["module"]["head.renamed.weight"] = state["module"].pop("head.0.weight")
     torch.save(state, path)
+
+
+def _native_as_text(tmp):
+    path = pathlib.Path(tmp) / "vectors.txt"
+    _kv().save(str(path))
+    return str(path)
 
 
 def _zip_of(tmp, name, n_files):
@@ -1213,6 +1226,16 @@ def _cases():
         "Its file holds a whole model, not a state dict",
     )
     add(
+        "pickle-named-as-text-vectors",
+        "sources",
+        "EmbeddingVectorizer",
+        "gensim's native .save (a pickle) under a .txt name",
+        lambda tmp: EmbeddingVectorizer(_native_as_text(tmp)).fit(TEXTS),
+        ValueError,
+        "holds gensim's native format (KeyedVectors.save, a pickle). Unpickling "
+        "runs code: sktransfer unpickles a file named .kv only",
+    )
+    add(
         "zip-of-several-vector-files",
         "sources",
         "EmbeddingVectorizer",
@@ -1313,6 +1336,16 @@ def _cases():
         lambda tmp: TransformerVectorizer(str(tmp)).fit(TEXTS),
         ValueError,
         "does not hold a model",
+    )
+    add(
+        "transformer-folder-without-tokenizer",
+        "sources",
+        "TransformerVectorizer",
+        "a folder of model.save_pretrained(folder) alone, no tokenizer files",
+        lambda tmp: TransformerVectorizer(_model_alone(tmp)).fit(TEXTS),
+        ValueError,
+        "it has no tokenizer (the tokenizer's files are missing, or hold its "
+        "special tokens alone",
     )
     add(
         "saved-model-as-transformer",

@@ -29,7 +29,8 @@ FUZZ = settings(
 @given(
     content=st.binary(max_size=400),
     suffix=st.sampled_from([".txt", ".vec", ".bin"]),
-    prefix=st.sampled_from([b"", FASTTEXT_MAGIC]),  # a fastText model's start
+    # a fastText model's start, a pickle's (gensim's .save), a header's
+    prefix=st.sampled_from([b"", FASTTEXT_MAGIC, b"\x80\x04", b"3 4\n"]),
 )
 def test_vector_file_parser(tmp_path, content, suffix, prefix):
     path = tmp_path / f"fuzz{suffix}"

@@ -81,10 +81,10 @@ def _zip_member(path, raw):
 
 
 @contextlib.contextmanager
-def _open_text(path):
-    """``(f, raw)``: the text of ``path``, decompressed by its first bytes
-    (see :data:`_MAGIC`), and the file as read from disk (its position: the
-    bytes read so far, compressed ones for a compressed file)."""
+def _open_binary(path):
+    """``(stream, raw)``: the bytes of ``path``, decompressed by its first
+    bytes (see :data:`_MAGIC`), and the file as read from disk (its position:
+    the bytes read so far, compressed ones for a compressed file)."""
     kind = compression(path)
     if kind in ("zstd", "7z"):
         raise ValueError(
@@ -97,10 +97,55 @@ def _open_text(path):
             stream = raw if kind is None else _STREAMS[kind](path, raw)
         except zipfile.BadZipFile as exc:
             raise ValueError(f"{path} is not a readable zip file: {exc}") from exc
+        with stream:
+            yield stream, raw
+
+
+@contextlib.contextmanager
+def _open_text(path):
+    """``(f, raw)``: the text of ``path``, decompressed (:func:`_open_binary`),
+    and the file as read from disk."""
+    with _open_binary(path) as (stream, raw):
         # utf-8-sig: a byte-order mark (files saved on Windows) is not a word's
         # start; bytes that are not UTF-8 read as U+FFFD (see _NOT_UTF8)
         with io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace") as f:
             yield f, raw
+
+
+def _binary_after_header(head):
+    """Whether the first bytes ``head`` of a file (decompressed) are word2vec's
+    binary format: a ``count dim`` header line, then a word and ``dim``
+    float32 values as raw bytes, where the text format has a line of text
+    (control bytes or bytes that are not UTF-8 in it: binary)."""
+    header, _, rest = head.partition(b"\n")
+    if not _is_header(header.decode("latin-1").split()):
+        return False  # GloVe's text, or not vectors: the text parser answers
+    try:
+        line = rest.partition(b"\n")[0].decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return any(c < " " and c not in "\t\r" for c in line)
+
+
+def vector_file_format(path):
+    """What the word-vector file ``path`` holds, by its first bytes, whatever
+    its name: ``"fasttext"`` (a fastText binary model), ``"word2vec-binary"``,
+    ``"pickle"`` (gensim's native ``.save``) or ``"text"``.
+
+    A word2vec text file named ``.bin`` was read as binary: each vector the
+    raw bytes of its digits, numbers near 1e-8, silently.
+    """
+    with _open_binary(path) as (stream, _):
+        try:
+            head = stream.read(1 << 16)
+        except _DAMAGED as exc:
+            kind = compression(path)
+            raise ValueError(f"{path} is not a readable {kind} file: {exc}") from exc
+    if head.startswith(FASTTEXT_MAGIC):
+        return "fasttext"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "pickle"
+    return "word2vec-binary" if _binary_after_header(head) else "text"
 
 
 PROGRESS_FROM = 64 << 20
@@ -332,12 +377,6 @@ FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")
 """The first bytes of a fastText binary model (``.bin``), as fastText writes it."""
 
 
-def is_fasttext_binary(path):
-    """Whether ``path`` is a fastText binary model (by its first bytes)."""
-    with open(path, "rb") as f:
-        return f.read(4) == FASTTEXT_MAGIC
-
-
 def read_fasttext_binary(path):
     """fastText's binary model via gensim: words, vectors and subwords.
 
@@ -384,14 +423,14 @@ def keyed_vectors_subwords(kv):
 
 
 def read_vectors_file(path):
-    """Read any supported word-vector file; the format follows the extension.
+    """Read any supported word-vector file; the format follows its content.
 
-    ``.bin`` (and ``.bin.gz``, ``.bin.bz2``, ``.bin.xz``): word2vec binary,
-    or a fastText binary model (recognised by its first bytes). ``.kv``:
-    gensim native. Any other extension (``.txt``, ``.vec``, ``.gz``,
-    ``.zip``...): text, with or without a word2vec header line (GloVe has
-    none), compressed with gzip, bz2 or xz, or the one file of a zip archive
-    (recognised by their first bytes).
+    A fastText binary model, a word2vec binary or a word2vec/fastText/GloVe
+    text file are told apart by their first bytes (:func:`vector_file_format`),
+    whatever the file's name; text files may be compressed with gzip, bz2 or
+    xz, or be the one file of a zip archive, and word2vec binaries with gzip,
+    bz2 or xz under a name ending so (``.bin.gz``). gensim's native format
+    (a pickle) is read from a file named ``.kv`` only: unpickling runs code.
 
     Returns
     -------
@@ -404,10 +443,28 @@ def read_vectors_file(path):
     path = os.fspath(path)
     if os.path.getsize(path) == 0:
         raise ValueError(f"{path} holds no word vectors (the file is empty).")
-    if path.endswith(".bin") and is_fasttext_binary(path):
-        return read_fasttext_binary(path)
-    if path.endswith((".bin", ".bin.gz", ".bin.bz2", ".bin.xz")):
-        return read_gensim_vectors(path, binary=True)
     if path.endswith(".kv"):
         return read_gensim_vectors(path, binary=False)
+    found = vector_file_format(path)
+    packed = compression(path)
+    if (
+        found != "text"
+        and packed is not None
+        and (found != "word2vec-binary" or packed == "zip")
+    ):
+        raise ValueError(
+            f"{path} holds a {found} file compressed with {packed}, which is "
+            "read from disk: decompress it and pass that file."
+        )
+    if found == "fasttext":
+        return read_fasttext_binary(path)
+    if found == "pickle":
+        raise ValueError(
+            f"{path} holds gensim's native format (KeyedVectors.save, a pickle). "
+            "Unpickling runs code: sktransfer unpickles a file named .kv only, "
+            "which says you trust it; rename it so, or pass "
+            "gensim.models.KeyedVectors.load(path)."
+        )
+    if found == "word2vec-binary":
+        return read_gensim_vectors(path, binary=True)
     return *read_text_vectors(path), None

@@ -97,12 +97,59 @@ def _quiet(transformers):
             logging.enable_progress_bar()
 
 
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
+)
+"""Files of which a model folder holds one at least when it holds its tokenizer."""
+
+
+class _NoTokenizer(ValueError):
+    """A transformer without its tokenizer: not to be tried elsewhere.
+
+    A folder of ``model.save_pretrained(folder)`` alone holds no tokenizer
+    files; transformers (5 at least) then makes a tokenizer of its special
+    tokens alone, every word reads as unknown, and the embeddings are of
+    nothing, silently.
+    """
+
+    def __init__(self, location):
+        super().__init__(
+            f"Cannot load the transformer {location!r}: it has no tokenizer (the "
+            "tokenizer's files are missing, or hold its special tokens alone: "
+            "every word would read as unknown); save the tokenizer beside the "
+            "model: tokenizer.save_pretrained(folder)."
+        )
+
+
+def _check_tokenizer(path, location, tokenizer=None):
+    """Raise :class:`_NoTokenizer` for a model folder without tokenizer files,
+    or a ``tokenizer`` that knows its special tokens alone."""
+    if tokenizer is None:
+        folder = os.path.isdir(path) and os.path.isfile(f"{path}/config.json")
+        if folder and not any(
+            os.path.isfile(os.path.join(path, name)) for name in _TOKENIZER_FILES
+        ):
+            raise _NoTokenizer(location)
+    elif len(tokenizer) <= len(set(tokenizer.all_special_tokens)):
+        raise _NoTokenizer(location)
+
+
 def _load_pretrained(location):
     """``(tokenizer, model)`` from a directory or a Hub name, on the CPU, eval."""
     transformers = _import_transformers()
     path = _offline_path(location) or location
     local = os.path.isdir(path)
     errors, unresolved = [], None
+    try:
+        _check_tokenizer(path, location)
+    except _NoTokenizer as exc:
+        raise ValueError(str(exc)) from None
     for kwargs in ({"local_files_only": True}, {}):
         if kwargs == {}:  # the Hub, where it may be reached
             if local or _hub_offline():
@@ -114,8 +161,12 @@ def _load_pretrained(location):
             with _quiet(transformers):
                 tokenizer = transformers.AutoTokenizer.from_pretrained(path, **kwargs)
                 model = transformers.AutoModel.from_pretrained(path, **kwargs)
+            _check_tokenizer(path, location, tokenizer)
             return tokenizer, model.eval()
-        except (OSError, ValueError) as exc:
+        except _NoTokenizer as exc:
+            raise ValueError(str(exc)) from None
+        except (OSError, ValueError, TypeError) as exc:  # TypeError: a
+            # tokenizer's configuration without its vocabulary (transformers 4)
             errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
     where = (
         f"the local directory {path!r} does not hold a model"

@@ -505,10 +505,12 @@ def clear_cache() -> int:
     return n_sources
 
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 """Part of every disk-cache key: raise it when parsing or the stored layout
 changes, so that entries written by an older sktransfer are parsed again rather
-than served stale (2: byte-order marks and tab-separated files)."""
+than served stale (2: byte-order marks and tab-separated files; 3: formats
+told by content, where a word2vec text file named .bin had been read as
+binary)."""
 
 
 def _disk_key(*parts):

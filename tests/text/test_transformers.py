@@ -142,6 +142,7 @@ def test_an_unreachable_hub_fails_at_once_not_after_its_retries(monkeypatch):
     from sktransfer.text import _transformers
 
     transformers = pytest.importorskip("transformers")
+    tokenizer = resolve_transformer("all-MiniLM-L6-v2")[0]
     asked = []
 
     def from_pretrained(path, **kwargs):
@@ -163,14 +164,14 @@ def test_an_unreachable_hub_fails_at_once_not_after_its_retries(monkeypatch):
     looked_up = []
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: looked_up.append(a))
     monkeypatch.setattr(
-        transformers.AutoTokenizer, "from_pretrained", lambda path, **kw: "tok"
+        transformers.AutoTokenizer, "from_pretrained", lambda path, **kw: tokenizer
     )
     monkeypatch.setattr(
         transformers.AutoModel,
         "from_pretrained",
         lambda path, **kw: torch.nn.Linear(1, 1),
     )
-    assert _transformers._load_pretrained("some/cached-model")[0] == "tok"
+    assert _transformers._load_pretrained("some/cached-model")[0] is tokenizer
     assert looked_up == []
     monkeypatch.setattr(socket, "getaddrinfo", unresolvable)
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", from_pretrained)
@@ -505,6 +506,32 @@ def test_a_lone_surrogate_reads_as_the_replacement_character():
         ["a good film", "a bad film \udcff"], [1, 0]
     )
     assert clf.predict(["\ud800"]).shape == (1,)
+
+
+def test_a_model_without_its_tokenizer_is_refused(tmp_path):
+    """transformers made a tokenizer of its special tokens alone for a folder
+    of the model's files (model.save_pretrained alone): every word read as
+    unknown, and the embeddings were of nothing, silently."""
+    tokenizer, model = resolve_transformer("all-MiniLM-L6-v2")
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "tokenizer")
+    with pytest.raises(ValueError, match="it has no tokenizer"):
+        TransformerVectorizer(str(tmp_path / "model"), device="cpu").fit(["a film"])
+    # its configuration alone: an empty tokenizer (transformers 5), or a
+    # failure to read it (4.40's TypeError, about the vocabulary file's path)
+    shutil.copy(tmp_path / "tokenizer" / "tokenizer_config.json", tmp_path / "model")
+    with pytest.raises(ValueError, match="Cannot load the transformer"):
+        TransformerVectorizer(str(tmp_path / "model"), device="cpu").fit(["a film"])
+    for name in ("tokenizer.json", "tokenizer_config.json"):  # complete: loads
+        shutil.copy(tmp_path / "tokenizer" / name, tmp_path / "model")
+    vectorizer = TransformerVectorizer(str(tmp_path / "model"), device="cpu")
+    np.testing.assert_allclose(
+        vectorizer.fit(["a"]).transform(["a film", "the puck"]),
+        TransformerVectorizer(device="cpu")
+        .fit(["a"])
+        .transform(["a film", "the puck"]),
+        atol=1e-6,
+    )
 
 
 def test_texts_reach_the_tokenizer_a_batch_at_a_time(news, monkeypatch):

@@ -80,6 +80,21 @@ def test_every_format_round_trips(tmp_path, cache, small_glove, fmt):
     np.testing.assert_allclose(vectors.vectors, small_glove.vectors, rtol=1e-6)
 
 
+def test_the_format_follows_the_content_not_the_name(tmp_path, cache, small_glove):
+    # a word2vec text file named .bin was read as binary: each vector the raw
+    # bytes of its digits (numbers near 1e-8), silently
+    small_glove.save_word2vec_format(str(tmp_path / "text.bin"), binary=False)
+    small_glove.save_word2vec_format(str(tmp_path / "binary.txt"), binary=True)
+    for name in ("text.bin", "binary.txt"):
+        vectors = resolve_word_vectors(str(tmp_path / name))
+        assert vectors.words == small_glove.index_to_key
+        np.testing.assert_allclose(vectors.vectors, small_glove.vectors, rtol=1e-6)
+    # gensim's native format is a pickle: unpickled from a .kv file alone
+    small_glove.save(str(tmp_path / "native.txt"))
+    with pytest.raises(ValueError, match="holds gensim's native format"):
+        resolve_word_vectors(str(tmp_path / "native.txt"))
+
+
 def test_a_byte_order_mark_tabs_and_blanks_in_words(tmp_path, cache):
     # a BOM (files saved on Windows) was read as the start of the first word
     (tmp_path / "bom.txt").write_bytes("\ufeffgood 0.1 0.2\r\nbad 0.3 0.4\r\n".encode())
