@@ -50,7 +50,7 @@ from sktransfer import (
 from sktransfer.datasets import load_image_folder
 from sktransfer.text._formats import FASTTEXT_MAGIC
 from sktransfer.utils._testing import FlatteningCNN
-from sktransfer.vision import Backbone, SmallCNN
+from sktransfer.vision import Backbone, SmallCNN, register_backbone
 
 DOC = pathlib.Path(__file__).parents[1] / "docs" / "bad_input.md"
 FAST = {"max_epochs": 1, "device": "cpu", "random_state": 0}
@@ -794,6 +794,16 @@ def _cases():
         lambda tmp: _cnn(backbone="resnet_9000").fit(IMAGES, LABELS),
         ValueError,
         "Unknown backbone 'resnet_9000'",
+    )
+    add(
+        "backbone-factory-signature",
+        "sources",
+        "register_backbone",
+        "a factory taking in_channels alone",
+        lambda tmp: register_backbone("one_argument", lambda channels: None),
+        TypeError,
+        "the factory for backbone 'one_argument' must take (in_channels, "
+        "pretrained); '<lambda>' takes (channels).",
     )
     add(
         "backbone-type",

@@ -2,6 +2,7 @@
 
 import copy
 import dataclasses
+import inspect
 import os
 import pickle
 import re
@@ -207,6 +208,16 @@ def register_backbone(
     """
     if not isinstance(name, str) or not callable(factory):
         raise TypeError("register_backbone(name, factory) takes a str and a callable.")
+    try:
+        inspect.signature(factory).bind(3, True)
+    except TypeError:
+        raise TypeError(
+            f"the factory for backbone {name!r} must take (in_channels, "
+            f"pretrained); {getattr(factory, '__name__', factory)!r} takes "
+            f"{inspect.signature(factory)}."
+        ) from None
+    except ValueError:  # no signature to read (a builtin): called as it is
+        pass
     BACKBONES[name] = factory
     _CARRIED.discard(name)  # this process's own registration: kept
 
