@@ -14,6 +14,7 @@ import pytest
 from gensim.models import KeyedVectors
 
 from sktransfer.text import WordVectors, _vectors, resolve_word_vectors
+from sktransfer.text._formats import FASTTEXT_MAGIC
 
 
 @pytest.fixture
@@ -93,6 +94,20 @@ def test_the_format_follows_the_content_not_the_name(tmp_path, cache, small_glov
     small_glove.save(str(tmp_path / "native.txt"))
     with pytest.raises(ValueError, match="holds gensim's native format"):
         resolve_word_vectors(str(tmp_path / "native.txt"))
+    # binary formats are read from disk: compressed, the file must say how
+    binary = (tmp_path / "binary.txt").read_bytes()
+    with zipfile.ZipFile(tmp_path / "binary.zip", "w") as archive:
+        archive.writestr("vectors.txt", binary)  # a binary under a text name
+    (tmp_path / "model.gz").write_bytes(gzip.compress(FASTTEXT_MAGIC + binary))
+    with zipfile.ZipFile(tmp_path / "named.zip", "w") as archive:
+        archive.writestr("vectors.bin", binary)
+    for name, message in [
+        ("binary.zip", "holds a word2vec-binary file compressed with zip"),
+        ("model.gz", "holds a fasttext file compressed with gzip"),
+        ("named.zip", r"is a zip archive of a binary model \(vectors.bin\)"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            resolve_word_vectors(str(tmp_path / name))
 
 
 def test_a_byte_order_mark_tabs_and_blanks_in_words(tmp_path, cache):
