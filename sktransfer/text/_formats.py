@@ -20,8 +20,9 @@ import numpy as np
 from sktransfer.utils._warnings import caller_stacklevel
 
 VECTOR_FILE_SUFFIXES = (".txt", ".vec", ".bin", ".kv", ".gz", ".bz2", ".xz", ".zip")
-"""Endings of the word-vector files :func:`read_vectors_file` reads (any
-other ending is read as text too)."""
+"""Usual endings of word-vector files (any other is read too: the format
+follows the content, see :func:`read_vectors_file`); a path ending so is
+looked for as a file, not as a registered name."""
 
 _MAGIC = {
     b"\x1f\x8b": "gzip",
@@ -42,6 +43,9 @@ _STREAMS = {
     "zip": lambda path, raw: _zip_member(path, raw),
 }
 """The decompressed stream of the file ``path`` read as ``raw``, by kind."""
+
+_ENDINGS = {"gzip": ".gz", "bz2": ".bz2", "xz": ".xz"}
+"""The name endings by which gensim decompresses a word2vec binary."""
 
 _DAMAGED = (EOFError, OSError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)
 """What reading a damaged compressed file raises."""
@@ -447,14 +451,18 @@ def read_vectors_file(path):
         return read_gensim_vectors(path, binary=False)
     found = vector_file_format(path)
     packed = compression(path)
-    if (
-        found != "text"
-        and packed is not None
-        and (found != "word2vec-binary" or packed == "zip")
-    ):
+    # gensim decompresses a word2vec binary as its name's ending says
+    ending = _ENDINGS.get(packed)
+    named = found == "word2vec-binary" and ending and path.endswith(ending)
+    if found != "text" and packed is not None and not named:
         raise ValueError(
             f"{path} holds a {found} file compressed with {packed}, which is "
-            "read from disk: decompress it and pass that file."
+            "read from disk: decompress it and pass that file"
+            + (
+                f" (or name it ...{ending})."
+                if found == "word2vec-binary" and ending
+                else "."
+            )
         )
     if found == "fasttext":
         return read_fasttext_binary(path)
