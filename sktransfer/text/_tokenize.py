@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from collections.abc import Mapping, Set
 
 import numpy as np
 import scipy.sparse as sp
@@ -97,6 +98,26 @@ def composed(doc):
     return doc if doc.isascii() else unicodedata.normalize("NFC", doc)
 
 
+def _unordered_tokens_error(tokenizer, doc, tokens):
+    """Why a ``tokenizer`` returning a mapping or a set is refused: its keys
+    or members would be taken as the tokens (a Hugging Face tokenizer's
+    ``input_ids``, ``attention_mask``... for every text), in no order and
+    each once."""
+    what = "a mapping" if isinstance(tokens, Mapping) else "a set"
+    hint = (
+        f"; {type(tokenizer).__name__} gives a text's tokens by its tokenize "
+        "method: pass tokenizer=your_tokenizer.tokenize"
+        if callable(getattr(tokenizer, "tokenize", None))
+        else ""
+    )
+    return (
+        f"tokenizer must return a list of str tokens, in order; for {doc!r:.40} "
+        f"it returned {what} ({type(tokens).__name__}), whose "
+        f"{'keys' if what == 'a mapping' else 'members'} would be taken as the "
+        f"tokens{hint}."
+    )
+
+
 class Tokenizer:
     """Split documents into tokens the way sklearn's vectorizers do, after
     putting them in Unicode's composed form (:func:`composed`).
@@ -126,6 +147,8 @@ class Tokenizer:
         if self.tokenizer is None:
             return self._findall(doc)
         tokens = self.tokenizer(doc)
+        if isinstance(tokens, (Mapping, Set)):
+            raise TypeError(_unordered_tokens_error(self.tokenizer, doc, tokens))
         if isinstance(tokens, str) or not hasattr(tokens, "__iter__"):
             raise TypeError(
                 f"tokenizer must return a list of str tokens; for {doc!r:.40} it "
