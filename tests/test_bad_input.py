@@ -669,6 +669,15 @@ def _cases():
         "not a single string",
     )
     add(
+        "one-bytes-document",
+        "text",
+        "PretrainedEmbeddingClassifier",
+        "predict(b'good film'): one document, in bytes",
+        lambda tmp: _text().fit(TEXTS, TEXT_LABELS).predict(b"good film"),
+        TypeError,
+        "not a single string; wrap it in a list, decoded ([X.decode('utf-8')]).",
+    )
+    add(
         "tokenizer-returns-a-string",
         "text",
         "PretrainedEmbeddingClassifier",

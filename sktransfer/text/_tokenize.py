@@ -21,10 +21,11 @@ def validate_texts(X, estimator_name):
     Accepts a list, tuple, 1-D numpy array, pandas or polars Series, or a
     single-column DataFrame (pandas, polars) / 2-D array of strings.
     """
-    if isinstance(X, str):
+    if isinstance(X, (str, bytes, bytearray)):
         raise TypeError(
             f"{estimator_name} expects an iterable of documents (strings), not a "
-            "single string; wrap it in a list."
+            "single string; wrap it in a list"
+            + ("." if isinstance(X, str) else ", decoded ([X.decode('utf-8')]).")
         )
     if sp.issparse(X):
         raise TypeError(f"{estimator_name} takes raw text, not a sparse matrix.")
