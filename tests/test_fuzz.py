@@ -1,7 +1,11 @@
 """Property-based tests: arbitrary input gives a result or the documented error."""
 
+import bz2
+import gzip
+import lzma
 import math
 import unicodedata
+import zipfile
 from collections import Counter
 
 import numpy as np
@@ -31,10 +35,20 @@ FUZZ = settings(
     suffix=st.sampled_from([".txt", ".vec", ".bin"]),
     # a fastText model's start, a pickle's (gensim's .save), a header's
     prefix=st.sampled_from([b"", FASTTEXT_MAGIC, b"\x80\x04", b"3 4\n"]),
+    packed=st.sampled_from([None, "gzip", "bz2", "xz", "zip", "cut"]),
 )
-def test_vector_file_parser(tmp_path, content, suffix, prefix):
+def test_vector_file_parser(tmp_path, content, suffix, prefix, packed):
     path = tmp_path / f"fuzz{suffix}"
-    path.write_bytes(prefix + content)
+    data = prefix + content
+    if packed == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("fuzz.txt", data)
+        data = path.read_bytes()
+    elif packed == "cut":  # a compressed file cut short
+        data = gzip.compress(data)[: max(2, len(data) // 2)]
+    elif packed is not None:
+        data = {"gzip": gzip, "bz2": bz2, "xz": lzma}[packed].compress(data)
+    path.write_bytes(data)
     try:
         words, vectors, _ = read_vectors_file(path)
     except ValueError:

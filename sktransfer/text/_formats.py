@@ -10,7 +10,9 @@ import contextlib
 import gzip
 import io
 import lzma
+import mmap
 import os
+import struct
 import warnings
 import zipfile
 import zlib
@@ -381,6 +383,65 @@ FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")
 """The first bytes of a fastText binary model (``.bin``), as fastText writes it."""
 
 
+_FASTTEXT_VOCAB_AT = 64
+"""Where a fastText model's vocabulary starts: magic and version, 12 int32
+arguments and a double (``args.cc``)."""
+
+
+def _check_fasttext_layout(path):
+    """Raise a ValueError for a fastText binary model cut short, or whose
+    sizes cannot be: gensim's reader loops forever when the file ends inside
+    the vocabulary (a download that did not finish), and reads past the end
+    elsewhere. The vocabulary's words are walked (a NUL ends each, then a
+    count and a type: 9 bytes), then the input matrix's shape read."""
+    size = os.path.getsize(path)
+
+    def cut_short(needed):
+        return ValueError(
+            f"{path} is a fastText binary model cut short (a download that did "
+            f"not finish?): it has {size:,} bytes, its layout needs "
+            f"{needed} at least. Download it again."
+        )
+
+    at = _FASTTEXT_VOCAB_AT
+    if size < at + 28:
+        raise cut_short(f"{at + 28:,}")
+    with (
+        open(path, "rb") as f,
+        mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data,
+    ):
+        n_entries, _, n_labels = struct.unpack_from("<3i", data, at)
+        (n_pruned,) = struct.unpack_from("<q", data, at + 20)
+        if n_labels > 0:
+            return  # a classifier: gensim says so
+        if n_entries < 0 or n_pruned < -1:
+            raise ValueError(
+                f"{path} is not a readable fastText binary model: its vocabulary "
+                f"declares {n_entries} words."
+            )
+        at += 28
+        if size < at + 10 * n_entries:  # a word takes 10 bytes at least
+            raise cut_short(f"{at + 10 * n_entries:,} for its {n_entries:,} words")
+        for _ in range(n_entries):
+            end = data.find(b"\0", at)
+            if end < 0:
+                raise cut_short(
+                    f"more (its vocabulary of {n_entries:,} words ends past it)"
+                )
+            at = end + 10
+        at += 8 * max(n_pruned, 0) + 1
+        if size < at + 16:
+            raise cut_short(f"{at + 16:,}")
+        rows, columns = struct.unpack_from("<2q", data, at)
+    if rows < 0 or columns < 0:
+        raise ValueError(
+            f"{path} is not a readable fastText binary model: its matrix is "
+            f"{rows} x {columns}."
+        )
+    if size < at + 16 + 4 * rows * columns:
+        raise cut_short(f"{at + 16 + 4 * rows * columns:,}")
+
+
 def read_fasttext_binary(path):
     """fastText's binary model via gensim: words, vectors and subwords.
 
@@ -394,6 +455,7 @@ def read_fasttext_binary(path):
     """
     from gensim.models.fasttext import load_facebook_vectors
 
+    _check_fasttext_layout(path)
     try:
         kv = load_facebook_vectors(path)
     except NotImplementedError as exc:  # gensim's answer to a classifier

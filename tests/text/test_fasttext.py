@@ -6,6 +6,7 @@ posts (a small one: seconds), and saved in fastText's own binary format.
 """
 
 import copy
+import pathlib
 
 import numpy as np
 import pytest
@@ -86,6 +87,21 @@ def test_the_disk_cache_keeps_the_ngram_vectors(fasttext_wv, fasttext_bin):
     assert _vectors.STATS["disk_hits"] == hits + 1
     assert isinstance(again.subwords.ngrams, np.memmap)
     np.testing.assert_array_equal(again.lookup(UNSEEN)[0], first)
+
+
+def test_a_model_cut_short_is_named_not_read_forever(fasttext_bin, tmp_path):
+    # a download that did not finish: gensim's reader looped forever when the
+    # file ended inside the vocabulary, and failed elsewhere
+    data = pathlib.Path(fasttext_bin).read_bytes()
+    words_end = data.index(b"\0", len(data) // 20)  # inside the vocabulary
+    # (cut in its last part, the output layer, which gensim does not read for
+    # the vectors, a model still gives every vector)
+    for n, at in enumerate([40, 100, words_end, len(data) // 2]):
+        cut = tmp_path / f"cut{n}.bin"
+        cut.write_bytes(data[:at])
+        with pytest.raises(ValueError, match="is a fastText binary model cut short"):
+            resolve_word_vectors(str(cut))
+    assert len(resolve_word_vectors(fasttext_bin).words) > 100  # whole: read
 
 
 def test_a_checkpoint_fingerprint_counts_the_ngram_vectors(fasttext_wv):
