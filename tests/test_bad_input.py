@@ -1336,7 +1336,7 @@ def _cases():
             embeddings=_write(tmp, "ft.bin", FASTTEXT_MAGIC + b"\x0c\0\0\0", "wb")
         ).fit(TEXTS, TEXT_LABELS),
         ValueError,
-        "is not a readable fastText binary model (truncated or corrupt?)",
+        "is a fastText binary model cut short (a download that did not finish?)",
     )
     add(
         "supervised-fasttext-model",
