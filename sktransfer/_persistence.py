@@ -357,6 +357,15 @@ def _saved_source(value):
 # -------------------------------------------------------------------- loading
 
 
+def _meta(archive):
+    """The parsed ``meta.json`` of a saved model's zip ``archive``; a
+    ValueError for an archive of other members."""
+    names = set(archive.namelist())
+    if names != {"meta.json", "weights.safetensors"}:
+        raise ValueError(f"unexpected members {sorted(names)}")
+    return json.loads(archive.read("meta.json").decode("utf-8"))
+
+
 def saved_model_hint(path, param):
     """What to do with a model saved by :func:`save` given as a source's
     path (``param=path``), or None for any other file: its file is not
@@ -364,9 +373,7 @@ def saved_model_hint(path, param):
     that format's parse error."""
     try:
         with zipfile.ZipFile(path) as archive:
-            if set(archive.namelist()) != {"meta.json", "weights.safetensors"}:
-                return None
-            meta = json.loads(archive.read("meta.json").decode("utf-8"))
+            meta = _meta(archive)
     except (OSError, zipfile.BadZipFile, ValueError, UnicodeDecodeError):
         return None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -381,10 +388,7 @@ def saved_model_hint(path, param):
 def _read(path):
     try:
         with zipfile.ZipFile(user_path(path)) as archive:
-            names = set(archive.namelist())
-            if names != {"meta.json", "weights.safetensors"}:
-                raise ValueError(f"unexpected members {sorted(names)}")
-            meta = json.loads(archive.read("meta.json").decode("utf-8"))
+            meta = _meta(archive)
             weights = archive.read("weights.safetensors")
     except (zipfile.BadZipFile, ValueError, UnicodeDecodeError, KeyError) as exc:
         raise ValueError(

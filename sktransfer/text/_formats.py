@@ -77,13 +77,7 @@ def _zip_member(path, raw):
             "sktransfer reads an archive of one file. Extract the one you want "
             f"(python -m zipfile -e {path} DIR) and pass its path."
         )
-    if members[0].filename.endswith((".bin", ".kv")):
-        raise ValueError(
-            f"{path} is a zip archive of a binary model ({members[0].filename}), "
-            f"which is read from disk: extract it (python -m zipfile -e {path} "
-            "DIR) and pass its path."
-        )
-    return archive.open(members[0])
+    return archive.open(members[0])  # a binary model in it: read_vectors_file
 
 
 @contextlib.contextmanager

@@ -109,35 +109,18 @@ _TOKENIZER_FILES = (
 """Files of which a model folder holds one at least when it holds its tokenizer."""
 
 
-class _NoTokenizer(ValueError):
-    """A transformer without its tokenizer: not to be tried elsewhere.
-
-    A folder of ``model.save_pretrained(folder)`` alone holds no tokenizer
-    files; transformers (5 at least) then makes a tokenizer of its special
-    tokens alone, every word reads as unknown, and the embeddings are of
-    nothing, silently.
-    """
-
-    def __init__(self, location):
-        super().__init__(
-            f"Cannot load the transformer {location!r}: it has no tokenizer (the "
-            "tokenizer's files are missing, or hold its special tokens alone: "
-            "every word would read as unknown); save the tokenizer beside the "
-            "model: tokenizer.save_pretrained(folder)."
-        )
-
-
-def _check_tokenizer(path, location, tokenizer=None):
-    """Raise :class:`_NoTokenizer` for a model folder without tokenizer files,
-    or a ``tokenizer`` that knows its special tokens alone."""
-    if tokenizer is None:
-        folder = os.path.isdir(path) and os.path.isfile(f"{path}/config.json")
-        if folder and not any(
-            os.path.isfile(os.path.join(path, name)) for name in _TOKENIZER_FILES
-        ):
-            raise _NoTokenizer(location)
-    elif len(tokenizer) <= len(set(tokenizer.all_special_tokens)):
-        raise _NoTokenizer(location)
+def _no_tokenizer(location):
+    """The error for a transformer without its tokenizer. A folder of
+    ``model.save_pretrained(folder)`` alone holds no tokenizer files;
+    transformers (5 at least) then makes a tokenizer of its special tokens
+    alone, every word reads as unknown, and the embeddings are of nothing,
+    silently."""
+    return ValueError(
+        f"Cannot load the transformer {location!r}: it has no tokenizer (the "
+        "tokenizer's files are missing, or hold its special tokens alone: "
+        "every word would read as unknown); save the tokenizer beside the "
+        "model: tokenizer.save_pretrained(folder)."
+    )
 
 
 def _load_pretrained(location):
@@ -146,10 +129,11 @@ def _load_pretrained(location):
     path = _offline_path(location) or location
     local = os.path.isdir(path)
     errors, unresolved = [], None
-    try:
-        _check_tokenizer(path, location)
-    except _NoTokenizer as exc:
-        raise ValueError(str(exc)) from None
+    has_config = os.path.isfile(os.path.join(path, "config.json"))
+    if has_config and not any(
+        os.path.isfile(os.path.join(path, name)) for name in _TOKENIZER_FILES
+    ):
+        raise _no_tokenizer(location)
     for kwargs in ({"local_files_only": True}, {}):
         if kwargs == {}:  # the Hub, where it may be reached
             if local or _hub_offline():
@@ -161,13 +145,13 @@ def _load_pretrained(location):
             with _quiet(transformers):
                 tokenizer = transformers.AutoTokenizer.from_pretrained(path, **kwargs)
                 model = transformers.AutoModel.from_pretrained(path, **kwargs)
-            _check_tokenizer(path, location, tokenizer)
-            return tokenizer, model.eval()
-        except _NoTokenizer as exc:
-            raise ValueError(str(exc)) from None
         except (OSError, ValueError, TypeError) as exc:  # TypeError: a
             # tokenizer's configuration without its vocabulary (transformers 4)
             errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+            continue
+        if len(tokenizer) <= len(set(tokenizer.all_special_tokens)):
+            raise _no_tokenizer(location)
+        return tokenizer, model.eval()
     where = (
         f"the local directory {path!r} does not hold a model"
         if local

@@ -255,8 +255,8 @@ def _unknown_name(name):
             "a module the workers import too, or give it a factory without "
             "unpicklable state."
         )
-    elif saved_model_hint(name, "backbone") is not None:
-        hint = " " + saved_model_hint(name, "backbone")
+    elif saved := saved_model_hint(name, "backbone"):
+        hint = f" {saved}"
     elif os.path.exists(name):
         hint = (
             f" {name!r} is a file: pass the architecture with it, "
