@@ -102,8 +102,9 @@ def newsgroups_workload():
             callbacks=[("start", start)],
         )
 
-    def arrays(model, docs):
-        return model._encode(model.tokenizer_.corpus(docs))
+    def arrays(model, docs):  # the padded id matrix skorch and the loop train on
+        rows = model._encode(model.tokenizer_.corpus(docs))
+        return rows[0 : len(rows)].numpy()
 
     vectors = resolve_word_vectors("glove-wiki-gigaword-50")
     word_index = {word: i for i, word in enumerate(vectors.words)}  # kv.key_to_index

@@ -44,7 +44,7 @@ from skorch.dataset import Dataset
 from skorch.exceptions import SkorchException
 from skorch.helper import predefined_split
 
-from sktransfer._batches import batch_iterator
+from sktransfer._batches import RaggedRows, batch_iterator
 from sktransfer._checkpoint import (
     EpochCheckpoint,
     check_directory,
@@ -1020,6 +1020,11 @@ def _differs(value, default):
         return True
 
 
+def _rows(X, index):
+    """The samples ``index`` of ``X``: an array-like or ragged token ids."""
+    return X.take(index) if isinstance(X, RaggedRows) else _safe_indexing(X, index)
+
+
 def _spare_samples(y, n, seed):
     """Up to ``n`` random indices of ``y`` to hold out for validation where a
     stratified split cannot be made (a class with one sample, or fewer held
@@ -1240,17 +1245,13 @@ class TransferEstimatorBase(
         if counts[counts > 0].min() >= 2 and n_classes <= min(
             n_valid, n_samples - n_valid
         ):
-            X_train, X_valid, y_train, y_valid = train_test_split(
-                X, y, test_size=n_valid, stratify=y, random_state=seed
+            train, valid = train_test_split(
+                np.arange(n_samples), test_size=n_valid, stratify=y, random_state=seed
             )
-            return X_train, y_train, (X_valid, y_valid)
-        valid = _spare_samples(y, n_valid, seed)
-        train = np.setdiff1d(np.arange(n_samples), valid)
-        return (
-            _safe_indexing(X, train),
-            y[train],
-            (_safe_indexing(X, valid), y[valid]),
-        )
+        else:
+            valid = _spare_samples(y, n_valid, seed)
+            train = np.setdiff1d(np.arange(n_samples), valid)
+        return _rows(X, train), y[train], (_rows(X, valid), y[valid])
 
     def _user_callbacks(self, copied=True):
         """``callbacks`` as skorch's ``(name, callback)`` pairs, each a copy

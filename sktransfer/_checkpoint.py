@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback, EarlyStopping
 
+from sktransfer._batches import RaggedRows
 from sktransfer._persistence import checksum
 from sktransfer.transfer._module import unwrapped
 from sktransfer.transfer._structure import layers_fingerprint
@@ -69,7 +70,8 @@ def fingerprint(estimator, X, y):
     }
     digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode())
     digest.update(type(estimator).__name__.encode())
-    for array in (X, y):
+    arrays = (X.values, X.offsets) if isinstance(X, RaggedRows) else (X,)
+    for array in (*arrays, y):
         array = np.ascontiguousarray(array)
         digest.update(str((array.shape, array.dtype.str)).encode())
         digest.update(array.tobytes())

@@ -15,6 +15,7 @@ from sktransfer._batches import (
     batch_iterator,
     pipelined,
 )
+from sktransfer.text._tokenize import Tokenizer
 from sktransfer.utils import seeded
 
 
@@ -82,6 +83,65 @@ def test_gpu_data_over_the_resident_limit_goes_through_pinned_buffers(
     assert slicer.device == torch.device("cuda")
     # on the CPU nothing is pinned or copied: plain slices
     assert type(batch_iterator(Dataset(X, y), 32, device="cpu")) is BatchSlicer
+
+
+@pytest.fixture
+def token_rows(news):
+    """Real documents' token ids (every word known, a few kept of many)."""
+    corpus = Tokenizer().corpus(news["X"] + ["", "..."])  # two without a token
+    return corpus.token_rows(np.arange(1, len(corpus.words) + 1))
+
+
+def padded(rows):
+    """``rows`` in a matrix padded to the longest: how text fits held them."""
+    out = np.zeros((len(rows), max(1, *map(len, rows))), np.int32)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+    return torch.from_numpy(out)
+
+
+def test_ragged_rows_give_the_padded_matrix_batches_cut_to_their_longest(
+    token_rows, news
+):
+    rows = token_rows.tolist()
+    assert len(token_rows) == len(news["X"]) + 2 and rows[-2:] == [[], []]
+    lengths = list(map(len, rows))
+    assert token_rows.max_length == max(lengths)
+    assert token_rows.nbytes == 4 * sum(lengths) + 8 * (len(rows) + 1)
+    matrix, y = padded(rows), np.arange(len(rows))
+    for shuffle in (False, True):
+        torch.manual_seed(3)
+        expected = list(batch_iterator(Dataset(matrix, y), 8, shuffle=shuffle))
+        torch.manual_seed(3)
+        got = list(batch_iterator(Dataset(token_rows, y), 8, shuffle=shuffle))
+        assert len(got) == len(expected) == 8
+        for (Xb, yb), (Xe, ye) in zip(got, expected, strict=True):
+            assert torch.equal(yb, ye) and Xb.dtype == torch.int32
+            width = max(1, max(lengths[i] for i in yb.tolist()))
+            assert torch.equal(Xb, Xe[:, :width])
+    assert token_rows[slice(60, 62)].tolist() == [[0], [0]]  # one column at least
+    # a part of the rows (a validation split), in any order
+    index = [5, 61, 0, 5]
+    assert token_rows.take(index).tolist() == [rows[i] for i in index]
+    assert torch.equal(token_rows[np.array(index)], padded([rows[i] for i in index]))
+
+
+def test_ragged_rows_one_at_a_time_collate_into_the_padded_matrix(token_rows):
+    # skorch's per-sample DataLoader (as under Accelerate): rows one by one,
+    # each as wide as the longest, stacked by the default collate
+    matrix = padded(token_rows.tolist())
+    y = np.arange(len(token_rows))
+    loader = batch_iterator(Dataset(token_rows, y), 16, num_workers=0)
+    assert isinstance(loader, DataLoader)
+    assert torch.equal(torch.cat([Xb for Xb, _ in loader]), matrix)
+
+
+def test_ragged_rows_are_padded_on_the_host_for_a_gpu(token_rows):
+    # no copy of every row to the device: each padded batch is copied by skorch
+    y = np.arange(len(token_rows))
+    slicer = batch_iterator(Dataset(token_rows, y), 16, shuffle=True, device="cuda")
+    assert type(slicer) is BatchSlicer and slicer.X is token_rows
+    assert next(iter(slicer))[0].device.type == "cpu"
 
 
 @pytest.mark.parametrize("on_cpu", [True, False])

@@ -10,6 +10,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -108,14 +109,23 @@ def test_tokenizer(docs, lowercase, max_length, span):
     word_ids = np.array([vocabulary[w] for w in corpus.words], dtype=np.int64)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_corpus, "SPAN_TOKENS", span)  # filled in spans of documents
-        ids = corpus.index_matrix(word_ids, max_length=max_length)
+        ids = corpus.token_rows(word_ids, max_length=max_length)
     expected = [
         [vocabulary[t] for t in tokens if vocabulary[t]][:max_length]
         for tokens in token_lists
     ]
-    assert ids.dtype == np.int32
-    assert ids.shape == (len(docs), max(1, *map(len, expected)))
-    assert [[i for i in row if i] for row in ids.tolist()] == expected
+    assert ids.values.dtype == np.int32
+    assert ids.tolist() == expected
+    # batches padded to their longest row; any rows, in any order
+    order = list(reversed(range(len(docs)))) + [0]
+    for batch, index in [
+        (ids[0 : len(docs)], range(len(docs))),
+        (ids[torch.tensor(order)], order),
+        (ids.take(order)[0 : len(order)], order),
+    ]:
+        rows = [expected[i] for i in index]
+        width = max(1, *map(len, rows))
+        assert batch.tolist() == [row + [0] * (width - len(row)) for row in rows]
 
 
 def _texts(alphabet):

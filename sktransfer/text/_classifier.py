@@ -410,14 +410,15 @@ default="glove-wiki-gigaword-50"
         return TextTransferModule(backbone, oov_embedding, encoder, head)
 
     def _encode(self, corpus, word_ids=None):
-        """Padded matrix of vocabulary ids of ``corpus`` (see Corpus.index_matrix).
+        """Vocabulary ids of ``corpus``' documents, as ragged rows padded per
+        batch (see Corpus.token_rows).
 
         ``word_ids``: the id of each of ``corpus.words`` (default: from
         ``vocabulary_``, 0 for a word not in it).
         """
         if word_ids is None:
             word_ids = self._word_ids(corpus)
-        return corpus.index_matrix(word_ids, self.max_length)
+        return corpus.token_rows(word_ids, self.max_length)
 
     def _word_ids(self, corpus):
         """``vocabulary_`` id of each of ``corpus.words``, 0 where missing."""

@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
+from sktransfer._batches import RaggedRows
+
 RUN_PATTERNS = {r"(?u)\b\w\w+\b": 2, r"\b\w\w+\b": 2, r"(?u)\b\w+\b": 1, r"\b\w+\b": 1}
 """Token patterns that mean "runs of at least k word characters", by k."""
 
@@ -190,30 +192,30 @@ class Corpus:
             doc, position, values = doc[short], position[short], values[short]
         return doc, position, values
 
-    def index_matrix(self, word_ids, max_length=None):
-        """Padded ``(n_docs, L)`` int32 matrix of ``word_ids`` (0 = padding).
+    def token_rows(self, word_ids, max_length=None):
+        """Each document's ``word_ids`` as :class:`~sktransfer._batches.RaggedRows`
+        (int32), padded per batch.
 
         Words with id 0 (unknown) are dropped; each document keeps its first
-        ``max_length`` known tokens. ``L`` is the longest kept document (at
-        least 1). int32, which every id fits (a table of 2**31 rows would not
-        fit in memory), and which torch's embedding lookups take as they take
-        int64: half the memory a fit holds the documents in. Filled
-        :data:`SPAN_TOKENS` tokens at a time: selecting all of them at once
-        held about 20 bytes a token besides the matrix.
+        ``max_length`` known tokens. int32, which every id fits (a table of
+        2**31 rows would not fit in memory), and which torch's embedding
+        lookups take as they take int64. Worked out :data:`SPAN_TOKENS`
+        tokens at a time: selecting all of them at once held about 20 bytes a
+        token besides the result.
         """
         word_values = np.asarray(word_ids).astype(np.int32, copy=False) - 1
-        spans = list(self._spans(SPAN_TOKENS, self.n_docs))
-        width = 1
-        for a, b in spans:
-            kept = self.doc[a:b][word_values[self.ids[a:b]] >= 0]
-            if len(kept):
-                width = max(width, int(np.bincount(kept - kept[0]).max()))
-        out = np.zeros((self.n_docs, min(width, max_length or width)), np.int32)
-        for span in spans:
-            doc, position, values = self.select(word_values, max_length, span)
-            values += 1
-            out[doc, position] = values
-        return out
+        lengths = np.zeros(self.n_docs, np.int64)
+        values = []
+        for span in self._spans(SPAN_TOKENS, self.n_docs):
+            doc, _, kept = self.select(word_values, max_length, span)
+            kept += 1
+            values.append(kept)
+            if len(doc):
+                first = int(doc[0])
+                lengths[first : int(doc[-1]) + 1] = np.bincount(doc - first)
+        values = np.concatenate(values) if values else np.zeros(0, np.int32)
+        offsets = np.concatenate(([0], np.cumsum(lengths)))
+        return RaggedRows(values, offsets)
 
 
 def tokenize_corpus(docs, tokenize, lowercase, min_run, known=None):

@@ -162,9 +162,10 @@ def _without_trailing_padding(ids):
 
     A :class:`KimCNN` sees each document as followed by padding whatever the
     width, so the cut changes no feature; it spares the convolutions the
-    padding that a batch shares, which ``max_length=None`` makes as wide as
-    the longest document of the whole fit (11,302 tokens on 20 Newsgroups,
-    where a batch's longest is typically under 2,000).
+    padding that a batch shares. The estimators' batches end at their longest
+    document already (:class:`~sktransfer._batches.RaggedRows`); a matrix
+    padded to the longest of many (11,302 tokens on 20 Newsgroups, where a
+    batch's longest is typically under 2,000) may be given to the module.
     """
     used = (ids != 0).any(0).nonzero()
     return ids[:, : int(used[-1]) + 1 if len(used) else 1]

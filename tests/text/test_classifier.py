@@ -12,6 +12,7 @@ from sklearn.model_selection import GridSearchCV
 
 import sktransfer
 from sktransfer import EmbeddingVectorizer, PretrainedEmbeddingClassifier
+from sktransfer._batches import RaggedRows
 from sktransfer.text import TextTransferModule
 from sktransfer.text._corpus import KnownWords
 
@@ -67,6 +68,44 @@ def test_encoders_learn(glove, news, encoder):
     )
 
 
+def test_a_fit_holds_the_tokens_not_a_matrix_as_wide_as_the_longest_text(
+    glove, news, monkeypatch
+):
+    # one long text (every training text end to end) beside short ones: a
+    # matrix padded to it held 28 times the tokens; batches are padded alone
+    X, y = [*news["X"], " ".join(news["X"])], [*news["y"], news["y"][0]]
+    held, widths = [], []
+    fit_or_resume = PretrainedEmbeddingClassifier._fit_or_resume
+    features = TextTransferModule.features
+
+    def holding(self, net, X, y, state):
+        held.append(X)
+        return fit_or_resume(self, net, X, y, state)
+
+    def seeing(self, ids):
+        widths.append(ids.shape[1])
+        return features(self, ids)
+
+    monkeypatch.setattr(PretrainedEmbeddingClassifier, "_fit_or_resume", holding)
+    monkeypatch.setattr(TextTransferModule, "features", seeing)
+    clf = PretrainedEmbeddingClassifier(
+        glove,
+        transfer="fine_tune",
+        max_length=None,
+        early_stopping=True,  # the validation texts are split off as well
+        batch_size=8,
+        **{**FAST, "max_epochs": 3},
+    ).fit(X, y)
+    (ids,) = held
+    assert isinstance(ids, RaggedRows) and len(ids) == len(X) - 7  # 7 validate
+    longest = len(clf._encode(clf.tokenizer_.corpus(X[-1:])).tolist()[0])
+    assert longest > 9000
+    assert len(ids) * longest * 4 > 20 * ids.nbytes
+    # one batch an epoch (training or validation) holds the long text
+    assert widths.count(longest) == 3 and len(widths) > 20
+    assert max(w for w in widths if w != longest) < longest / 10
+
+
 @pytest.mark.parametrize("encoder", ["mean", "max", "mean_max", "cnn"])
 def test_a_documents_prediction_does_not_depend_on_the_others(glove, news, encoder):
     clf = PretrainedEmbeddingClassifier(
@@ -113,7 +152,7 @@ def test_a_few_documents_read_a_table_of_their_rows_alone(
     ids, extra, rows = clf._prepare(docs)
     assert extra is not None and rows[0] == 0 and np.all(np.diff(rows) > 0)
     assert len(rows) < clf.net_.module_.n_rows / 10  # a few rows, not the table
-    assert ids.max() == len(rows) - 1
+    assert ids.values.max() == len(rows) - 1
     proba = clf.predict_proba(docs)
     monkeypatch.setattr(
         PretrainedEmbeddingClassifier, "_rows_needed", lambda *args: None
