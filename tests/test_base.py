@@ -12,6 +12,7 @@ from sktransfer import (
     FineTunedTransformerClassifier,
     PretrainedEmbeddingClassifier,
 )
+from sktransfer._base import TransferEstimatorBase
 from sktransfer.model_selection import transfer_gain_curve
 
 
@@ -83,7 +84,22 @@ def test_the_gain_curve_sets_transfer_itself_quietly(digits, fast):
     assert all(np.isfinite(r["mean"]) for r in curve.records)
 
 
-def test_early_stopping_never_holds_out_a_class_s_only_sample(digits, fast):
+@pytest.fixture
+def held_out(monkeypatch):
+    """The validation labels of each fit, as it split them off."""
+    labels = []
+    split = TransferEstimatorBase._split_validation
+
+    def recording(self, X, y, seed):
+        X_train, y_train, valid = split(self, X, y, seed)
+        labels.append(valid[1])
+        return X_train, y_train, valid
+
+    monkeypatch.setattr(TransferEstimatorBase, "_split_validation", recording)
+    return labels
+
+
+def test_early_stopping_never_holds_out_a_class_s_only_sample(digits, fast, held_out):
     # two labelled digits per class but one of a single sample: 2 of 19 held
     # out, too few to stratify; a random draw could take the single nine,
     # which the model then never learned
@@ -93,18 +109,18 @@ def test_early_stopping_never_holds_out_a_class_s_only_sample(digits, fast):
     )
     settings = {**fast, "max_epochs": 1, "early_stopping": True}
     for seed in range(20):
-        clf = FineTunedCNNClassifier(**settings, random_state=seed).fit(X[idx], y[idx])
-        valid = clf.net_.train_split.keywords["valid_ds"]
-        assert len(valid) == 2 and 9 not in valid.y.tolist()
+        FineTunedCNNClassifier(**settings, random_state=seed).fit(X[idx], y[idx])
+        valid = held_out[-1]
+        assert len(valid) == 2 and 9 not in valid.tolist()
     # 90 % held out of 4 classes of 8: too few left to train to stratify (a
     # bare "train_size = 3 should be greater or equal to the number of
     # classes" from scikit-learn); training keeps one sample of each class
     idx = np.concatenate([np.flatnonzero(y == c)[:8] for c in range(4)])
-    clf = FineTunedCNNClassifier(
-        **settings, validation_fraction=0.9, random_state=0
-    ).fit(X[idx], y[idx])
-    valid = clf.net_.train_split.keywords["valid_ds"]
-    assert len(valid) == 28 and np.bincount(valid.y).tolist() == [7, 7, 7, 7]
+    FineTunedCNNClassifier(**settings, validation_fraction=0.9, random_state=0).fit(
+        X[idx], y[idx]
+    )
+    valid = held_out[-1]
+    assert len(valid) == 28 and np.bincount(valid).tolist() == [7, 7, 7, 7]
     # one sample of every class: nothing can be held out
     with pytest.raises(ValueError, match="every class has a single sample"):
         FineTunedCNNClassifier(**settings).fit(X[:10], y[:10])
@@ -292,21 +308,34 @@ def test_a_single_class_is_named_as_the_user_wrote_it(label, shown):
     assert str(info.value).endswith(f"only one class {shown}.")
 
 
-def test_the_early_stopping_split_is_stratified(digits, fast):
+def test_the_early_stopping_split_is_stratified(digits, fast, held_out):
     # 10 validation images of 100, 10 per class: each class once, so the
     # validation loss sees every class (a random draw would miss some)
     X, y = digits
     idx = np.concatenate([np.flatnonzero(y == c)[:10] for c in range(10)])
-    clf = FineTunedCNNClassifier(
+    FineTunedCNNClassifier(
         early_stopping=True, validation_fraction=0.1, **{**fast, "max_epochs": 1}
     ).fit(X[idx], y[idx])
-    valid = clf.net_.train_split.keywords["valid_ds"]
-    assert sorted(valid.y.tolist()) == list(range(10))
+    assert sorted(held_out[-1].tolist()) == list(range(10))
     # ceil: 5 % of 10 samples is one validation sample, not none
-    small = FineTunedCNNClassifier(
+    FineTunedCNNClassifier(
         early_stopping=True, validation_fraction=0.05, **{**fast, "max_epochs": 1}
     ).fit(X[:10], y[:10] % 2)
-    assert len(small.net_.train_split.keywords["valid_ds"]) == 1
+    assert len(held_out[-1]) == 1
+
+
+def test_a_fitted_model_does_not_keep_its_validation_samples(digits, fast):
+    # pickled with them, a model carried a tenth of its training images
+    X, y = digits
+    sizes = {}
+    for early_stopping in (False, True):
+        clf = FineTunedCNNClassifier(
+            early_stopping=early_stopping, **{**fast, "max_epochs": 2}
+        ).fit(X[:600], y[:600])
+        sizes[early_stopping] = len(pickle.dumps(clf))
+    assert len(clf.net_.history) == 2 and "valid_loss" in clf.net_.history[-1]
+    assert sizes[True] < sizes[False] + X[:60].nbytes / 4
+    assert clf.score(X[600:], y[600:]) > 0.2
 
 
 def test_epochs_and_losses_read_as_mlp_classifier_s(digits, stops_early, glove):
