@@ -15,6 +15,7 @@ import re
 import socket
 import urllib.parse
 import urllib.request
+import warnings
 from typing import Any
 
 import numpy as np
@@ -25,10 +26,12 @@ from torch import nn
 from sktransfer._base import unfitted_source_error, wrapped_source_hint
 from sktransfer._persistence import saved_model_hint
 from sktransfer.text._formats import VECTOR_FILE_SUFFIXES
+from sktransfer.text._sentence_transformers import declared_pooling, transformer_folder
 from sktransfer.text._vectors import WORD_VECTORS, _cached
 from sktransfer.transfer import TransferModule, batched_features
 from sktransfer.utils._device import resolve_device
 from sktransfer.utils._files import path_stamp, user_path
+from sktransfer.utils._warnings import caller_stacklevel
 
 POOLINGS = ("mean", "cls")
 
@@ -128,6 +131,8 @@ def _load_pretrained(location):
     transformers = _import_transformers()
     path = _offline_path(location) or location
     local = os.path.isdir(path)
+    if local:  # a sentence-transformers folder may keep it in 0_Transformer
+        path = transformer_folder(path)
     errors, unresolved = [], None
     has_config = os.path.isfile(os.path.join(path, "config.json"))
     if has_config and not any(
@@ -180,6 +185,34 @@ def _load_pretrained(location):
     )
 
 
+def warn_if_pooling_differs(pooling, source, name):
+    """Warn when a sentence-transformers folder given as ``source`` declares
+    another pooling than ``pooling``: the embeddings are then not those the
+    model was trained to make (a CLS-pooled model such as BGE, mean-pooled,
+    ranks texts otherwise)."""
+    if not isinstance(source, (str, os.PathLike)):
+        return
+    location = user_path(source)
+    location = _ALIASES.get(location, location)
+    folder = _offline_path(location) or location
+    declared = declared_pooling(folder) if os.path.isdir(folder) else None
+    if declared is None or declared == pooling:
+        return
+    hint = (
+        f"pass pooling={declared!r}"
+        if declared in POOLINGS
+        else f"sktransfer pools by {' or '.join(map(repr, POOLINGS))} only"
+    )
+    warnings.warn(
+        f"{name}: the transformer {location!r} declares {declared!r} pooling "
+        f"(its sentence-transformers Pooling module) but pooling={pooling!r} "
+        "makes other embeddings than those it was trained to make; "
+        f"{hint}.",
+        UserWarning,
+        stacklevel=caller_stacklevel(),
+    )
+
+
 def is_transformer_classifier(obj):
     """Duck-typed: a FineTunedTransformerClassifier given as a source."""
     return hasattr(obj, "get_params") and hasattr(obj, "_transformer_source")
@@ -228,8 +261,11 @@ def resolve_transformer(
         location = _ALIASES.get(location, location)
         family = ("transformer", location)
         # what a local folder holds now: a model saved there again (after
-        # more training) is loaded again, not served from the cache
+        # more training) is loaded again, not served from the cache; also
+        # where a sentence-transformers folder keeps it in a subfolder
         key = (*family, *path_stamp(location))
+        if os.path.isdir(location):
+            key += path_stamp(transformer_folder(location))
         pair = _cached(key, lambda: _load_pretrained(location), family)
         if device == "cpu":
             return pair

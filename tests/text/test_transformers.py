@@ -2,7 +2,9 @@
 
 import gc
 import json
+import os
 import pickle
+import re
 import shutil
 import sys
 import warnings
@@ -532,6 +534,95 @@ def test_a_model_without_its_tokenizer_is_refused(tmp_path):
         .transform(["a film", "the puck"]),
         atol=1e-6,
     )
+
+
+def _link_weights(src, dst):
+    """Copy a file, but link the weights (90 MB): never written through."""
+    if src.endswith(".safetensors"):
+        return os.symlink(src, dst)
+    return shutil.copy2(src, dst)
+
+
+def _sentence_transformers_folder(tmp_path, pooling="mean", subfolder=""):
+    """all-MiniLM-L6-v2's folder (its weights linked), its Pooling module set
+    to ``pooling``; with ``subfolder``, the transformer lies there, as
+    sentence-transformers before 2.2 saved it (``0_Transformer``)."""
+    folder = tmp_path / f"{pooling}-{subfolder or 'flat'}"
+    shutil.copytree(minilm.get_model_path(), folder, copy_function=_link_weights)
+    config = folder / "1_Pooling" / "config.json"
+    modes = json.loads(config.read_text())
+    modes = {k: v for k, v in modes.items() if not k.startswith("pooling_mode_")}
+    for mode in pooling.split("+"):
+        modes[f"pooling_mode_{ {'cls': 'cls_token'}.get(mode, mode + '_tokens') }"] = (
+            True
+        )
+    config.write_text(json.dumps(modes))
+    if subfolder:
+        modules = json.loads((folder / "modules.json").read_text())
+        modules[0]["path"] = subfolder
+        (folder / "modules.json").write_text(json.dumps(modules))
+        (folder / subfolder).mkdir()
+        for path in folder.iterdir():
+            if path.is_file() and path.name not in ("modules.json", "README.md"):
+                path.rename(folder / subfolder / path.name)
+    return str(folder)
+
+
+def test_a_sentence_transformers_folder_with_the_transformer_inside_loads(
+    tmp_path, source
+):
+    # sentence-transformers before 2.2 saved the transformer in 0_Transformer
+    # (or 0_BERT): "the local directory ... does not hold a model"
+    old = _sentence_transformers_folder(tmp_path, subfolder="0_Transformer")
+    docs = ["a film", "the puck and the goalie"]
+    np.testing.assert_allclose(
+        TransformerVectorizer(old, device="cpu").fit(docs).transform(docs),
+        TransformerVectorizer(device="cpu").fit(docs).transform(docs),
+        atol=1e-6,
+    )
+    # saved again in its subfolder: loaded again, not served from the cache
+    first = resolve_transformer(old)[1]
+    changed = trainable_copy(source)
+    with torch.no_grad():
+        changed.embeddings.word_embeddings.weight.mul_(2)
+    (tmp_path / old / "0_Transformer" / "model.safetensors").unlink()
+    changed.save_pretrained(tmp_path / old / "0_Transformer")
+    assert torch.equal(
+        resolve_transformer(old)[1].embeddings.word_embeddings.weight,
+        2 * first.embeddings.word_embeddings.weight,
+    )
+    st = pytest.importorskip("sentence_transformers")
+    model = st.SentenceTransformer(old, device="cpu")  # the layout it reads
+    np.testing.assert_allclose(
+        model.encode(docs),
+        TransformerVectorizer(old, device="cpu").fit_transform(docs),
+        atol=2e-5,
+    )
+
+
+def test_a_pooling_other_than_the_one_the_model_declares_is_warned(tmp_path):
+    # a CLS-pooled sentence-transformers model (BGE, for one) pooled by the
+    # mean gives other embeddings than those it was trained to make
+    docs = ["a film", "the puck and the goalie", "a rocket launch"]
+    cls = _sentence_transformers_folder(tmp_path, "cls")
+    with pytest.warns(UserWarning, match="declares 'cls' pooling .*pass pooling='cls'"):
+        mean = TransformerVectorizer(cls, device="cpu").fit(docs).transform(docs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        first = TransformerVectorizer(cls, pooling="cls", device="cpu").fit(docs)
+        TransformerVectorizer(device="cpu").fit(docs)  # mean, as declared
+        st = pytest.importorskip("sentence_transformers")
+        expected = st.SentenceTransformer(cls, device="cpu").encode(docs)
+    np.testing.assert_allclose(first.transform(docs), expected, atol=2e-5)
+    assert not np.allclose(mean, expected, atol=1e-2)
+    for declared in ("max", "mean+max"):
+        folder = _sentence_transformers_folder(tmp_path, declared)
+        with pytest.warns(UserWarning, match=re.escape(f"declares '{declared}' pool")):
+            TransformerVectorizer(folder, device="cpu").fit(docs)
+    with pytest.warns(UserWarning, match="pools by 'mean' or 'cls' only"):
+        FineTunedTransformerClassifier(
+            folder, transfer="frozen", max_epochs=1, **PROBE
+        ).fit(docs, [0, 1, 0])
 
 
 def test_texts_reach_the_tokenizer_a_batch_at_a_time(news, monkeypatch):
