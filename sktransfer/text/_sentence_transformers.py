@@ -91,3 +91,22 @@ def declared_pooling(folder):
         modes = [name for key, name in POOLING_MODES.items() if config.get(key)]
         return "+".join(modes) or None
     return None
+
+
+def unapplied_modules(folder):
+    """The modules of a sentence-transformers ``folder`` after its
+    transformer that sktransfer does not apply: all but ``Pooling`` (what
+    ``pooling`` does) and ``Normalize`` (``normalize``), e.g. ``Dense``.
+
+    Parameters
+    ----------
+    folder : str
+        A local directory.
+
+    Returns
+    -------
+    names : list of str
+        Their class names, in order ([] for a plain transformer).
+    """
+    names = [m.get("type", "").rsplit(".", 1)[-1] for m in _modules(folder)[1:]]
+    return [name for name in names if name not in ("Pooling", "Normalize")]

@@ -36,7 +36,7 @@ from sktransfer.text._transformers import (
     tokenize,
     trainable_copy,
     transformer_layers,
-    warn_if_pooling_differs,
+    warn_if_embeddings_differ,
 )
 from sktransfer.transfer import plan_transfer
 from sktransfer.transfer._schedule import warn_block_count
@@ -222,7 +222,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         self._pin_source()
         tokenizer, source_model = resolve_transformer(self.source)
         check_max_length(self.max_length, source_model)
-        warn_if_pooling_differs(self.pooling, self.source, name)
+        warn_if_embeddings_differ(self.pooling, self.source, name)
         self.tokenizer_ = tokenizer
         packed = tokenize(tokenizer, docs, self.max_length)
         layers = transformer_layers(source_model)

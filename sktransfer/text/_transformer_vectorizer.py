@@ -28,7 +28,7 @@ from sktransfer.text._transformers import (
     resolve_transformer,
     sorted_features,
     tokenize,
-    warn_if_pooling_differs,
+    warn_if_embeddings_differ,
 )
 from sktransfer.utils import resolve_device
 from sktransfer.utils._arrays import torch_defaults
@@ -158,7 +158,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         self._pin_source()
         _, model = resolve_transformer(self.source)
         check_max_length(self.max_length, model)
-        warn_if_pooling_differs(self.pooling, self.source, name)
+        warn_if_embeddings_differ(self.pooling, self.source, name)
         self.n_features_out_ = int(model.config.hidden_size)
         return self
 

@@ -26,7 +26,11 @@ from torch import nn
 from sktransfer._base import unfitted_source_error, wrapped_source_hint
 from sktransfer._persistence import saved_model_hint
 from sktransfer.text._formats import VECTOR_FILE_SUFFIXES
-from sktransfer.text._sentence_transformers import declared_pooling, transformer_folder
+from sktransfer.text._sentence_transformers import (
+    declared_pooling,
+    transformer_folder,
+    unapplied_modules,
+)
 from sktransfer.text._vectors import WORD_VECTORS, _cached
 from sktransfer.transfer import TransferModule, batched_features
 from sktransfer.utils._device import resolve_device
@@ -185,32 +189,46 @@ def _load_pretrained(location):
     )
 
 
-def warn_if_pooling_differs(pooling, source, name):
-    """Warn when a sentence-transformers folder given as ``source`` declares
-    another pooling than ``pooling``: the embeddings are then not those the
-    model was trained to make (a CLS-pooled model such as BGE, mean-pooled,
-    ranks texts otherwise)."""
+def warn_if_embeddings_differ(pooling, source, name):
+    """Warn when a sentence-transformers folder given as ``source`` makes its
+    embeddings otherwise than sktransfer will: it declares another pooling
+    than ``pooling`` (a CLS-pooled model such as BGE, mean-pooled, ranks texts
+    otherwise), or has modules after the pooling (``Dense``) that are not
+    applied. The embeddings are then not those the model was trained to
+    make."""
     if not isinstance(source, (str, os.PathLike)):
         return
     location = user_path(source)
     location = _ALIASES.get(location, location)
     folder = _offline_path(location) or location
-    declared = declared_pooling(folder) if os.path.isdir(folder) else None
-    if declared is None or declared == pooling:
+    if not os.path.isdir(folder):
         return
-    hint = (
-        f"pass pooling={declared!r}"
-        if declared in POOLINGS
-        else f"sktransfer pools by {' or '.join(map(repr, POOLINGS))} only"
-    )
-    warnings.warn(
-        f"{name}: the transformer {location!r} declares {declared!r} pooling "
-        f"(its sentence-transformers Pooling module) but pooling={pooling!r} "
-        "makes other embeddings than those it was trained to make; "
-        f"{hint}.",
-        UserWarning,
-        stacklevel=caller_stacklevel(),
-    )
+    problems = []
+    declared = declared_pooling(folder)
+    if declared is not None and declared != pooling:
+        hint = (
+            f"pass pooling={declared!r}"
+            if declared in POOLINGS
+            else f"sktransfer pools by {' or '.join(map(repr, POOLINGS))} only"
+        )
+        problems.append(
+            f"it declares {declared!r} pooling (its sentence-transformers "
+            f"Pooling module), not pooling={pooling!r}: {hint}"
+        )
+    unapplied = unapplied_modules(folder)
+    if unapplied:
+        problems.append(
+            f"its sentence-transformers module(s) {', '.join(unapplied)} after "
+            "the pooling are not applied: the embeddings are the pooled token "
+            "states"
+        )
+    if problems:
+        warnings.warn(
+            f"{name}: the transformer {location!r} will not make the embeddings "
+            f"it was trained to make: {'; '.join(problems)}.",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
 
 
 def is_transformer_classifier(obj):

@@ -223,7 +223,8 @@ def test_cls_pooling_is_the_first_tokens_state(source):
     """Texts of different lengths (one padded): each gets its [CLS] state."""
     docs = ["the goalie stopped the puck in overtime", "a rocket"]
     vec = TransformerVectorizer(device="cpu", normalize=False, pooling="cls")
-    out = vec.fit(docs).transform(docs)
+    with pytest.warns(UserWarning, match="declares 'mean' pooling"):  # as it is
+        out = vec.fit(docs).transform(docs)
     tokenizer, _ = resolve_transformer("sentence-transformers/all-MiniLM-L6-v2")
     with torch.no_grad():
         for doc, row in zip(docs, out, strict=True):
@@ -245,7 +246,9 @@ def test_the_layers_are_the_largest_module_list():
 
 def test_vectorizer_options_and_small_pickle():
     docs = ["the goalie stopped the puck", "a rocket launch"]
-    vec = TransformerVectorizer(device="cpu", normalize=False, pooling="cls").fit(docs)
+    vec = TransformerVectorizer(device="cpu", normalize=False, pooling="cls")
+    with pytest.warns(UserWarning, match="declares 'mean' pooling"):
+        vec.fit(docs)
     out = vec.transform(docs)
     assert out.shape == (2, 384)
     assert not np.allclose(np.linalg.norm(out, axis=1), 1)
@@ -274,6 +277,7 @@ def test_memory_runs_the_transformer_once_per_fold_in_a_search(small, tmp_path):
     )
 
 
+@pytest.mark.filterwarnings("ignore:.*declares 'mean' pooling:UserWarning")
 def test_memory_keys_on_the_weights_tokenizer_and_settings(small, tmp_path):
     X = small["X"][:20]
     plain = TransformerVectorizer(max_length=32, device="cpu", memory=str(tmp_path))
@@ -600,9 +604,10 @@ def test_a_sentence_transformers_folder_with_the_transformer_inside_loads(
     )
 
 
-def test_a_pooling_other_than_the_one_the_model_declares_is_warned(tmp_path):
+def test_embeddings_other_than_the_model_makes_are_warned(tmp_path):
     # a CLS-pooled sentence-transformers model (BGE, for one) pooled by the
-    # mean gives other embeddings than those it was trained to make
+    # mean gives other embeddings than those it was trained to make, as do
+    # modules after the pooling left out (LaBSE's Dense layer)
     docs = ["a film", "the puck and the goalie", "a rocket launch"]
     cls = _sentence_transformers_folder(tmp_path, "cls")
     with pytest.warns(UserWarning, match="declares 'cls' pooling .*pass pooling='cls'"):
@@ -623,6 +628,12 @@ def test_a_pooling_other_than_the_one_the_model_declares_is_warned(tmp_path):
         FineTunedTransformerClassifier(
             folder, transfer="frozen", max_epochs=1, **PROBE
         ).fit(docs, [0, 1, 0])
+    modules = json.loads((tmp_path / cls / "modules.json").read_text())
+    dense = {"idx": 3, "name": "3", "path": "3_Dense"}
+    modules.append({**dense, "type": "sentence_transformers.models.Dense"})
+    (tmp_path / cls / "modules.json").write_text(json.dumps(modules))
+    with pytest.warns(UserWarning, match="module.s. Dense after the pooling are not"):
+        TransformerVectorizer(cls, pooling="cls", device="cpu").fit(docs)
 
 
 def test_texts_reach_the_tokenizer_a_batch_at_a_time(news, monkeypatch):
