@@ -43,21 +43,15 @@ def _modules(folder):
     ]
 
 
+def _kind(module):
+    """A ``modules.json`` entry's class name: "Transformer", "Pooling"..."""
+    return str(module.get("type", "")).rsplit(".", 1)[-1]
+
+
 def transformer_folder(folder):
     """Where the transformer of the local model ``folder`` lies: ``folder``
-    itself, or, in a sentence-transformers folder that keeps it in a
-    subfolder (``0_Transformer``), that subfolder.
-
-    Parameters
-    ----------
-    folder : str
-        A local directory.
-
-    Returns
-    -------
-    folder : str
-        The directory holding the transformer's ``config.json``.
-    """
+    itself (it holds a ``config.json``), or the subfolder of a
+    sentence-transformers folder's first module (``0_Transformer``)."""
     if os.path.isfile(os.path.join(folder, "config.json")):
         return folder
     for module in _modules(folder)[:1]:  # the first module is the transformer
@@ -68,22 +62,12 @@ def transformer_folder(folder):
 
 
 def declared_pooling(folder):
-    """The pooling a sentence-transformers ``folder`` declares, or None.
-
-    Parameters
-    ----------
-    folder : str
-        A local directory.
-
-    Returns
-    -------
-    pooling : str or None
-        ``"mean"``, ``"cls"``, another mode's name (see :data:`POOLING_MODES`),
-        modes joined by ``"+"`` where it concatenates several, or None where
-        the folder has no ``Pooling`` module (a plain transformer).
-    """
+    """The pooling the local sentence-transformers ``folder`` declares:
+    "mean", "cls", another mode's name (:data:`POOLING_MODES`), modes joined
+    by "+" where it concatenates several; None without a ``Pooling`` module
+    (a plain transformer)."""
     for module in _modules(folder):
-        if module.get("type", "").rsplit(".", 1)[-1] != "Pooling":
+        if _kind(module) != "Pooling":
             continue
         config = _read_json(os.path.join(folder, module["path"], "config.json"))
         if not isinstance(config, dict):
@@ -94,19 +78,9 @@ def declared_pooling(folder):
 
 
 def unapplied_modules(folder):
-    """The modules of a sentence-transformers ``folder`` after its
-    transformer that sktransfer does not apply: all but ``Pooling`` (what
-    ``pooling`` does) and ``Normalize`` (``normalize``), e.g. ``Dense``.
-
-    Parameters
-    ----------
-    folder : str
-        A local directory.
-
-    Returns
-    -------
-    names : list of str
-        Their class names, in order ([] for a plain transformer).
-    """
-    names = [m.get("type", "").rsplit(".", 1)[-1] for m in _modules(folder)[1:]]
-    return [name for name in names if name not in ("Pooling", "Normalize")]
+    """The class names of the modules of the local sentence-transformers
+    ``folder`` after its transformer that sktransfer does not apply: all but
+    ``Pooling`` (what ``pooling`` does) and ``Normalize`` (``normalize``),
+    e.g. ``Dense``; [] for a plain transformer."""
+    kinds = [_kind(module) for module in _modules(folder)[1:]]
+    return [kind for kind in kinds if kind not in ("Pooling", "Normalize")]
