@@ -30,6 +30,7 @@ import pathlib
 import sys
 import tempfile
 import threading
+import time
 import warnings
 from typing import Any
 
@@ -161,6 +162,21 @@ class SortedWordIndex:
         return cls(
             array[order], order.astype(np.int32 if len(order) < 2**31 else np.int64)
         )
+
+    def words(self):
+        """The words by row, rebuilt from the index.
+
+        Returns
+        -------
+        words : list of str
+            ``words[i]`` is row ``i``'s.
+        """
+        words = [""] * len(self.order)
+        for row, word in zip(
+            self.order.tolist(), self.sorted_words.tolist(), strict=True
+        ):
+            words[row] = word.decode("utf-8", "surrogatepass")
+        return words
 
     def rows(self, words):
         """Row of each of ``words``; -1 where missing."""
@@ -507,15 +523,64 @@ def clear_cache() -> int:
 
 CACHE_FORMAT = 3
 """Part of every disk-cache key: raise it when parsing or the stored layout
-changes, so that entries written by an older sktransfer are parsed again rather
-than served stale (2: byte-order marks and tab-separated files; 3: formats
-told by content, where a word2vec text file named .bin had been read as
-binary)."""
+changes, so that entries written by an older sktransfer are parsed again
+rather than served stale, and removed then (:func:`_sweep`). 2: byte-order
+marks and tab-separated files; 3: formats told by content, where a word2vec
+text file named .bin had been read as binary."""
 
 
-def _disk_key(*parts):
-    key = "\0".join(map(str, (CACHE_FORMAT, *parts)))
-    return hashlib.sha1(key.encode()).hexdigest()[:20]
+STALE_SECONDS = 24 * 3600
+"""A partial cache file untouched this long is a dead writer's (a process
+killed while writing a matrix of gigabytes): the sweep removes it."""
+
+
+def _hash(parts, length):
+    return hashlib.sha1("\0".join(map(str, parts)).encode()).hexdigest()[:length]
+
+
+def _disk_key(source, stamp=()):
+    """The name of the cache entry of ``source`` (what it is: a kind and a
+    path or name) in the state ``stamp`` (size and modification time):
+    ``<source>-<CACHE_FORMAT>-<stamp>``, so that the entries one replaces
+    are found (:func:`_sweep`)."""
+    return f"{_hash(source, 16)}-{CACHE_FORMAT}-{_hash(stamp, 8)}"
+
+
+def _superseded(entry, stem):
+    """Whether the cache entry named ``entry`` is one that ``stem`` replaces:
+    the same source in another state or an older format (not a newer
+    sktransfer's), or one named as sktransfer named entries until 2026-12
+    (20 hex digits), which is never read again."""
+    if len(entry) == 20 and all(c in "0123456789abcdef" for c in entry):
+        return True
+    source, _, rest = entry.partition("-")
+    version = rest.partition("-")[0]
+    return (
+        entry != stem
+        and source == stem.partition("-")[0]
+        and version.isdigit()
+        and int(version) <= CACHE_FORMAT
+    )
+
+
+def _sweep(directory, stem):
+    """Remove from the cache ``directory`` what the entry ``stem``, just
+    written, replaces (:func:`_superseded`: a vectors file downloaded again
+    left the old parse behind, GoogleNews' 3.6 GB) and the partial files of
+    writers dead :data:`STALE_SECONDS` ago. A process still reading a
+    removed entry keeps its memory maps (POSIX) and rebuilds its word list
+    from the index; a file that cannot be removed (mapped, on Windows) is
+    left for a later sweep."""
+    now = time.time()
+    for path in directory.iterdir():
+        try:
+            if path.name.endswith(".tmp"):
+                if now - path.stat().st_mtime > STALE_SECONDS:
+                    path.unlink()
+            elif _superseded(path.name.partition(".")[0], stem):
+                path.unlink()
+        except OSError:
+            continue
 
 
 def _store(directory, stem, words, vectors, name, subwords=None, *, index_only=False):
@@ -532,6 +597,7 @@ def _store(directory, stem, words, vectors, name, subwords=None, *, index_only=F
         try:
             matrix = None if index_only else vectors
             _write_entry(directory, stem, tmp, words, matrix, subwords)
+            _sweep(directory, stem)
             kept = vectors if index_only else None
             stored = _load_stored(directory, stem, name, kept)
             if stored is not None:  # else removed at once (a cache cleaner)
@@ -596,7 +662,10 @@ def _load_stored(directory, stem, name, vectors=None):
         return None
 
     def read_words():
-        return files[2].read_text("utf-8").split("\n")[:-1]
+        try:
+            return files[2].read_text("utf-8").split("\n")[:-1]
+        except FileNotFoundError:  # swept since (a newer parse of the source)
+            return index.words()
 
     subwords = _load_subwords(directory, stem)
     return WordVectors(read_words, vectors, name, index, subwords)
@@ -614,7 +683,7 @@ def _load_subwords(directory, stem):
 def _from_file(path):
     path = os.path.abspath(os.fspath(path))
     stat = os.stat(path)
-    stem = _disk_key("file", path, stat.st_size, stat.st_mtime_ns)
+    stem = _disk_key(("file", path), (stat.st_size, stat.st_mtime_ns))
 
     def load():
         name, directory = os.path.basename(path), cache_dir()
@@ -677,7 +746,7 @@ def _from_package(name, matrix, read_words):
     a column-major matrix reads one page per value.
     """
     stat = os.stat(matrix)
-    stem = _disk_key("package", matrix, stat.st_size, stat.st_mtime_ns)
+    stem = _disk_key(("package", matrix), (stat.st_size, stat.st_mtime_ns))
     vectors = np.load(matrix, mmap_mode="r")
     row_major, directory = vectors.flags.c_contiguous, cache_dir()
     stored = _load_stored(directory, stem, name, vectors if row_major else None)
@@ -717,7 +786,7 @@ def _from_name(name):
                 return _from_package(name, *spec["offline"]())
             except ImportError as exc:
                 errors.append(f"offline package missing ({exc.name})")
-        stem, directory = _disk_key("gensim", name), cache_dir()
+        stem, directory = _disk_key(("gensim", name)), cache_dir()
         stored = _load_stored(directory, stem, name)
         if stored is not None:
             STATS["disk_hits"] += 1

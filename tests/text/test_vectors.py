@@ -2,6 +2,7 @@ import bz2
 import gc
 import gzip
 import lzma
+import os
 import re
 import threading
 import time
@@ -163,6 +164,44 @@ def test_a_file_is_parsed_once_then_read_from_the_cache(tmp_path, cache, small_g
     cache._PROCESS_CACHE.clear()
     assert resolve_word_vectors(path).words[-1] == "extra"
     assert cache.STATS["parsed"] == 2
+
+
+def test_the_entries_a_new_parse_replaces_are_swept(tmp_path, cache, small_glove):
+    # a vectors file downloaded again (or a new cache format) left its old
+    # parse behind, for good: 3.6 GB for GoogleNews
+    path, other = tmp_path / "glove.txt", tmp_path / "other.txt"
+    _write_glove(small_glove, path)
+    other.write_text("good 0.1 0.2\n")
+    folder = cache.cache_dir()
+
+    def entries():  # but partial files
+        names = [p.name for p in folder.iterdir() if not p.name.endswith(".tmp")]
+        return {name.partition(".")[0] for name in names}
+
+    first = resolve_word_vectors(path)
+    (old,) = entries()
+    resolve_word_vectors(other)
+    source, version, stamp = old.split("-")
+    newer = f"{source}-{int(version) + 1}-{stamp}"  # a newer sktransfer's
+    (folder / f"{newer}.words").write_text("kept\n")
+    (folder / "0123456789abcdef0123.npy").write_bytes(b"named as before")
+    stale, fresh = folder / f"{old}.npy.99-1.tmp", folder / f"{old}.npy.98-1.tmp"
+    for partial in (stale, fresh):
+        partial.write_bytes(b"a writer's")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(stale, (two_days_ago, two_days_ago))
+    with path.open("a", encoding="utf-8") as f:  # the file changes
+        f.write("extra " + " ".join(["0.5"] * 50) + "\n")
+    cache._PROCESS_CACHE.clear()
+    assert resolve_word_vectors(path).words[-1] == "extra"
+    left = entries()
+    assert old not in left and "0123456789abcdef0123" not in left
+    assert newer in left and len(left) == 3  # and this source's, the other's
+    assert fresh.exists() and not stale.exists()
+    assert sum(e.startswith(source) for e in left) == 2
+    # the first resolution, which had not read its word list: rebuilt
+    assert not (folder / f"{old}.words").exists()
+    assert first.words == small_glove.index_to_key
 
 
 def test_threads_resolving_one_file_at_once_parse_it_once(
