@@ -305,3 +305,35 @@ def test_a_float16_fit_resumes_with_the_loss_scale_it_came_to(
     assert dict(resumed.net_.callbacks_)["user_callback_0"].run == 3
     assert resumed.net_.scaler_.get_scale() == scale
     np.testing.assert_array_equal(resumed.predict_proba(X), straight.predict_proba(X))
+
+
+def test_a_text_fit_resumes_on_its_token_ids(tmp_path, glove, news):
+    # a text fit holds its ids end to end: they fingerprint the fit as the
+    # padded matrix did, the same texts resume, other texts do not
+    settings = {
+        "transfer": "fine_tune",
+        "lr": 1e-2,
+        "max_epochs": 4,
+        "device": "cpu",
+        "random_state": 0,
+    }
+    X, y = news["X"], news["y"]
+    straight = PretrainedEmbeddingClassifier(glove, **settings).fit(X, y)
+    with pytest.raises(RuntimeError, match="power cut"):
+        PretrainedEmbeddingClassifier(
+            glove, checkpoint_dir=tmp_path, callbacks=[Epochs(cut=2)], **settings
+        ).fit(X, y)
+    other = [X[1], X[0], *X[2:]]  # the same texts, in another order
+    fresh = PretrainedEmbeddingClassifier(
+        glove, checkpoint_dir=tmp_path, callbacks=[Epochs()], **settings
+    ).fit(other, [y[1], y[0], *y[2:]])
+    assert dict(fresh.net_.callbacks_)["user_callback_0"].run == 4  # not resumed
+    resumed = PretrainedEmbeddingClassifier(
+        glove, checkpoint_dir=tmp_path, callbacks=[Epochs()], **settings
+    ).fit(X, y)
+    # the power went before epoch 2 was saved: epochs 2-4 ran again
+    assert dict(resumed.net_.callbacks_)["user_callback_0"].run == 3
+    docs = news["X_test"][:50]
+    np.testing.assert_array_equal(
+        resumed.predict_proba(docs), straight.predict_proba(docs)
+    )
