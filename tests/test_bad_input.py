@@ -1325,7 +1325,7 @@ def _cases():
             _write(tmp, "g.bin", b"10 50\n\x00garbage", "wb")
         ).fit(TEXTS),
         ValueError,
-        "is not a readable word2vec binary",
+        "g.bin is a word2vec binary cut short or damaged: its header declares 10",
     )
     add(
         "corrupt-fasttext-binary",

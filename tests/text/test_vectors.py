@@ -95,19 +95,20 @@ def test_the_format_follows_the_content_not_the_name(tmp_path, cache, small_glov
     small_glove.save(str(tmp_path / "native.txt"))
     with pytest.raises(ValueError, match="holds gensim's native format"):
         resolve_word_vectors(str(tmp_path / "native.txt"))
-    # binary formats are read from disk: compressed, the file must say how
+    # a compressed word2vec binary, whatever its name (gensim decompressed
+    # only a name ending .gz, .bz2); a fastText model is read from disk
     binary = (tmp_path / "binary.txt").read_bytes()
     with zipfile.ZipFile(tmp_path / "binary.zip", "w") as archive:
         archive.writestr("vectors.txt", binary)  # a binary under a text name
-    (tmp_path / "model.gz").write_bytes(gzip.compress(FASTTEXT_MAGIC + binary))
     (tmp_path / "gzipped.bin").write_bytes(gzip.compress(binary))
-    for name, message in [
-        ("binary.zip", "holds a word2vec-binary file compressed with zip"),
-        ("model.gz", "holds a fasttext file compressed with gzip"),
-        ("gzipped.bin", r"compressed with gzip, .* \(or name it ...\.gz\)"),
-    ]:
-        with pytest.raises(ValueError, match=message):
-            resolve_word_vectors(str(tmp_path / name))
+    (tmp_path / "xz.vectors").write_bytes(lzma.compress(binary))
+    for name in ("binary.zip", "gzipped.bin", "xz.vectors"):
+        vectors = resolve_word_vectors(str(tmp_path / name))
+        assert vectors.words == small_glove.index_to_key
+        np.testing.assert_array_equal(vectors.vectors, small_glove.vectors)
+    (tmp_path / "model.gz").write_bytes(gzip.compress(FASTTEXT_MAGIC + binary))
+    with pytest.raises(ValueError, match="holds a fastText model compressed with"):
+        resolve_word_vectors(str(tmp_path / "model.gz"))
 
 
 def test_a_byte_order_mark_tabs_and_blanks_in_words(tmp_path, cache):
@@ -403,6 +404,40 @@ def test_a_word_on_two_lines_keeps_its_first_vector(tmp_path, cache):
             resolve_word_vectors(path)
 
 
+def _write_binary(path, records, header=None, newline=b"\n"):
+    """A word2vec binary of ``(word, values)``, as the C tool writes it (a
+    newline after each vector; gensim writes none)."""
+    count, dim = len(records), len(records[0][1])
+    with open(path, "wb") as f:
+        f.write((header or f"{count} {dim}\n").encode())
+        for word, values in records:
+            f.write(word.encode() + b" " + np.array(values, "<f4").tobytes() + newline)
+
+
+def test_a_word2vec_binary_as_the_c_tool_and_gensim_write_it(tmp_path, cache):
+    records = [("a", (1, 2)), ("the\u00e9", (3, 4)), ("a", (5, 6)), ("c", (7, 8))]
+    for newline in (b"\n", b""):
+        path = tmp_path / f"w2v{len(newline)}.bin"
+        _write_binary(path, records, newline=newline)
+        with pytest.warns(UserWarning, match="'a' as vectors 1 and 3; the first"):
+            vectors = resolve_word_vectors(path)
+        assert vectors.words == ["a", "the\u00e9", "c"]  # the first 'a' is kept
+        assert vectors.vectors.tolist() == [[1, 2], [3, 4], [7, 8]]
+        assert vectors.vectors.dtype == np.float32
+    # cut short: inside a word, inside a vector; or a header of no vectors
+    whole = path.read_bytes()
+    for cut in (len(whole) - 3, len(whole) - 9):
+        path.write_bytes(whole[:cut])
+        with pytest.raises(
+            ValueError, match="declares 4 vectors of 2 values, it holds 3"
+        ):
+            resolve_word_vectors(path)
+    path = tmp_path / "empty.bin"
+    _write_binary(path, [("a", (1.0,))], header="0 1\n")
+    with pytest.raises(ValueError, match="holds no word vectors"):
+        resolve_word_vectors(path)
+
+
 def test_words_that_are_not_utf8_are_reported(tmp_path, cache):
     """A Latin-1 file: its accented words read with U+FFFD and match no token;
     said, not silent, and two that become one are not called duplicates."""
@@ -434,7 +469,7 @@ def test_bad_binary_and_missing_files(tmp_path, cache):
     path = tmp_path / "broken.bin"
     path.write_bytes(b"10 50\n\x00\x01garbage")
     with pytest.raises(
-        ValueError, match="broken.bin is not a readable word2vec binary"
+        ValueError, match="broken.bin is a word2vec binary cut short or damaged"
     ):
         resolve_word_vectors(path)
     with pytest.raises(ValueError, match="does not exist"):
@@ -682,7 +717,15 @@ def test_vectors_with_nan_or_infinity_are_refused_where_used(small_glove):
 
 
 @pytest.mark.parametrize(
-    "name", ["glove.txt", "glove.txt.gz", "glove.txt.bz2", "glove.txt.xz"]
+    "name",
+    [
+        "glove.txt",
+        "glove.txt.gz",
+        "glove.txt.bz2",
+        "glove.txt.xz",
+        "w2v.bin",
+        "w2v.bin.gz",
+    ],
 )
 def test_parsing_a_large_text_file_shows_its_progress(
     tmp_path, cache, glove, monkeypatch, capsys, name
@@ -695,13 +738,17 @@ def test_parsing_a_large_text_file_shows_its_progress(
     kv = KeyedVectors(vector_size=50)
     kv.add_vectors(glove.index_to_key[:3000], glove.vectors[:3000])
     path = tmp_path / name
-    _write_glove(kv, path, _OPENERS.get(name.rpartition(".")[2], open))
+    if ".bin" in name:  # a word2vec binary: gensim's loader showed nothing
+        kv.save_word2vec_format(str(path), binary=True)
+    else:
+        _write_glove(kv, path, _OPENERS.get(name.rpartition(".")[2], open))
     quiet = resolve_word_vectors(str(path))  # under PROGRESS_FROM: no bar
     assert capsys.readouterr().err == ""
     monkeypatch.setattr(cache, "_PROCESS_CACHE", {})
     monkeypatch.setenv("SKTRANSFER_CACHE", str(tmp_path / "another-cache"))
     monkeypatch.setattr(_formats, "PROGRESS_FROM", path.stat().st_size)
     monkeypatch.setattr(_formats, "_PROGRESS_LINES", 16)
+    monkeypatch.setattr(_formats, "BINARY_CHUNK", 4096)
     import tqdm.auto
 
     positions = []
