@@ -555,7 +555,11 @@ def _sentence_transformers_folder(tmp_path, pooling="mean", subfolder=""):
     shutil.copytree(minilm.get_model_path(), folder, copy_function=_link_weights)
     config = folder / "1_Pooling" / "config.json"
     modes = json.loads(config.read_text())
-    modes = {k: v for k, v in modes.items() if not k.startswith("pooling_mode_")}
+    # every mode it names off but those asked (an older sentence-transformers
+    # takes a mode left out as its default: mean on)
+    modes = {
+        k: v if not k.startswith("pooling_mode_") else False for k, v in modes.items()
+    }
     for mode in pooling.split("+"):
         modes[f"pooling_mode_{ {'cls': 'cls_token'}.get(mode, mode + '_tokens') }"] = (
             True
