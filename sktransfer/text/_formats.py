@@ -410,24 +410,42 @@ def read_word2vec_binary(path):
                     "is not 'count dim'."
                 )
             count, dim = (int(v) for v in header)
+            if not count or not dim:
+                raise ValueError(
+                    f"{path} holds no word vectors ({count} vectors of {dim} values)."
+                )
+            # an uncompressed file shorter than its vectors is not read through
+            if compression(path) is None and count * 4 * dim > os.path.getsize(path):
+                raise _cut_short(path, count, dim)
             words, vectors, n_read = _binary_records(stream, count, dim, advance)
     except _DAMAGED as exc:
         raise ValueError(
             f"{path} is not a readable {compression(path) or 'word2vec binary'} "
             f"file: {exc}"
         ) from exc
-    if n_read < count:
+    except MemoryError as exc:
         raise ValueError(
-            f"{path} is a word2vec binary cut short or damaged: its header "
-            f"declares {count} vectors of {dim} values, it holds {n_read} (a "
-            "download that did not finish?). Download it again."
-        )
-    if not count or not dim:
-        raise ValueError(f"{path} holds no word vectors ({count} of {dim} values).")
+            f"{path}: its header declares {count} vectors of {dim} values "
+            f"({count * dim * 4 / 1e9:.1f} GB), more than memory holds: a "
+            "damaged header?"
+        ) from exc
+    if n_read < count:
+        raise _cut_short(path, count, dim, n_read)
     words, keep, repeated = _first_of_each(words)
     _warn_if_not_utf8(path, words)
     _warn_repeated(path, repeated, "vectors")
     return words, vectors if keep is None else vectors[keep]
+
+
+def _cut_short(path, count, dim, n_read=None):
+    """The error for a word2vec binary that holds fewer vectors than its
+    header declares (``n_read``; None: its size says so, unread)."""
+    held = "more than the file holds" if n_read is None else f"it holds {n_read}"
+    return ValueError(
+        f"{path} is a word2vec binary cut short or damaged: its header declares "
+        f"{count} vectors of {dim} values, {held} (a download that did not "
+        "finish?). Download it again."
+    )
 
 
 def _binary_records(stream, count, dim, advance):

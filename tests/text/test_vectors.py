@@ -436,6 +436,16 @@ def test_a_word2vec_binary_as_the_c_tool_and_gensim_write_it(tmp_path, cache):
     _write_binary(path, [("a", (1.0,))], header="0 1\n")
     with pytest.raises(ValueError, match="holds no word vectors"):
         resolve_word_vectors(path)
+    # a damaged header: more vectors than the file (unread), or than memory
+    path = tmp_path / "huge.bin"
+    _write_binary(path, records, header="99999999999 2\n")
+    with pytest.raises(ValueError, match="2 values, more than the file holds"):
+        resolve_word_vectors(path)
+    path.with_suffix(".gz").write_bytes(gzip.compress(path.read_bytes()))
+    # (or, where memory is overcommitted without limit, read: 2 of them)
+    overcommitted = r"\(800.0 GB\), more than memory holds|values, it holds 2 "
+    with pytest.raises(ValueError, match=overcommitted):
+        resolve_word_vectors(path.with_suffix(".gz"))
 
 
 def test_words_that_are_not_utf8_are_reported(tmp_path, cache):
