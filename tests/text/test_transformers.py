@@ -667,7 +667,7 @@ def test_texts_reach_the_tokenizer_a_batch_at_a_time(news, monkeypatch):
     monkeypatch.setattr(_transformers, "TOKENIZE_DOCS", 8)
     packed = _transformers.tokenize(Recording(), docs, 64)
     assert sizes == [8, 8, 8, 6]
-    assert packed.dtype == np.int64 and packed.shape == (30, 2, 64)
+    assert packed.dtype == np.int32 and packed.shape == (30, 2, 64)  # half int64
     np.testing.assert_array_equal(packed[:, 0], whole["input_ids"])
     np.testing.assert_array_equal(packed[:, 1], whole["attention_mask"])
 
