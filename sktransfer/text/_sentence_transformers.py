@@ -43,6 +43,15 @@ def _modules(folder):
     ]
 
 
+def pooling_config(folder):
+    """The path, relative to ``folder``, of its ``Pooling`` module's
+    configuration (``1_Pooling/config.json``), or None."""
+    for module in _modules(folder):
+        if _kind(module) == "Pooling":
+            return f"{module['path']}/config.json" if module["path"] else "config.json"
+    return None
+
+
 def _kind(module):
     """A ``modules.json`` entry's class name: "Transformer", "Pooling"..."""
     return str(module.get("type", "")).rsplit(".", 1)[-1]
@@ -66,15 +75,12 @@ def declared_pooling(folder):
     "mean", "cls", another mode's name (:data:`POOLING_MODES`), modes joined
     by "+" where it concatenates several; None without a ``Pooling`` module
     (a plain transformer)."""
-    for module in _modules(folder):
-        if _kind(module) != "Pooling":
-            continue
-        config = _read_json(os.path.join(folder, module["path"], "config.json"))
-        if not isinstance(config, dict):
-            return None
-        modes = [name for key, name in POOLING_MODES.items() if config.get(key)]
-        return "+".join(modes) or None
-    return None
+    path = pooling_config(folder)
+    config = None if path is None else _read_json(os.path.join(folder, path))
+    if not isinstance(config, dict):
+        return None
+    modes = [name for key, name in POOLING_MODES.items() if config.get(key)]
+    return "+".join(modes) or None
 
 
 def unapplied_modules(folder):

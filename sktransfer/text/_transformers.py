@@ -28,6 +28,7 @@ from sktransfer._persistence import saved_model_hint
 from sktransfer.text._formats import VECTOR_FILE_SUFFIXES
 from sktransfer.text._sentence_transformers import (
     declared_pooling,
+    pooling_config,
     transformer_folder,
     unapplied_modules,
 )
@@ -160,6 +161,8 @@ def _load_pretrained(location):
             continue
         if len(tokenizer) <= len(set(tokenizer.all_special_tokens)):
             raise _no_tokenizer(location)
+        if kwargs == {}:  # from the Hub: the files that say how it pools too
+            _fetch_sentence_transformers_files(path)
         return tokenizer, model.eval()
     where = (
         f"the local directory {path!r} does not hold a model"
@@ -202,7 +205,9 @@ def warn_if_embeddings_differ(pooling, source, name):
     location = _ALIASES.get(location, location)
     folder = _offline_path(location) or location
     if not os.path.isdir(folder):
-        return
+        folder = _hub_snapshot(location)
+        if folder is None:
+            return
     problems = []
     declared = declared_pooling(folder)
     if declared is not None and declared != pooling:
@@ -229,6 +234,43 @@ def warn_if_embeddings_differ(pooling, source, name):
             UserWarning,
             stacklevel=caller_stacklevel(),
         )
+
+
+_SENTENCE_TRANSFORMERS_FILE = "modules.json"
+"""The file a sentence-transformers model on the Hub has, and a plain one not."""
+
+
+def _hub_snapshot(name):
+    """The folder of the Hub model ``name`` in the local Hugging Face cache
+    that holds its ``modules.json`` (and its Pooling configuration, see
+    :func:`_fetch_sentence_transformers_files`), or None: not a
+    sentence-transformers model, or those files not at hand. Never asks the
+    Hub."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(name, _SENTENCE_TRANSFORMERS_FILE)
+    except (ImportError, ValueError):  # not a Hub name
+        return None
+    return os.path.dirname(found) if isinstance(found, str) else None
+
+
+def _fetch_sentence_transformers_files(name):
+    """Download the Hub model ``name``'s ``modules.json`` and Pooling
+    configuration into the local cache, where it has them, so that
+    :func:`warn_if_embeddings_differ` reads them: transformers downloads
+    neither. Called only just after the model itself came from the Hub; a
+    plain transformer's missing file (a 404, which the cache remembers) or any
+    other failure is passed over."""
+    try:
+        from huggingface_hub import hf_hub_download
+
+        modules = hf_hub_download(name, _SENTENCE_TRANSFORMERS_FILE)
+        pooling = pooling_config(os.path.dirname(modules))
+        if pooling is not None:
+            hf_hub_download(name, pooling)
+    except Exception:  # the files of a check, never worth a failure
+        return
 
 
 def is_transformer_classifier(obj):

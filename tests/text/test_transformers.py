@@ -640,6 +640,60 @@ def test_embeddings_other_than_the_model_makes_are_warned(tmp_path):
         TransformerVectorizer(cls, pooling="cls", device="cpu").fit(docs)
 
 
+def test_a_hub_model_s_declared_pooling_is_read_from_the_local_cache(
+    tmp_path, monkeypatch
+):
+    # BGE is passed by its Hub name: its sentence-transformers files are read
+    # where the Hugging Face cache keeps them, never asked of the Hub
+    import huggingface_hub
+
+    st_folder = _sentence_transformers_folder(tmp_path, "cls")
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--acme--bge" / "snapshots" / "abc123"
+    (cache / "models--acme--bge" / "refs").mkdir(parents=True)
+    (cache / "models--acme--bge" / "refs" / "main").write_text("abc123")
+    (snapshot / "1_Pooling").mkdir(parents=True)
+    shutil.copy(f"{st_folder}/modules.json", snapshot)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    asked = []
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", asked.append)
+    with warnings.catch_warnings():  # its pooling configuration not at hand
+        warnings.simplefilter("error")
+        _transformers.warn_if_embeddings_differ("mean", "acme/bge", "Vectorizer")
+        _transformers.warn_if_embeddings_differ("mean", "acme/other", "Vectorizer")
+    shutil.copy(f"{st_folder}/1_Pooling/config.json", snapshot / "1_Pooling")
+    with pytest.warns(UserWarning, match="'acme/bge' will not.*declares 'cls'"):
+        _transformers.warn_if_embeddings_differ("mean", "acme/bge", "Vectorizer")
+    assert asked == []
+
+
+def test_a_model_from_the_hub_brings_its_pooling_configuration(tmp_path, monkeypatch):
+    # transformers downloads neither modules.json nor the Pooling config;
+    # sktransfer fetches them just after a model came from the Hub (here a
+    # stand-in for the Hub: a folder per repository)
+    import huggingface_hub
+
+    hub = {"acme/bge": _sentence_transformers_folder(tmp_path, "cls")}
+    hub["acme/plain"] = str(tmp_path / "plain")
+    os.mkdir(hub["acme/plain"])
+    fetched = []
+
+    def download(repo, filename):
+        path = os.path.join(hub[repo], filename)
+        if not os.path.exists(path):
+            raise OSError(f"404 {filename}")  # EntryNotFoundError is an OSError
+        fetched.append((repo, filename))
+        return path
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    _transformers._fetch_sentence_transformers_files("acme/bge")
+    _transformers._fetch_sentence_transformers_files("acme/plain")
+    assert fetched == [
+        ("acme/bge", "modules.json"),
+        ("acme/bge", "1_Pooling/config.json"),
+    ]
+
+
 def test_texts_reach_the_tokenizer_a_batch_at_a_time(news, monkeypatch):
     """The tokenizer keeps every text's whole encoding until its batch is
     done (about 75 KB a post: 30,112 posts at once grew the process by 2.2
