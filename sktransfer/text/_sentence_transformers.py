@@ -90,3 +90,18 @@ def unapplied_modules(folder):
     e.g. ``Dense``; [] for a plain transformer."""
     kinds = [_kind(module) for module in _modules(folder)[1:]]
     return [kind for kind in kinds if kind not in ("Pooling", "Normalize")]
+
+
+CONFIG_FILE = "sentence_bert_config.json"
+"""Where a sentence-transformers folder keeps its ``max_seq_length``."""
+
+
+def declared_max_length(folder):
+    """The longest input, in tokens, the sentence-transformers ``folder``
+    says its model reads (``max_seq_length`` of its ``sentence_bert_config.json``,
+    beside ``modules.json`` or in the transformer's subfolder), or None."""
+    for inner in (folder, transformer_folder(folder)):
+        config = _read_json(os.path.join(inner, CONFIG_FILE))
+        if isinstance(config, dict) and isinstance(config.get("max_seq_length"), int):
+            return config["max_seq_length"]
+    return None

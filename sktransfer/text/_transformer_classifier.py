@@ -222,7 +222,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         self._pin_source()
         tokenizer, source_model = resolve_transformer(self.source)
         check_max_length(self.max_length, source_model)
-        warn_if_embeddings_differ(self.pooling, self.source, name)
+        warn_if_embeddings_differ(self.pooling, self.max_length, self.source, name)
         self.tokenizer_ = tokenizer
         packed = tokenize(tokenizer, docs, self.max_length)
         layers = transformer_layers(source_model)

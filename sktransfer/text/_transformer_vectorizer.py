@@ -158,7 +158,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         self._pin_source()
         _, model = resolve_transformer(self.source)
         check_max_length(self.max_length, model)
-        warn_if_embeddings_differ(self.pooling, self.source, name)
+        warn_if_embeddings_differ(self.pooling, self.max_length, self.source, name)
         self.n_features_out_ = int(model.config.hidden_size)
         return self
 

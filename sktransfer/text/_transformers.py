@@ -27,6 +27,8 @@ from sktransfer._base import unfitted_source_error, wrapped_source_hint
 from sktransfer._persistence import saved_model_hint
 from sktransfer.text._formats import VECTOR_FILE_SUFFIXES
 from sktransfer.text._sentence_transformers import (
+    CONFIG_FILE,
+    declared_max_length,
     declared_pooling,
     pooling_config,
     transformer_folder,
@@ -192,13 +194,14 @@ def _load_pretrained(location):
     )
 
 
-def warn_if_embeddings_differ(pooling, source, name):
+def warn_if_embeddings_differ(pooling, max_length, source, name):
     """Warn when a sentence-transformers folder given as ``source`` makes its
     embeddings otherwise than sktransfer will: it declares another pooling
     than ``pooling`` (a CLS-pooled model such as BGE, mean-pooled, ranks texts
-    otherwise), or has modules after the pooling (``Dense``) that are not
-    applied. The embeddings are then not those the model was trained to
-    make."""
+    otherwise), it reads fewer tokens than ``max_length`` (a model trained on
+    128, given 256, reads past what it learned), or it has modules after the
+    pooling (``Dense``) that are not applied. The embeddings are then not
+    those the model was trained to make."""
     if not isinstance(source, (str, os.PathLike)):
         return
     location = user_path(source)
@@ -219,6 +222,13 @@ def warn_if_embeddings_differ(pooling, source, name):
         problems.append(
             f"it declares {declared!r} pooling (its sentence-transformers "
             f"Pooling module), not pooling={pooling!r}: {hint}"
+        )
+    declared_length = declared_max_length(folder)
+    if declared_length is not None and max_length > declared_length:
+        problems.append(
+            f"it reads texts of up to {declared_length} tokens "
+            f"(max_seq_length), not max_length={max_length}: pass "
+            f"max_length={declared_length}"
         )
     unapplied = unapplied_modules(folder)
     if unapplied:
@@ -256,19 +266,20 @@ def _hub_snapshot(name):
 
 
 def _fetch_sentence_transformers_files(name):
-    """Download the Hub model ``name``'s ``modules.json`` and Pooling
-    configuration into the local cache, where it has them, so that
-    :func:`warn_if_embeddings_differ` reads them: transformers downloads
-    neither. Called only just after the model itself came from the Hub; a
-    plain transformer's missing file (a 404, which the cache remembers) or any
-    other failure is passed over."""
+    """Download the Hub model ``name``'s ``modules.json``, Pooling
+    configuration and ``sentence_bert_config.json`` into the local cache,
+    where it has them, so that :func:`warn_if_embeddings_differ` reads them:
+    transformers downloads none. Called only just after the model itself
+    came from the Hub; a plain transformer's missing file (a 404, which the
+    cache remembers) or any other failure is passed over."""
     try:
         from huggingface_hub import hf_hub_download
 
         modules = hf_hub_download(name, _SENTENCE_TRANSFORMERS_FILE)
         pooling = pooling_config(os.path.dirname(modules))
-        if pooling is not None:
-            hf_hub_download(name, pooling)
+        for filename in (pooling, CONFIG_FILE):
+            if filename is not None:
+                hf_hub_download(name, filename)
     except Exception:  # the files of a check, never worth a failure
         return
 

@@ -638,6 +638,14 @@ def test_embeddings_other_than_the_model_makes_are_warned(tmp_path):
     (tmp_path / cls / "modules.json").write_text(json.dumps(modules))
     with pytest.warns(UserWarning, match="module.s. Dense after the pooling are not"):
         TransformerVectorizer(cls, pooling="cls", device="cpu").fit(docs)
+    # a model that reads 256 tokens (max_seq_length), given more: warned; less
+    # (a shorter max_length, to save time) is the user's choice
+    mean = _sentence_transformers_folder(tmp_path, "mean")
+    with pytest.warns(UserWarning, match="up to 256 tokens .*pass max_length=256"):
+        TransformerVectorizer(mean, max_length=384, device="cpu").fit(docs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TransformerVectorizer(mean, max_length=128, device="cpu").fit(docs)
 
 
 def test_a_hub_model_s_declared_pooling_is_read_from_the_local_cache(
@@ -659,11 +667,11 @@ def test_a_hub_model_s_declared_pooling_is_read_from_the_local_cache(
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", asked.append)
     with warnings.catch_warnings():  # its pooling configuration not at hand
         warnings.simplefilter("error")
-        _transformers.warn_if_embeddings_differ("mean", "acme/bge", "Vectorizer")
-        _transformers.warn_if_embeddings_differ("mean", "acme/other", "Vectorizer")
+        _transformers.warn_if_embeddings_differ("mean", 256, "acme/bge", "Vectorizer")
+        _transformers.warn_if_embeddings_differ("mean", 256, "acme/other", "Vectorizer")
     shutil.copy(f"{st_folder}/1_Pooling/config.json", snapshot / "1_Pooling")
     with pytest.warns(UserWarning, match="'acme/bge' will not.*declares 'cls'"):
-        _transformers.warn_if_embeddings_differ("mean", "acme/bge", "Vectorizer")
+        _transformers.warn_if_embeddings_differ("mean", 256, "acme/bge", "Vectorizer")
     assert asked == []
 
 
@@ -691,6 +699,7 @@ def test_a_model_from_the_hub_brings_its_pooling_configuration(tmp_path, monkeyp
     assert fetched == [
         ("acme/bge", "modules.json"),
         ("acme/bge", "1_Pooling/config.json"),
+        ("acme/bge", "sentence_bert_config.json"),
     ]
 
 
