@@ -385,8 +385,8 @@ def read_word2vec_binary(path):
 
     Returns
     -------
-    words : list of str
-    vectors : ndarray of shape (n_words, dim), float32
+    words, vectors : list of str, ndarray of shape (n_words, dim)
+        As :func:`read_text_vectors` returns them.
 
     Raises
     ------
