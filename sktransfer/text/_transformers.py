@@ -274,14 +274,20 @@ def _fetch_sentence_transformers_files(name):
     cache remembers) or any other failure is passed over."""
     try:
         from huggingface_hub import hf_hub_download
-
-        modules = hf_hub_download(name, _SENTENCE_TRANSFORMERS_FILE)
-        pooling = pooling_config(os.path.dirname(modules))
-        for filename in (pooling, CONFIG_FILE):
-            if filename is not None:
-                hf_hub_download(name, filename)
-    except Exception:  # the files of a check, never worth a failure
+    except ImportError:
         return
+
+    def fetch(filename):
+        try:
+            return hf_hub_download(name, filename)
+        except Exception:  # the files of a check, never worth a failure
+            return None
+
+    modules = fetch(_SENTENCE_TRANSFORMERS_FILE)
+    if modules is not None:
+        for filename in (pooling_config(os.path.dirname(modules)), CONFIG_FILE):
+            if filename is not None:
+                fetch(filename)
 
 
 def is_transformer_classifier(obj):

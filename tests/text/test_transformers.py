@@ -682,6 +682,8 @@ def test_a_model_from_the_hub_brings_its_pooling_configuration(tmp_path, monkeyp
     import huggingface_hub
 
     hub = {"acme/bge": _sentence_transformers_folder(tmp_path, "cls")}
+    hub["acme/partial"] = _sentence_transformers_folder(tmp_path, "mean")
+    os.remove(f"{hub['acme/partial']}/1_Pooling/config.json")  # one missing
     hub["acme/plain"] = str(tmp_path / "plain")
     os.mkdir(hub["acme/plain"])
     fetched = []
@@ -694,12 +696,14 @@ def test_a_model_from_the_hub_brings_its_pooling_configuration(tmp_path, monkeyp
         return path
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
-    _transformers._fetch_sentence_transformers_files("acme/bge")
-    _transformers._fetch_sentence_transformers_files("acme/plain")
+    for repo in hub:
+        _transformers._fetch_sentence_transformers_files(repo)
     assert fetched == [
         ("acme/bge", "modules.json"),
         ("acme/bge", "1_Pooling/config.json"),
         ("acme/bge", "sentence_bert_config.json"),
+        ("acme/partial", "modules.json"),
+        ("acme/partial", "sentence_bert_config.json"),  # the others all the same
     ]
 
 
