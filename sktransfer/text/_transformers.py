@@ -72,6 +72,13 @@ def _offline_path(name):
         return None
 
 
+def _location(source):
+    """A name or path ``source`` as it is loaded: ``~`` expanded, an alias
+    (``all-MiniLM-L6-v2``) as its Hub name."""
+    location = user_path(source)
+    return _ALIASES.get(location, location)
+
+
 def _hub_offline():
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
 
@@ -204,8 +211,7 @@ def warn_if_embeddings_differ(pooling, max_length, source, name):
     those the model was trained to make."""
     if not isinstance(source, (str, os.PathLike)):
         return
-    location = user_path(source)
-    location = _ALIASES.get(location, location)
+    location = _location(source)
     folder = _offline_path(location) or location
     if not os.path.isdir(folder):
         folder = _hub_snapshot(location)
@@ -334,8 +340,7 @@ def resolve_transformer(
         tokenizer, model = source._transformer_source()
         return tokenizer, model if device == "cpu" else trainable_copy(model).to(device)
     if isinstance(source, (str, os.PathLike)):
-        location = user_path(source)
-        location = _ALIASES.get(location, location)
+        location = _location(source)
         family = ("transformer", location)
         # what a local folder holds now: a model saved there again (after
         # more training) is loaded again, not served from the cache; also
