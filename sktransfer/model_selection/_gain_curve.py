@@ -1,6 +1,7 @@
 """Transfer gain curves: transfer vs scratch vs baselines at N labels per class."""
 
 import dataclasses
+import html
 import numbers
 import time
 import warnings
@@ -19,6 +20,7 @@ from sklearn.utils.validation import check_consistent_length
 from sktransfer._base import IGNORED_PARAM_WARNING
 from sktransfer.utils import seed_from
 from sktransfer.utils._arrays import refuse_bad_labels
+from sktransfer.utils._display import html_table
 from sktransfer.utils._naming import distinct_names
 from sktransfer.utils._warnings import caller_stacklevel
 
@@ -308,18 +310,29 @@ class GainCurve:
             f"{'labels/class':>12} | " + " | ".join(f"{m:>{width}}" for m in models)
         ]
         lines.append("-" * len(lines[0]))
-        for n in self.sizes:
-            cells = []
-            for m in models:
-                r = self._by(n, m)
-                cells.append(_accuracy(r, self.n_repeats).rjust(width))
-            lines.append(f"{_size(n):>12} | " + " | ".join(cells))
+        for size, *cells in self._rows():
+            lines.append(f"{size:>12} | " + " | ".join(c.rjust(width) for c in cells))
         return "\n".join(lines)
 
+    def _rows(self):
+        """Per size: its label, then each model's accuracy as the table
+        shows it."""
+        models = self.models
+        return [
+            [_size(n)] + [_accuracy(self._by(n, m), self.n_repeats) for m in models]
+            for n in self.sizes
+        ]
+
+    def _verdict(self):
+        return self.negative_transfer or ["no negative transfer detected."]
+
     def __str__(self):
-        findings = self.negative_transfer
-        verdict = "\n".join(findings) if findings else "no negative transfer detected."
-        return f"{self.table()}\n\n{verdict}"
+        return self.table() + "\n\n" + "\n".join(self._verdict())
+
+    def _repr_html_(self):
+        """The table and the findings, as Jupyter shows the curve."""
+        findings = "".join(f"<p>{html.escape(line)}</p>" for line in self._verdict())
+        return html_table(["labels/class", *self.models], self._rows()) + findings
 
 
 def _size(n):

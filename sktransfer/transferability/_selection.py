@@ -36,6 +36,7 @@ from sktransfer.transferability._scores import (
     nce_score,
 )
 from sktransfer.utils import seed_from
+from sktransfer.utils._display import html_table
 from sktransfer.utils._naming import distinct_names
 from sktransfer.utils._warnings import caller_stacklevel
 from sktransfer.vision import Backbone
@@ -189,12 +190,20 @@ class Ranking(list):
 
     def __str__(self):
         lines = [f"{'rank':>4}  {'score':>10}  {'seconds':>8}  candidate"]
-        for row in self:
-            lines.append(
-                f"{row['rank']:>4}  {row['score']:>10.4f}  {row['seconds']:>8.2f}  "
-                f"{row['name']}"
-            )
+        for rank, score, seconds, name in self._rows():
+            lines.append(f"{rank:>4}  {score:>10}  {seconds:>8}  {name}")
         return "\n".join(lines)
+
+    def _rows(self):
+        return [
+            [row["rank"], f"{row['score']:.4f}", f"{row['seconds']:.2f}", row["name"]]
+            for row in self
+        ]
+
+    def _repr_html_(self):
+        """The table ``print`` shows, as Jupyter shows the ranking (not the
+        list of rows, each with its candidate)."""
+        return html_table(["rank", "score", "seconds", "candidate"], self._rows())
 
 
 def rank_sources(

@@ -69,6 +69,11 @@ def test_negative_transfer_is_flagged_for_a_shuffled_label_source(digits_split):
     assert any("below the best baseline logreg" in f for f in findings)
     text = str(curve)
     assert "negative transfer at 20: feature_extraction" in text
+    # Jupyter shows the same table and findings, not the records
+    html = curve._repr_html_()
+    cells = curve.table().splitlines()[2].split(" | ")
+    assert "<td>" + "</td><td>".join(c.strip() for c in cells) + "</td>" in html
+    assert all(f"<p>{f}</p>" in html for f in findings) and "seconds" not in html
 
 
 def test_a_good_source_is_not_flagged(digits_split, source_model):

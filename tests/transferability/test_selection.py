@@ -57,6 +57,10 @@ def test_rank_image_sources_by_features(target, source_model, shuffled_source, m
     assert [row["rank"] for row in ranking] == [1, 2, 3]
     assert ranking[0]["score"] > ranking[1]["score"] and ranking[0]["seconds"] >= 0
     assert "rank" in str(ranking) and "FineTunedCNNClassifier" in str(ranking)
+    # Jupyter shows the table, not the rows with their candidates' reprs
+    html = ranking._repr_html_()
+    assert html.count("<tr>") == 4 and "FunctionTransformer(" not in html
+    assert f"<td>1</td><td>{ranking[0]['score']:.4f}</td>" in html
 
 
 @pytest.mark.parametrize("metric", ["leep", "nce"])
