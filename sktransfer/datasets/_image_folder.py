@@ -205,16 +205,17 @@ def _class_folders(path):
     compare equal to it, as a label or in ``categories=``.
     """
     folders = {}
-    for entry in os.scandir(path):
-        if entry.is_dir() and not entry.name.startswith("."):
-            name = unicodedata.normalize("NFC", entry.name)
-            if name in folders:
-                raise ValueError(
-                    f"{path} holds two class folders named {name!r}, "
-                    f"{folders[name]!r} and {entry.name!r}, in two Unicode "
-                    "forms (composed and decomposed); merge them."
-                )
-            folders[name] = entry.name
+    with os.scandir(path) as entries:  # closed when the loop raises too
+        for entry in entries:
+            if entry.is_dir() and not entry.name.startswith("."):
+                name = unicodedata.normalize("NFC", entry.name)
+                if name in folders:
+                    raise ValueError(
+                        f"{path} holds two class folders named {name!r}, "
+                        f"{folders[name]!r} and {entry.name!r}, in two Unicode "
+                        "forms (composed and decomposed); merge them."
+                    )
+                folders[name] = entry.name
     if not folders:
         raise ValueError(
             f"{path} holds no class folder: expected one folder per class, "

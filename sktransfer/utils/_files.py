@@ -56,12 +56,13 @@ def path_stamp(path):
         return (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
     if not os.path.isdir(path):
         return ()
-    files = sorted(
-        (entry.name, stat.st_size, stat.st_mtime_ns)
-        for entry in os.scandir(path)
-        if entry.is_file()
-        for stat in (entry.stat(),)
-    )
+    with os.scandir(path) as entries:  # closed if a file goes meanwhile
+        files = sorted(
+            (entry.name, stat.st_size, stat.st_mtime_ns)
+            for entry in entries
+            if entry.is_file()
+            for stat in (entry.stat(),)
+        )
     return (os.path.abspath(path), *files)
 
 
@@ -84,11 +85,12 @@ def check_file(path, what, suffixes=()):
         return
     if not os.path.isdir(path):
         raise ValueError(f"{what} {path!r} does not exist.")
-    inside = sorted(
-        entry.name
-        for entry in os.scandir(path)
-        if entry.is_file() and suffixes and entry.name.endswith(suffixes)
-    )
+    with os.scandir(path) as entries:
+        inside = sorted(
+            entry.name
+            for entry in entries
+            if entry.is_file() and suffixes and entry.name.endswith(suffixes)
+        )
     hint = f"; it holds {', '.join(inside[:3])}" if inside else ""
     raise ValueError(f"{what} {path!r} is a folder, not a file{hint}.")
 

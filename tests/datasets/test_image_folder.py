@@ -1,8 +1,10 @@
 """load_image_folder on real images: sklearn's digits written as PNG files, and
 sklearn's two sample photographs (JPEG) cut into tiles."""
 
+import gc
 import pathlib
 import unicodedata
+import warnings
 
 import numpy as np
 import pytest
@@ -109,8 +111,13 @@ def test_class_names_are_composed_as_typed(tmp_path, digit_folder):
     picked = load_image_folder(tmp_path, mode="L", categories=["crème"])
     assert set(picked.target) == {"crème"} and len(picked.target) == 3
     (tmp_path / "café").mkdir()  # the same name composed: which class?
-    with pytest.raises(ValueError, match="two class folders named 'café'"):
-        load_image_folder(tmp_path, mode="L")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with pytest.raises(ValueError, match="two class folders named 'café'"):
+            load_image_folder(tmp_path, mode="L")
+        gc.collect()
+    # the folder's listing was closed when the error left it, not left open
+    assert [w for w in caught if w.category is ResourceWarning] == []
 
 
 def test_threads_read_the_same_images_in_the_same_order(digit_folder, monkeypatch):
