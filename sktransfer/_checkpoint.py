@@ -32,7 +32,7 @@ import torch
 from skorch.callbacks import Callback, EarlyStopping
 
 from sktransfer._batches import RaggedRows
-from sktransfer._persistence import checksum
+from sktransfer._persistence import checksum, state_dict_misfit
 from sktransfer.transfer._module import unwrapped
 from sktransfer.transfer._structure import layers_fingerprint
 from sktransfer.utils._files import path_stamp, replaced_atomically, user_path
@@ -284,12 +284,14 @@ def check_directory(directory):
 
 def restore_module(net, state):
     """Load a checkpoint's weights into ``net``'s module (maybe wrapped)."""
+    module, weights = unwrapped(net.module_), state["module"]
     try:
-        unwrapped(net.module_).load_state_dict(state["module"])
+        module.load_state_dict(weights)
     except RuntimeError as exc:  # e.g. written by another version's model
         checkpoint = dict(net.callbacks_)["checkpoint"]
         path = checkpoint_path(checkpoint.directory, checkpoint.tag)
-        problem = str(exc).split("\n")[0].rstrip(":. ")
+        first_line = str(exc).split("\n")[0].rstrip(":. ")
+        problem = state_dict_misfit(module.state_dict(), weights) or first_line
         raise ValueError(
             f"checkpoint {path} does not fit this model ({problem}); delete it "
             "to train from the first epoch."

@@ -610,9 +610,39 @@ def restore_state(module, tensors, source):
     try:
         module.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
+        problem = state_dict_misfit(module.state_dict(), tensors) or exc
         raise ValueError(
-            f"{source}: the weights do not fit the model ({exc})."
+            f"{source}: the weights do not fit the model ({problem})."
         ) from None
+
+
+def state_dict_misfit(expected, state):
+    """What keeps ``state`` out of a module whose state dict is ``expected``,
+    counted, with the first few names: torch's message lists every name (10,558
+    characters for EfficientNet-Lite0's weights given to SmallCNN). ``""``
+    where names and shapes all agree."""
+
+    def first(items):
+        return ", ".join(items[:3]) + (", ..." if len(items) > 3 else "")
+
+    missing = [name for name in expected if name not in state]
+    extra = [name for name in state if name not in expected]
+    shapes = [
+        f"{name} {tuple(given)} where it has {tuple(value.shape)}"
+        for name, value in expected.items()
+        if name in state and hasattr(value, "shape")
+        for given in [getattr(state[name], "shape", value.shape)]
+        if tuple(given) != tuple(value.shape)
+    ]
+    return "; ".join(
+        f"{label}: {count} ({first(items)})"
+        for items, label, count in (
+            (missing, "weights missing", f"{len(missing)} of {len(expected)}"),
+            (extra, "weights it does not have", len(extra)),
+            (shapes, "weights of another shape", len(shapes)),
+        )
+        if items
+    )
 
 
 def restore_classifier_net(estimator, module, tensors, history, source):

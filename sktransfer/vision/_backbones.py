@@ -19,7 +19,8 @@ from sktransfer._base import (
     unfitted_source_error,
     wrapped_source_hint,
 )
-from sktransfer._persistence import saved_model_hint
+from sktransfer._persistence import saved_model_hint, state_dict_misfit
+from sktransfer.utils._display import summarized
 from sktransfer.utils._files import check_file, user_path
 from sktransfer.utils._warnings import caller_stacklevel
 from sktransfer.vision._modules import ImageTransferModule, SmallCNN
@@ -354,7 +355,8 @@ def _from_weights_file(arch, weights, in_channels):
     except RuntimeError as exc:
         raise ValueError(
             f"backbone weights {what} does not fit architecture "
-            f"{arch!r} with {in_channels} input channel(s): {exc}"
+            f"{arch!r} with {in_channels} input channel(s): "
+            f"{state_dict_misfit(source.module.state_dict(), state) or exc}."
         ) from exc
     source.name = f"{arch} from {where}"
     return source
@@ -548,7 +550,8 @@ def _resolve(backbone, in_channels, pretrained):
         if len(backbone) != 2 or not isinstance(backbone[0], str):
             raise ValueError(
                 "backbone given as a tuple must be (architecture_name, weights), the "
-                f"weights a file path or a state dict; got {backbone!r:.100}."
+                f"weights a file path or a state dict; got "
+                f"{summarized(backbone)!r:.100}."
             )
         if not pretrained and backbone[0] in BACKBONES:
             return _from_factory(backbone[0], in_channels, pretrained=False)

@@ -186,7 +186,11 @@ def test_a_state_dict_that_is_not_one_is_a_clear_error(digits, source_model):
         bad = {**state, "block1.0.weight": [1.0]}
         PretrainedFeatureExtractor(backbone=("small_cnn", bad)).fit(X[:5])
     del state["block1.0.weight"]
-    with pytest.raises(ValueError, match="state dict does not fit architecture"):
+    # counted and named, not torch's list of every name
+    missing = (
+        r"architecture 'small_cnn' .*: weights missing: 1 of 18 \(block1.0.weight\)\.$"
+    )
+    with pytest.raises(ValueError, match=missing):
         PretrainedFeatureExtractor(backbone=("small_cnn", state)).fit(X[:5])
 
 
@@ -213,6 +217,10 @@ def test_weights_files_never_run_code(tmp_path, digits, capsys):
         (("small_cnn", "/no/such/file.pt"), "does not exist"),
         (("small_cnn",), r"\(architecture_name, weights\)"),
         (("resnet", "x.pt"), "Unknown backbone 'resnet'"),
+        (  # the weights summarized, not their numbers
+            ("small_cnn", SmallCNN(1).state_dict(), 1),
+            r"got \('small_cnn', <state dict: 18 tensors, [\d,]+ values>, 1\)\.$",
+        ),
     ],
 )
 def test_bad_weights_specs(digits, backbone, match):
@@ -225,8 +233,20 @@ def test_weights_that_do_not_fit_the_architecture(tmp_path, digits):
     X, _ = digits
     path = tmp_path / "other.pt"
     torch.save(SmallCNN(3).state_dict(), path)
-    with pytest.raises(ValueError, match="does not fit architecture 'small_cnn'"):
+    with pytest.raises(ValueError, match="does not fit architecture 'small_cnn'") as e:
         PretrainedFeatureExtractor(backbone=("small_cnn", str(path))).fit(X[:5])
+    assert str(e.value).endswith(
+        "with 1 input channel(s): weights of another shape: 1 (block1.0.weight "
+        "(32, 3, 3, 3) where it has (32, 1, 3, 3))."
+    )
+    efficientnet = {f"net.layer{i}.weight": torch.zeros(2) for i in range(294)}
+    with pytest.raises(ValueError, match="architecture") as e:
+        PretrainedFeatureExtractor(backbone=("small_cnn", efficientnet)).fit(X[:5])
+    assert len(str(e.value)) < 400 and str(e.value).endswith(
+        "weights missing: 18 of 18 (block1.0.weight, block1.1.weight, "
+        "block1.1.bias, ...); weights it does not have: 294 (net.layer0.weight, "
+        "net.layer1.weight, net.layer2.weight, ...)."
+    )
 
 
 def test_a_path_given_as_a_name_says_what_to_do(tmp_path, digits):
