@@ -1,4 +1,5 @@
-"""How an estimator holding weights in memory prints.
+"""How sktransfer's objects print: estimators holding weights in memory,
+and results that read as tables (in Jupyter too).
 
 scikit-learn prints an estimator's parameters with ``repr``, and its pretty
 printer takes each value's ``repr`` again at every level of nesting before it
@@ -7,7 +8,8 @@ cuts the text to about 700 characters. A source given as weights in memory,
 estimator formatted 2,761 tensors (7.5 s), showing it in Jupyter took 15 s,
 and what was left to read was the first digits of the first tensor. Printed,
 such weights read as a summary instead: ``<state dict: 294 tensors, 3,413,073
-values>``.
+values>``. Gain curves and source rankings print as tables; Jupyter showed
+their records instead, each ranked candidate with its whole ``repr``.
 """
 
 import html
