@@ -1195,6 +1195,11 @@ class TransferEstimatorBase(
 
     def _lbfgs_obstacle(self, cached_head):
         """Why L-BFGS cannot train this fit (None: it can)."""
+        if cached_head is None and getattr(self, "augment", None) is not None:
+            return (
+                "augment= changes the images every epoch, so the backbone's "
+                "features are not computed once"
+            )
         if cached_head is None:
             return (
                 f"with transfer={getattr(self, 'transfer', None)!r} (and these "
@@ -1448,23 +1453,29 @@ class TransferEstimatorBase(
         With ``plan.cache_features`` the frozen source runs once over the
         training (and validation) inputs, and the head -- behind a
         :class:`~sktransfer._nn.Standardize` of those features -- trains on
-        them. Call inside :func:`~sktransfer.utils.seeded`.
+        them. Where the module augments its inputs, the frozen source runs
+        every epoch instead, its features standardized as the clean
+        training inputs' are. Call inside :func:`~sktransfer.utils.seeded`.
         """
         plan.apply(module)
         X_train, y_train, valid = self._split_validation(X, y, seed)
-        # Cache only when nothing before the head can change during training.
-        cache = plan.cache_features and not any(
+        # Cache only when nothing before the head can change during training:
+        # no weight, and no input (images augmented anew each epoch)
+        frozen = plan.cache_features and not any(
             p.requires_grad
             for name, p in module.named_parameters()
             if not name.startswith("head.")
         )
+        cache = frozen and getattr(module, "augment", None) is None
         self._check_optimizer(module.head if cache else None)
-        if cache:
+        if frozen:  # the head learns on standardized features either way
             module.to(device)
-            X_train = self._features_once(module, X_train, device)
+            features = self._features_once(module, X_train, device)
             module.head = torch.nn.Sequential(
-                Standardize.fit(X_train).to(device), module.head
+                Standardize.fit(features).to(device), module.head
             )
+        if cache:
+            X_train = features
             if valid is not None:
                 valid = (self._features_once(module, valid[0], device), valid[1])
         else:

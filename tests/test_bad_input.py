@@ -140,6 +140,11 @@ def _cnn(**params):
     return FineTunedCNNClassifier(**{**FAST, **params})
 
 
+def _crop_batch(images):
+    """An augmentation that wrongly drops two rows of each image."""
+    return images[..., 2:, :]
+
+
 def _text(**params):
     return PretrainedEmbeddingClassifier(**{"embeddings": _kv(), **FAST, **params})
 
@@ -1880,6 +1885,46 @@ def _cases():
         ),
         ValueError,
         "trainable_blocks: the glob 'blok3.*' matches none of the source's parameters",
+    )
+    add(
+        "augment-unknown",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "augment='crop' (not an augmentation)",
+        lambda tmp: _cnn(augment="crop").fit(IMAGES, LABELS),
+        ValueError,
+        "the augmentations are ['flip', 'rotate', 'scale', 'shift']",
+    )
+    add(
+        "augment-strength",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "augment={'rotate': 270}",
+        lambda tmp: _cnn(augment={"rotate": 270}).fit(IMAGES, LABELS),
+        ValueError,
+        "augment's strength of 'rotate' is the largest turn, in degrees, a number "
+        "from 0 to 180",
+    )
+    add(
+        "augment-changes-shape",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "augment= a function returning a cropped batch",
+        lambda tmp: _cnn(augment=_crop_batch).fit(IMAGES, LABELS),
+        ValueError,
+        "returned (20, 1, 6, 8) for a batch of shape (20, 1, 8, 8)",
+    )
+    add(
+        "augment-lbfgs",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "augment= with transfer='feature_extraction', optimizer='lbfgs'",
+        lambda tmp: _cnn(
+            augment="shift", transfer="feature_extraction", optimizer="lbfgs"
+        ).fit(IMAGES, LABELS),
+        ValueError,
+        "augment= changes the images every epoch, so the backbone's features are "
+        "not computed once",
     )
     add(
         "param-unfreeze-schedule",

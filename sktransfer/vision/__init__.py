@@ -1,5 +1,6 @@
 """Image estimators: pretrained CNN backbones with new heads."""
 
+from sktransfer.vision._augment import ImageAugment, resolve_augment
 from sktransfer.vision._backbones import (
     BACKBONES,
     Backbone,
@@ -14,10 +15,12 @@ __all__ = [
     "BACKBONES",
     "Backbone",
     "FineTunedCNNClassifier",
+    "ImageAugment",
     "ImagePreprocess",
     "ImageTransferModule",
     "PretrainedFeatureExtractor",
     "SmallCNN",
     "register_backbone",
+    "resolve_augment",
     "resolve_backbone",
 ]

@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval
 from sktransfer._base import is_fitted_estimator
 from sktransfer._nn import MLPHead
 from sktransfer._persistence import standardized_head
+from sktransfer.vision._augment import resolve_augment
 from sktransfer.vision._backbones import resolve_backbone
 from sktransfer.vision._images import image_size, pixel_scale_of
 from sktransfer.vision._modules import (
@@ -108,7 +109,12 @@ class ImageEstimatorMixin:
             else MLPHead(n_features, self.hidden_layer_sizes, n_outputs, self.dropout)
         )
         module = ImageTransferModule(
-            preprocess, source.module, head, batchnorm, source.channels_last
+            preprocess,
+            source.module,
+            head,
+            batchnorm,
+            source.channels_last,
+            augment=resolve_augment(getattr(self, "augment", None)),
         )
         # weights too, on a CPU, for the named optimizers: an optimizer class
         # of unknown code may view the gradients flat, which fails on

@@ -29,6 +29,7 @@ from sktransfer.transfer import (
 )
 from sktransfer.transfer._schedule import warn_block_count, warn_unreached
 from sktransfer.utils import seeded
+from sktransfer.vision._augment import AUGMENT_DOC
 from sktransfer.vision._base import (
     IMAGE_CONSTRAINTS,
     IMAGE_PARAMS_DOC,
@@ -92,6 +93,7 @@ default="small_cnn"
         BatchNorm layers do (for tiny batches: at ``batch_size=1`` BatchNorm
         layers that train would normalise each image by its own statistics,
         which warns). ``train``: they follow the training mode.
+    {AUGMENT_DOC.strip()}
     {IMAGE_PARAMS_DOC.strip()}
     {TRAINING_PARAMS_DOC.strip()}
 
@@ -145,6 +147,7 @@ default="small_cnn"
         "unfreeze_schedule": "no_validation",
         "backbone_lr_scale": [Interval(Real, 0, None, closed="left")],
         "batchnorm": [StrOptions(set(BATCHNORM_POLICIES))],
+        "augment": "no_validation",  # by resolve_augment, in fit
     }
 
     def __init__(
@@ -156,6 +159,7 @@ default="small_cnn"
         unfreeze_schedule=None,
         backbone_lr_scale=1.0,
         batchnorm="frozen",
+        augment=None,
         image_shape=None,
         pixel_scale=None,
         resize=None,
@@ -184,6 +188,7 @@ default="small_cnn"
         self.unfreeze_schedule = unfreeze_schedule
         self.backbone_lr_scale = backbone_lr_scale
         self.batchnorm = batchnorm
+        self.augment = augment
         self.image_shape = image_shape
         self.pixel_scale = pixel_scale
         self.resize = resize

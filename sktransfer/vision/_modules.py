@@ -168,6 +168,9 @@ class ImageTransferModule(TransferModule):
         The backbone takes channels-last images (see
         :attr:`~sktransfer.vision.Backbone.channels_last`): on a CPU, its input
         is laid out so (:meth:`use_channels_last` lays out its weights).
+    augment : torch.nn.Module or None, default=None
+        Changes preprocessed images at random in training mode (see
+        :class:`~sktransfer.vision.ImageAugment`); None: no change.
 
     Examples
     --------
@@ -184,10 +187,17 @@ class ImageTransferModule(TransferModule):
     channels_last = False  # modules pickled before it existed
 
     def __init__(
-        self, preprocess, backbone, head, batchnorm="frozen", channels_last=False
+        self,
+        preprocess,
+        backbone,
+        head,
+        batchnorm="frozen",
+        channels_last=False,
+        augment=None,
     ):
         super().__init__(batchnorm)
         self.preprocess = preprocess
+        self.augment = augment
         self.backbone = backbone
         self.head = head
         self.channels_last = channels_last
@@ -217,9 +227,13 @@ class ImageTransferModule(TransferModule):
         Returns
         -------
         features : torch.Tensor of shape (batch, n_features)
-            The backbone's maps, global-average-pooled.
+            The backbone's maps, global-average-pooled; in training mode, of
+            the images changed by ``augment``.
         """
         x = self.preprocess(x)
+        augment = getattr(self, "augment", None)  # None: pickled before it
+        if augment is not None:  # itself the identity in eval mode
+            x = augment(x)
         if self.channels_last and x.device.type == "cpu" and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         return pool_features(self.backbone(x))
