@@ -74,7 +74,7 @@ def resolve_augment(
         strengths = {augment: None}
     elif isinstance(augment, dict):
         strengths = dict(augment)
-    elif isinstance(augment, list | tuple):
+    elif isinstance(augment, list | tuple) and all(isinstance(n, str) for n in augment):
         strengths = {name: None for name in augment}
     else:
         raise TypeError(

@@ -106,6 +106,7 @@ def test_names_lists_and_dicts_resolve_to_strengths():
         ({"rotate": -5}, ValueError, "'rotate' is the largest turn, in degrees"),
         ({"flip": True}, ValueError, "'flip' is the share of images mirrored"),
         (3, TypeError, "augment must be None, a name, a list of names"),
+        ([["shift"]], TypeError, r"a list of names.*got list \(\[\['shift'\]\]\)"),
         (ImageAugment, TypeError, "got type"),
     ],
 )
