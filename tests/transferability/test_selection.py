@@ -8,7 +8,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from sktransfer import (
     EmbeddingVectorizer,
@@ -75,8 +75,11 @@ def test_rank_source_classifiers_by_predictions(
 
 
 def linear_probe_accuracy(features, y):
-    """A score of one's own: a cross-validated linear probe's accuracy."""
-    return cross_val_score(LogisticRegression(max_iter=500), features, y, cv=3).mean()
+    """A score of one's own: a cross-validated linear probe's accuracy, on
+    standardized features (unscaled, the probe of the seeded source scores
+    0.78-0.84 over seeds 0-4 and CPUs; scaled, 0.85-0.90)."""
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    return cross_val_score(probe, features, y, cv=3).mean()
 
 
 def test_a_metric_of_ones_own_scores_the_candidates_features(

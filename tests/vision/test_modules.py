@@ -23,7 +23,8 @@ def _in_layout(module, memory_format):
 
 def test_small_cnn_trains_channels_last_with_the_same_predictions(digits, fast):
     X, y = digits[0][:300], digits[1][:300]
-    clf = FineTunedCNNClassifier(**fast).fit(X, y)
+    # seeded: unseeded, the score hangs on the tests run before (0.85 once)
+    clf = FineTunedCNNClassifier(random_state=0, **fast).fit(X, y)
     module = clf.net_.module_
     assert module.channels_last and _in_layout(module.backbone, torch.channels_last)
     # the same weights laid out as usual (NCHW) give the same probabilities
