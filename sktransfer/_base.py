@@ -14,6 +14,7 @@ import functools
 import inspect
 import json
 import os
+import types
 import warnings
 from numbers import Integral, Real
 
@@ -55,7 +56,11 @@ from sktransfer._checkpoint import (
 )
 from sktransfer._nn import CrossEntropyLoss, Standardize
 from sktransfer._optim import LBFGS, StopWhenConverged
-from sktransfer._persistence import history_from
+from sktransfer._persistence import (
+    history_from,
+    standardized_head,
+    state_dict_misfit,
+)
 from sktransfer._probe import linear_tail
 from sktransfer.transfer import batched_features
 from sktransfer.transfer._module import (
@@ -116,6 +121,7 @@ TRAINING_CONSTRAINTS = {
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     "callbacks": [list, tuple, None],
     "checkpoint_dir": [str, os.PathLike, None],
+    "warm_start": ["boolean"],
     "precision": [StrOptions(set(PRECISIONS))],
     "accelerator": [HasMethods(["prepare", "backward"]), None],
     "verbose": ["verbose"],
@@ -205,6 +211,17 @@ class or functools.partial of one, default="auto"
         removed when training completes. A checkpoint that cannot be written
         (a full disk) is warned of, and training goes on. A leading ``~`` is
         the home folder, here and in every path sktransfer takes.
+    warm_start : bool, default=False
+        When the estimator is fitted already, ``fit`` goes on from its
+        trained weights -- not from the source -- for ``max_epochs`` more
+        epochs on the data it is given, as scikit-learn's ``MLPClassifier``
+        does; e.g. a fit with ``transfer="feature_extraction"``, then
+        ``set_params(transfer="fine_tune", warm_start=True)`` and a second
+        fit. ``transfer`` decides again what trains; the optimizer,
+        ``net_.history``, ``n_iter_`` and ``loss_curve_`` start anew. The
+        classes, and whatever sets the weights' shapes (the backbone, the
+        head's layers, the input's shape), must be those of the fitted model:
+        a ValueError names what differs.
     verbose : int, default=0
         0 is silent; 1 prints skorch's epoch table (and a progress bar while
         frozen features of more than 1,000 images are computed); 2 adds a
@@ -954,6 +971,11 @@ class SharedSourceCloneMixin:
     def __setstate__(self, state):
         state = {k: v for k, v in state.items() if k != _REGISTRATIONS}
         super().__setstate__(state)
+        # an estimator pickled by an older sktransfer: the parameters added
+        # since take their defaults (get_params, clone and repr need them all)
+        for name, param in inspect.signature(type(self)).parameters.items():
+            if name not in vars(self) and param.default is not param.empty:
+                setattr(self, name, param.default)
 
 
 _REGISTRATIONS = "_sktransfer_registered_backbones"
@@ -1109,6 +1131,25 @@ class ConditionalParamsMixin:
                     UserWarning,
                     stacklevel=caller_stacklevel(),
                 )
+
+
+def _behind_standardize(head, features, device, folded=False):
+    """``head`` behind a :class:`~sktransfer._nn.Standardize` of ``features``.
+
+    A head behind one already (a warm-started fit going on from a frozen
+    one) keeps it. ``folded``: the head has trained on raw features (a
+    warm-started fit going on from fine-tuning), so its first linear layer
+    takes the standardization's inverse, and the head computes what it did.
+    """
+    if isinstance(head, torch.nn.Sequential) and isinstance(head[0], Standardize):
+        return head
+    standardize = Standardize.fit(features).to(device)
+    first = next((m for m in head.modules() if isinstance(m, torch.nn.Linear)), None)
+    if folded and first is not None and first.bias is not None:
+        with torch.no_grad():  # W x + b = (W s) (x - m) / s + (W m + b)
+            first.bias += first.weight @ standardize.mean
+            first.weight *= standardize.scale
+    return torch.nn.Sequential(standardize, head)
 
 
 def _first_batch_loss(history):
@@ -1447,7 +1488,58 @@ class TransferEstimatorBase(
                 stacklevel=caller_stacklevel(),
             )
 
-    def _train(self, module, plan, X, y, *, device, seed):
+    def _fitted_to_continue(self):
+        """What a fit with ``warm_start=True`` goes on from: the fitted
+        module and the fitted attributes (``classes_``...), as a namespace;
+        None without ``warm_start`` or before a first fit. Call first in
+        ``fit``, before it sets anything."""
+        if not getattr(self, "warm_start", False) or "net_" not in vars(self):
+            return None
+        fitted = {
+            name: value
+            for name, value in vars(self).items()
+            if name.endswith("_") and not name.startswith("_")
+        }
+        return types.SimpleNamespace(**fitted, module=self.net_.module_)
+
+    def _check_continued(self, previous):
+        """``previous`` (:meth:`_fitted_to_continue`), once its classes are
+        found to be this fit's (``classes_``, set from ``y``)."""
+        if previous is None:
+            return None
+        before, now = previous.classes_.tolist(), self.classes_.tolist()
+        if before != now:
+            raise ValueError(
+                f"{type(self).__name__}(warm_start=True) goes on from the fitted "
+                f"model, whose classes are {before!r:.200}; y holds {now!r:.200}. "
+                "Fit with warm_start=False to start again from the source."
+            )
+        return previous
+
+    def _continued_weights(self, module, previous):
+        """The weights a warm-started fit loads into ``module``: those of the
+        fitted model ``previous`` goes on from."""
+        return previous.module.state_dict()
+
+    def _load_continued(self, module, previous):
+        """``module`` with the weights of the model a warm-started fit goes on
+        from (its head put behind a Standardize where that model's was), or a
+        ValueError saying what keeps them out."""
+        state = self._continued_weights(module, previous)
+        module = standardized_head(module, state)
+        misfit = state_dict_misfit(module.state_dict(), state)
+        if misfit:
+            raise ValueError(
+                f"{type(self).__name__}(warm_start=True) goes on from the fitted "
+                f"model, but this fit builds another one ({misfit}): a setting "
+                "that shapes the model (the source, hidden_layer_sizes, the "
+                "input's shape...) changed since. Set it back, or fit with "
+                "warm_start=False to start again from the source."
+            )
+        module.load_state_dict(state)
+        return module
+
+    def _train(self, module, plan, X, y, *, device, seed, continued=None):
         """Apply ``plan`` to ``module``, train it on ``(X, y)``, store ``net_``.
 
         With ``plan.cache_features`` the frozen source runs once over the
@@ -1455,9 +1547,14 @@ class TransferEstimatorBase(
         :class:`~sktransfer._nn.Standardize` of those features -- trains on
         them. Where the module augments its inputs, the frozen source runs
         every epoch instead, its features standardized as the clean
-        training inputs' are. Call inside :func:`~sktransfer.utils.seeded`.
+        training inputs' are. ``continued``: the fitted model a warm-started
+        fit goes on from (:meth:`_check_continued`), whose weights are loaded
+        once ``plan`` is applied (``transfer="structure"`` draws nothing over
+        them). Call inside :func:`~sktransfer.utils.seeded`.
         """
         plan.apply(module)
+        if continued is not None:
+            module = self._load_continued(module, continued)
         X_train, y_train, valid = self._split_validation(X, y, seed)
         # Cache only when nothing before the head can change during training:
         # no weight, and no input (images augmented anew each epoch)
@@ -1471,8 +1568,8 @@ class TransferEstimatorBase(
         if frozen:  # the head learns on standardized features either way
             module.to(device)
             features = self._features_once(module, X_train, device)
-            module.head = torch.nn.Sequential(
-                Standardize.fit(features).to(device), module.head
+            module.head = _behind_standardize(
+                module.head, features, device, folded=continued is not None
             )
         if cache:
             X_train = features

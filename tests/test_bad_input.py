@@ -123,6 +123,12 @@ class _IntegerBackbone(torch.nn.Module):
         return (x.flatten(1) > 0).long()
 
 
+def _kv_of_size(size):
+    kv = KeyedVectors(vector_size=size)
+    kv.add_vectors(["good", "bad", "film", "great", "awful", "plot"], RNG.rand(6, size))
+    return kv
+
+
 def _kv_with_nan():
     kv = _kv()
     kv.vectors[kv.key_to_index["good"], 0] = np.nan
@@ -1925,6 +1931,48 @@ def _cases():
         ValueError,
         "augment= changes the images every epoch, so the backbone's features are "
         "not computed once",
+    )
+    add(
+        "warm-start-classes",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "warm_start=True, a second fit on other classes",
+        lambda tmp: (
+            _cnn(warm_start=True)
+            .fit(IMAGES, LABELS)
+            .fit(IMAGES, np.where(LABELS, "b", "a"))
+        ),
+        ValueError,
+        "goes on from the fitted model, whose classes are [0, 1]; y holds ['a', 'b']",
+    )
+    add(
+        "warm-start-architecture",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "warm_start=True, a second fit with other hidden_layer_sizes",
+        lambda tmp: (
+            _cnn(warm_start=True)
+            .fit(IMAGES, LABELS)
+            .set_params(hidden_layer_sizes=(8,))
+            .fit(IMAGES, LABELS)
+        ),
+        ValueError,
+        "goes on from the fitted model, but this fit builds another one (weights "
+        "missing: 2 of",
+    )
+    add(
+        "warm-start-vector-size",
+        "hyperparameters",
+        "PretrainedEmbeddingClassifier",
+        "warm_start=True, a second fit with word vectors of another size",
+        lambda tmp: (
+            _text(warm_start=True)
+            .fit(TEXTS, LABELS[:12])
+            .set_params(embeddings=_kv_of_size(5))
+            .fit(TEXTS, LABELS[:12])
+        ),
+        ValueError,
+        "whose word vectors have 3 values; this fit's embeddings have 5",
     )
     add(
         "param-unfreeze-schedule",

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import safetensors.torch
 import torch
+from sklearn.base import clone
 from skorch.callbacks import EpochScoring
 
 import sktransfer
@@ -721,3 +722,17 @@ def test_a_transformer_in_a_relative_folder_is_the_one_fit_read(
         np.testing.assert_allclose(
             getattr(loaded, method)(X[:4]), getattr(model, method)(X[:4]), atol=1e-6
         )
+
+
+def test_an_estimator_pickled_before_a_parameter_existed_takes_its_default(digits):
+    X, y = digits
+    clf = FineTunedCNNClassifier(**FAST_TRAINING).fit(X[:50], y[:50])
+    state = clf.__getstate__()
+    del state["warm_start"], state["augment"]  # as an older sktransfer had it
+    older = FineTunedCNNClassifier.__new__(FineTunedCNNClassifier)
+    older.__setstate__(state)
+    assert older.get_params()["warm_start"] is False and older.augment is None
+    assert "warm_start" not in repr(older) and clone(older).augment is None
+    np.testing.assert_array_equal(
+        older.predict_proba(X[:20]), clf.predict_proba(X[:20])
+    )

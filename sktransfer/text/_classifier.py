@@ -237,6 +237,7 @@ default="glove-wiki-gigaword-50"
         n_iter_no_change=5,
         callbacks=None,
         checkpoint_dir=None,
+        warm_start=False,
         verbose=0,
         device="auto",
         precision="32",
@@ -268,6 +269,7 @@ default="glove-wiki-gigaword-50"
         self.n_iter_no_change = n_iter_no_change
         self.callbacks = callbacks
         self.checkpoint_dir = checkpoint_dir
+        self.warm_start = warm_start
         self.verbose = verbose
         self.device = device
         self.precision = precision
@@ -297,8 +299,10 @@ default="glove-wiki-gigaword-50"
             The fitted estimator.
         """
         self._warn_ignored_params()
+        previous = self._fitted_to_continue()
         docs = validate_texts(X, type(self).__name__)
         y = validate_text_target(self, docs, y)
+        previous = self._check_continued(previous)
         self.tokenizer_ = Tokenizer(self.lowercase, self.token_pattern, self.tokenizer)
         corpus = self.tokenizer_.corpus(docs)
         self._pin_source()
@@ -321,8 +325,40 @@ default="glove-wiki-gigaword-50"
                 warn_unreached([self.unfreeze_epoch], self.max_epochs, "unfreeze_epoch")
             ids = self._encode(corpus)
             del corpus  # the tokens are in ids now: not held while training
-            self._train(module, plan, ids, y, device=device, seed=seed)
+            self._train(
+                module, plan, ids, y, device=device, seed=seed, continued=previous
+            )
         return self
+
+    def _continued_weights(self, module, previous):
+        """The fitted model's weights, its word vectors moved to this fit's
+        vocabulary: the words it knew keep the vectors it trained, the words
+        new to this fit have those ``module`` holds (the source's, or the
+        OOV policy's)."""
+        state = dict(previous.module.state_dict())
+        before = [state.pop("backbone.weight")]
+        if "oov_embedding.weight" in state:
+            before.append(state.pop("oov_embedding.weight"))
+        before = torch.cat(before)
+        parts = module._table_parts()
+        table = torch.cat(parts).detach().clone()
+        if before.shape[1] != table.shape[1]:
+            raise ValueError(
+                f"{type(self).__name__}(warm_start=True) goes on from the fitted "
+                f"model, whose word vectors have {before.shape[1]} values; this "
+                f"fit's embeddings have {table.shape[1]}. Set embeddings back, or "
+                "fit with warm_start=False to start again from the source."
+            )
+        known = previous.vocabulary_
+        shared = [word for word in self.vocabulary_ if word in known]
+        rows = torch.tensor(
+            [self.vocabulary_[word] for word in shared], dtype=torch.long
+        )
+        table[rows] = before[[known[word] for word in shared]].to(table.device)
+        state["backbone.weight"] = table[: len(parts[0])]
+        if len(parts) > 1:
+            state["oov_embedding.weight"] = table[len(parts[0]) :]
+        return state
 
     def _build_vocabulary(self, corpus, vectors, seed):
         """Set ``vocabulary_``; return the embedding table and trainable OOV rows."""

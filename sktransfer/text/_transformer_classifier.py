@@ -163,6 +163,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         n_iter_no_change=5,
         callbacks=None,
         checkpoint_dir=None,
+        warm_start=False,
         verbose=0,
         device="auto",
         precision="32",
@@ -188,6 +189,7 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         self.n_iter_no_change = n_iter_no_change
         self.callbacks = callbacks
         self.checkpoint_dir = checkpoint_dir
+        self.warm_start = warm_start
         self.verbose = verbose
         self.device = device
         self.precision = precision
@@ -215,10 +217,12 @@ default="sentence-transformers/all-MiniLM-L6-v2"
             The fitted estimator.
         """
         self._warn_ignored_params()
+        previous = self._fitted_to_continue()
         name = type(self).__name__
         docs = validate_texts(X, name)
         check_not_all_empty(docs, name)
         y = validate_text_target(self, docs, y)
+        previous = self._check_continued(previous)
         self._pin_source()
         tokenizer, source_model = resolve_transformer(self.source)
         check_max_length(self.max_length, source_model)
@@ -247,7 +251,9 @@ default="sentence-transformers/all-MiniLM-L6-v2"
                 source_lr_scale=self.backbone_lr_scale,  # structure: all at lr
                 trainable_blocks=tuple(top),
             )
-            self._train(module, plan, packed, y, device=device, seed=seed)
+            self._train(
+                module, plan, packed, y, device=device, seed=seed, continued=previous
+            )
         return self
 
     def _build_module(self, source_model):

@@ -73,11 +73,15 @@ class ImageEstimatorMixin:
         tags.input_tags.allow_nan = False
         return tags
 
-    def _build_image_module(self, X, n_outputs, batchnorm="frozen", pretrained=True):
+    def _build_image_module(
+        self, X, n_outputs, batchnorm="frozen", pretrained=True, scale_of=None
+    ):
         """Resolve the source and assemble an :class:`ImageTransferModule`.
 
         ``n_outputs=None`` makes the head the identity (feature extractors).
-        Sets ``pixel_scale_``.
+        Sets ``pixel_scale_``: with ``pixel_scale=None``, that of ``scale_of``
+        (the fitted model a warm-started fit goes on from) or of a fitted
+        estimator given as the backbone, whose weights were trained at it.
         """
         n_channels, height, width = X.shape[1:]
         source = resolve_backbone(self.backbone, n_channels, pretrained=pretrained)
@@ -93,8 +97,9 @@ class ImageEstimatorMixin:
                 f"(one-channel images are replicated); X has {n_channels} "
                 f"channels.{hint}"
             )
-        fitted_source = self.backbone if is_fitted_estimator(self.backbone) else None
-        self.pixel_scale_ = pixel_scale_of(X, self.pixel_scale, fitted_source)
+        if scale_of is None and is_fitted_estimator(self.backbone):
+            scale_of = self.backbone
+        self.pixel_scale_ = pixel_scale_of(X, self.pixel_scale, scale_of)
         preprocess = ImagePreprocess(
             scale=1.0 / self.pixel_scale_,
             out_channels=source.in_channels,

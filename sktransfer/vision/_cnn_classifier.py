@@ -176,6 +176,7 @@ default="small_cnn"
         n_iter_no_change=5,
         callbacks=None,
         checkpoint_dir=None,
+        warm_start=False,
         verbose=0,
         device="auto",
         precision="32",
@@ -205,6 +206,7 @@ default="small_cnn"
         self.n_iter_no_change = n_iter_no_change
         self.callbacks = callbacks
         self.checkpoint_dir = checkpoint_dir
+        self.warm_start = warm_start
         self.verbose = verbose
         self.device = device
         self.precision = precision
@@ -230,12 +232,16 @@ default="small_cnn"
             The fitted estimator.
         """
         self._warn_ignored_params()
+        previous = self._fitted_to_continue()
         X, y = validate_images(self, X, y, reset=True)
         y = encode_labels(self, y)
+        previous = self._check_continued(previous)
         device = self._device()
         self._pin_source()
         with seeded(self.random_state, device) as seed:
-            module = self._build_image_module(X, len(self.classes_), self.batchnorm)
+            module = self._build_image_module(
+                X, len(self.classes_), self.batchnorm, scale_of=previous
+            )
             plan = plan_transfer(
                 self.transfer,
                 module.backbone,
@@ -258,7 +264,9 @@ default="small_cnn"
                     self.max_epochs,
                     "unfreeze_schedule",
                 )
-            self._train(module, plan, X, y, device=device, seed=seed)
+            self._train(
+                module, plan, X, y, device=device, seed=seed, continued=previous
+            )
         return self
 
     def _logits(self, X):

@@ -936,3 +936,18 @@ def test_zero_shot_fit_errors():
     for blank in ("", " \n", ["x", "\t"]):
         with pytest.raises(ValueError, match="non-empty string"):
             ZeroShotClassifier(class_descriptions={"a": blank}).fit(None, ["a", "b"])
+
+
+def test_warm_start_goes_on_from_the_fitted_transformer(small):
+    X, y, X_test = small["X"][::3], small["y"][::3], small["X_test"][:20]
+    clf = FineTunedTransformerClassifier(
+        transfer="fine_tune", max_epochs=1, **{**FAST, "max_length": 32}
+    )
+    proba = clf.fit(X, y).predict_proba(X_test)
+    tuned = _backbone(clf).state_dict()
+    # the fine-tuned layers and head, not the source's: frozen at a learning
+    # rate that moves nothing, the same probabilities
+    clf.set_params(transfer="frozen", warm_start=True, optimizer="adamw", lr=1e-9)
+    np.testing.assert_allclose(clf.fit(X, y).predict_proba(X_test), proba, atol=1e-5)
+    for name, value in _backbone(clf).state_dict().items():
+        assert torch.equal(value, tuned[name]), name
