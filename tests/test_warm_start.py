@@ -123,9 +123,13 @@ def test_text_keeps_the_vectors_it_trained_and_reads_new_words_from_the_source(
     )
     clf.set_params(transfer="fine_tune").fit(X[1::2], y[1::2])  # other documents
     table = _table(clf)
-    shared = [w for w in clf.vocabulary_ if w in before]
+    # every word it knew, whether the new documents hold it or not, keeps
+    # the vector it trained; the words new to this fit have GloVe's
+    shared = list(before)
     new = [w for w in clf.vocabulary_ if w not in before]
-    assert len(shared) > 500 and len(new) > 500
+    assert set(shared) <= set(clf.vocabulary_) and len(new) > 500
+    absent = set(shared) - {t for doc in X[1::2] for t in clf.tokenizer_(doc)}
+    assert len(absent) > 500
     rows, rows_before = (
         [clf.vocabulary_[w] for w in shared],
         [before[w] for w in shared],
