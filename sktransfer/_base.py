@@ -204,7 +204,8 @@ class or functools.partial of one, default="auto"
         validation score is a clear error).
     checkpoint_dir : str, path or None, default=None
         Write a checkpoint after every epoch to this folder; a later ``fit`` with
-        the same hyperparameters and data resumes from the last finished epoch
+        the same hyperparameters and data (and, with ``warm_start``, from the
+        same weights) resumes from the last finished epoch
         and reaches the same weights as an uninterrupted run (the RNG state
         and early stopping's best epoch are saved too). Each fit has its own
         file, so the fits of a search can share the folder. The checkpoint is
@@ -1586,7 +1587,8 @@ class TransferEstimatorBase(
             class_weight=self._class_weights(y),
             cached=cache,
         )
-        tag, resume = self._checkpointing(net, X_train, y_train)
+        start = None if continued is None else continued.module
+        tag, resume = self._checkpointing(net, X_train, y_train, start)
         try:
             if cache:
                 with module.taking_features():
@@ -1660,13 +1662,15 @@ class TransferEstimatorBase(
             "was before fit."
         )
 
-    def _checkpointing(self, net, X, y):
+    def _checkpointing(self, net, X, y, start=None):
         """Add the epoch checkpoint callback; return the fit's fingerprint and
-        the state to resume, if any (``(None, None)`` without checkpoint_dir)."""
+        the state to resume, if any (``(None, None)`` without checkpoint_dir).
+        ``start``: the module a warm-started fit goes on from, whose weights
+        count in the fingerprint (a fit from other weights is another fit)."""
         if self.checkpoint_dir is None:
             return None, None
         check_directory(self.checkpoint_dir)
-        tag = fingerprint(self, X, y)
+        tag = fingerprint(self, X, y, start)
         net.callbacks = [
             *net.callbacks,
             ("checkpoint", EpochCheckpoint(self.checkpoint_dir, tag)),

@@ -49,8 +49,9 @@ def checkpoint_path(directory, tag):
 _NOT_FINGERPRINTED = {"callbacks", "verbose", "checkpoint_dir", "device", "accelerator"}
 
 
-def fingerprint(estimator, X, y):
-    """Hash of the hyperparameters and the training data of a fit.
+def fingerprint(estimator, X, y, start=None):
+    """Hash of the hyperparameters and the training data of a fit (and of
+    ``start``, the module whose weights a warm-started fit goes on from).
 
     A source given as an object counts by its content: a torch module by its
     weights and its layers (as torch prints them), a ``Backbone`` by its
@@ -70,6 +71,8 @@ def fingerprint(estimator, X, y):
     }
     digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode())
     digest.update(type(estimator).__name__.encode())
+    if start is not None:
+        digest.update(_described(start).encode())
     arrays = (X.values, X.offsets) if isinstance(X, RaggedRows) else (X,)
     for array in (*arrays, y):
         array = np.ascontiguousarray(array)

@@ -1,5 +1,6 @@
 """warm_start=True: a second fit goes on from the fitted model's weights."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -10,7 +11,7 @@ from sklearn.base import clone
 from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
 from sktransfer._nn import Standardize
 from sktransfer.model_selection import stratified_subsample
-from sktransfer.utils._testing import FAST_PROBE, FAST_TRAINING
+from sktransfer.utils._testing import FAST_PROBE, FAST_TRAINING, Epochs
 
 STILL = {"optimizer": "adamw", "lr": 1e-9, "max_epochs": 1}
 """A fit that moves no weight measurably: what it started from shows."""
@@ -98,6 +99,33 @@ def test_a_warm_fit_keeps_the_pixel_scale_and_warns_of_images_off_it(target):
     with pytest.warns(UserWarning, match=r"largest pixel value is 256.*=16 "):
         clf.fit(X * 16, y)
     assert clf.pixel_scale_ == 16 and clf.net_.module_.preprocess.scale == 1 / 16
+
+
+def test_a_warm_fit_resumes_a_checkpoint_only_from_the_same_weights(tmp_path, target):
+    X, y, X_test, _ = target
+    params = {"random_state": 0, "checkpoint_dir": tmp_path, **FAST_TRAINING}
+    clf = FineTunedCNNClassifier(**params).fit(X, y)
+    straight = copy.deepcopy(clf).set_params(warm_start=True, checkpoint_dir=None)
+    straight.fit(X, y)
+    clf.set_params(warm_start=True, callbacks=[Epochs(cut=2)])
+    with pytest.raises(RuntimeError, match="power cut"):
+        clf.fit(X, y)
+    assert len(list(tmp_path.glob("checkpoint-*"))) == 1
+    # a fit from other weights (another seed's) goes its own way...
+    other = FineTunedCNNClassifier(**{**params, "random_state": 1}).fit(X, y)
+    other.set_params(warm_start=True, random_state=0, callbacks=[Epochs()]).fit(X, y)
+    assert _epochs_run(other) == 15 and len(list(tmp_path.glob("checkpoint-*"))) == 1
+    # ...the interrupted one resumes from its last checkpoint (the cut came
+    # before the second epoch's), and ends where it would have
+    clf.set_params(callbacks=[Epochs()]).fit(X, y)
+    assert _epochs_run(clf) == 14 and not list(tmp_path.glob("checkpoint-*"))
+    np.testing.assert_array_equal(
+        clf.predict_proba(X_test), straight.predict_proba(X_test)
+    )
+
+
+def _epochs_run(clf):
+    return dict(clf.net_.callbacks_)["user_callback_0"].run
 
 
 def _first_batch_loss(clf):
