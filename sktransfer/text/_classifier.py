@@ -373,9 +373,9 @@ default="glove-wiki-gigaword-50"
                 "The training texts hold no token: check token_pattern "
                 f"({self.token_pattern!r}) or tokenizer."
             )
-        seen = set(corpus.words)
+        seen = set(corpus.words) if keep else ()
         kept = [word for word in keep if word not in seen]
-        all_words = corpus.words + kept
+        all_words = corpus.words + kept if kept else corpus.words
         # the document frequencies (numpy's sort, which releases the GIL) are
         # counted while the words are looked up: 164 -> 121 ms for the 20
         # Newsgroups training set
