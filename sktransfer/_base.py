@@ -1239,7 +1239,7 @@ class TransferEstimatorBase(
         """Why L-BFGS cannot train this fit (None: it can)."""
         if cached_head is None and getattr(self, "augment", None) is not None:
             return (
-                "augment= changes the images every epoch, so the backbone's "
+                "augment= changes the inputs every epoch, so the source's "
                 "features are not computed once"
             )
         if cached_head is None:

@@ -151,6 +151,11 @@ def _crop_batch(images):
     return images[..., 2:, :]
 
 
+def _ids_as_floats(ids):
+    """A text augmentation that wrongly turns the token ids into floats."""
+    return ids.float()
+
+
 def _text(**params):
     return PretrainedEmbeddingClassifier(**{"embeddings": _kv(), **FAST, **params})
 
@@ -1918,7 +1923,7 @@ def _cases():
         "augment= a function returning a cropped batch",
         lambda tmp: _cnn(augment=_crop_batch).fit(IMAGES, LABELS),
         ValueError,
-        "returned (20, 1, 6, 8) for a batch of shape (20, 1, 8, 8)",
+        "returned (20, 1, 6, 8) torch.float32 for a batch of shape (20, 1, 8, 8)",
     )
     add(
         "augment-lbfgs",
@@ -1929,7 +1934,7 @@ def _cases():
             augment="shift", transfer="feature_extraction", optimizer="lbfgs"
         ).fit(IMAGES, LABELS),
         ValueError,
-        "augment= changes the images every epoch, so the backbone's features are "
+        "augment= changes the inputs every epoch, so the source's features are "
         "not computed once",
     )
     add(
@@ -1973,6 +1978,35 @@ def _cases():
         ),
         ValueError,
         "whose word vectors have 3 values; this fit's embeddings have 5",
+    )
+    add(
+        "text-augment-unknown",
+        "hyperparameters",
+        "PretrainedEmbeddingClassifier",
+        "augment='shift' (an image's)",
+        lambda tmp: _text(augment="shift").fit(TEXTS, LABELS[:12]),
+        ValueError,
+        "the augmentations are ['word_dropout'] (or pass None, or a function of "
+        "a batch of token ids)",
+    )
+    add(
+        "text-augment-strength",
+        "hyperparameters",
+        "PretrainedEmbeddingClassifier",
+        "augment={'word_dropout': 1.0}",
+        lambda tmp: _text(augment={"word_dropout": 1.0}).fit(TEXTS, LABELS[:12]),
+        ValueError,
+        "augment's strength of 'word_dropout' is the share of the tokens dropped, "
+        "a number from 0 to 0.9",
+    )
+    add(
+        "text-augment-float-ids",
+        "hyperparameters",
+        "PretrainedEmbeddingClassifier",
+        "augment= a function returning the ids as floats",
+        lambda tmp: _text(augment=_ids_as_floats).fit(TEXTS, LABELS[:12]),
+        ValueError,
+        "returned (12, 2) torch.float32 for a batch of shape (12, 2) torch.int32",
     )
     add(
         "param-unfreeze-schedule",

@@ -1,5 +1,6 @@
 """Text estimators on pretrained word vectors and pretrained transformers."""
 
+from sktransfer.text._augment import WordDropout, resolve_text_augment
 from sktransfer.text._classifier import PretrainedEmbeddingClassifier
 from sktransfer.text._modules import KimCNN, TextEncoder, TextTransferModule
 from sktransfer.text._transformer_classifier import FineTunedTransformerClassifier
@@ -30,10 +31,12 @@ __all__ = [
     "TextTransferModule",
     "TransformerTransferModule",
     "TransformerVectorizer",
+    "WordDropout",
     "WordVectors",
     "ZeroShotClassifier",
     "cache_dir",
     "clear_cache",
+    "resolve_text_augment",
     "resolve_transformer",
     "resolve_word_vectors",
 ]

@@ -27,6 +27,7 @@ from sktransfer._base import (
 from sktransfer._batches import pipelined
 from sktransfer._nn import MLPHead
 from sktransfer._persistence import restore_classifier_net, standardized_head
+from sktransfer.text._augment import TEXT_AUGMENT_DOC, resolve_text_augment
 from sktransfer.text._corpus import KnownWords
 from sktransfer.text._modules import (
     ENCODERS,
@@ -150,6 +151,7 @@ default="glove-wiki-gigaword-50"
         vector, or drop the word. The model stores only the training
         vocabulary; the source is resolved again (from the cache) to look the
         new words up. Never used with ``transfer="structure"``.
+    {TEXT_AUGMENT_DOC.strip()}
     {TEXT_PARAMS_DOC.strip() + PADDED_NOTE}
     {TRAINING_PARAMS_DOC.strip().replace("default=()", "default=(128, 64)")}
 
@@ -206,6 +208,7 @@ default="glove-wiki-gigaword-50"
         "unfreeze_epoch": [Interval(Integral, 0, None, closed="left")],
         "embedding_lr_scale": [Interval(Real, 0, None, closed="left")],
         "unseen_words": [StrOptions({"pretrained", "ignore"})],
+        "augment": "no_validation",  # by resolve_text_augment, in fit
         **TEXT_CONSTRAINTS,
     }
 
@@ -220,6 +223,7 @@ default="glove-wiki-gigaword-50"
         unfreeze_epoch=5,
         embedding_lr_scale=1.0,
         unseen_words="pretrained",
+        augment=None,
         lowercase=True,
         token_pattern=DEFAULT_TOKEN_PATTERN,
         tokenizer=None,
@@ -252,6 +256,7 @@ default="glove-wiki-gigaword-50"
         self.unfreeze_epoch = unfreeze_epoch
         self.embedding_lr_scale = embedding_lr_scale
         self.unseen_words = unseen_words
+        self.augment = augment
         self.lowercase = lowercase
         self.token_pattern = token_pattern
         self.tokenizer = tokenizer
@@ -455,7 +460,8 @@ default="glove-wiki-gigaword-50"
             len(self.classes_),
             self.dropout,
         )
-        return TextTransferModule(backbone, oov_embedding, encoder, head)
+        augment = resolve_text_augment(self.augment)
+        return TextTransferModule(backbone, oov_embedding, encoder, head, augment)
 
     def _encode(self, corpus, word_ids=None):
         """Vocabulary ids of ``corpus``' documents, as ragged rows padded per

@@ -186,6 +186,9 @@ class TextTransferModule(TransferModule):
         Pools (or convolves) each document's word vectors.
     head : torch.nn.Module
         The new classifier, on the encoder's output.
+    augment : torch.nn.Module or None, default=None
+        Changes the token ids of training batches (a
+        :class:`~sktransfer.text.WordDropout`); the identity in eval mode.
 
     Examples
     --------
@@ -200,8 +203,9 @@ class TextTransferModule(TransferModule):
     (torch.Size([2, 3]), torch.Size([2, 50]))
     """
 
-    def __init__(self, backbone, oov_embedding, encoder, head):
+    def __init__(self, backbone, oov_embedding, encoder, head, augment=None):
         super().__init__("train")
+        self.augment = augment
         self.backbone = backbone
         self.oov_embedding = oov_embedding
         self.encoder = encoder
@@ -289,8 +293,12 @@ class TextTransferModule(TransferModule):
         Returns
         -------
         features : torch.Tensor of shape (batch, encoder.out_features)
-            What the head sees.
+            What the head sees (in training mode, of the ids changed by
+            ``augment``).
         """
+        augment = getattr(self, "augment", None)  # None: pickled before it
+        if augment is not None:  # itself the identity in eval mode
+            ids = augment(ids)
         return self.encoder(ids, self.table())
 
 

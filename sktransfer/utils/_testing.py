@@ -76,6 +76,9 @@ def text_instances():
     return [
         PretrainedEmbeddingClassifier(random_state=0, **fast),
         PretrainedEmbeddingClassifier(
+            augment={"word_dropout": 0.5}, random_state=0, **fast
+        ),
+        PretrainedEmbeddingClassifier(
             transfer="fine_tune",
             encoder="cnn",
             oov="trainable",

@@ -8,11 +8,12 @@ mirrored a little differently every epoch, and learns what does not change.
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from numbers import Real
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from sktransfer._augment import CallableAugment, resolve_augment_param
 
 AUGMENTATIONS = {
     "flip": (0.5, 1.0, "the share of images mirrored left to right"),
@@ -66,46 +67,9 @@ def resolve_augment(
     >>> resolve_augment({"rotate": 20})
     ImageAugment(rotate=20.0)
     """
-    if augment is None:
-        return None
-    if callable(augment) and not isinstance(augment, type):
-        return _CallableAugment(augment)
-    if isinstance(augment, str):
-        strengths = {augment: None}
-    elif isinstance(augment, dict):
-        strengths = dict(augment)
-    elif isinstance(augment, list | tuple) and all(isinstance(n, str) for n in augment):
-        strengths = {name: None for name in augment}
-    else:
-        raise TypeError(
-            f"augment must be None, a name, a list of names, a dict of names "
-            f"and strengths, or a function of a batch of images; got "
-            f"{type(augment).__name__} ({augment!r:.60})."
-        )
-    unknown = [name for name in strengths if name not in AUGMENTATIONS]
-    if unknown or not strengths:
-        raise ValueError(
-            f"augment={augment!r:.80} names {unknown or 'nothing'}; the "
-            f"augmentations are {sorted(AUGMENTATIONS)} (or pass None, or a "
-            "function of a batch of images)."
-        )
-    return ImageAugment(**{k: _strength(k, v) for k, v in strengths.items()})
-
-
-def _strength(name, value):
-    default, largest, meaning = AUGMENTATIONS[name]
-    if value is None:
-        return default
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, Real)
-        or not (0 <= value <= largest)
-    ):
-        raise ValueError(
-            f"augment's strength of {name!r} is {meaning}, a number from 0 to "
-            f"{largest:g}; got {value!r}."
-        )
-    return float(value)
+    return resolve_augment_param(
+        augment, AUGMENTATIONS, ImageAugment, "a batch of images"
+    )
 
 
 class ImageAugment(nn.Module):
@@ -194,26 +158,4 @@ class ImageAugment(nn.Module):
         return torch.stack(rows, dim=1)
 
 
-class _CallableAugment(nn.Module):
-    """A user's function of a batch, applied in training mode only; a batch
-    returned in another shape or type is refused, naming the function."""
-
-    def __init__(self, function):
-        super().__init__()
-        self.function = function
-
-    def extra_repr(self):
-        return getattr(self.function, "__qualname__", repr(self.function))
-
-    def forward(self, x):
-        if not self.training:
-            return x
-        out = self.function(x)
-        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
-            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out)
-            raise ValueError(
-                f"augment={self.extra_repr()} returned {got} for a batch of "
-                f"shape {tuple(x.shape)}; it must return a tensor of the same "
-                "shape."
-            )
-        return out
+_CallableAugment = CallableAugment  # the name models pickled before 2026-12-02 use

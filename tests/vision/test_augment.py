@@ -209,7 +209,7 @@ def test_a_frozen_backbone_runs_every_epoch_on_the_changed_images(
         torch.testing.assert_close(value, before[name], rtol=0, atol=0)
     clf.predict(X)
     assert len(SEEN) == 12  # not at predict
-    with pytest.raises(ValueError, match="augment= changes the images every epoch"):
+    with pytest.raises(ValueError, match="augment= changes the inputs every epoch"):
         clone(clf).set_params(optimizer="lbfgs").fit(X, y)
 
 
