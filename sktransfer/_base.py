@@ -16,13 +16,14 @@ import json
 import os
 import types
 import warnings
+from collections.abc import Iterable
 from numbers import Integral, Real
 
 import numpy as np
 import skorch
 import torch
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing
@@ -69,7 +70,7 @@ from sktransfer.transfer._module import (
     unwrapped,
 )
 from sktransfer.transfer._schedule import UnfreezeSchedule, UnfreezingEarlyStopping
-from sktransfer.utils import resolve_device
+from sktransfer.utils import resolve_device, seeded
 from sktransfer.utils._arrays import refuse_bad_labels, torch_defaults
 from sktransfer.utils._display import lay_out_nested, summarized_copy
 from sktransfer.utils._files import absolute_source_path
@@ -270,6 +271,10 @@ def encode_labels(estimator, y):
     """
     refuse_bad_labels(y, estimator)
     check_classification_targets(y)
+    given = vars(estimator).get("_partial_classes")
+    if given is not None:  # partial_fit's first call: classes= names them all
+        estimator.classes_ = given
+        return labels_as_indices(estimator, y, given)
     classes, y_index = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(
@@ -278,6 +283,23 @@ def encode_labels(estimator, y):
         )
     estimator.classes_ = classes
     return y_index.astype(np.int64)
+
+
+def labels_as_indices(estimator, y, classes):
+    """``y`` as int64 indices into ``classes`` (sorted, unique); a ValueError
+    names the labels of ``y`` that are not among them."""
+    found, inverse = np.unique(np.asarray(y), return_inverse=True)
+    position = {label: i for i, label in enumerate(classes.tolist())}
+    missing = [label for label in found.tolist() if label not in position]
+    if missing:
+        raise ValueError(
+            f"{type(estimator).__name__}: y holds labels that are not among the "
+            f"classes {classes.tolist()!r:.200}: {missing[:5]!r:.200}. Pass every "
+            "label the data will hold as classes= on the first call to "
+            "partial_fit (or fit again)."
+        )
+    index = np.fromiter(map(position.__getitem__, found.tolist()), np.int64)
+    return index[inverse.reshape(-1)]
 
 
 def softmax(logits):
@@ -1164,9 +1186,20 @@ class TransferEstimatorBase(
 ):
     """Shared fit machinery of every sktransfer estimator."""
 
+    def _in_first_partial_fit(self):
+        """Whether this fit is partial_fit's first call (one epoch, from the
+        source; see :class:`PartialFitMixin`)."""
+        return "_partial_classes" in vars(self)
+
+    def _epochs_per_fit(self):
+        """The epochs this fit trains: ``max_epochs``, one in partial_fit."""
+        return 1 if self._in_first_partial_fit() else self.max_epochs
+
     def _optimizer_class(self, cached_head=None):
         """The optimizer to train with. ``cached_head``: the head, when it
         trains alone on features computed once (None otherwise)."""
+        if self.optimizer == "auto" and self._in_first_partial_fit():
+            return OPTIMIZERS["adamw"]  # L-BFGS steps over all the data at once
         if self.optimizer == "auto":
             linear = cached_head is not None and (
                 sum(isinstance(m, torch.nn.Linear) for m in cached_head.modules()) == 1
@@ -1204,6 +1237,8 @@ class TransferEstimatorBase(
                 f"{optimizer.keywords['weight_decay']!r}); set it in one place."
             )
         obstacle = self._lbfgs_obstacle(cached_head)
+        if self._in_first_partial_fit() and optimizer is LBFGS:
+            obstacle = "partial_fit trains on one part of the data at a time"
         if self.optimizer == "lbfgs" and obstacle is not None:
             raise ValueError(
                 "optimizer='lbfgs' trains the head alone, over the whole "
@@ -1290,8 +1325,9 @@ class TransferEstimatorBase(
         )
 
     def _split_validation(self, X, y, seed):
-        """Split off the early-stopping validation set (None when not used)."""
-        if not self.early_stopping:
+        """Split off the early-stopping validation set (None when not used;
+        partial_fit, as MLPClassifier's, does not stop early)."""
+        if not self.early_stopping or self._in_first_partial_fit():
             return X, y, None
         n_samples = len(y)
         n_valid = int(np.ceil(self.validation_fraction * n_samples))
@@ -1394,7 +1430,7 @@ class TransferEstimatorBase(
                 for _, callback in callbacks
                 if isinstance(callback, UnfreezeSchedule)
                 for epoch, _ in callback.schedule
-                if epoch < self.max_epochs
+                if epoch < self._epochs_per_fit()
             )
             callbacks.append(
                 (
@@ -1453,7 +1489,7 @@ class TransferEstimatorBase(
             optimizer=optimizer,
             optimizer__param_groups=plan.param_groups if plan is not None else [],
             lr=self.lr,
-            max_epochs=self.max_epochs,
+            max_epochs=self._epochs_per_fit(),
             batch_size=self.batch_size,
             iterator_train__shuffle=True,
             # A last batch of one sample cannot train BatchNorm layers.
@@ -1589,12 +1625,32 @@ class TransferEstimatorBase(
         )
         start = None if continued is None else continued.module
         tag, resume = self._checkpointing(net, X_train, y_train, start)
+        taking = module.taking_features() if cache else contextlib.nullcontext()
+        with self._training_errors(device), taking:
+            self._fit_or_resume(net, X_train, y_train, resume)
+        # the held-out validation samples are not part of the model: kept,
+        # a pickled estimator carried a tenth of its training data (2.9 of
+        # 3.6 MB for a small CNN on 64x64 digits)
+        net.train_split = None
+        if self._in_first_partial_fit():  # the next call's epoch draws on
+            net._partial_rng = _torch_rng(device)
+        self._refuse_diverged(net, tag)
+        if not self._finished(net):
+            self._warn_interrupted(net)
+        elif tag is not None:
+            # early stopping finishes too: a checkpoint left behind would make
+            # the next identical fit resume and train past the stop
+            remove_checkpoint(self.checkpoint_dir, tag)
+        self.net_ = net
+        return net
+
+    @contextlib.contextmanager
+    def _training_errors(self, device):
+        """Context that turns a failure inside skorch's training loop into an
+        error naming its cause: out of GPU memory, or a callback asking for
+        validation scores that this fit does not record."""
         try:
-            if cache:
-                with module.taking_features():
-                    self._fit_or_resume(net, X_train, y_train, resume)
-            else:
-                self._fit_or_resume(net, X_train, y_train, resume)
+            yield
         except torch.cuda.OutOfMemoryError as exc:
             raise MemoryError(
                 f"{type(self).__name__} ran out of GPU memory on {device} with "
@@ -1609,25 +1665,13 @@ class TransferEstimatorBase(
             raise ValueError(
                 f"{type(self).__name__}: a callback failed: {exc.args[0]} Only "
                 "a fit with a validation set records validation scores: set "
-                "early_stopping=True (it holds out validation_fraction), or "
-                "have the callback watch a training score, e.g. "
+                "early_stopping=True (it holds out validation_fraction) and "
+                "call fit, not partial_fit (which holds out none), or have the "
+                "callback watch a training score, e.g. "
                 "EarlyStopping(monitor='train_loss'), "
                 "Checkpoint(monitor='train_loss_best') or "
                 "LRScheduler(ReduceLROnPlateau, monitor='train_loss')."
             ) from exc
-        # the held-out validation samples are not part of the model: kept,
-        # a pickled estimator carried a tenth of its training data (2.9 of
-        # 3.6 MB for a small CNN on 64x64 digits)
-        net.train_split = None
-        self._refuse_diverged(net, tag)
-        if not self._finished(net):
-            self._warn_interrupted(net)
-        elif tag is not None:
-            # early stopping finishes too: a checkpoint left behind would make
-            # the next identical fit resume and train past the stop
-            remove_checkpoint(self.checkpoint_dir, tag)
-        self.net_ = net
-        return net
 
     def _refuse_diverged(self, net, tag):
         """Refuse a fit whose trained weights hold NaN or infinity (the
@@ -1667,7 +1711,7 @@ class TransferEstimatorBase(
         the state to resume, if any (``(None, None)`` without checkpoint_dir).
         ``start``: the module a warm-started fit goes on from, whose weights
         count in the fingerprint (a fit from other weights is another fit)."""
-        if self.checkpoint_dir is None:
+        if self.checkpoint_dir is None or self._in_first_partial_fit():
             return None, None
         check_directory(self.checkpoint_dir)
         tag = fingerprint(self, X, y, start)
@@ -1691,7 +1735,7 @@ class TransferEstimatorBase(
         torch.set_rng_state(state["rng"])
         if "rng_cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])
-        remaining = self.max_epochs - len(net.history)
+        remaining = self._epochs_per_fit() - len(net.history)
         if remaining > 0:
             net.partial_fit(X, y, epochs=remaining)
 
@@ -1706,15 +1750,16 @@ class TransferEstimatorBase(
             for callback in callbacks.values()
         )
         converged = getattr(callbacks.get("lbfgs_converged"), "stopped_", False)
-        return len(net.history) >= self.max_epochs or stopped_early or converged
+        done = len(net.history) >= self._epochs_per_fit()
+        return done or stopped_early or converged
 
     def _warn_interrupted(self, net):
         """skorch ends training quietly on Ctrl-C; say so, the model is usable."""
         warnings.warn(
             f"{type(self).__name__}: training was interrupted after "
-            f"{len(net.history)} of {self.max_epochs} epochs; the estimator keeps "
-            "the weights of the last finished epoch (or the best ones with "
-            "early_stopping).",
+            f"{len(net.history)} of {self._epochs_per_fit()} epochs; the "
+            "estimator keeps the weights of the last finished epoch (or the "
+            "best ones with early_stopping).",
             stacklevel=caller_stacklevel(),
         )
 
@@ -1769,3 +1814,239 @@ class TransferEstimatorBase(
             batches = self.net_.forward_iter(X, training=False, device="cpu")
             total = -(-len(X) // self.net_.batch_size)
             return torch.cat(list(feature_progress(batches, total))).numpy()
+
+
+def _head_alone_on_features(module):
+    """Whether the fitted ``module``'s head trained alone on its frozen
+    source's features computed once (see ``TransferEstimatorBase._train``):
+    a head behind a Standardize, nothing else trainable, no augmentation."""
+    head = module.head
+    standardized = isinstance(head, torch.nn.Sequential) and isinstance(
+        head[0], Standardize
+    )
+    return (
+        standardized
+        and getattr(module, "augment", None) is None
+        and not any(
+            p.requires_grad
+            for name, p in module.named_parameters()
+            if not name.startswith("head.")
+        )
+    )
+
+
+def _training_state(net):
+    """What a training epoch changes in ``net``: a copy of its weights,
+    optimizer state and gradient scaler; its optimizer, callbacks and epoch
+    count."""
+    state = {
+        "module": copy.deepcopy(net.module_.state_dict()),
+        "optimizer": copy.deepcopy(net.optimizer_.state_dict()),
+        "optimizer_": net.optimizer_,
+        "attributes": {
+            name: value
+            for name, value in vars(net).items()
+            if name in ("optimizer", "iterator_train__batch_size")
+        },
+        "callbacks": list(net.callbacks_),
+        "epochs": len(net.history),
+    }
+    if net.scaler_.is_enabled():
+        state["scaler"] = copy.deepcopy(net.scaler_.state_dict())
+    return state
+
+
+def _restore_training_state(net, state):
+    """Put ``net`` back as :func:`_training_state` found it."""
+    net.module_.load_state_dict(state["module"])
+    vars(net).update(state["attributes"])
+    net.optimizer_ = state["optimizer_"]
+    net.optimizer_.load_state_dict(state["optimizer"])
+    if "scaler" in state:
+        net.scaler_.load_state_dict(state["scaler"])
+    net.callbacks_ = state["callbacks"]
+    del net.history[state["epochs"] :]
+
+
+PARTIAL_FIT_UNUSED = ("early_stopping", "checkpoint", "lbfgs_converged")
+"""The callbacks of a fit that a later partial_fit epoch leaves out: it holds
+out no validation set, and its epochs are not those a checkpoint counts."""
+
+
+class PartialFitMixin:
+    """``partial_fit``: one epoch per call on the data given, as
+    scikit-learn's ``MLPClassifier.partial_fit``, for data that arrive in
+    parts or do not fit in memory at once.
+
+    The estimator provides ``_partial_inputs(X, y, cached)``: the validated
+    training inputs of ``X`` for the fitted ``net_`` (the frozen source's
+    features where ``cached``), the labels, and a context to train in.
+    """
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(
+        self,
+        X: ArrayLike | Iterable[str],
+        y: ArrayLike,
+        classes: ArrayLike | None = None,
+    ) -> "PartialFitMixin":
+        """Train one epoch on ``(X, y)``, going on from the previous call.
+
+        The first call on an unfitted estimator builds the model from the
+        source as ``fit`` does and trains it one epoch; ``classes`` must then
+        name every label the calls will see. Each later call trains one more
+        epoch on the data it is given, from the fitted weights, with the same
+        optimizer and its state (AdamW's moments), the same learning rates
+        and unfreezing schedule (counted in epochs over all calls), and with
+        the settings of the first call; ``n_iter_`` counts every epoch. A
+        model fitted by ``fit`` goes on the same way.
+
+        With a frozen source, its features are computed for each call's data
+        and the head trains on them, standardized by the first call's
+        statistics; ``optimizer="auto"`` is AdamW here (L-BFGS needs all the
+        data at once). ``early_stopping`` and ``checkpoint_dir`` apply to
+        ``fit`` only, ``max_epochs`` too: call partial_fit once per epoch and
+        part. ``class_weight="balanced"`` needs every label at once: pass
+        ``compute_class_weight("balanced", ...)`` as a dict instead.
+
+        Parameters
+        ----------
+        X : array-like or iterable of str
+            A part of the training inputs, as ``fit`` takes them (images,
+            or raw documents).
+        y : array-like of shape (n_samples,)
+            Their class labels, each among ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            Every class label; required on the first call, and on a later
+            one, if given, the same.
+
+        Returns
+        -------
+        self : estimator
+            The estimator, trained one more epoch.
+        """
+        name = type(self).__name__
+        if getattr(self, "accelerator", None) is not None:
+            raise ValueError(
+                f"{name}.partial_fit does not train through an accelerator "
+                "(accelerator=...): use fit, or accelerator=None."
+            )
+        if isinstance(self.class_weight, str):
+            raise ValueError(
+                f"{name}.partial_fit cannot weigh classes by "
+                "class_weight='balanced', which needs every label at once: pass "
+                "compute_class_weight('balanced', classes=classes, y=all_labels) "
+                "as a dict {label: weight}."
+            )
+        fitted = "net_" in vars(self)
+        if classes is not None:
+            classes = _checked_classes(classes, name)
+            if fitted and classes.tolist() != self.classes_.tolist():
+                raise ValueError(
+                    f"{name}.partial_fit: classes={classes.tolist()!r:.200} are "
+                    f"not those of the fitted model, {self.classes_.tolist()!r:.200}."
+                )
+        if fitted:
+            return self._partial_epoch(X, y)
+        if classes is None:
+            raise ValueError(
+                f"{name}.partial_fit needs classes= on the first call: every "
+                "label the calls will see (e.g. np.unique of them all)."
+            )
+        self._partial_classes = classes
+        try:
+            return self.fit(X, y)
+        finally:
+            vars(self).pop("_partial_classes", None)
+
+    @all_or_nothing
+    def _partial_epoch(self, X, y):
+        """One more epoch of the fitted ``net_`` on ``(X, y)``; on failure the
+        weights, optimizer and history are as before the call. With an int
+        ``random_state``, torch's RNGs go on from where the previous call left
+        them, so calls on the whole data reach the weights of ``fit``."""
+        net = self.net_
+        if isinstance(net.optimizer_, LBFGS) and self.optimizer != "auto":
+            raise ValueError(
+                f"{type(self).__name__} was fitted by L-BFGS (optimizer="
+                f"{self.optimizer!r}), which steps over the whole training set at "
+                "once; partial_fit trains by mini-batches. Fit with "
+                "optimizer='adamw' (or start with partial_fit)."
+            )
+        module = net.module_
+        cached = _head_alone_on_features(module)
+        inputs, y, context = self._partial_inputs(X, y, cached)
+        y = labels_as_indices(self, y, self.classes_)
+        if cached:
+            context = module.taking_features()
+        n_samples, device = len(y), module_device(module)
+        before = _training_state(net)
+        net.callbacks_ = [
+            (name, callback)
+            for name, callback in net.callbacks_
+            if name not in PARTIAL_FIT_UNUSED
+        ]
+        # a last batch of one sample cannot train BatchNorm layers (as in fit)
+        drop_last = n_samples > 1 and n_samples % net.batch_size == 1
+        net.iterator_train__drop_last = drop_last  # read per epoch, no re-init
+        try:
+            if isinstance(net.optimizer_, LBFGS):  # "auto" chose it for fit
+                net.optimizer = OPTIMIZERS["adamw"]
+                vars(net).pop("iterator_train__batch_size", None)
+                net.initialize_optimizer()
+            seed = _epoch_seed(self.random_state, len(net.history))
+            with seeded(seed, device), self._training_errors(device), context:
+                rng = getattr(net, "_partial_rng", None)
+                if rng is not None and self.random_state is not None:
+                    _set_torch_rng(rng, device)  # as fit's next epoch would
+                net.partial_fit(inputs, y, epochs=1)
+                net._partial_rng = _torch_rng(device)
+            self._refuse_diverged(net, None)
+        except BaseException:
+            _restore_training_state(net, before)
+            raise
+        return self
+
+
+def _torch_rng(device):
+    """The state of torch's RNGs that :func:`~sktransfer.utils.seeded` forks:
+    the CPU's, and the CUDA device's when training there."""
+    state = {"cpu": torch.get_rng_state()}
+    if torch.device(device).type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_torch_rng(state, device):
+    """Restore a :func:`_torch_rng` state (a CUDA one only on a CUDA device)."""
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.device(device).type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _checked_classes(classes, name):
+    """``classes=`` of partial_fit, sorted and unique, at least two."""
+    classes = np.asarray(classes)
+    refuse_bad_labels(classes, f"{name}.partial_fit", "classes")
+    if classes.ndim != 1:
+        raise ValueError(
+            f"{name}.partial_fit: classes must be 1-D, one entry per label; got "
+            f"shape {classes.shape}."
+        )
+    check_classification_targets(classes)
+    classes = np.unique(classes)
+    if len(classes) < 2:
+        raise ValueError(
+            f"{name} needs at least 2 classes; classes={classes.tolist()!r} "
+            "names fewer."
+        )
+    return classes
+
+
+def _epoch_seed(random_state, epoch):
+    """The seed of partial_fit's epoch ``epoch``: ``random_state`` moved on by
+    the epoch (an int), so the epochs shuffle and drop out differently and a
+    repeated sequence of calls gives the same model; None stays None."""
+    if random_state is None or not isinstance(random_state, Integral):
+        return random_state
+    return (int(random_state) + epoch) % 2**32

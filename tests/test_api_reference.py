@@ -34,6 +34,7 @@ def test_every_public_name_is_in_the_api_reference(package):
 
 ESTIMATOR_METHODS = (
     "fit",
+    "partial_fit",
     "transform",
     "predict",
     "predict_proba",

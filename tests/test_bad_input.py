@@ -1980,6 +1980,54 @@ def _cases():
         "whose word vectors have 3 values; this fit's embeddings have 5",
     )
     add(
+        "partial-fit-no-classes",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "partial_fit(X, y) on an unfitted estimator, without classes=",
+        lambda tmp: _cnn().partial_fit(IMAGES, LABELS),
+        ValueError,
+        "partial_fit needs classes= on the first call: every label the calls will see",
+    )
+    add(
+        "partial-fit-new-label",
+        "labels",
+        "PretrainedEmbeddingClassifier",
+        "partial_fit, a later call with a label not in classes=",
+        lambda tmp: (
+            _text()
+            .partial_fit(TEXTS, LABELS[:12], classes=[0, 1])
+            .partial_fit(TEXTS, LABELS[:12] + 1)
+        ),
+        ValueError,
+        "y holds labels that are not among the classes [0, 1]: [2]",
+    )
+    add(
+        "partial-fit-balanced",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "partial_fit with class_weight='balanced'",
+        lambda tmp: _cnn(class_weight="balanced").partial_fit(
+            IMAGES, LABELS, classes=[0, 1]
+        ),
+        ValueError,
+        "cannot weigh classes by class_weight='balanced', which needs every label "
+        "at once",
+    )
+    add(
+        "partial-fit-after-lbfgs",
+        "hyperparameters",
+        "FineTunedCNNClassifier",
+        "partial_fit on a model fitted with optimizer='lbfgs'",
+        lambda tmp: (
+            _cnn(transfer="feature_extraction", optimizer="lbfgs")
+            .fit(IMAGES, LABELS)
+            .partial_fit(IMAGES, LABELS)
+        ),
+        ValueError,
+        "was fitted by L-BFGS (optimizer='lbfgs'), which steps over the whole "
+        "training set at once; partial_fit trains by mini-batches",
+    )
+    add(
         "text-augment-unknown",
         "hyperparameters",
         "PretrainedEmbeddingClassifier",

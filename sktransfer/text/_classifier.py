@@ -1,5 +1,6 @@
 """PretrainedEmbeddingClassifier: raw text -> pretrained word vectors -> head."""
 
+import contextlib
 import itertools
 import warnings
 from collections.abc import Iterable
@@ -18,6 +19,7 @@ from sktransfer._base import (
     TRAINING_CONSTRAINTS,
     TRAINING_PARAMS_DOC,
     LogitClassifierMixin,
+    PartialFitMixin,
     TrainingCurveMixin,
     TransferEstimatorBase,
     all_or_nothing,
@@ -42,6 +44,7 @@ from sktransfer.text._source import (
 from sktransfer.text._tokenize import (
     DEFAULT_TOKEN_PATTERN,
     Tokenizer,
+    text_labels,
     validate_text_target,
     validate_texts,
 )
@@ -94,7 +97,11 @@ PADDED_NOTE = """ ``None``
 
 
 class PretrainedEmbeddingClassifier(
-    LogitClassifierMixin, TrainingCurveMixin, ClassifierMixin, TransferEstimatorBase
+    LogitClassifierMixin,
+    TrainingCurveMixin,
+    PartialFitMixin,
+    ClassifierMixin,
+    TransferEstimatorBase,
 ):
     __doc__ = f"""Text classifier on pretrained word vectors: raw text in.
 
@@ -327,7 +334,7 @@ default="glove-wiki-gigaword-50"
                 source_lr_scale=self.embedding_lr_scale,
                 unfreeze_schedule={self.unfreeze_epoch: "*"},
             )
-            if self.transfer == "unfreeze":
+            if self.transfer == "unfreeze" and not self._in_first_partial_fit():
                 warn_unreached([self.unfreeze_epoch], self.max_epochs, "unfreeze_epoch")
             ids = self._encode(corpus)
             del corpus  # the tokens are in ids now: not held while training
@@ -335,6 +342,22 @@ default="glove-wiki-gigaword-50"
                 module, plan, ids, y, device=device, seed=seed, continued=previous
             )
         return self
+
+    def _partial_inputs(self, X, y, cached):
+        """partial_fit's inputs after the first call: the documents' ids in the
+        fitted vocabulary, read in a context that gives the words it lacks the
+        source's vectors (untrained, as in predict), or their encoded
+        features where ``cached``."""
+        docs = validate_texts(X, type(self).__name__)
+        y = text_labels(self, docs, y)
+        if cached:
+            return self.extract_features(docs), y, contextlib.nullcontext()
+        corpus = self.tokenizer_.corpus(docs, known=self._known_vocabulary()[0])
+        word_ids = self._word_ids(corpus)
+        extra = self._unseen_word_vectors(corpus.words, word_ids)
+        extra = None if extra is None else torch.from_numpy(extra)
+        ids = self._encode(corpus, word_ids)
+        return ids, y, self.net_.module_.training_with(extra)
 
     def _continued_weights(self, module, previous):
         """The fitted model's weights, its word vectors moved to this fit's

@@ -221,11 +221,11 @@ class TextTransferModule(TransferModule):
         table : torch.Tensor of shape (n_rows, dim)
             Row 0 is the padding's.
         """
-        tables = self.__dict__.get("_predict_tables") or {}
-        table = tables.get(threading.get_ident())
+        thread = threading.get_ident()
+        table = (self.__dict__.get("_predict_tables") or {}).get(thread)
         if table is not None:
             return table
-        parts = self._table_parts()
+        parts = self._table_parts(self.__dict__.get("_unseen", {}).get(thread))
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     @property
@@ -281,6 +281,36 @@ class TextTransferModule(TransferModule):
             yield self
         finally:
             tables.pop(thread, None)
+
+    @contextlib.contextmanager
+    def training_with(self, extra=None):
+        """Within the context, ids past the trained rows read ``extra``.
+
+        ``extra``: vectors of words the vocabulary lacks but the source
+        knows, held constant, as in :meth:`predicting_with`; unlike there,
+        the table is put together for each batch, so the trained rows keep
+        their gradients (``partial_fit`` on documents with new words).
+
+        Parameters
+        ----------
+        extra : torch.Tensor of shape (n_extra, dim) or None, default=None
+            Vectors appended after the trained rows; None: nothing changes.
+
+        Yields
+        ------
+        module : TextTransferModule
+            This module.
+        """
+        if extra is None:
+            yield self
+            return
+        unseen = self.__dict__.setdefault("_unseen", {})
+        thread = threading.get_ident()
+        unseen[thread] = extra.to(self.backbone.weight.device)
+        try:
+            yield self
+        finally:
+            unseen.pop(thread, None)
 
     def features(self, ids):
         """Encoded documents: ``(B, encoder.out_features)``.

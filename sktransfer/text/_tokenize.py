@@ -209,10 +209,15 @@ def _compiled(token_pattern):
 
 
 def validate_text_target(estimator, docs, y):
-    """``y`` for ``docs``: required, 1-D, as long; returned as class indices.
+    """``y`` for ``docs`` (:func:`text_labels`), returned as class indices.
 
     Sets ``estimator.classes_`` (see :func:`sktransfer._base.encode_labels`).
     """
+    return encode_labels(estimator, text_labels(estimator, docs, y))
+
+
+def text_labels(estimator, docs, y):
+    """``y`` for ``docs``: required, 1-D, as long."""
     if y is None:
         raise ValueError(
             f"{type(estimator).__name__} requires y to be passed, but the target y "
@@ -220,4 +225,4 @@ def validate_text_target(estimator, docs, y):
         )
     y = column_or_1d(y, warn=True)
     check_consistent_length(docs, y)
-    return encode_labels(estimator, y)
+    return y

@@ -1,5 +1,6 @@
 """FineTunedTransformerClassifier: raw text -> pretrained transformer -> head."""
 
+import contextlib
 from collections.abc import Iterable
 from numbers import Integral, Real
 
@@ -15,6 +16,7 @@ from sktransfer._base import (
     TRAINING_CONSTRAINTS,
     TRAINING_PARAMS_DOC,
     LogitClassifierMixin,
+    PartialFitMixin,
     TrainingCurveMixin,
     TransferEstimatorBase,
     all_or_nothing,
@@ -24,7 +26,11 @@ from sktransfer._base import (
 )
 from sktransfer._nn import MLPHead
 from sktransfer._persistence import restore_classifier_net, standardized_head
-from sktransfer.text._tokenize import validate_text_target, validate_texts
+from sktransfer.text._tokenize import (
+    text_labels,
+    validate_text_target,
+    validate_texts,
+)
 from sktransfer.text._transformers import (
     DEFAULT_TRANSFORMER,
     POOLINGS,
@@ -51,7 +57,11 @@ TRANSFORMER_TRANSFER_MODES = {
 
 
 class FineTunedTransformerClassifier(
-    LogitClassifierMixin, TrainingCurveMixin, ClassifierMixin, TransferEstimatorBase
+    LogitClassifierMixin,
+    TrainingCurveMixin,
+    PartialFitMixin,
+    ClassifierMixin,
+    TransferEstimatorBase,
 ):
     __doc__ = f"""Text classifier on a pretrained transformer: raw text in.
 
@@ -255,6 +265,17 @@ default="sentence-transformers/all-MiniLM-L6-v2"
                 module, plan, packed, y, device=device, seed=seed, continued=previous
             )
         return self
+
+    def _partial_inputs(self, X, y, cached):
+        """partial_fit's inputs after the first call: the texts tokenized as in
+        fit, or the frozen transformer's pooled features where ``cached``."""
+        docs = validate_texts(X, type(self).__name__)
+        y = text_labels(self, docs, y)
+        packed = tokenize(self.tokenizer_, docs, self.max_length)
+        if cached:
+            module = self.net_.module_
+            packed = self._features_once(module, packed, module_device(module))
+        return packed, y, contextlib.nullcontext()
 
     def _build_module(self, source_model):
         """A private copy of the source transformer and a new head.

@@ -300,6 +300,40 @@ def check_bad_input(estimator, X=None, y=None):
     _raises(bad, lambda: _outputs(est, [None, "text"]), "non-string item at predict")
 
 
+def check_partial_fit(estimator, X=None, y=None):
+    """A classifier with ``partial_fit`` behaves as scikit-learn's do: the
+    first call needs ``classes=`` and may see only some of them; a later call
+    goes on from the fitted model (``n_iter_`` grows, where the estimator
+    has it) and refuses labels outside ``classes_``, other ``classes=`` and
+    non-string items; each call returns the estimator."""
+    X, y = default_data() if X is None else (X, y)
+    if not (is_classifier(estimator) and hasattr(estimator, "partial_fit")):
+        return
+    X, y = list(X), np.asarray(y)
+    classes = np.unique(y)
+    bad = (ValueError, TypeError)
+    _raises(bad, lambda: clone(estimator).partial_fit(X, y), "no classes= at first")
+    est = clone(estimator)
+    assert est.partial_fit(X, y, classes=classes) is est, "partial_fit returns self"
+    np.testing.assert_array_equal(est.classes_, classes)
+    epochs = getattr(est, "n_iter_", None)
+    assert est.partial_fit(X, y) is est, "partial_fit returns self"
+    if epochs is not None:
+        assert est.n_iter_ > epochs, (est.n_iter_, epochs)
+    first = y == classes[0]
+    assert set(est.predict(X)) <= set(classes)
+    _raises(bad, lambda: est.partial_fit(X, np.where(first, "unseen", y)), "new label")
+    _raises(bad, lambda: est.partial_fit(X, y, classes=classes[:1]), "other classes=")
+    _raises(bad, lambda: est.partial_fit([None] + X[1:], y), "non-string item")
+    part = clone(estimator).partial_fit(
+        [doc for doc, keep in zip(X, first, strict=True) if keep],
+        y[first],
+        classes=classes,
+    )
+    np.testing.assert_array_equal(part.classes_, classes)
+    assert _outputs(part, X).shape[0] == len(X)
+
+
 TEXT_CHECKS = (
     check_no_attributes_set_in_init,
     check_get_set_params_and_clone,
@@ -313,6 +347,7 @@ TEXT_CHECKS = (
     check_string_and_integer_labels,
     check_classifier_output_shapes,
     check_bad_input,
+    check_partial_fit,
 )
 
 
@@ -346,7 +381,7 @@ def text_estimator_checks(
     >>> from sktransfer.utils.estimator_checks import text_estimator_checks
     >>> checks = list(text_estimator_checks(EmbeddingVectorizer()))
     >>> len(checks), checks[0][1].func.__name__
-    (12, 'check_no_attributes_set_in_init')
+    (13, 'check_no_attributes_set_in_init')
     """
     for check in TEXT_CHECKS:
         yield estimator, functools.partial(check, X=X, y=y)

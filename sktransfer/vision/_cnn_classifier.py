@@ -1,5 +1,6 @@
 """FineTunedCNNClassifier: a pretrained CNN backbone with a new head."""
 
+import contextlib
 from numbers import Real
 
 import numpy as np
@@ -13,6 +14,7 @@ from sktransfer._base import (
     TRAINING_CONSTRAINTS,
     TRAINING_PARAMS_DOC,
     LogitClassifierMixin,
+    PartialFitMixin,
     TrainingCurveMixin,
     TransferEstimatorBase,
     all_or_nothing,
@@ -42,6 +44,7 @@ class FineTunedCNNClassifier(
     ImageEstimatorMixin,
     LogitClassifierMixin,
     TrainingCurveMixin,
+    PartialFitMixin,
     ClassifierMixin,
     TransferEstimatorBase,
 ):
@@ -257,7 +260,11 @@ default="small_cnn"
                     "trainable_blocks",
                 )
             unfreezing = dict(plan.callbacks).get("unfreeze_schedule")
-            if unfreezing is not None and self.unfreeze_schedule is not None:
+            if (
+                unfreezing is not None
+                and self.unfreeze_schedule is not None
+                and not self._in_first_partial_fit()
+            ):
                 schedule = unfreezing.schedule
                 warn_unreached(
                     [epoch for epoch, _ in schedule],
@@ -268,6 +275,15 @@ default="small_cnn"
                 module, plan, X, y, device=device, seed=seed, continued=previous
             )
         return self
+
+    def _partial_inputs(self, X, y, cached):
+        """partial_fit's inputs after the first call: the images validated as
+        in fit, or the frozen backbone's features where ``cached``."""
+        X, y = validate_images(self, X, y, reset=False)
+        if cached:
+            module = self.net_.module_
+            X = self._features_once(module, X, module_device(module))
+        return X, y, contextlib.nullcontext()
 
     def _logits(self, X):
         check_fitted_net(self)

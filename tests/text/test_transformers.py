@@ -951,3 +951,17 @@ def test_warm_start_goes_on_from_the_fitted_transformer(small):
     np.testing.assert_allclose(clf.fit(X, y).predict_proba(X_test), proba, atol=1e-5)
     for name, value in _backbone(clf).state_dict().items():
         assert torch.equal(value, tuned[name]), name
+
+
+@pytest.mark.parametrize("transfer", ["frozen", "fine_tune"])
+def test_partial_fit_calls_on_the_whole_data_reach_the_weights_of_fit(small, transfer):
+    X, y, X_test = small["X"][::3], small["y"][::3], small["X_test"][:20]
+    settings = {**FAST, "max_length": 32, "optimizer": "adamw", "batch_size": 8}
+    fitted = FineTunedTransformerClassifier(transfer=transfer, max_epochs=2, **settings)
+    calls = FineTunedTransformerClassifier(transfer=transfer, **settings)
+    for _ in range(2):
+        calls.partial_fit(X, y, classes=np.unique(y))
+    np.testing.assert_array_equal(
+        calls.predict_proba(X_test), fitted.fit(X, y).predict_proba(X_test)
+    )
+    assert calls.n_iter_ == 2

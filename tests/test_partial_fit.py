@@ -1,0 +1,265 @@
+"""partial_fit: one epoch per call, going on from the previous call."""
+
+import pickle
+import re
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+
+from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
+from sktransfer.text import TextEncoder, TextTransferModule
+from sktransfer.utils._testing import FAST_TRAINING, IGNORED_PARAMS
+
+ADAMW = {**FAST_TRAINING, "optimizer": "adamw", "random_state": 0}
+"""Settings under which fit and partial_fit train alike (partial_fit's
+``optimizer="auto"`` is AdamW; fit's, on cached features, L-BFGS)."""
+
+
+@pytest.fixture(scope="module")
+def target(digits_split):
+    """Digits 5-9: the training pool and the test half."""
+    split = digits_split
+    return split["X_pool"], split["y_pool"], split["X_test"], split["y_test"]
+
+
+def _calls(clf, X, y, epochs, parts=1):
+    """``epochs`` passes of partial_fit over ``parts`` consecutive parts."""
+    classes = np.unique(y)
+    for _ in range(epochs):
+        for part in np.array_split(np.arange(len(y)), parts):
+            clf.partial_fit(X[part], y[part], classes=classes)
+    return clf
+
+
+@pytest.mark.parametrize("transfer", ["feature_extraction", "fine_tune", "structure"])
+def test_calls_on_the_whole_data_reach_the_weights_of_fit(
+    source_model, target, transfer
+):
+    """The same optimizer, its state and the RNG carry over from call to
+    call: three calls are fit's three epochs, to the bit."""
+    X, y, X_test, _ = target
+    settings = {**ADAMW, "max_epochs": 3}
+    fitted = FineTunedCNNClassifier(source_model, transfer, **settings).fit(X, y)
+    calls = _calls(FineTunedCNNClassifier(source_model, transfer, **ADAMW), X, y, 3)
+    np.testing.assert_array_equal(
+        calls.predict_proba(X_test), fitted.predict_proba(X_test)
+    )
+    assert calls.n_iter_ == 3 and len(calls.loss_curve_) == 3
+    assert isinstance(calls.net_.optimizer_, torch.optim.AdamW)
+
+
+def test_parts_learn_what_the_whole_teaches(source_model, target):
+    """Fine-tuning on ten parts of the pool, one call each, three passes:
+    about fit's accuracy on three epochs over the whole pool (0.96-0.99
+    against 0.97-0.99, seeds 0-3), far above one call on the first part
+    alone (0.47-0.61)."""
+    X, y, X_test, y_test = target
+    first = FineTunedCNNClassifier(source_model, "fine_tune", **ADAMW)
+    first.partial_fit(X[:45], y[:45], classes=np.unique(y))
+    parts = _calls(
+        FineTunedCNNClassifier(source_model, "fine_tune", **ADAMW), X, y, 3, parts=10
+    )
+    whole = FineTunedCNNClassifier(source_model, "fine_tune", **ADAMW).set_params(
+        max_epochs=3
+    )
+    whole_score = whole.fit(X, y).score(X_test, y_test)
+    assert parts.n_iter_ == 30
+    assert parts.score(X_test, y_test) > whole_score - 0.05
+    assert parts.score(X_test, y_test) > first.score(X_test, y_test) + 0.3
+
+
+def test_a_first_call_may_hold_some_classes_only(source_model, target):
+    X, y, X_test, y_test = target
+    clf = FineTunedCNNClassifier(source_model, "fine_tune", **ADAMW)
+    clf.partial_fit(X[y < 7], y[y < 7], classes=[5, 6, 7, 8, 9])
+    np.testing.assert_array_equal(clf.classes_, [5, 6, 7, 8, 9])
+    assert set(clf.predict(X_test)) <= {5, 6}  # untrained classes not chosen
+    for _ in range(3):
+        clf.partial_fit(X, y)
+    assert clf.score(X_test, y_test) > 0.9  # 0.97 measured
+
+
+@pytest.mark.filterwarnings(IGNORED_PARAMS)  # lr, for L-BFGS
+def test_a_fit_solved_by_lbfgs_goes_on_with_adamw(source_model, target):
+    """optimizer='auto' solves a probe by L-BFGS in fit; partial_fit cannot
+    step it by parts, so it goes on with AdamW (and said L-BFGS is refused)."""
+    X, y, X_test, y_test = target
+    settings = {k: v for k, v in ADAMW.items() if k != "optimizer"}
+    clf = FineTunedCNNClassifier(source_model, "feature_extraction", **settings)
+    probe = clf.fit(X[:50], y[:50]).score(X_test, y_test)
+    assert type(clf.net_.optimizer_).__name__ == "LBFGS"
+    for _ in range(3):
+        clf.partial_fit(X, y)
+    assert isinstance(clf.net_.optimizer_, torch.optim.AdamW)
+    assert clf.score(X_test, y_test) > probe + 0.05  # 0.72 -> 0.83 measured
+    told = clf.set_params(optimizer="lbfgs").fit(X[:50], y[:50])
+    with pytest.raises(ValueError, match="fitted by L-BFGS.*mini-batches"):
+        told.partial_fit(X, y)
+
+
+class _FailsAtBatch(Callback):
+    """Raises at the ``at``-th training batch it sees."""
+
+    def __init__(self, at):
+        self.at = at
+        self.seen = 0
+
+    def on_batch_end(self, net, **kwargs):
+        self.seen += 1
+        if self.seen == self.at:
+            raise RuntimeError("failed mid-epoch")
+
+
+def test_a_failed_call_leaves_the_model_as_it_was(source_model, target):
+    X, y, X_test, _ = target
+    clf = FineTunedCNNClassifier(
+        source_model, "fine_tune", callbacks=[_FailsAtBatch(at=20)], **ADAMW
+    )
+    clf.partial_fit(X, y, classes=np.unique(y))  # 15 batches
+    proba = clf.predict_proba(X_test)
+    moments = [s["exp_avg"].clone() for s in clf.net_.optimizer_.state.values()]
+    with pytest.raises(RuntimeError, match="failed mid-epoch"):
+        clf.partial_fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X_test), proba)
+    after = [s["exp_avg"] for s in clf.net_.optimizer_.state.values()]
+    assert all(torch.equal(a, b) for a, b in zip(after, moments, strict=True))
+    assert clf.n_iter_ == 1
+    clf.partial_fit(X, y)
+    assert clf.n_iter_ == 2
+
+
+def test_a_pickled_model_goes_on_as_the_original(source_model, target):
+    X, y, X_test, _ = target
+    clf = FineTunedCNNClassifier(source_model, "fine_tune", **ADAMW)
+    clf.partial_fit(X, y, classes=np.unique(y))
+    copy = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(
+        copy.partial_fit(X, y).predict_proba(X_test),
+        clf.partial_fit(X, y).predict_proba(X_test),
+    )
+
+
+def test_unfreezing_counts_the_epochs_of_every_call(source_model, target):
+    X, y, _, _ = target
+    clf = FineTunedCNNClassifier(
+        source_model, "gradual", unfreeze_schedule={2: 1}, **ADAMW
+    )
+    trainable = []
+    for _ in range(3):
+        clf.partial_fit(X[:60], y[:60], classes=np.unique(y))
+        backbone = clf.net_.module_.backbone
+        trainable.append(sum(p.requires_grad for p in backbone.parameters()))
+    assert trainable[0] == trainable[1] == 0 < trainable[2]
+
+
+def test_a_fit_with_early_stopping_goes_on_without_a_validation_set(
+    source_model, target
+):
+    X, y, _, _ = target
+    clf = FineTunedCNNClassifier(
+        source_model, "fine_tune", early_stopping=True, **{**ADAMW, "max_epochs": 2}
+    ).fit(X, y)
+    clf.partial_fit(X, y)
+    assert clf.n_iter_ == 3
+    assert "valid_loss" not in clf.net_.history[-1]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda c, X, y: c.partial_fit(X, y), "needs classes= on the first call"),
+        (
+            lambda c, X, y: c.set_params(class_weight="balanced").partial_fit(
+                X, y, classes=np.unique(y)
+            ),
+            "class_weight='balanced'",
+        ),
+        (
+            lambda c, X, y: c.partial_fit(X, y, classes=[5, 6]),
+            r"not among the classes \[5, 6\]: \[7, 8, 9\]",
+        ),
+        (lambda c, X, y: c.partial_fit(X, y, classes=[5]), "at least 2 classes"),
+    ],
+)
+def test_a_first_call_refuses_what_cannot_work(source_model, target, call, message):
+    X, y, _, _ = target
+    clf = FineTunedCNNClassifier(source_model, "fine_tune", **ADAMW)
+    with pytest.raises(ValueError, match=message):
+        call(clf, X[:40], y[:40])
+    assert not hasattr(clf, "net_") and not hasattr(clf, "classes_")
+
+
+def test_a_later_call_refuses_other_labels_and_classes(source_model, target):
+    X, y, X_test, _ = target
+    clf = FineTunedCNNClassifier(source_model, "fine_tune", **ADAMW)
+    proba = clf.partial_fit(X, y, classes=np.unique(y)).predict_proba(X_test)
+    with pytest.raises(ValueError, match=r"not among the classes.*\['5'"):
+        clf.partial_fit(X, y.astype(str))
+    with pytest.raises(ValueError, match="not those of the fitted model"):
+        clf.partial_fit(X, y, classes=[5, 6, 7, 8])
+    with pytest.raises(ValueError, match="has 63 features"):
+        clf.partial_fit(X[:, :-1], y)
+    np.testing.assert_array_equal(clf.predict_proba(X_test), proba)
+
+
+# ------------------------------------------------------------------- text
+
+
+@pytest.mark.parametrize("transfer", ["frozen", "fine_tune"])
+def test_text_calls_on_the_whole_data_reach_the_weights_of_fit(glove, news, transfer):
+    settings = {**ADAMW, "lr": 3e-3, "batch_size": 16}
+    fitted = PretrainedEmbeddingClassifier(
+        glove, transfer, **{**settings, "max_epochs": 3}
+    ).fit(news["X"], news["y"])
+    calls = PretrainedEmbeddingClassifier(glove, transfer, **settings)
+    calls = _calls(calls, np.array(news["X"], dtype=object), news["y"], 3)
+    np.testing.assert_array_equal(
+        calls.predict_proba(news["X_test"]), fitted.predict_proba(news["X_test"])
+    )
+
+
+def test_later_text_parts_read_new_words_from_the_source(glove, news):
+    """The vocabulary is the first call's; a later part's other words get
+    the source's vectors, as in predict, untrained, and the model goes on
+    learning from that part: test accuracy 0.28-0.49 after the first half
+    of the documents, 0.66-0.83 after five calls on the other half (seeds
+    0-4)."""
+    X, y = np.array(news["X"], dtype=object), news["y"]
+    clf = PretrainedEmbeddingClassifier(
+        glove, "fine_tune", **{**ADAMW, "batch_size": 8}
+    )
+    clf.partial_fit(X[::2], y[::2], classes=np.unique(y))
+    vocabulary = dict(clf.vocabulary_)
+    later = {word for doc in X[1::2] for word in re.findall("[a-z]+", doc.lower())}
+    assert len({w for w in later - set(vocabulary) if w in glove}) > 500  # 930
+    score = clf.score(news["X_test"], news["y_test"])
+    for _ in range(5):
+        clf.partial_fit(X[1::2], y[1::2])
+    assert clf.vocabulary_ == vocabulary
+    assert clf.score(X[1::2], y[1::2]) >= 0.7  # 0.73-0.93
+    assert clf.score(news["X_test"], news["y_test"]) > score + 0.1
+
+
+def test_unseen_vectors_in_training_leave_the_trained_rows_their_gradients():
+    torch.manual_seed(0)
+    module = TextTransferModule(
+        torch.nn.Embedding(4, 3, padding_idx=0),
+        None,
+        TextEncoder("mean", 3),
+        torch.nn.Linear(3, 2),
+    )
+    extra = torch.randn(2, 3)
+    ids = torch.tensor([[1, 4, 5], [2, 3, 0]])  # 4 and 5: past the table
+    with module.training_with(extra):
+        module(ids).sum().backward()
+        assert module.table().shape == (6, 3)
+    assert module.table().shape == (4, 3)  # the context is over
+    grads = module.backbone.weight.grad
+    assert (grads[1:].abs().sum(dim=1) > 0).all() and not grads[0].any()
+    with module.predicting_with(extra):
+        expected = module(ids)
+    module.eval()
+    with module.training_with(extra):
+        torch.testing.assert_close(module(ids), expected)
