@@ -1837,9 +1837,10 @@ def _head_alone_on_features(module):
 
 def _training_state(net):
     """What a training epoch changes in ``net``: a copy of its weights,
-    optimizer state and gradient scaler; its optimizer, callbacks and epoch
-    count."""
+    optimizer state and gradient scaler; its module's parts, optimizer,
+    callbacks and epoch count."""
     state = {
+        "children": dict(net.module_.named_children()),
         "module": copy.deepcopy(net.module_.state_dict()),
         "optimizer": copy.deepcopy(net.optimizer_.state_dict()),
         "optimizer_": net.optimizer_,
@@ -1858,6 +1859,8 @@ def _training_state(net):
 
 def _restore_training_state(net, state):
     """Put ``net`` back as :func:`_training_state` found it."""
+    for name, child in state["children"].items():  # one replaced by a grown one
+        setattr(net.module_, name, child)
     net.module_.load_state_dict(state["module"])
     vars(net).update(state["attributes"])
     net.optimizer_ = state["optimizer_"]
@@ -1904,9 +1907,11 @@ class PartialFitMixin:
         With a frozen source, its features are computed for each call's data
         and the head trains on them, standardized by the first call's
         statistics; ``optimizer="auto"`` is AdamW here (L-BFGS needs all the
-        data at once). ``early_stopping`` and ``checkpoint_dir`` apply to
-        ``fit`` only, ``max_epochs`` too: call partial_fit once per epoch and
-        part. ``class_weight="balanced"`` needs every label at once: pass
+        data at once). Text classifiers on word vectors that train add the
+        words of later calls that the source knows to ``vocabulary_``.
+        ``early_stopping`` and ``checkpoint_dir`` apply to ``fit`` only,
+        ``max_epochs`` too: call partial_fit once per epoch and part.
+        ``class_weight="balanced"`` needs every label at once: pass
         ``compute_class_weight("balanced", ...)`` as a dict instead.
 
         Parameters
@@ -1973,39 +1978,73 @@ class PartialFitMixin:
                 "once; partial_fit trains by mini-batches. Fit with "
                 "optimizer='adamw' (or start with partial_fit)."
             )
+        before = _training_state(net)
+        try:
+            self._one_more_epoch(net, X, y)
+        except BaseException:
+            _restore_training_state(net, before)
+            raise
+        return self
+
+    def _one_more_epoch(self, net, X, y):
+        """Train ``net`` one epoch on ``(X, y)``, prepared by the estimator's
+        ``_partial_inputs``, without the fit-only callbacks."""
         module = net.module_
         cached = _head_alone_on_features(module)
         inputs, y, context = self._partial_inputs(X, y, cached)
         y = labels_as_indices(self, y, self.classes_)
         if cached:
             context = module.taking_features()
-        n_samples, device = len(y), module_device(module)
-        before = _training_state(net)
         net.callbacks_ = [
             (name, callback)
             for name, callback in net.callbacks_
             if name not in PARTIAL_FIT_UNUSED
         ]
         # a last batch of one sample cannot train BatchNorm layers (as in fit)
-        drop_last = n_samples > 1 and n_samples % net.batch_size == 1
+        drop_last = len(y) > 1 and len(y) % net.batch_size == 1
         net.iterator_train__drop_last = drop_last  # read per epoch, no re-init
-        try:
-            if isinstance(net.optimizer_, LBFGS):  # "auto" chose it for fit
-                net.optimizer = OPTIMIZERS["adamw"]
-                vars(net).pop("iterator_train__batch_size", None)
-                net.initialize_optimizer()
-            seed = _epoch_seed(self.random_state, len(net.history))
-            with seeded(seed, device), self._training_errors(device), context:
-                rng = getattr(net, "_partial_rng", None)
-                if rng is not None and self.random_state is not None:
-                    _set_torch_rng(rng, device)  # as fit's next epoch would
-                net.partial_fit(inputs, y, epochs=1)
-                net._partial_rng = _torch_rng(device)
-            self._refuse_diverged(net, None)
-        except BaseException:
-            _restore_training_state(net, before)
-            raise
-        return self
+        if isinstance(net.optimizer_, LBFGS):  # "auto" chose it for fit
+            net.optimizer = OPTIMIZERS["adamw"]
+            vars(net).pop("iterator_train__batch_size", None)
+            net.initialize_optimizer()
+        device = module_device(module)
+        seed = _epoch_seed(self.random_state, len(net.history))
+        with seeded(seed, device), self._training_errors(device), context:
+            rng = getattr(net, "_partial_rng", None)
+            if rng is not None and self.random_state is not None:
+                _set_torch_rng(rng, device)  # as fit's next epoch would
+            net.partial_fit(inputs, y, epochs=1)
+            net._partial_rng = _torch_rng(device)
+        self._refuse_diverged(net, None)
+
+
+def append_embedding_rows(net, name, rows):
+    """Give the embedding ``name`` of ``net.module_`` the ``rows`` (a tensor)
+    after its own, trainable as they are, and the optimizer the state it would
+    hold had those rows been there without a gradient so far (zeros: AdamW's
+    moments, SGD's momentum); the other rows train on as before."""
+    module = net.module_
+    old = getattr(module, name)
+    weight = old.weight
+    params = [p for group in net.optimizer_.param_groups for p in group["params"]]
+    index = next((i for i, p in enumerate(params) if p is weight), None)
+    state = net.optimizer_.state_dict()
+    if index in state["state"]:
+        state["state"][index] = {
+            key: (
+                torch.cat([value, value.new_zeros((len(rows), *value.shape[1:]))])
+                if torch.is_tensor(value) and value.shape == weight.shape
+                else value
+            )
+            for key, value in state["state"][index].items()
+        }
+    table = torch.cat([weight.detach(), rows.to(weight)])
+    grown = torch.nn.Embedding.from_pretrained(
+        table, freeze=not weight.requires_grad, padding_idx=old.padding_idx
+    )
+    setattr(module, name, grown)
+    net.initialize_optimizer()  # over the same parameters, the grown one in place
+    net.optimizer_.load_state_dict(state)
 
 
 def _torch_rng(device):

@@ -9,7 +9,9 @@ import torch
 from skorch.callbacks import Callback
 
 from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
+from sktransfer._base import append_embedding_rows
 from sktransfer.text import TextEncoder, TextTransferModule
+from sktransfer.text._tokenize import DEFAULT_TOKEN_PATTERN
 from sktransfer.utils._testing import FAST_TRAINING, IGNORED_PARAMS
 
 ADAMW = {**FAST_TRAINING, "optimizer": "adamw", "random_state": 0}
@@ -220,26 +222,117 @@ def test_text_calls_on_the_whole_data_reach_the_weights_of_fit(glove, news, tran
     )
 
 
-def test_later_text_parts_read_new_words_from_the_source(glove, news):
-    """The vocabulary is the first call's; a later part's other words get
-    the source's vectors, as in predict, untrained, and the model goes on
-    learning from that part: test accuracy 0.28-0.49 after the first half
-    of the documents, 0.66-0.83 after five calls on the other half (seeds
-    0-4)."""
+def _words_new_to(clf, docs, glove):
+    """The words of ``docs`` that GloVe knows and ``clf.vocabulary_`` lacks."""
+    tokens = (re.findall(DEFAULT_TOKEN_PATTERN, doc.lower()) for doc in docs)
+    words = {word for doc in tokens for word in doc}
+    return {word for word in words - set(clf.vocabulary_) if word in glove}
+
+
+def test_later_text_parts_add_their_words_to_the_vocabulary(glove, news):
+    """Fine-tuned vectors: a later part's words that the source knows join
+    the vocabulary with the source's vectors and train from there, as in a
+    fit on every part; the model goes on learning from that part: test
+    accuracy 0.28-0.49 after the first half of the documents, 0.72-0.84
+    after five calls on the other half (seeds 0-4)."""
     X, y = np.array(news["X"], dtype=object), news["y"]
     clf = PretrainedEmbeddingClassifier(
         glove, "fine_tune", **{**ADAMW, "batch_size": 8}
     )
     clf.partial_fit(X[::2], y[::2], classes=np.unique(y))
-    vocabulary = dict(clf.vocabulary_)
-    later = {word for doc in X[1::2] for word in re.findall("[a-z]+", doc.lower())}
-    assert len({w for w in later - set(vocabulary) if w in glove}) > 500  # 930
+    before = dict(clf.vocabulary_)
+    new = _words_new_to(clf, X[1::2], glove)
+    assert len(new) > 500  # 907
     score = clf.score(news["X_test"], news["y_test"])
-    for _ in range(5):
+    clf.partial_fit(X[1::2], y[1::2])
+    assert before.items() <= clf.vocabulary_.items()  # the same ids
+    assert new <= set(clf.vocabulary_)
+    assert clf.n_pretrained_ == len(clf.vocabulary_) == len(before) + len(new)
+    table = clf.net_.module_.backbone.weight.detach()
+    assert len(table) == len(clf.vocabulary_) + 1  # and padding
+    word = sorted(new)[0]
+    moved = table[clf.vocabulary_[word]] - torch.tensor(glove[word])
+    assert 0 < moved.abs().max() < 0.1  # GloVe's vector, one epoch on
+    for _ in range(4):
+        clf.partial_fit(X[1::2], y[1::2])
+    assert clf.score(X[1::2], y[1::2]) >= 0.7  # 0.73-1.0
+    assert clf.score(news["X_test"], news["y_test"]) > score + 0.1
+
+
+def test_words_joining_the_vocabulary_change_no_prediction(glove, news):
+    """predict read the new words from the source already: once they join
+    the vocabulary (a call that moves no weight), every probability is the
+    same."""
+    X, y = np.array(news["X"], dtype=object), news["y"]
+    clf = PretrainedEmbeddingClassifier(
+        glove, "fine_tune", **{**ADAMW, "batch_size": 8}
+    )
+    clf.partial_fit(X[::2], y[::2], classes=np.unique(y))
+    proba = clf.predict_proba(news["X_test"])
+    for group in clf.net_.optimizer_.param_groups:
+        group["lr"] = 1e-12
+    n_words = len(clf.vocabulary_)
+    clf.partial_fit(X[1::2], y[1::2])
+    assert len(clf.vocabulary_) > n_words
+    np.testing.assert_allclose(clf.predict_proba(news["X_test"]), proba, atol=1e-6)
+
+
+def test_new_rows_start_without_optimizer_state(glove, news):
+    clf = PretrainedEmbeddingClassifier(glove, "fine_tune", **ADAMW)
+    clf.partial_fit(news["X"], news["y"], classes=np.unique(news["y"]))
+    weight = clf.net_.module_.backbone.weight
+    state = {
+        key: value.clone() for key, value in clf.net_.optimizer_.state[weight].items()
+    }
+    head = clf.net_.module_.head[0].weight  # another parameter's state stays
+    head_moment = clf.net_.optimizer_.state[head]["exp_avg"].clone()
+    append_embedding_rows(clf.net_, "backbone", torch.ones(3, weight.shape[1]))
+    grown = clf.net_.module_.backbone.weight
+    assert grown.requires_grad and grown.shape == (len(weight) + 3, weight.shape[1])
+    torch.testing.assert_close(grown[: len(weight)], weight.detach())
+    after = clf.net_.optimizer_.state[grown]
+    for key in ("exp_avg", "exp_avg_sq"):
+        torch.testing.assert_close(after[key][: len(weight)], state[key])
+        assert not after[key][len(weight) :].any()
+    assert after["step"] == state["step"]
+    new_head = clf.net_.module_.head[0].weight
+    torch.testing.assert_close(
+        clf.net_.optimizer_.state[new_head]["exp_avg"], head_moment
+    )
+    assert weight not in {
+        id(p) for g in clf.net_.optimizer_.param_groups for p in g["params"]
+    }
+
+
+def test_a_failed_call_takes_back_the_words_it_added(glove, news):
+    X, y = np.array(news["X"], dtype=object), news["y"]
+    clf = PretrainedEmbeddingClassifier(
+        glove, "fine_tune", callbacks=[_FailsAtBatch(at=2)], **ADAMW
+    )
+    clf.partial_fit(X[::2], y[::2], classes=np.unique(y))  # one batch
+    vocabulary, proba = dict(clf.vocabulary_), clf.predict_proba(news["X_test"])
+    with pytest.raises(RuntimeError, match="failed mid-epoch"):
         clf.partial_fit(X[1::2], y[1::2])
     assert clf.vocabulary_ == vocabulary
-    assert clf.score(X[1::2], y[1::2]) >= 0.7  # 0.73-0.93
-    assert clf.score(news["X_test"], news["y_test"]) > score + 0.1
+    assert len(clf.net_.module_.backbone.weight) == len(vocabulary) + 1
+    np.testing.assert_array_equal(clf.predict_proba(news["X_test"]), proba)
+    clf.partial_fit(X[1::2], y[1::2])  # the callback fails once only
+    assert len(clf.vocabulary_) > len(vocabulary)
+
+
+def test_frozen_vectors_read_later_words_from_the_source(glove, news):
+    """Frozen vectors: the vocabulary stays the first call's, and the new
+    words' vectors come from the source, as in predict."""
+    X, y = np.array(news["X"], dtype=object), news["y"]
+    clf = PretrainedEmbeddingClassifier(glove, "frozen", **ADAMW)
+    clf.partial_fit(X[::2], y[::2], classes=np.unique(y))
+    vocabulary = dict(clf.vocabulary_)
+    features = clf.extract_features(X[1::2])
+    clf.partial_fit(X[1::2], y[1::2])
+    assert clf.vocabulary_ == vocabulary
+    alone = PretrainedEmbeddingClassifier(glove, "frozen", **ADAMW)
+    alone.partial_fit(X[1::2], y[1::2], classes=np.unique(y))  # its own words
+    np.testing.assert_allclose(alone.extract_features(X[1::2]), features, atol=1e-6)
 
 
 def test_unseen_vectors_in_training_leave_the_trained_rows_their_gradients():

@@ -23,6 +23,7 @@ from sktransfer._base import (
     TrainingCurveMixin,
     TransferEstimatorBase,
     all_or_nothing,
+    append_embedding_rows,
     check_fitted_net,
     module_device,
 )
@@ -344,20 +345,55 @@ default="glove-wiki-gigaword-50"
         return self
 
     def _partial_inputs(self, X, y, cached):
-        """partial_fit's inputs after the first call: the documents' ids in the
-        fitted vocabulary, read in a context that gives the words it lacks the
-        source's vectors (untrained, as in predict), or their encoded
-        features where ``cached``."""
+        """partial_fit's inputs after the first call: the documents' ids, or
+        their encoded features where ``cached``.
+
+        Where the word vectors train, the words the vocabulary lacks and the
+        source knows join it, with the source's vectors, as in a fit on all
+        the parts; otherwise they are read from the source, untrained, as in
+        predict (in the context returned).
+        """
         docs = validate_texts(X, type(self).__name__)
         y = text_labels(self, docs, y)
         if cached:
             return self.extract_features(docs), y, contextlib.nullcontext()
         corpus = self.tokenizer_.corpus(docs, known=self._known_vocabulary()[0])
         word_ids = self._word_ids(corpus)
-        extra = self._unseen_word_vectors(corpus.words, word_ids)
-        extra = None if extra is None else torch.from_numpy(extra)
+        module, extra = self.net_.module_, None
+        if module.backbone.weight.requires_grad and self.transfer != "structure":
+            self._add_words(corpus.words, word_ids)
+        else:
+            extra = self._unseen_word_vectors(corpus.words, word_ids)
+            extra = None if extra is None else torch.from_numpy(extra)
         ids = self._encode(corpus, word_ids)
-        return ids, y, self.net_.module_.training_with(extra)
+        return ids, y, module.training_with(extra)
+
+    def _add_words(self, words, word_ids):
+        """Give ``vocabulary_`` the ``words`` it lacks (id 0 in ``word_ids``)
+        that the source knows, each a new trainable row of the word-vector
+        table holding the source's vector; ``word_ids`` become ids in the
+        grown vocabulary (trainable OOV rows, which follow the table, move up).
+        """
+        unseen = np.flatnonzero(word_ids == 0)
+        if not len(unseen):
+            return
+        vectors, _ = resolve_text_source(self._fitted_source())
+        rows, found = vectors.lookup([words[i] for i in unseen.tolist()])
+        if not found.any():
+            return
+        added, start = unseen[found], self.net_.module_.backbone.weight.shape[0]
+        n_added = len(added)
+        append_embedding_rows(self.net_, "backbone", torch.from_numpy(rows[found]))
+        word_ids[word_ids >= start] += n_added
+        word_ids[added] = np.arange(start, start + n_added)
+        vocabulary = {
+            word: i + n_added if i >= start else i
+            for word, i in self.vocabulary_.items()
+        }
+        new_words = [words[i] for i in added.tolist()]
+        vocabulary.update(zip(new_words, range(start, start + n_added), strict=True))
+        self.vocabulary_ = vocabulary  # a new dict: the lookup cache sees it
+        self.n_pretrained_ += n_added
 
     def _continued_weights(self, module, previous):
         """The fitted model's weights, its word vectors moved to this fit's
