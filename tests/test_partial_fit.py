@@ -259,15 +259,22 @@ def test_later_text_parts_add_their_words_to_the_vocabulary(glove, news):
     assert clf.score(news["X_test"], news["y_test"]) > score + 0.1
 
 
-def test_words_joining_the_vocabulary_change_no_prediction(glove, news):
+@pytest.mark.parametrize("oov", ["ignore", "zero", "trainable"])
+def test_words_joining_the_vocabulary_change_no_prediction(glove, news, oov):
     """predict read the new words from the source already: once they join
     the vocabulary (a call that moves no weight), every probability is the
-    same."""
+    same, also where the first call's words without vectors have rows (in
+    the table; or trainable, after it, whose ids move up)."""
     X, y = np.array(news["X"], dtype=object), news["y"]
     clf = PretrainedEmbeddingClassifier(
-        glove, "fine_tune", **{**ADAMW, "batch_size": 8}
+        glove,
+        "fine_tune",
+        oov=oov,
+        **({} if oov == "ignore" else {"min_df": 1}),
+        **{**ADAMW, "batch_size": 8},
     )
     clf.partial_fit(X[::2], y[::2], classes=np.unique(y))
+    assert (clf.n_oov_ > 50) == (oov != "ignore"), clf.n_oov_
     proba = clf.predict_proba(news["X_test"])
     for group in clf.net_.optimizer_.param_groups:
         group["lr"] = 1e-12
