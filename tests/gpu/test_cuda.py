@@ -113,6 +113,29 @@ def test_text_classifier_on_cuda_matches_cpu(cuda, news, encoder):
     assert abs(a - b) < 0.05, (a, b)
 
 
+def test_partial_fit_on_cuda_matches_cpu(cuda, news):
+    """Parts whose words join the vocabulary: the grown table and its
+    optimizer state on the GPU, the RNG carried from call to call there."""
+    X, y = np.array(news["X"], dtype=object), news["y"]
+
+    def stream(device):
+        clf = PretrainedEmbeddingClassifier(
+            device=device, transfer="fine_tune", optimizer="adamw", **SETTINGS
+        )
+        for _ in range(3):
+            clf.partial_fit(X[::2], y[::2], classes=np.unique(y))
+            clf.partial_fit(X[1::2], y[1::2])
+        return clf
+
+    cpu, gpu = stream("cpu"), stream(cuda)
+    weight = gpu.net_.module_.backbone.weight
+    assert weight.is_cuda and gpu.net_.optimizer_.state[weight]["exp_avg"].is_cuda
+    assert gpu.vocabulary_ == cpu.vocabulary_ and gpu.n_iter_ == 6
+    a = cpu.score(news["X_test"], news["y_test"])
+    b = gpu.score(news["X_test"], news["y_test"])
+    assert abs(a - b) < 0.05, (a, b)
+
+
 def test_a_gpu_model_loads_on_a_cpu_only_process(cuda, digits, tmp_path):
     X, y = digits
     gpu = FineTunedCNNClassifier(device="cuda", **SETTINGS).fit(X[:300], y[:300])
