@@ -6,6 +6,8 @@ import re
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from skorch.callbacks import Callback
 
 from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
@@ -363,3 +365,76 @@ def test_unseen_vectors_in_training_leave_the_trained_rows_their_gradients():
     module.eval()
     with module.training_with(extra):
         torch.testing.assert_close(module(ids), expected)
+
+
+KNOWN = [f"known{i}" for i in range(12)]
+"""Words of the tiny source below; the ``other`` words it lacks."""
+OTHER = [f"other{i}" for i in range(4)]
+
+
+@pytest.fixture(scope="module")
+def tiny_vectors():
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(vector_size=3)
+    kv.add_vectors(KNOWN, np.random.RandomState(0).randn(len(KNOWN), 3))
+    return kv
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    parts=st.lists(
+        st.lists(
+            st.lists(st.sampled_from(KNOWN + OTHER), max_size=5), min_size=1, max_size=5
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    oov=st.sampled_from(["ignore", "zero", "trainable"]),
+)
+def test_every_word_keeps_its_vector_as_the_vocabulary_grows(tiny_vectors, parts, oov):
+    """Whatever the parts hold, each word has its own row. Trained by plain
+    SGD, the rows of the words a part lacks stay exactly as they were (the
+    source's words joining with the source's vectors; trainable rows of words
+    without one moving up as the table grows), and the part's words move
+    from there by a step: each token read its word's row."""
+    clf = PretrainedEmbeddingClassifier(
+        tiny_vectors,
+        "fine_tune",
+        oov=oov,
+        **({} if oov == "ignore" else {"min_df": 1}),
+        lr=1e-2,
+        optimizer="sgd",
+        batch_size=8,  # a part is one batch: each of its words trains
+        random_state=0,
+        device="cpu",
+    )
+    before = {}
+    for i, part in enumerate(parts):
+        docs = [" ".join(doc) for doc in part]
+        try:
+            clf.partial_fit(docs, np.arange(len(docs)) % 2, classes=[0, 1])
+        except ValueError as exc:  # a first part without a word of the source
+            message = str(exc)
+            assert i == 0 and ("pretrained vector" in message or "no token" in message)
+            return
+        table = clf.net_.module_.table().detach().numpy()
+        ids = list(clf.vocabulary_.values())
+        assert len(set(ids)) == len(ids) and 0 not in ids
+        assert max(ids) == len(table) - 1 == len(ids)  # one row each, padding
+        in_part = {word for doc in part for word in doc}
+        for word, index in clf.vocabulary_.items():
+            start = before.get(word)
+            if start is None and word in tiny_vectors:
+                start = tiny_vectors[word]  # joined now, or in the first part
+            if word not in in_part:
+                np.testing.assert_array_equal(table[index], start, err_msg=word)
+            elif start is not None:
+                np.testing.assert_allclose(table[index], start, atol=0.1, err_msg=word)
+                assert not np.array_equal(table[index], start), word
+        before = {word: table[i].copy() for word, i in clf.vocabulary_.items()}
