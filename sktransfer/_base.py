@@ -1835,6 +1835,16 @@ def _head_alone_on_features(module):
     )
 
 
+OPTIMIZER_SETTINGS = (
+    "optimizer",
+    "optimizer__weight_decay",
+    "optimizer__fused",
+    "iterator_train__batch_size",
+)
+"""The net's attributes a partial_fit call may change (going on from
+L-BFGS with AdamW), put back when the call fails."""
+
+
 def _training_state(net):
     """What a training epoch changes in ``net``: a copy of its weights,
     optimizer state and gradient scaler; its module's parts, optimizer,
@@ -1844,11 +1854,7 @@ def _training_state(net):
         "module": copy.deepcopy(net.module_.state_dict()),
         "optimizer": copy.deepcopy(net.optimizer_.state_dict()),
         "optimizer_": net.optimizer_,
-        "attributes": {
-            name: value
-            for name, value in vars(net).items()
-            if name in ("optimizer", "iterator_train__batch_size")
-        },
+        "attributes": {name: vars(net).get(name) for name in OPTIMIZER_SETTINGS},
         "callbacks": list(net.callbacks_),
         "epochs": len(net.history),
     }
@@ -1862,7 +1868,11 @@ def _restore_training_state(net, state):
     for name, child in state["children"].items():  # one replaced by a grown one
         setattr(net.module_, name, child)
     net.module_.load_state_dict(state["module"])
-    vars(net).update(state["attributes"])
+    for name, value in state["attributes"].items():
+        if value is None:
+            vars(net).pop(name, None)
+        else:
+            setattr(net, name, value)
     net.optimizer_ = state["optimizer_"]
     net.optimizer_.load_state_dict(state["optimizer"])
     if "scaler" in state:
@@ -2003,11 +2013,9 @@ class PartialFitMixin:
         # a last batch of one sample cannot train BatchNorm layers (as in fit)
         drop_last = len(y) > 1 and len(y) % net.batch_size == 1
         net.iterator_train__drop_last = drop_last  # read per epoch, no re-init
-        if isinstance(net.optimizer_, LBFGS):  # "auto" chose it for fit
-            net.optimizer = OPTIMIZERS["adamw"]
-            vars(net).pop("iterator_train__batch_size", None)
-            net.initialize_optimizer()
         device = module_device(module)
+        if isinstance(net.optimizer_, LBFGS):  # "auto" chose it for fit
+            self._switch_to_adamw(net, device)
         seed = _epoch_seed(self.random_state, len(net.history))
         with seeded(seed, device), self._training_errors(device), context:
             rng = getattr(net, "_partial_rng", None)
@@ -2016,6 +2024,19 @@ class PartialFitMixin:
             net.partial_fit(inputs, y, epochs=1)
             net._partial_rng = _torch_rng(device)
         self._refuse_diverged(net, None)
+
+    def _switch_to_adamw(self, net, device):
+        """Give ``net``, fitted by L-BFGS under ``optimizer="auto"``, the
+        AdamW a fit by mini-batches gets (see ``_make_net``): every batch of
+        ``batch_size``, ``weight_decay`` (0 when None, not L-BFGS's 1/n),
+        fused where it runs."""
+        adamw = OPTIMIZERS["adamw"]
+        net.optimizer = adamw
+        vars(net).pop("iterator_train__batch_size", None)
+        net.optimizer__weight_decay = self.weight_decay or 0.0
+        if fused_step_runs(adamw, device.type):
+            net.optimizer__fused = True
+        net.initialize_optimizer()
 
 
 def append_embedding_rows(net, name, rows):

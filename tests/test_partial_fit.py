@@ -97,6 +97,7 @@ def test_a_fit_solved_by_lbfgs_goes_on_with_adamw(source_model, target):
     for _ in range(3):
         clf.partial_fit(X, y)
     assert isinstance(clf.net_.optimizer_, torch.optim.AdamW)
+    assert clf.net_.optimizer_.param_groups[0]["weight_decay"] == 0.0  # not 1/n
     assert clf.score(X_test, y_test) > probe + 0.05  # 0.72 -> 0.83 measured
     told = clf.set_params(optimizer="lbfgs").fit(X[:50], y[:50])
     with pytest.raises(ValueError, match="fitted by L-BFGS.*mini-batches"):
