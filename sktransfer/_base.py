@@ -1816,7 +1816,7 @@ class TransferEstimatorBase(
             return torch.cat(list(feature_progress(batches, total))).numpy()
 
 
-def _head_alone_on_features(module):
+def head_alone_on_features(module):
     """Whether the fitted ``module``'s head trained alone on its frozen
     source's features computed once (see ``TransferEstimatorBase._train``):
     a head behind a Standardize, nothing else trainable, no augmentation."""
@@ -2000,7 +2000,7 @@ class PartialFitMixin:
         """Train ``net`` one epoch on ``(X, y)``, prepared by the estimator's
         ``_partial_inputs``, without the fit-only callbacks."""
         module = net.module_
-        cached = _head_alone_on_features(module)
+        cached = head_alone_on_features(module)
         inputs, y, context = self._partial_inputs(X, y, cached)
         y = labels_as_indices(self, y, self.classes_)
         if cached:

@@ -10,6 +10,7 @@ the file, for it to be self-describing; pickle and joblib keep working for
 everything else.
 """
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
+from sktransfer.transfer._schedule import UnfreezeSchedule
 from sktransfer.utils._arrays import torch_defaults
 from sktransfer.utils._device import resolve_device
 from sktransfer.utils._files import replaced_atomically, user_path
@@ -33,6 +35,10 @@ FORMAT = "sktransfer-model"
 VERSION = 1
 LOSS_WEIGHT = "criterion.weight"
 """The saved per-class loss weights (``class_weight``), beside the module's."""
+TRAINING = "training:"
+"""The prefix of the tensors of a saved training state (``save(...,
+training_state=True)``): ``training:optimizer.<index>.<key>`` and
+``training:rng.<device>``."""
 
 
 def _estimator_classes():
@@ -224,7 +230,11 @@ def _fitted_value(key, value):
 
 
 def save(
-    estimator: BaseEstimator, path: str | os.PathLike, *, compact: bool = False
+    estimator: BaseEstimator,
+    path: str | os.PathLike,
+    *,
+    compact: bool = False,
+    training_state: bool = False,
 ) -> None:
     """Save a fitted sktransfer estimator to ``path`` as JSON + safetensors.
 
@@ -254,6 +264,16 @@ def save(
         vocabulary-specific table and always store it. Source models saved
         inside the file are stored compact too (a vectorizer, which holds no
         weights of its own, leaves this to its source model).
+    training_state : bool, default=False
+        Also store what training goes on from: the optimizer's state (AdamW's
+        moments, about twice the size of the trained weights) and the RNG
+        state ``partial_fit`` carries from call to call. ``partial_fit`` on
+        the loaded classifier then trains exactly as it would have on the
+        saved one. Without it, the loaded classifier goes on with a new
+        optimizer (what trains, the learning rates and the unfreeze schedule
+        are kept either way). An L-BFGS fit's state is not stored: training
+        goes on by mini-batches (see ``partial_fit``). Vectorizers and feature
+        extractors hold no training state.
 
     Examples
     --------
@@ -269,6 +289,10 @@ def save(
     np.True_
     """
     meta, tensors = _described(estimator, compact)
+    net = getattr(estimator, "net_", None)
+    if training_state and hasattr(estimator, "partial_fit") and net is not None:
+        meta["training"], training = _training_described(net)
+        tensors.update(training)
     meta = {"format": FORMAT, "version": VERSION, **meta}
     weights = _safetensors().save(tensors)
     with replaced_atomically(user_path(path)) as tmp:  # a failed save keeps the old
@@ -488,10 +512,13 @@ def _rebuilt(meta, tensors, where, device, depth=0):
             estimator.lowercase, estimator.token_pattern, estimator.tokenizer
         )
     own = {k: v for k, v in tensors.items() if "/" not in k}
+    training = {k: own.pop(k) for k in list(own) if k.startswith(TRAINING)}
     if "compact" in meta:
         own = _put_back_source(estimator, own, meta["compact"], where)
     if hasattr(estimator, "_restore_net"):
         estimator._restore_net(own, meta.get("history", []), where)
+    if "training" in meta or training:
+        _restore_training(estimator, meta.get("training"), training, where)
     estimator._remember_source()
     return estimator
 
@@ -645,14 +672,161 @@ def state_dict_misfit(expected, state):
     )
 
 
+# ----------------------------------------------------- the training state
+
+
+def _training_described(net):
+    """What ``net`` trains on from, as a description and tensors (see
+    :data:`TRAINING`): its optimizer -- class, hyperparameters of each
+    parameter group, per-parameter state -- unless L-BFGS, and the torch RNG
+    state partial_fit carries."""
+    from sktransfer._optim import LBFGS
+
+    described, tensors = {}, {}
+    if not isinstance(net.optimizer_, LBFGS):
+        state = net.optimizer_.state_dict()
+        values = {}
+        for index, entries in state["state"].items():
+            for key, value in entries.items():
+                if isinstance(value, torch.Tensor):
+                    name = f"{TRAINING}optimizer.{index}.{key}"
+                    tensors[name] = value.detach().cpu().contiguous()
+                else:
+                    values.setdefault(str(index), {})[key] = value
+        described["optimizer"] = {
+            "class": type(net.optimizer_).__name__,
+            "param_groups": [
+                {k: v for k, v in group.items() if k != "params"}
+                for group in state["param_groups"]
+            ],
+            "values": values,
+        }
+    rng = getattr(net, "_partial_rng", None)
+    if rng is not None:
+        tensors.update({f"{TRAINING}rng.{k}": v.cpu() for k, v in rng.items()})
+    return _encode(described, "the training state"), tensors
+
+
+DEVICE_FLAGS = ("fused", "foreach", "capturable")
+"""Optimizer settings that say where a step runs, not what it computes: a
+loaded optimizer keeps those of the device it is loaded on."""
+
+
+def _restore_training(estimator, described, tensors, where):
+    """Load a saved training state (:func:`_training_described`) into the
+    loaded ``estimator.net_``; a ValueError naming the file ``where`` for
+    one that does not fit its optimizer."""
+    net = getattr(estimator, "net_", None)
+    try:
+        described = _decode(described)
+        if not isinstance(described, dict):
+            raise ValueError("its description is missing or not an object")
+        if net is None or not hasattr(estimator, "partial_fit"):
+            raise ValueError(f"a {type(estimator).__name__} does not train")
+        if "optimizer" in described:
+            _restore_optimizer(estimator, net, described["optimizer"], tensors)
+        rng = {
+            name[len(f"{TRAINING}rng.") :]: tensor
+            for name, tensor in tensors.items()
+            if name.startswith(f"{TRAINING}rng.")
+        }
+        if rng:
+            net._partial_rng = _checked_rng(rng)
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        raise ValueError(
+            f"{where}: malformed training state ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _restore_optimizer(estimator, net, described, tensors):
+    """Give ``net`` the saved optimizer ``described``, with its state."""
+    from sktransfer._base import module_device
+    from sktransfer._optim import LBFGS
+
+    name = described["class"]
+    if name != type(net.optimizer_).__name__:
+        if not (name == "AdamW" and isinstance(net.optimizer_, LBFGS)):
+            raise ValueError(
+                f"the optimizer saved is a {name}, the model's a "
+                f"{type(net.optimizer_).__name__}"
+            )
+        # L-BFGS under optimizer="auto", which partial_fit had left
+        estimator._switch_to_adamw(net, module_device(net.module_))
+    current = net.optimizer_.state_dict()["param_groups"]
+    saved = described["param_groups"]
+    if not isinstance(saved, list) or len(saved) != len(current):
+        raise ValueError(
+            f"{len(saved)} parameter groups saved, the model has {len(current)}"
+        )
+    params = [p for group in net.optimizer_.param_groups for p in group["params"]]
+    state = {}
+    prefix = f"{TRAINING}optimizer."
+    for key, tensor in tensors.items():
+        if not key.startswith(prefix):
+            continue
+        index, _, entry = key[len(prefix) :].partition(".")
+        index = int(index)
+        if not 0 <= index < len(params):
+            raise ValueError(f"state of parameter {index}, of {len(params)}")
+        if tensor.ndim and tensor.shape != params[index].shape:
+            raise ValueError(
+                f"{entry} of shape {tuple(tensor.shape)} for parameter {index} of "
+                f"shape {tuple(params[index].shape)}"
+            )
+        if tensor.ndim:  # in the parameter's strides (channels-last...), as
+            # it was made: the step's arithmetic may differ by layout
+            tensor = torch.empty_like(params[index], dtype=tensor.dtype).copy_(tensor)
+        state.setdefault(index, {})[entry] = tensor
+    for index, entries in dict(described["values"]).items():
+        state.setdefault(int(index), {}).update(entries)
+    groups = [
+        {
+            **dict(group),
+            **{k: now[k] for k in DEVICE_FLAGS if k in now},
+            "params": now["params"],
+        }
+        for group, now in zip(saved, current, strict=True)
+    ]
+    net.optimizer_.load_state_dict({"state": state, "param_groups": groups})
+
+
+def _checked_rng(rng):
+    """A saved RNG state of partial_fit (:func:`~sktransfer._base._torch_rng`),
+    checked: torch would fail on it at the next call otherwise."""
+    if set(rng) - {"cpu", "cuda"} or "cpu" not in rng:
+        raise ValueError(f"RNG states for {sorted(rng)}")
+    for device, state in rng.items():
+        if state.dtype != torch.uint8 or state.ndim != 1:
+            raise ValueError(f"a {device} RNG state of {state.dtype} {state.ndim}-D")
+    if rng["cpu"].numel() != torch.get_rng_state().numel():
+        raise ValueError(f"a CPU RNG state of {rng['cpu'].numel()} bytes")
+    return rng
+
+
 def restore_classifier_net(estimator, module, tensors, history, source):
     """Set ``estimator.net_``: ``module`` with the saved weights, loss weights
-    and history."""
+    and history, set to train as the fit left it -- its transfer plan applied
+    again (what trains, at which learning rate, the unfreeze schedule, with
+    what the epochs of ``history`` unfroze) -- so that ``partial_fit`` goes
+    on as it would have from the saved model."""
+    from sktransfer._base import head_alone_on_features
+
     tensors = dict(tensors)
     loss_weight = tensors.pop(LOSS_WEIGHT, None)
     restore_state(module, tensors, source)
+    plan = estimator._transfer_plan(module)
+    plan = dataclasses.replace(plan, reinitialize=False)  # the weights are saved
+    plan.apply(module)
+    for _, callback in plan.callbacks:
+        if isinstance(callback, UnfreezeSchedule):
+            callback.unfreeze(module, len(history) - 1)
     estimator.net_ = estimator._make_net(
-        module, device=estimator._device(), n_train=1, class_weight=loss_weight
+        module,
+        device=estimator._device(),
+        n_train=1,
+        plan=plan,
+        class_weight=loss_weight,
+        cached=head_alone_on_features(module),
     ).initialize()
     estimator.net_.history = history_from(history)
 

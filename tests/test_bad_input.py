@@ -269,6 +269,25 @@ def _edited_model_file(tmp, edit):
     return sktransfer.load(path)
 
 
+def _damaged_training_state(tmp):
+    """Load a model saved with its training state, one of whose optimizer
+    moments was cut to another shape."""
+    from safetensors.torch import load as load_tensors
+    from safetensors.torch import save as save_tensors
+
+    path = pathlib.Path(tmp) / "m.skt"
+    sktransfer.save(_fitted_cnn(), path, training_state=True)
+    with zipfile.ZipFile(path) as archive:
+        meta = archive.read("meta.json")
+        tensors = load_tensors(archive.read("weights.safetensors"))
+    name = "training:optimizer.0.exp_avg"
+    tensors[name] = tensors[name][:1]
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("meta.json", meta)
+        archive.writestr("weights.safetensors", save_tensors(tensors))
+    return sktransfer.load(path)
+
+
 def _cases():
     c = []
 
@@ -1560,6 +1579,15 @@ def _cases():
         lambda tmp: _edited_model_file(tmp, lambda meta: meta.pop("fitted")),
         ValueError,
         "m.skt: malformed model description",
+    )
+    add(
+        "malformed-training-state",
+        "persistence",
+        "sktransfer.load",
+        "a model saved with training_state=True, an optimizer moment cut short",
+        _damaged_training_state,
+        ValueError,
+        "m.skt: malformed training state (ValueError: exp_avg of shape (1, 1, 3, 3)",
     )
     add(
         "model-file-from-a-newer-sktransfer",

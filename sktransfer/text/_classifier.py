@@ -328,13 +328,7 @@ default="glove-wiki-gigaword-50"
             keep = () if previous is None else previous.vocabulary_
             table, oov_table = self._build_vocabulary(corpus, vectors, seed, keep)
             module = self._build_module(table, oov_table, encoder_state)
-            plan = plan_transfer(
-                TEXT_TRANSFER_MODES[self.transfer],
-                module.backbone,
-                lr=self.lr,
-                source_lr_scale=self.embedding_lr_scale,
-                unfreeze_schedule={self.unfreeze_epoch: "*"},
-            )
+            plan = self._transfer_plan(module)
             if self.transfer == "unfreeze" and not self._in_first_partial_fit():
                 warn_unreached([self.unfreeze_epoch], self.max_epochs, "unfreeze_epoch")
             ids = self._encode(corpus)
@@ -343,6 +337,17 @@ default="glove-wiki-gigaword-50"
                 module, plan, ids, y, device=device, seed=seed, continued=previous
             )
         return self
+
+    def _transfer_plan(self, module):
+        """How the word vectors of ``module`` enter the model (whether they
+        train, at which learning rate, and from when)."""
+        return plan_transfer(
+            TEXT_TRANSFER_MODES[self.transfer],
+            module.backbone,
+            lr=self.lr,
+            source_lr_scale=self.embedding_lr_scale,
+            unfreeze_schedule={self.unfreeze_epoch: "*"},
+        )
 
     def _partial_inputs(self, X, y, cached):
         """partial_fit's inputs after the first call: the documents' ids, or

@@ -244,8 +244,6 @@ default="sentence-transformers/all-MiniLM-L6-v2"
         device = self._device()
         with seeded(self.random_state, device) as seed:
             module = self._build_module(source_model)
-            backbone = module.backbone
-            top = layers[len(layers) - min(self.trainable_layers, len(layers)) :]
             if self.transfer == "partial":
                 warn_block_count(
                     self.trainable_layers,
@@ -254,17 +252,24 @@ default="sentence-transformers/all-MiniLM-L6-v2"
                     "layers",
                     frozen="frozen",
                 )
-            plan = plan_transfer(
-                TRANSFORMER_TRANSFER_MODES[self.transfer],
-                backbone,
-                lr=self.lr,
-                source_lr_scale=self.backbone_lr_scale,  # structure: all at lr
-                trainable_blocks=tuple(top),
-            )
+            plan = self._transfer_plan(module)
             self._train(
                 module, plan, packed, y, device=device, seed=seed, continued=previous
             )
         return self
+
+    def _transfer_plan(self, module):
+        """How the transformer of ``module`` enters the model (which of its
+        layers train, at which learning rate)."""
+        layers = transformer_layers(module.backbone)
+        top = layers[len(layers) - min(self.trainable_layers, len(layers)) :]
+        return plan_transfer(
+            TRANSFORMER_TRANSFER_MODES[self.transfer],
+            module.backbone,
+            lr=self.lr,
+            source_lr_scale=self.backbone_lr_scale,  # structure: all at lr
+            trainable_blocks=tuple(top),
+        )
 
     def _partial_inputs(self, X, y, cached):
         """partial_fit's inputs after the first call: the texts tokenized as in

@@ -190,14 +190,30 @@ class UnfreezeSchedule(Callback):
     def __init__(self, schedule):
         self.schedule = schedule
 
-    def on_epoch_begin(self, net, **kwargs):
-        epoch = len(net.history) - 1
-        module = unwrapped(net.module_)
+    def unfreeze(self, module, epoch):
+        """Make trainable what the schedule unfreezes by the start of ``epoch``.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            The trained module (its parameters named as the patterns are).
+        epoch : int
+            The epoch about to begin, 0-based: every entry scheduled at or
+            before it applies (a loaded model replays its fit's epochs so).
+
+        Returns
+        -------
+        unfrozen : int
+            How many parameter tensors this made trainable.
+        """
         frozen = sum(1 for p in module.parameters() if not p.requires_grad)
         for start, patterns in self.schedule:
             if start <= epoch:
                 set_trainable(module, patterns, trainable=True)
-        unfrozen = frozen - sum(1 for p in module.parameters() if not p.requires_grad)
+        return frozen - sum(1 for p in module.parameters() if not p.requires_grad)
+
+    def on_epoch_begin(self, net, **kwargs):
+        unfrozen = self.unfreeze(unwrapped(net.module_), len(net.history) - 1)
         if unfrozen and hasattr(net, "refresh_trainable"):
             net.refresh_trainable()
         net.history.record(

@@ -245,14 +245,7 @@ default="small_cnn"
             module = self._build_image_module(
                 X, len(self.classes_), self.batchnorm, scale_of=previous
             )
-            plan = plan_transfer(
-                self.transfer,
-                module.backbone,
-                lr=self.lr,
-                source_lr_scale=self.backbone_lr_scale,
-                trainable_blocks=self.trainable_blocks,
-                unfreeze_schedule=self.unfreeze_schedule,
-            )
+            plan = self._transfer_plan(module)
             if self.transfer == "partial":
                 warn_block_count(
                     self.trainable_blocks,
@@ -275,6 +268,18 @@ default="small_cnn"
                 module, plan, X, y, device=device, seed=seed, continued=previous
             )
         return self
+
+    def _transfer_plan(self, module):
+        """How the backbone of ``module`` enters the model (what trains, at
+        which learning rate, and when)."""
+        return plan_transfer(
+            self.transfer,
+            module.backbone,
+            lr=self.lr,
+            source_lr_scale=self.backbone_lr_scale,
+            trainable_blocks=self.trainable_blocks,
+            unfreeze_schedule=self.unfreeze_schedule,
+        )
 
     def _partial_inputs(self, X, y, cached):
         """partial_fit's inputs after the first call: the images validated as

