@@ -136,6 +136,31 @@ def test_partial_fit_on_cuda_matches_cpu(cuda, news):
     assert abs(a - b) < 0.05, (a, b)
 
 
+def test_a_training_state_saved_on_cuda_goes_on_there_and_on_a_cpu(
+    cuda, digits, tmp_path
+):
+    """save(training_state=True) of a GPU model (AdamW's fused step, its
+    moments and the RNG state on the GPU): loaded on the GPU, partial_fit
+    reaches the original's weights to the bit; loaded on the CPU, it trains
+    there with the GPU's moments."""
+    X, y = digits
+    gpu = FineTunedCNNClassifier(
+        device=cuda, transfer="fine_tune", optimizer="adamw", **SETTINGS
+    )
+    gpu.fit(X[:300], y[:300]).partial_fit(X[300:600], y[300:600])
+    sktransfer.save(gpu, tmp_path / "model.skt", training_state=True)
+    again = sktransfer.load(tmp_path / "model.skt", device=cuda)
+    on_cpu = sktransfer.load(tmp_path / "model.skt", device="cpu")
+    for model in (gpu, again, on_cpu):
+        model.partial_fit(X[600:900], y[600:900])
+    weight = again.net_.module_.head[-1].weight
+    assert again.net_.optimizer_.state[weight]["exp_avg"].is_cuda
+    np.testing.assert_array_equal(
+        again.predict_proba(X[900:]), gpu.predict_proba(X[900:])
+    )
+    assert abs(on_cpu.score(X[900:], y[900:]) - gpu.score(X[900:], y[900:])) < 0.05
+
+
 def test_a_gpu_model_loads_on_a_cpu_only_process(cuda, digits, tmp_path):
     X, y = digits
     gpu = FineTunedCNNClassifier(device="cuda", **SETTINGS).fit(X[:300], y[:300])
